@@ -1,0 +1,110 @@
+package event
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Level is the online service level of a procedure on the scale of Decree 43/2011: 1 information, 2 downloadable
+// forms, 3 submit online, 4 submit, pay and receive the result online. Decree 42/2022's "partial online" is stored
+// as 3 and "full online" (toàn trình) as 4.
+type Level uint8
+
+const (
+	MinLevel Level = 1
+	MaxLevel Level = 4
+	// FullOnline is the level the 2021 target counts.
+	FullOnline Level = 4
+)
+
+// Valid reports whether l is on the scale.
+func (l Level) Valid() bool { return l >= MinLevel && l <= MaxLevel }
+
+// levelWords maps the words reports use to the scale; keys are lower case.
+var levelWords = map[string]Level{
+	"partial": 3, "partial online": 3, "partial_online": 3, "một phần": 3, "trực tuyến một phần": 3,
+	"full": 4, "full online": 4, "full_online": 4, "toàn trình": 4, "trực tuyến toàn trình": 4,
+}
+
+// ParseLevel reads a level as reports write it: 1–4, "level 4", "mức 4", or Decree 42/2022's words "partial" and
+// "full" (also in Vietnamese: "một phần", "toàn trình").
+func ParseLevel(s string) (Level, error) {
+	w := strings.ToLower(strings.Join(strings.Fields(s), " "))
+	if l, ok := levelWords[w]; ok {
+		return l, nil
+	}
+	w = strings.TrimPrefix(strings.TrimPrefix(w, "level "), "mức ")
+	n, err := strconv.Atoi(w)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a level (1–4, partial or full)", s)
+	}
+	if l := Level(n); n >= 0 && n <= 255 && l.Valid() {
+		return l, nil
+	}
+	return 0, fmt.Errorf("%d is out of range 1–4", n)
+}
+
+// UnmarshalJSON accepts a number or any word ParseLevel knows. Numbers out of range are kept, so that validation
+// can name the field.
+func (l *Level) UnmarshalJSON(b []byte) error {
+	var n int
+	if err := json.Unmarshal(b, &n); err == nil {
+		if n < 0 || n > 255 {
+			n = 0
+		}
+		*l = Level(n)
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("level must be a number 1–4 or a word (partial, full), got %s", b)
+	}
+	v, err := ParseLevel(s)
+	if err != nil {
+		return err
+	}
+	*l = v
+	return nil
+}
+
+// Stage is how far a unit's virtual assistant for civil servants has got.
+type Stage string
+
+const (
+	StageNotStarted Stage = "not_started"
+	StagePlanned    Stage = "planned"
+	StagePilot      Stage = "pilot"
+	StageLive       Stage = "live"
+)
+
+// Stages lists the stages in rollout order.
+var Stages = []Stage{StageNotStarted, StagePlanned, StagePilot, StageLive}
+
+// Valid reports whether s is a known stage.
+func (s Stage) Valid() bool {
+	for _, v := range Stages {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Date is a calendar day, written "2006-01-02".
+type Date string
+
+// DateLayout is how a Date is written.
+const DateLayout = "2006-01-02"
+
+// DateOf returns the Vietnamese day of t.
+func DateOf(t time.Time) Date { return Date(t.In(Vietnam).Format(DateLayout)) }
+
+// Time returns the start of the day in Vietnam.
+func (d Date) Time() (time.Time, error) { return time.ParseInLocation(DateLayout, string(d), Vietnam) }
+
+// Vietnam is Asia/Ho_Chi_Minh: UTC+7 all year. Days, deadlines and coverage are counted in Vietnamese days. The
+// fixed zone avoids depending on the machine's tz database.
+var Vietnam = time.FixedZone("Asia/Ho_Chi_Minh", 7*60*60)
