@@ -1,0 +1,8 @@
+package chdb
+
+// Test-only access to the binary search with an injected PATH and directories,
+// so tests do not depend on what this machine has installed.
+var (
+	FindServerBinaryIn = findServerBinary
+	KnowsAsyncInsert   = knowsAsyncInsert
+)
