@@ -22,9 +22,10 @@ const probeTimeout = 3 * time.Second
 // When a server answers at cfg.Addr it returns cfg unchanged and a stop func that
 // does nothing. Otherwise it starts a local server in dir (see StartServer) that
 // accepts cfg.User with cfg.Password, and returns cfg pointed at it with a stop
-// func that stops it. When no server binary is installed it installs Debian's
-// clickhouse-server with apt-get if running as root, and otherwise returns an
-// error wrapping ErrNoServerBinary with the install hint.
+// func that stops it; that server dies with this process in any case, and its
+// data stays in dir for the next run. When no server binary is installed it
+// installs Debian's clickhouse-server with apt-get if running as root, and
+// otherwise returns an error wrapping ErrNoServerBinary with the install hint.
 //
 // A server that answers at cfg.Addr but refuses cfg (wrong password, say) is an
 // error, not a reason to start another.

@@ -105,9 +105,11 @@ type serverUser struct {
 }
 
 // StartServer starts a throwaway clickhouse-server whose config, data and logs all
-// live in dir (created if missing; existing data is kept, so a server started
-// again on the same dir sees the same tables). It listens on free ports of
-// 127.0.0.1 and returns once a native ping answers, at most 60 s after the start.
+// live in dir, which is created if missing. Data already in dir is kept, so a
+// server started again on the same dir sees the same tables; a dir whose server
+// still runs is an error. The server listens on free ports of 127.0.0.1 only and
+// StartServer returns once a native ping answers, at most 60 s after the start
+// (on a 2-core machine 18.16 answers within about 0.2 s).
 //
 // The process runs in its own process group and is killed if this program dies;
 // call Stop to end it cleanly. Errors wrap ErrNoServerBinary when there is no
@@ -129,6 +131,9 @@ func startServer(ctx context.Context, dir string, log *slog.Logger, user serverU
 	}
 	dir, err = filepath.Abs(dir)
 	if err != nil {
+		return nil, fmt.Errorf("start clickhouse server: %w", err)
+	}
+	if err := checkDirFree(dir); err != nil {
 		return nil, fmt.Errorf("start clickhouse server: %w", err)
 	}
 	ports, err := freePorts(3)
@@ -349,6 +354,27 @@ func stopProcess(p *process, grace time.Duration) error {
 	return nil
 }
 
+// checkDirFree fails when a server runs on dir already: starting another would
+// rewrite the config under it (ClickHouse reloads users.xml live) and then fail.
+// ClickHouse holds an flock on data/status while it runs.
+func checkDirFree(dir string) error {
+	f, err := os.Open(filepath.Join(dir, "data", "status"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return fmt.Errorf("a clickhouse server is already running in %s", dir)
+		}
+		return fmt.Errorf("check %s: %w", f.Name(), err)
+	}
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+}
+
 // freePorts returns n distinct TCP ports that were free on 127.0.0.1. All n
 // listeners stay open until the end so the kernel cannot hand out one port twice.
 func freePorts(n int) ([]int, error) {
@@ -399,7 +425,13 @@ type serverConfigXML struct {
 type usersXML struct {
 	XMLName  xml.Name `xml:"yandex"`
 	Profiles struct {
-		Default struct{} `xml:"default"`
+		Default struct {
+			// How often, in seconds, an idle connection's handler checks for
+			// shutdown. With the default 10, an 18.16 server with an idle client
+			// (any open pool) did not exit within 10 s of SIGTERM; with 1 it
+			// exits in about 1 s.
+			PollInterval int `xml:"poll_interval"`
+		} `xml:"default"`
 	} `xml:"profiles"`
 	Users struct {
 		User userXML
@@ -451,6 +483,7 @@ func writeServerConfig(dir string, tcpPort, httpPort, interserverPort int, user 
 	c.Timezone = "UTC"
 
 	var u usersXML
+	u.Profiles.Default.PollInterval = 1
 	u.Users.User = userXML{
 		XMLName:  xml.Name{Local: user.name},
 		Networks: []string{"127.0.0.1", "::1"},

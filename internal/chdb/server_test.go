@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/egovtrack/egovtrack/internal/chdb"
 	"github.com/egovtrack/egovtrack/internal/chdb/chdbtest"
 )
@@ -107,13 +109,16 @@ func TestServerRestart(t *testing.T) {
 		t.Errorf("address changed from %s to %s", addr, srv.Addr())
 	}
 
-	after := chdbtest.Conn(t, cfg)
-	var n uint64
-	if err := after.QueryRow(ctx, "SELECT count() FROM t").Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != 10 {
-		t.Errorf("after restart count() = %d, want 10", n)
+	// Both a new pool and the one from before the outage, whose connections the
+	// restart closed: clickhouse-go notices dead idle connections and redials.
+	for name, c := range map[string]driver.Conn{"new pool": chdbtest.Conn(t, cfg), "old pool": conn} {
+		var n uint64
+		if err := c.QueryRow(ctx, "SELECT count() FROM t").Scan(&n); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if n != 10 {
+			t.Errorf("%s: after restart count() = %d, want 10", name, n)
+		}
 	}
 	if tail := srv.LogTail(50); !strings.Contains(tail, "egovtrack started") {
 		t.Errorf("LogTail lacks the start lines:\n%s", tail)
@@ -191,6 +196,51 @@ func TestEnsure(t *testing.T) {
 		if conn, err := chdb.Open(t.Context(), got); err == nil {
 			conn.Close()
 			t.Error("server still answers after stop")
+		}
+	})
+}
+
+func TestStartServerFailure(t *testing.T) {
+	t.Run("directory in use", func(t *testing.T) {
+		dir := t.TempDir()
+		first, err := chdb.StartServer(t.Context(), dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = first.Stop() })
+		config, err := os.ReadFile(filepath.Join(dir, "config.xml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		second, err := chdb.StartServer(t.Context(), dir, nil)
+		if err == nil {
+			_ = second.Stop()
+			t.Fatal("a second server started on a directory in use")
+		}
+		if !strings.Contains(err.Error(), "already running") {
+			t.Errorf("error does not say why: %v", err)
+		}
+		if after, _ := os.ReadFile(filepath.Join(dir, "config.xml")); string(after) != string(config) {
+			t.Error("the running server's config.xml was rewritten")
+		}
+	})
+
+	// A server that exits during start is reported with the tail of its logs.
+	t.Run("server dies", func(t *testing.T) {
+		dir := t.TempDir()
+		// A directory where the server wants its status file: it cannot start.
+		if err := os.MkdirAll(filepath.Join(dir, "data", "status"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		srv, err := chdb.StartServer(t.Context(), dir, nil)
+		if err == nil {
+			_ = srv.Stop()
+			t.Fatal("the server started")
+		}
+		t.Logf("error: %v", err)
+		if !strings.Contains(err.Error(), "exited during start") || !strings.Contains(err.Error(), "--- last") {
+			t.Errorf("error lacks the reason or the log tail: %v", err)
 		}
 	})
 }
