@@ -56,7 +56,7 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
 	c := &Conn{cfg: cfg, log: log, closed: make(chan struct{})}
 	url := cfg.URL
 	if url == "" {
-		srv, err := startEmbedded(cfg)
+		srv, err := StartServer(cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -96,7 +96,11 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
 	return c, nil
 }
 
-func startEmbedded(cfg Config) (*server.Server, error) {
+// StartServer starts a real nats-server inside this process, with JetStream storing into cfg.StoreDir and clients
+// accepted on a free port of 127.0.0.1. Connect starts one by itself when cfg.URL is empty; start one here to share
+// it between several connections of one process (the demo, tests), passing its ClientURL as their URL. Stop it
+// with Shutdown and WaitForShutdown.
+func StartServer(cfg Config) (*server.Server, error) {
 	dir, err := filepath.Abs(cfg.StoreDir)
 	if err != nil {
 		return nil, fmt.Errorf("NATS store dir %q: %w", cfg.StoreDir, err)

@@ -113,3 +113,14 @@ CREATE TABLE IF NOT EXISTS units (
     name String
 ) ENGINE = ReplacingMergeTree
 ORDER BY (kind, code);
+
+-- Messages the projector could not accept, with why: nothing is dropped silently, and a bad message never stops
+-- the projector.
+CREATE TABLE IF NOT EXISTS quarantine (
+    stream_seq  UInt64,
+    subject     String,
+    payload     String,
+    reason      String,
+    received_at DateTime('Asia/Ho_Chi_Minh')
+) ENGINE = ReplacingMergeTree
+ORDER BY stream_seq;

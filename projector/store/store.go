@@ -1,0 +1,407 @@
+// Package store writes batches of events into the projector's ClickHouse tables (see projector/schema) and keeps the
+// derived ones, the current state of every procedure and the daily coverage of every unit, up to date.
+//
+// Every write is idempotent: rows are keyed by event id, and derived rows are recomputed from the stored changes, not
+// adjusted by increments. Writing a batch again after a crash or a redelivery therefore changes nothing.
+package store
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/uuid"
+
+	"github.com/egovtrack/egovtrack/internal/coverage"
+	"github.com/egovtrack/egovtrack/internal/event"
+	"github.com/egovtrack/egovtrack/internal/units"
+	"github.com/egovtrack/egovtrack/projector/schema"
+)
+
+// Record is one message of the stream, decoded.
+type Record struct {
+	Env        event.Envelope
+	Data       event.Data
+	Seq        uint64 // stream sequence
+	ReceivedAt time.Time
+}
+
+// Rejected is a message that could not be decoded or did not pass the contract.
+type Rejected struct {
+	Seq        uint64
+	Subject    string
+	Payload    []byte
+	Reason     string
+	ReceivedAt time.Time
+}
+
+// Store writes to one ClickHouse database.
+type Store struct {
+	conn driver.Conn
+	log  *slog.Logger
+}
+
+// Open applies the schema and writes the units' reference data.
+func Open(ctx context.Context, conn driver.Conn, log *slog.Logger) (*Store, error) {
+	if err := schema.Apply(ctx, conn); err != nil {
+		return nil, err
+	}
+	s := &Store{conn: conn, log: log}
+	if err := s.writeUnits(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) writeUnits(ctx context.Context) error {
+	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO units (kind, code, name)")
+	if err != nil {
+		return fmt.Errorf("prepare units insert: %w", err)
+	}
+	for _, u := range units.All() {
+		if err := b.Append(string(u.Kind), u.Code, u.Name); err != nil {
+			return fmt.Errorf("append unit %s: %w", u.Ref, err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("insert units: %w", err)
+	}
+	return nil
+}
+
+// Write stores a batch: the raw events, their changes, the rejected messages, and then the recomputed state of
+// every procedure and unit the batch touched. It returns only when ClickHouse has accepted all of it.
+func (s *Store) Write(ctx context.Context, recs []Record, rejected []Rejected) error {
+	if err := s.insertRaw(ctx, recs); err != nil {
+		return err
+	}
+	if err := s.insertRejected(ctx, rejected); err != nil {
+		return err
+	}
+	return s.refresh(ctx, recs)
+}
+
+// inserter fills one table in one INSERT; it skips the round trip when it gets no rows.
+type inserter struct {
+	conn  driver.Conn
+	query string
+	batch driver.Batch
+}
+
+func (in *inserter) add(ctx context.Context, vals ...any) error {
+	if in.batch == nil {
+		b, err := in.conn.PrepareBatch(ctx, in.query)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", in.query, err)
+		}
+		in.batch = b
+	}
+	if err := in.batch.Append(vals...); err != nil {
+		return fmt.Errorf("append to %q: %w", in.query, err)
+	}
+	return nil
+}
+
+func (in *inserter) send() error {
+	if in.batch == nil {
+		return nil
+	}
+	if err := in.batch.Send(); err != nil {
+		return fmt.Errorf("%s: %w", in.query, err)
+	}
+	return nil
+}
+
+func (s *Store) insertRaw(ctx context.Context, recs []Record) error {
+	ins := func(q string) *inserter { return &inserter{conn: s.conn, query: q} }
+	events := ins("INSERT INTO events (id, type, source, subject, unit_kind, unit_code, time, data, stream_seq, received_at)")
+	changes := ins("INSERT INTO procedure_changes (unit_kind, unit_code, procedure_code, event_id, stream_seq, change, effective_at, day, name, sector, eligible, level)")
+	assistant := ins("INSERT INTO assistant_changes (unit_kind, unit_code, event_id, stream_seq, effective_at, day, stage, users)")
+	reports := ins("INSERT INTO reports (unit_kind, unit_code, event_id, stream_seq, collector, reported_at, registered, changed, retired, unchanged)")
+	targets := ins("INSERT INTO targets (metric, scope, event_id, stream_seq, set_at, baseline, baseline_date, target, deadline)")
+
+	for _, r := range recs {
+		id, err := uuid.Parse(r.Env.ID)
+		if err != nil {
+			return fmt.Errorf("event at stream sequence %d: id %q is not a UUID: %w", r.Seq, r.Env.ID, err)
+		}
+		u, _ := event.UnitOf(r.Data)
+		kind, code := string(u.Kind), u.Code
+		if err := events.add(ctx, id, string(r.Env.Type), r.Env.Source, r.Env.Subject, kind, code, r.Env.Time, string(r.Env.Data), r.Seq, r.ReceivedAt); err != nil {
+			return err
+		}
+		switch d := r.Data.(type) {
+		case *event.ProcedureRegisteredData:
+			err = changes.add(ctx, kind, code, d.Procedure, id, r.Seq, "registered", d.EffectiveAt, coverage.DayOf(d.EffectiveAt), d.Name, d.Sector, boolU8(d.Eligible), uint8(d.Level))
+		case *event.LevelChangedData:
+			err = changes.add(ctx, kind, code, d.Procedure, id, r.Seq, "level_changed", d.EffectiveAt, coverage.DayOf(d.EffectiveAt), "", "", uint8(0), uint8(d.To))
+		case *event.ProcedureRetiredData:
+			err = changes.add(ctx, kind, code, d.Procedure, id, r.Seq, "retired", d.EffectiveAt, coverage.DayOf(d.EffectiveAt), "", "", uint8(0), uint8(0))
+		case *event.AssistantStageChangedData:
+			err = assistant.add(ctx, kind, code, id, r.Seq, d.EffectiveAt, coverage.DayOf(d.EffectiveAt), string(d.Stage), d.Users)
+		case *event.ReportSubmittedData:
+			c := d.Counts
+			err = reports.add(ctx, kind, code, id, r.Seq, d.Collector, d.ReportedAt, uint32(c.Registered), uint32(c.Changed), uint32(c.Retired), uint32(c.Unchanged))
+		case *event.TargetSetData:
+			bd, _ := d.BaselineDate.Time() // validated by event.Decode
+			dl, _ := d.Deadline.Time()
+			err = targets.add(ctx, string(d.Metric), string(d.Scope), id, r.Seq, d.SetAt, d.Baseline, dateOnly(bd), d.Target, dateOnly(dl))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	// The raw log last: a crash in between leaves the batch unacked, and its redelivery writes the same rows again.
+	for _, in := range []*inserter{changes, assistant, reports, targets, events} {
+		if err := in.send(); err != nil {
+			return fmt.Errorf("insert batch: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) insertRejected(ctx context.Context, rejected []Rejected) error {
+	q := &inserter{conn: s.conn, query: "INSERT INTO quarantine (stream_seq, subject, payload, reason, received_at)"}
+	for _, r := range rejected {
+		if err := q.add(ctx, r.Seq, r.Subject, string(r.Payload), r.Reason, r.ReceivedAt); err != nil {
+			return err
+		}
+	}
+	if err := q.send(); err != nil {
+		return fmt.Errorf("quarantine %d messages: %w", len(rejected), err)
+	}
+	return nil
+}
+
+// refresh recomputes the current state of the procedures the batch touched and the daily coverage of their units,
+// and carries every other unit's coverage forward when the batch reaches a later day than any before.
+func (s *Store) refresh(ctx context.Context, recs []Record) error {
+	dirty := map[units.Ref]time.Time{} // unit → earliest day a change of the batch took effect
+	touched := map[procKey]bool{}
+	var lastInBatch time.Time
+	for _, r := range recs {
+		c, ok := coverage.FromEvent(r.Data, r.Seq)
+		if !ok {
+			continue
+		}
+		day := coverage.DayOf(c.EffectiveAt)
+		if d, ok := dirty[c.Unit]; !ok || day.Before(d) {
+			dirty[c.Unit] = day
+		}
+		touched[procKey{c.Unit, c.Procedure}] = true
+		if day.After(lastInBatch) {
+			lastInBatch = day
+		}
+	}
+	if len(dirty) == 0 {
+		return nil
+	}
+	prevLast, err := s.lastCoverageDay(ctx)
+	if err != nil {
+		return err
+	}
+	last := prevLast
+	if lastInBatch.After(last) {
+		last = lastInBatch
+	}
+	if !prevLast.IsZero() && last.After(prevLast) {
+		if err := s.extendCoverage(ctx, prevLast, last, dirty); err != nil {
+			return err
+		}
+	}
+	changes, info, err := s.loadChanges(ctx, dirty)
+	if err != nil {
+		return err
+	}
+	if err := s.writeProcedures(ctx, changes, info, touched); err != nil {
+		return err
+	}
+	if !prevLast.IsZero() {
+		// A dirty unit's series also needs the days the carrying forward left out for it.
+		next := prevLast.AddDate(0, 0, 1)
+		for u, from := range dirty {
+			if from.After(next) {
+				dirty[u] = next
+			}
+		}
+	}
+	return s.writeCoverage(ctx, changes, dirty, last)
+}
+
+type procKey struct {
+	unit units.Ref
+	code string
+}
+
+// procInfo is what a procedure's latest registration says of it, with the highest stream sequence of its changes.
+type procInfo struct {
+	name, sector string
+	regAt        time.Time
+	regSeq       uint64
+	lastAt       time.Time
+	maxSeq       uint64
+}
+
+func (s *Store) lastCoverageDay(ctx context.Context) (time.Time, error) {
+	var n uint64
+	var d time.Time
+	if err := s.conn.QueryRow(ctx, "SELECT count(), max(day) FROM coverage_daily").Scan(&n, &d); err != nil {
+		return time.Time{}, fmt.Errorf("read last coverage day: %w", err)
+	}
+	if n == 0 {
+		return time.Time{}, nil
+	}
+	return dayIn(d), nil
+}
+
+// extendCoverage copies each clean unit's coverage on prev to every day up to last: nothing changed for it, and the
+// series stay dense so that any day's national figure is a plain sum.
+func (s *Store) extendCoverage(ctx context.Context, prev, last time.Time, dirty map[units.Ref]time.Time) error {
+	n := int(last.Sub(prev).Hours()/24 + 0.5)
+	exclude := make([]string, 0, len(dirty))
+	for u := range dirty {
+		exclude = append(exclude, u.String())
+	}
+	// range(n) shifted by one: 18.16 has no range(start, end).
+	q := `INSERT INTO coverage_daily (unit_kind, unit_code, day, procedures, eligible, level4, version)
+SELECT unit_kind, unit_code, addDays(day, n), procedures, eligible, level4, version
+FROM coverage_daily FINAL
+ARRAY JOIN arrayMap(i -> i + 1, range(toUInt64(?))) AS n
+WHERE day = toDate(?) AND NOT has(?, concat(unit_kind, '/', unit_code))`
+	if err := s.conn.Exec(ctx, q, n, prev.Format(event.DateLayout), exclude); err != nil {
+		return fmt.Errorf("carry coverage forward from %s to %s: %w", prev.Format(event.DateLayout), last.Format(event.DateLayout), err)
+	}
+	return nil
+}
+
+// loadChanges reads every stored change of the dirty units.
+func (s *Store) loadChanges(ctx context.Context, dirty map[units.Ref]time.Time) ([]coverage.Change, map[procKey]*procInfo, error) {
+	refs := make([]string, 0, len(dirty))
+	for u := range dirty {
+		refs = append(refs, u.String())
+	}
+	rows, err := s.conn.Query(ctx, `SELECT unit_kind, unit_code, procedure_code, toString(change), effective_at, stream_seq, name, sector, eligible, level
+FROM procedure_changes FINAL WHERE has(?, concat(unit_kind, '/', unit_code))`, refs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read changes of %d units: %w", len(refs), err)
+	}
+	defer rows.Close()
+	var cs []coverage.Change
+	info := map[procKey]*procInfo{}
+	for rows.Next() {
+		var (
+			kind, code, proc, change, name, sector string
+			at                                     time.Time
+			seq                                    uint64
+			eligible, level                        uint8
+		)
+		if err := rows.Scan(&kind, &code, &proc, &change, &at, &seq, &name, &sector, &eligible, &level); err != nil {
+			return nil, nil, fmt.Errorf("scan change: %w", err)
+		}
+		c := coverage.Change{Unit: units.Ref{Kind: units.Kind(kind), Code: code}, Procedure: proc, EffectiveAt: at, Seq: seq, Eligible: eligible == 1, Level: event.Level(level)}
+		switch change {
+		case "registered":
+			c.Kind = coverage.Registered
+		case "level_changed":
+			c.Kind = coverage.LevelChanged
+		case "retired":
+			c.Kind = coverage.Retired
+		}
+		cs = append(cs, c)
+		k := procKey{c.Unit, proc}
+		pi := info[k]
+		if pi == nil {
+			pi = &procInfo{}
+			info[k] = pi
+		}
+		if c.Kind == coverage.Registered && later(at, seq, pi.regAt, pi.regSeq) {
+			pi.name, pi.sector, pi.regAt, pi.regSeq = name, sector, at, seq
+		}
+		if later(at, seq, pi.lastAt, 0) {
+			pi.lastAt = at
+		}
+		pi.maxSeq = max(pi.maxSeq, seq)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("read changes: %w", err)
+	}
+	return cs, info, nil
+}
+
+func later(at time.Time, seq uint64, than time.Time, thanSeq uint64) bool {
+	return at.After(than) || at.Equal(than) && seq > thanSeq
+}
+
+func (s *Store) writeProcedures(ctx context.Context, cs []coverage.Change, info map[procKey]*procInfo, touched map[procKey]bool) error {
+	cur := coverage.Current(cs)
+	in := &inserter{conn: s.conn, query: "INSERT INTO procedures (unit_kind, unit_code, procedure_code, name, sector, eligible, level, active, effective_at, version)"}
+	for k := range touched {
+		st := cur[k.unit][k.code]
+		pi := info[k]
+		if pi == nil || !st.Registered {
+			continue // changes of a procedure whose registration has not arrived yet: nothing to show
+		}
+		if err := in.add(ctx, string(k.unit.Kind), k.unit.Code, k.code, pi.name, pi.sector, boolU8(st.Eligible), uint8(st.Level), boolU8(st.Active), pi.lastAt, pi.maxSeq); err != nil {
+			return err
+		}
+	}
+	if err := in.send(); err != nil {
+		return fmt.Errorf("update procedures: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) writeCoverage(ctx context.Context, cs []coverage.Change, dirty map[units.Ref]time.Time, last time.Time) error {
+	version := map[units.Ref]uint64{}
+	for _, c := range cs {
+		version[c.Unit] = max(version[c.Unit], c.Seq)
+	}
+	in := &inserter{conn: s.conn, query: "INSERT INTO coverage_daily (unit_kind, unit_code, day, procedures, eligible, level4, version)"}
+	daily := coverage.Daily(cs, last)
+	refs := make([]units.Ref, 0, len(daily))
+	for u := range daily {
+		refs = append(refs, u)
+	}
+	slices.SortFunc(refs, compareRef)
+	for _, u := range refs {
+		from := dirty[u]
+		for _, d := range daily[u] {
+			if d.Day.Before(from) {
+				continue // unchanged by this batch
+			}
+			if err := in.add(ctx, string(u.Kind), u.Code, dateOnly(d.Day), uint32(d.Procedures), uint32(d.Eligible), uint32(d.Level4), version[u]); err != nil {
+				return err
+			}
+		}
+	}
+	if err := in.send(); err != nil {
+		return fmt.Errorf("update daily coverage: %w", err)
+	}
+	return nil
+}
+
+func compareRef(a, b units.Ref) int {
+	return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Code, b.Code))
+}
+
+func boolU8(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// dateOnly turns a Vietnamese midnight into the same calendar date at UTC midnight, which is how clickhouse-go
+// writes a Date without shifting it a day.
+func dateOnly(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+// dayIn turns a Date read from ClickHouse into the start of that Vietnamese day.
+func dayIn(d time.Time) time.Time {
+	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, event.Vietnam)
+}
