@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/egovtrack/egovtrack/dashboards/internal/golden"
+	"github.com/egovtrack/egovtrack/internal/envdoc"
 )
 
 // committed is where the generated files are committed, from this package's folder.
@@ -100,3 +101,14 @@ func TestUsage(t *testing.T) {
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// Every variable the command reads is in the README's configuration table, with its default.
+func TestREADMEDocumentsConfiguration(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range envdoc.Missing(string(b), envdoc.Vars(Config{})) {
+		t.Errorf("README.md lacks the row | `%s` | `%s` | …", v.Name, v.Default)
+	}
+}

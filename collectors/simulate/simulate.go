@@ -256,9 +256,9 @@ func assistant(rng *rand.Rand, o Options, u units.Ref) []event.Data {
 		min, max int // days after the previous stage
 		users    [2]uint32
 	}{
-		{event.StagePlanned, 10, 70, [2]uint32{0, 0}},
-		{event.StagePilot, 20, 60, [2]uint32{20, 200}},
-		{event.StageLive, 15, 60, [2]uint32{200, 3000}},
+		{event.StagePlanned, 7, 100, [2]uint32{0, 0}},
+		{event.StagePilot, 20, 80, [2]uint32{20, 200}},
+		{event.StageLive, 20, 80, [2]uint32{200, 3000}},
 	} {
 		at = workTime(rng, at.AddDate(0, 0, st.min+rng.IntN(st.max-st.min+1)), o)
 		if at.After(o.End.AddDate(0, 0, 1)) {

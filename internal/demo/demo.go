@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/egovtrack/egovtrack/collectors/simulate"
+	"github.com/egovtrack/egovtrack/dashboards/provision"
+	"github.com/egovtrack/egovtrack/internal/chdb"
+	"github.com/egovtrack/egovtrack/internal/stream"
+	"github.com/egovtrack/egovtrack/projector/consumer"
+	"github.com/egovtrack/egovtrack/projector/store"
+)
+
+// config is the demo's environment: the same variables as the commands', plus where the demo keeps its data.
+type config struct {
+	NATS       stream.Config   `envPrefix:"EGOV_NATS_"`
+	ClickHouse chdb.Config     `envPrefix:"EGOV_CLICKHOUSE_"`
+	Consumer   consumer.Config `envPrefix:"EGOV_PROJECTOR_"`
+	Seed       uint64          `env:"EGOV_SIM_SEED" envDefault:"2021"`
+	// Dir holds the embedded NATS store, the local ClickHouse's data (when one is started) and the dashboards.
+	Dir      string     `env:"EGOV_DEMO_DIR" envDefault:".demo"`
+	LogLevel slog.Level `env:"EGOV_LOG_LEVEL" envDefault:"info"`
+}
+
+func (c config) natsDir() string       { return filepath.Join(c.Dir, "nats") }
+func (c config) clickhouseDir() string { return filepath.Join(c.Dir, "clickhouse") }
+func (c config) grafanaDir() string    { return filepath.Join(c.Dir, "grafana") }
+
+// demo runs the whole path once: simulate → JetStream → projector → ClickHouse → dashboards, then the summary.
+func demo(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) (summary, error) {
+	var sum summary
+	began := time.Now()
+
+	// One embedded server for the whole run, shared by the collector and the projector as a real one would be.
+	if cfg.NATS.URL == "" {
+		cfg.NATS.StoreDir = cfg.natsDir()
+		srv, err := stream.StartServer(cfg.NATS)
+		if err != nil {
+			return sum, err
+		}
+		defer func() {
+			srv.Shutdown()
+			srv.WaitForShutdown()
+		}()
+		cfg.NATS.URL = srv.ClientURL()
+		fmt.Fprintf(out, "NATS JetStream: embedded server, data in %s\n", cfg.NATS.StoreDir)
+	} else {
+		fmt.Fprintf(out, "NATS JetStream: %s\n", cfg.NATS.URL)
+	}
+
+	chCfg, stopCH, err := chdb.Ensure(ctx, cfg.ClickHouse, cfg.clickhouseDir(), log)
+	if err != nil {
+		return sum, err
+	}
+	defer func() {
+		if err := stopCH(); err != nil {
+			log.Warn("stop local ClickHouse", "err", err)
+		}
+	}()
+	local := chCfg.Addr != cfg.ClickHouse.Addr
+	if local {
+		fmt.Fprintf(out, "ClickHouse: local clickhouse-server at %s, data in %s\n", chCfg.Addr, cfg.clickhouseDir())
+	} else {
+		fmt.Fprintf(out, "ClickHouse: %s\n", chCfg.Addr)
+	}
+
+	nc, err := stream.Connect(ctx, cfg.NATS, log)
+	if err != nil {
+		return sum, err
+	}
+	defer nc.Close()
+
+	fmt.Fprintln(out, "1/4 collectors simulate: publishing the second half of 2021 for every ministry and province…")
+	res, err := simulate.Run(ctx, nc, simulate.Campaign2021(cfg.Seed), log)
+	if err != nil {
+		return sum, err
+	}
+	fmt.Fprintf(out, "    %d events stored, %d already in the stream\n", res.Stored, res.Duplicates)
+
+	fmt.Fprintln(out, "2/4 projector: writing the stream into ClickHouse until caught up…")
+	conn, err := chdb.Open(ctx, chCfg)
+	if err != nil {
+		return sum, err
+	}
+	defer conn.Close()
+	st, err := store.Open(ctx, conn, log)
+	if err != nil {
+		return sum, err
+	}
+	s, err := nc.Stream(ctx)
+	if err != nil {
+		return sum, err
+	}
+	c, err := consumer.New(ctx, s, cfg.Consumer, st, log)
+	if err != nil {
+		return sum, err
+	}
+	stats, err := c.Run(ctx, true)
+	if err != nil {
+		return sum, err
+	}
+	fmt.Fprintf(out, "    %d events projected in %d batches, %d rejected\n", stats.Projected, stats.Batches, stats.Rejected)
+
+	fmt.Fprintln(out, "3/4 dashboards generate…")
+	files, err := provision.Write(cfg.grafanaDir())
+	if err != nil {
+		return sum, err
+	}
+	fmt.Fprintf(out, "    %d files written under %s\n", len(files), cfg.grafanaDir())
+
+	fmt.Fprintln(out, "4/4 summary, queried from ClickHouse:")
+	sum, err = summarise(ctx, conn)
+	if err != nil {
+		return sum, err
+	}
+	sum.print(out)
+
+	fmt.Fprintf(out, "\nDone in %s. Nothing is left running.\n", time.Since(began).Round(100*time.Millisecond))
+	fmt.Fprintf(out, "  dashboards JSON: %s (the committed copy: deploy/grafana/dashboards)\n", filepath.Join(cfg.grafanaDir(), provision.DashboardsDir))
+	if local {
+		fmt.Fprintf(out, "  ClickHouse data: %s — look at it with `make demo-sql` (interactive) or\n", cfg.clickhouseDir())
+		fmt.Fprintln(out, "    make demo-sql Q='SELECT * FROM coverage_daily FINAL ORDER BY day DESC LIMIT 10'")
+	} else {
+		fmt.Fprintf(out, "  ClickHouse data: database %s at %s\n", chCfg.Database, chCfg.Addr)
+	}
+	return sum, nil
+}
+
+// sqlShell starts the demo's local ClickHouse on its data and hands the terminal to clickhouse-client, with query
+// as its only query when not empty.
+func sqlShell(ctx context.Context, cfg config, query string, log *slog.Logger) error {
+	if _, err := os.Stat(cfg.clickhouseDir()); err != nil {
+		return fmt.Errorf("no demo data in %s: run `make demo` first", cfg.clickhouseDir())
+	}
+	srv, err := chdb.StartServer(ctx, cfg.clickhouseDir(), log)
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+	return runClient(ctx, srv.Config(cfg.ClickHouse.Database), query)
+}

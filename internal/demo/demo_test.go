@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/egovtrack/egovtrack/collectors/simulate"
+	"github.com/egovtrack/egovtrack/internal/chdb/chdbtest"
+	"github.com/egovtrack/egovtrack/internal/coverage"
+	"github.com/egovtrack/egovtrack/internal/event"
+	"github.com/egovtrack/egovtrack/internal/units"
+)
+
+func TestMain(m *testing.M) { chdbtest.Main(m) }
+
+// The whole path, as `make demo` runs it: every figure of the summary is read from ClickHouse and must equal the same
+// figure folded in Go straight from the simulated events.
+func TestDemo(t *testing.T) {
+	cfg, err := env.ParseAs[config]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.NATS.URL = ""
+	cfg.Dir = t.TempDir()
+	cfg.ClickHouse = chdbtest.New(t)
+	var out bytes.Buffer
+	sum, err := demo(context.Background(), cfg, &out, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+
+	envs, err := simulate.Generate(simulate.Campaign2021(cfg.Seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs []coverage.Change
+	live := map[units.Ref]event.Stage{}
+	for i, env := range envs {
+		d, err := env.Decode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, ok := coverage.FromEvent(d, uint64(i+1)); ok {
+			cs = append(cs, c)
+		}
+		if a, ok := d.(*event.AssistantStageChangedData); ok {
+			live[a.Unit] = a.Stage // events come in time order
+		}
+	}
+	last := simulate.Campaign2021(cfg.Seed).End
+	daily := coverage.Daily(cs, last)
+	national := coverage.National(daily)
+	if len(sum.Days) != len(national) {
+		t.Fatalf("ClickHouse has %d days of national coverage, the events give %d", len(sum.Days), len(national))
+	}
+	for _, d := range sum.Days {
+		w := national[time.Date(d.Day.Year(), d.Day.Month(), d.Day.Day(), 0, 0, 0, 0, event.Vietnam)]
+		if d.Eligible != uint64(w.Eligible) || d.Level4 != uint64(w.Level4) {
+			t.Fatalf("%s: ClickHouse says %d of %d eligible at level 4, the events say %d of %d",
+				d.Day.Format(event.DateLayout), d.Level4, d.Eligible, w.Level4, w.Eligible)
+		}
+	}
+	if s := sum.first().share(); s < 35 || s > 45 {
+		t.Errorf("coverage at the start is %.1f%%, want about 40%%", s)
+	}
+	if s := sum.last().share(); s < 95 {
+		t.Errorf("coverage at the end is %.1f%%, want at least 95%%", s)
+	}
+	full := 0
+	for _, series := range daily {
+		if l := series[len(series)-1]; l.Eligible > 0 && l.Level4 == l.Eligible {
+			full++
+		}
+	}
+	if sum.UnitsFull != full || sum.Units != len(daily) {
+		t.Errorf("units at 100%%: ClickHouse says %d of %d, the events %d of %d", sum.UnitsFull, sum.Units, full, len(daily))
+	}
+	nLive := 0
+	for _, st := range live {
+		if st == event.StageLive {
+			nLive++
+		}
+	}
+	if sum.AssistantLive != nLive {
+		t.Errorf("assistant live in %d units, the events say %d", sum.AssistantLive, nLive)
+	}
+	for _, tr := range sum.Tables {
+		if tr.Name == "events" && tr.Rows != uint64(len(envs)) {
+			t.Errorf("events holds %d rows, want %d", tr.Rows, len(envs))
+		}
+	}
+	for _, want := range []string{"Coverage rose from", "Units at 100%", "dashboards JSON", "Nothing is left running"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the demo's output lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	// Run again on the same stream and database: nothing new is stored, and the figures stay the same.
+	out.Reset()
+	again, err := demo(context.Background(), cfg, &out, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("second demo: %v", err)
+	}
+	if !strings.Contains(out.String(), "0 events stored") {
+		t.Errorf("second run stored events again:\n%s", out.String())
+	}
+	if math.Abs(again.last().share()-sum.last().share()) > 0 || again.UnitsFull != sum.UnitsFull {
+		t.Errorf("second run changed the figures: %.2f%%/%d → %.2f%%/%d", sum.last().share(), sum.UnitsFull, again.last().share(), again.UnitsFull)
+	}
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// summary is what the demo tells the digital office, every figure read back from ClickHouse.
+type summary struct {
+	Days          []nationalDay // national coverage at the end of every day
+	Units         int           // units with coverage on the last day
+	UnitsFull     int           // of them at 100%
+	AssistantLive int           // units whose virtual assistant is live
+	Tables        []tableRows
+}
+
+type nationalDay struct {
+	Day              time.Time
+	Eligible, Level4 uint64
+}
+
+func (d nationalDay) share() float64 {
+	if d.Eligible == 0 {
+		return 0
+	}
+	return 100 * float64(d.Level4) / float64(d.Eligible)
+}
+
+type tableRows struct {
+	Name string
+	Rows uint64
+}
+
+// tables are the projector's tables the README names, in the order a reader meets them.
+var tables = []string{"events", "procedure_changes", "procedures", "coverage_daily", "assistant_changes", "reports", "targets", "units", "quarantine"}
+
+func summarise(ctx context.Context, conn driver.Conn) (summary, error) {
+	var s summary
+	rows, err := conn.Query(ctx, `SELECT day, sum(eligible), sum(level4) FROM coverage_daily FINAL GROUP BY day ORDER BY day`)
+	if err != nil {
+		return s, fmt.Errorf("national coverage per day: %w", err)
+	}
+	for rows.Next() {
+		var d nationalDay
+		if err := rows.Scan(&d.Day, &d.Eligible, &d.Level4); err != nil {
+			rows.Close()
+			return s, fmt.Errorf("national coverage per day: %w", err)
+		}
+		s.Days = append(s.Days, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return s, fmt.Errorf("national coverage per day: %w", err)
+	}
+	if len(s.Days) == 0 {
+		return s, fmt.Errorf("coverage_daily is empty: the projector wrote no coverage")
+	}
+	var units, full uint64
+	if err := conn.QueryRow(ctx, `SELECT count(), countIf(eligible > 0 AND level4 = eligible)
+FROM coverage_daily FINAL WHERE day = (SELECT max(day) FROM coverage_daily)`).Scan(&units, &full); err != nil {
+		return s, fmt.Errorf("units at 100%%: %w", err)
+	}
+	s.Units, s.UnitsFull = int(units), int(full)
+	var live uint64
+	if err := conn.QueryRow(ctx, `SELECT countIf(stage = 'live') FROM (
+    SELECT argMax(stage, (effective_at, stream_seq)) AS stage FROM assistant_changes FINAL GROUP BY unit_kind, unit_code
+)`).Scan(&live); err != nil {
+		return s, fmt.Errorf("units with the assistant live: %w", err)
+	}
+	s.AssistantLive = int(live)
+	for _, t := range tables {
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM "+t+" FINAL").Scan(&n); err != nil {
+			return s, fmt.Errorf("count %s: %w", t, err)
+		}
+		s.Tables = append(s.Tables, tableRows{t, n})
+	}
+	return s, nil
+}
+
+func (s summary) first() nationalDay { return s.Days[0] }
+func (s summary) last() nationalDay  { return s.Days[len(s.Days)-1] }
+
+func (s summary) print(w io.Writer) {
+	f, l := s.first(), s.last()
+	fmt.Fprintf(w, "\n  National level-4 coverage of eligible procedures (target: 40%% → 100%% by 31/12/2021)\n")
+	fmt.Fprintf(w, "    %-12s %10s %10s %9s\n", "day", "eligible", "level 4", "coverage")
+	for i, d := range s.Days {
+		// The first day, each month's last day and the last day.
+		monthEnd := i+1 < len(s.Days) && s.Days[i+1].Day.Month() != d.Day.Month()
+		if i == 0 || monthEnd || i == len(s.Days)-1 {
+			fmt.Fprintf(w, "    %-12s %10d %10d %8.1f%%\n", d.Day.Format("02/01/2006"), d.Eligible, d.Level4, d.share())
+		}
+	}
+	fmt.Fprintf(w, "\n  Coverage rose from %.1f%% on %s to %.1f%% on %s.\n", f.share(), f.Day.Format("02/01/2006"), l.share(), l.Day.Format("02/01/2006"))
+	fmt.Fprintf(w, "  Units at 100%%: %d of %d. Units with the virtual assistant live: %d.\n", s.UnitsFull, s.Units, s.AssistantLive)
+	fmt.Fprintf(w, "\n  Rows per table (after deduplication):\n")
+	for _, t := range s.Tables {
+		fmt.Fprintf(w, "    %-18s %8d\n", t.Name, t.Rows)
+	}
+}
