@@ -1,0 +1,113 @@
+package stream_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/egovtrack/egovtrack/internal/event"
+	"github.com/egovtrack/egovtrack/internal/stream"
+	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
+	"github.com/egovtrack/egovtrack/internal/units"
+)
+
+func envelopes(t *testing.T, n int) []event.Envelope {
+	t.Helper()
+	at := time.Date(2021, 7, 1, 9, 0, 0, 0, event.Vietnam)
+	var out []event.Envelope
+	for i := range n {
+		env, err := event.New("/test", &event.ProcedureRegisteredData{
+			Unit: units.Ref{Kind: units.Province, Code: "19"}, Procedure: fmt.Sprintf("1.%06d", i),
+			Name: "Cấp giấy phép xây dựng", Sector: "Xây dựng", Eligible: true, Level: 3, EffectiveAt: at,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, env)
+	}
+	return out
+}
+
+func connect(t *testing.T, cfg stream.Config) *stream.Conn {
+	t.Helper()
+	c, err := stream.Connect(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Publishing the same events twice stores them once: the event id is the Nats-Msg-Id.
+func TestPublishDeduplicatesByEventID(t *testing.T) {
+	ctx := context.Background()
+	c := connect(t, streamtest.New(t))
+	envs := envelopes(t, 1200) // more than one publish window
+	var seen int
+	res, err := c.Publish(ctx, envs, func(done int) { seen = done })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stored != len(envs) || res.Duplicates != 0 || seen != len(envs) {
+		t.Fatalf("first publish: %+v, progress %d; want %d stored", res, seen, len(envs))
+	}
+	res, err = c.Publish(ctx, envs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stored != 0 || res.Duplicates != len(envs) {
+		t.Fatalf("second publish: %+v, want all %d duplicates", res, len(envs))
+	}
+	s, err := c.Stream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != uint64(len(envs)) {
+		t.Errorf("stream holds %d messages, want %d", info.State.Msgs, len(envs))
+	}
+	if info.Config.Storage != jetstream.FileStorage {
+		t.Errorf("stream storage is %v, want file", info.Config.Storage)
+	}
+	// The latest event of a procedure can be read back by its subject.
+	m, err := s.GetLastMsgForSubject(ctx, envs[7].Subject)
+	if err != nil {
+		t.Fatalf("last message on %s: %v", envs[7].Subject, err)
+	}
+	if got := m.Header.Get(jetstream.MsgIDHeader); got != envs[7].ID {
+		t.Errorf("Nats-Msg-Id is %q, want the event id %q", got, envs[7].ID)
+	}
+}
+
+// With no URL, Connect starts an embedded server on the store directory, and a later process sees what an earlier
+// one stored there.
+func TestEmbeddedServerKeepsTheStream(t *testing.T) {
+	ctx := context.Background()
+	cfg := streamtest.New(t)
+	cfg.URL = ""
+	cfg.StoreDir = t.TempDir()
+	envs := envelopes(t, 10)
+	c, err := stream.Connect(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Publish(ctx, envs, nil); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	c = connect(t, cfg)
+	res, err := c.Publish(ctx, envs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Duplicates != len(envs) {
+		t.Errorf("after a restart on the same directory: %+v, want %d duplicates", res, len(envs))
+	}
+}
