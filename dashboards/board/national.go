@@ -11,6 +11,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 
 	"github.com/egovtrack/egovtrack/dashboards/chquery"
+	"github.com/egovtrack/egovtrack/internal/event"
 )
 
 // NationalUID is the national overview's uid: fixed, so that links and bookmarks to it survive regeneration.
@@ -23,12 +24,9 @@ const NationalUID = "egov-national"
 // as the campaign is over, and on history being replayed. The edges are Vietnamese midnights, written in UTC as
 // Grafana saves absolute times.
 var (
-	campaignFrom = time.Date(2021, time.June, 1, 0, 0, 0, 0, vietnam)
-	campaignTo   = time.Date(2022, time.January, 15, 23, 59, 59, 0, vietnam)
+	campaignFrom = time.Date(2021, time.June, 1, 0, 0, 0, 0, event.Vietnam)
+	campaignTo   = time.Date(2022, time.January, 15, 23, 59, 59, 0, event.Vietnam)
 )
-
-// vietnam is Asia/Ho_Chi_Minh, UTC+7 without daylight saving, fixed here so that generation needs no zone database.
-var vietnam = time.FixedZone("Asia/Ho_Chi_Minh", 7*60*60)
 
 func grafanaTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
