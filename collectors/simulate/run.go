@@ -10,13 +10,8 @@ import (
 	"github.com/egovtrack/egovtrack/internal/stream"
 )
 
-// Publisher stores events and returns once every one is acknowledged.
-type Publisher interface {
-	Publish(ctx context.Context, envs []event.Envelope, progress func(done int)) (stream.Result, error)
-}
-
 // Run generates the simulation and publishes it, logging progress every few seconds.
-func Run(ctx context.Context, pub Publisher, o Options, log *slog.Logger) (stream.Result, error) {
+func Run(ctx context.Context, pub stream.Publisher, o Options, log *slog.Logger) (stream.Result, error) {
 	envs, err := Generate(o)
 	if err != nil {
 		return stream.Result{}, err

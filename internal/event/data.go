@@ -50,6 +50,8 @@ type ReportSubmittedData struct {
 	Collector  string       `json:"collector"` // simulate, sheet, poll, serve
 	ReportedAt time.Time    `json:"reported_at"`
 	Counts     ReportCounts `json:"counts"`
+	// Digest names the reported catalogue by its content (see collectors/catalogue), when the report was one.
+	Digest string `json:"digest,omitempty"`
 }
 
 // ReportCounts says what one report changed.

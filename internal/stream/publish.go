@@ -13,6 +13,11 @@ import (
 	"github.com/egovtrack/egovtrack/internal/event"
 )
 
+// Publisher stores events and returns once JetStream has acknowledged every one; *Conn is one.
+type Publisher interface {
+	Publish(ctx context.Context, envs []event.Envelope, progress func(done int)) (Result, error)
+}
+
 // Result counts what JetStream did with published events.
 type Result struct {
 	Stored     int // newly stored
