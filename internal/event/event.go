@@ -116,7 +116,7 @@ func (e Envelope) Decode() (Data, error) {
 		errs.add("type", fmt.Sprintf("%q is not a known event type", e.Type))
 		return nil, errs.err()
 	}
-	if len(e.Data) == 0 {
+	if len(e.Data) == 0 || string(e.Data) == "null" {
 		errs.add("data", "is missing")
 		return nil, errs.err()
 	}

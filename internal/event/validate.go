@@ -159,7 +159,7 @@ func checkTime(es *FieldErrors, field string, t time.Time) {
 }
 
 func checkPercent(es *FieldErrors, field string, v float64) {
-	if v < 0 || v > 100 {
+	if !(v >= 0 && v <= 100) { // also refuses NaN, which JSON cannot carry
 		es.add(field, fmt.Sprintf("%g is not a percentage 0–100", v))
 	}
 }

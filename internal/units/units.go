@@ -89,8 +89,8 @@ func parse(r io.Reader) ([]Unit, error) {
 		case !u.Kind.Valid():
 			return nil, fmt.Errorf("row %d: unknown kind %q", i+2, row[0])
 		case !validCode(u.Code):
-			return nil, fmt.Errorf("row %d: code %q must be letters and digits", i+2, u.Code)
-		case u.Name == "":
+			return nil, fmt.Errorf("row %d: code %q must be upper-case letters and digits", i+2, u.Code)
+		case strings.TrimSpace(u.Name) == "":
 			return nil, fmt.Errorf("row %d: empty name", i+2)
 		case seen[u.Ref]:
 			return nil, fmt.Errorf("row %d: duplicate unit %s", i+2, u.Ref)
