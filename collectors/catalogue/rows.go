@@ -59,7 +59,7 @@ func ParseRows(rows []Row) ([]Procedure, []RowError) {
 	first := map[string]int{}
 	for _, r := range rows {
 		bad := func(col, val, reason string) { errs = append(errs, RowError{r.Line, col, val, reason}) }
-		p := Procedure{Code: Clean(r.Code), Name: Clean(r.Name), Sector: Clean(r.Sector)}
+		p := Procedure{Code: strings.ToUpper(Clean(r.Code)), Name: Clean(r.Name), Sector: Clean(r.Sector)}
 		ok := true
 		switch {
 		case p.Code == "":

@@ -58,7 +58,7 @@ type Data interface {
 	OccurredAt() time.Time
 }
 
-// New wraps data in an envelope. The id is derived from the type, the subject and the data, never from when or by
+// New wraps data in an envelope (writing its times in UTC, in place). The id is derived from the type, the subject and the data, never from when or by
 // whom it was reported, so reporting the same fact again yields the same id: JetStream drops the duplicate within its
 // window, and the projector's tables are keyed by it beyond that.
 func New(source string, d Data) (Envelope, error) {
@@ -125,8 +125,8 @@ func (e Envelope) Decode() (Data, error) {
 		return nil, errs.err()
 	}
 	errs = append(errs, validate(d)...)
-	if len(errs) == 0 && d.Subject() != e.Subject {
-		errs.add("subject", fmt.Sprintf("is %q, but the data is about %q", e.Subject, d.Subject()))
+	if len(errs) == 0 {
+		errs = append(errs, e.checkIdentity(d)...)
 	}
 	if err := errs.err(); err != nil {
 		return nil, err
@@ -193,4 +193,27 @@ func normalize(d Data) {
 	case *TargetSetData:
 		d.SetAt = d.SetAt.UTC()
 	}
+}
+
+// checkIdentity holds the envelope to the fact it carries: its subject and time are the fact's, and its id is the
+// one the fact derives, so that no one can give the same fact a second id (and have it counted twice) or two facts
+// one id.
+func (e Envelope) checkIdentity(d Data) FieldErrors {
+	var errs FieldErrors
+	if d.Subject() != e.Subject {
+		errs.add("subject", fmt.Sprintf("is %q, but the data is about %q", e.Subject, d.Subject()))
+	}
+	if !e.Time.Equal(d.OccurredAt()) {
+		errs.add("time", fmt.Sprintf("is %s, but the data took effect at %s", e.Time.Format(time.RFC3339), d.OccurredAt().Format(time.RFC3339)))
+	}
+	normalize(d)
+	canonical, err := json.Marshal(d)
+	if err != nil {
+		errs.add("data", err.Error())
+		return errs
+	}
+	if want := deriveID(e.Type, d.Subject(), canonical); e.ID != want {
+		errs.add("id", fmt.Sprintf("is %q, but this fact's id is %q: ids are derived from the fact", e.ID, want))
+	}
+	return errs
 }

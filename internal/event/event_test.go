@@ -370,6 +370,21 @@ func TestDecodeErrors(t *testing.T) {
 			field: "subject", msg: `the data is about "egov.province.01.proc.1_001234"`,
 		},
 		{
+			name:  "id not derived from the fact",
+			input: broken(levelChanged(), func(m, _ map[string]any) { m["id"] = "00000000-0000-0000-0000-000000000001" }),
+			field: "id", msg: "ids are derived from the fact",
+		},
+		{
+			name:  "data changed under its id",
+			input: broken(levelChanged(), func(_, d map[string]any) { d["to"] = 2 }),
+			field: "id", msg: "this fact's id is",
+		},
+		{
+			name:  "envelope time other than the fact's",
+			input: broken(levelChanged(), func(m, _ map[string]any) { m["time"] = "2021-01-01T00:00:00Z" }),
+			field: "time", msg: "but the data took effect at",
+		},
+		{
 			name:  "string where a bool is expected",
 			input: broken(registered(), func(_, d map[string]any) { d["eligible"] = "yes" }),
 			field: "data", msg: "eligible",

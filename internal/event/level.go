@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Level is the online service level of a procedure on the scale of Decree 43/2011: 1 information, 2 downloadable
@@ -32,7 +34,8 @@ var levelWords = map[string]Level{
 // ParseLevel reads a level as reports write it: 1–4, "level 4", "mức 4", or Decree 42/2022's words "partial" and
 // "full" (also in Vietnamese: "một phần", "toàn trình").
 func ParseLevel(s string) (Level, error) {
-	w := strings.ToLower(strings.Join(strings.Fields(s), " "))
+	// NFC: a spreadsheet may write "toàn trình" with decomposed letters.
+	w := strings.ToLower(strings.Join(strings.Fields(norm.NFC.String(s)), " "))
 	if l, ok := levelWords[w]; ok {
 		return l, nil
 	}

@@ -38,8 +38,9 @@ func (es FieldErrors) err() error {
 }
 
 // procedureCode is the national database's code: a digit, a dot, six digits ("1.001234"), optionally followed by
-// dotted suffixes of the newer codes ("1.001234.000.00.00.H12").
-var procedureCode = regexp.MustCompile(`^[0-9]\.[0-9]{6}(\.[0-9A-Za-z]+)*$`)
+// dotted suffixes of the newer codes ("1.001234.000.00.00.H12"). Letters are upper case only, so that one procedure
+// cannot have two subjects; collectors upper-case what people type.
+var procedureCode = regexp.MustCompile(`^[0-9]\.[0-9]{6}(\.[0-9A-Z]+)*$`)
 
 // ValidProcedureCode reports whether s has the form of a code of the national database of procedures.
 func ValidProcedureCode(s string) bool { return procedureCode.MatchString(s) }

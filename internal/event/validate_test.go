@@ -241,7 +241,6 @@ func TestNewAcceptsEdgeCases(t *testing.T) {
 		data event.Data
 	}{
 		{"long procedure code", registered(func(d *event.ProcedureRegisteredData) { d.Procedure = "1.001234.000.00.00.H12" })},
-		{"procedure code with lower-case suffix", changed(func(d *event.LevelChangedData) { d.Procedure = "2.000889.000.00.00.h12" })},
 		{"ministry unit", changed(func(d *event.LevelChangedData) { d.Unit = mic })},
 		{"level 1", registered(func(d *event.ProcedureRegisteredData) { d.Level = 1 })},
 		{"level 4, not eligible", registered(func(d *event.ProcedureRegisteredData) { d.Level, d.Eligible = 4, false })},
@@ -278,6 +277,7 @@ func TestValidProcedureCode(t *testing.T) {
 		{"1.001234", true},
 		{"2.000889", true},
 		{"1.001234.000.00.00.H12", true},
+		{"1.001234.000.00.00.h12", false}, // upper case only: one procedure, one subject
 		{"1.004227.000.00.00.H56", true},
 		{"", false},
 		{"1001234", false},
