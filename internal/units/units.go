@@ -11,7 +11,9 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Kind says whether a unit is a ministry-level body or a province.
@@ -38,7 +40,20 @@ func (r Ref) String() string { return string(r.Kind) + "/" + r.Code }
 type Unit struct {
 	Ref
 	Name string // official Vietnamese name, with diacritics
+	// Location is where a province sits on a map (its capital); ministries, all in Hà Nội, have none.
+	Location *LatLon
+	// Cadence is how often the unit is expected to report; a unit silent for longer is stale.
+	Cadence time.Duration
 }
+
+// LatLon is a point in decimal degrees.
+type LatLon struct {
+	Lat, Lon float64
+}
+
+// header is units.csv's first line. cadence_days: weekly for provinces and ministries, which report their catalogue
+// on the weekly rhythm of the 2021 campaign; fortnightly for the four ministerial-level agencies with few procedures.
+const header = "kind,code,name,lat,lon,cadence_days"
 
 //go:embed units.csv
 var unitsCSV string
@@ -73,13 +88,13 @@ func mustParse(r io.Reader) []Unit {
 
 func parse(r io.Reader) ([]Unit, error) {
 	rd := csv.NewReader(r)
-	rd.FieldsPerRecord = 3
+	rd.FieldsPerRecord = len(strings.Split(header, ","))
 	rows, err := rd.ReadAll()
 	if err != nil {
 		return nil, err
 	}
-	if len(rows) == 0 || strings.Join(rows[0], ",") != "kind,code,name" {
-		return nil, fmt.Errorf("header must be kind,code,name")
+	if len(rows) == 0 || strings.Join(rows[0], ",") != header {
+		return nil, fmt.Errorf("header must be %s", header)
 	}
 	seen := map[Ref]bool{}
 	var us []Unit
@@ -95,6 +110,19 @@ func parse(r io.Reader) ([]Unit, error) {
 		case seen[u.Ref]:
 			return nil, fmt.Errorf("row %d: duplicate unit %s", i+2, u.Ref)
 		}
+		loc, err := parseLocation(row[3], row[4])
+		if err != nil {
+			return nil, fmt.Errorf("row %d: %w", i+2, err)
+		}
+		if u.Kind == Province && loc == nil {
+			return nil, fmt.Errorf("row %d: province %s has no lat/lon", i+2, u.Code)
+		}
+		u.Location = loc
+		days, err := strconv.Atoi(row[5])
+		if err != nil || days < 1 {
+			return nil, fmt.Errorf("row %d: cadence_days %q is not a whole number of days", i+2, row[5])
+		}
+		u.Cadence = time.Duration(days) * 24 * time.Hour
 		seen[u.Ref] = true
 		us = append(us, u)
 	}
@@ -112,4 +140,22 @@ func validCode(s string) bool {
 		}
 	}
 	return true
+}
+
+// vietnam bounds every location: a coordinate outside it is a typo.
+var vietnam = struct{ minLat, maxLat, minLon, maxLon float64 }{8.0, 23.5, 102.0, 110.0}
+
+func parseLocation(lat, lon string) (*LatLon, error) {
+	if lat == "" && lon == "" {
+		return nil, nil
+	}
+	la, err1 := strconv.ParseFloat(lat, 64)
+	lo, err2 := strconv.ParseFloat(lon, 64)
+	if err1 != nil || err2 != nil {
+		return nil, fmt.Errorf("lat/lon %q,%q are not decimal degrees", lat, lon)
+	}
+	if la < vietnam.minLat || la > vietnam.maxLat || lo < vietnam.minLon || lo > vietnam.maxLon {
+		return nil, fmt.Errorf("lat/lon %s,%s lie outside Vietnam", lat, lon)
+	}
+	return &LatLon{la, lo}, nil
 }

@@ -1,8 +1,10 @@
 package units
 
 import (
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -235,7 +237,9 @@ func TestRefString(t *testing.T) {
 
 func TestParse(t *testing.T) {
 	t.Parallel()
-	const header = "kind,code,name\n"
+	const header = "kind,code,name,lat,lon,cadence_days\n"
+	week := 7 * 24 * time.Hour
+	hanoi := Unit{Ref{Province, "01"}, "Hà Nội", &LatLon{21.028, 105.854}, week}
 	tests := []struct {
 		name string
 		csv  string
@@ -245,35 +249,42 @@ func TestParse(t *testing.T) {
 	}{
 		{
 			name: "valid",
-			csv:  header + "province,01,Hà Nội\nministry,BTTTT,Bộ Thông tin và Truyền thông\nministry,BVHTTDL,\"Bộ Văn hóa, Thể thao và Du lịch\"\n",
+			csv:  header + "province,01,Hà Nội,21.028,105.854,7\nministry,BTTTT,Bộ Thông tin và Truyền thông,,,7\nministry,BVHTTDL,\"Bộ Văn hóa, Thể thao và Du lịch\",,,14\n",
 			want: []Unit{
-				{Ref{Province, "01"}, "Hà Nội"},
-				{Ref{Ministry, "BTTTT"}, "Bộ Thông tin và Truyền thông"},
-				{Ref{Ministry, "BVHTTDL"}, "Bộ Văn hóa, Thể thao và Du lịch"},
+				hanoi,
+				{Ref{Ministry, "BTTTT"}, "Bộ Thông tin và Truyền thông", nil, week},
+				{Ref{Ministry, "BVHTTDL"}, "Bộ Văn hóa, Thể thao và Du lịch", nil, 2 * week},
 			},
 		},
 		{name: "header only", csv: header},
-		{name: "same code in two kinds", csv: header + "province,01,Hà Nội\nministry,01,Bộ Một\n",
-			want: []Unit{{Ref{Province, "01"}, "Hà Nội"}, {Ref{Ministry, "01"}, "Bộ Một"}}},
-		{name: "empty file", csv: "", msg: "header must be kind,code,name"},
-		{name: "header in another order", csv: "code,kind,name\n01,province,Hà Nội\n", msg: "header must be kind,code,name"},
-		{name: "header in capitals", csv: "Kind,Code,Name\n", msg: "header must be kind,code,name"},
-		{name: "no header", csv: "province,01,Hà Nội\n", msg: "header must be kind,code,name"},
-		{name: "header with a byte order mark", csv: "\ufeff" + header, msg: "header must be kind,code,name"},
-		{name: "unknown kind", csv: header + "province,01,Hà Nội\ndistrict,001,Ba Đình\n", msg: `row 3: unknown kind "district"`},
-		{name: "kind in capitals", csv: header + "Province,01,Hà Nội\n", msg: `row 2: unknown kind "Province"`},
-		{name: "duplicate", csv: header + "province,01,Hà Nội\nprovince,02,Hà Giang\nprovince,01,Hà Nội\n", msg: "row 4: duplicate unit province/01"},
-		{name: "empty name", csv: header + "province,01,\n", msg: "row 2: empty name"},
-		{name: "blank name", csv: header + "province,01, \n", msg: "row 2: empty name"},
-		{name: "empty code", csv: header + "province,,Hà Nội\n", msg: `row 2: code ""`},
-		{name: "code with a dot", csv: header + "province,01.1,Hà Nội\n", msg: `row 2: code "01.1"`},
-		{name: "code in lower case", csv: header + "ministry,btttt,Bộ Thông tin và Truyền thông\n", msg: `row 2: code "btttt" must be upper-case letters and digits`},
-		{name: "code with mixed case", csv: header + "ministry,BTttt,Bộ Thông tin và Truyền thông\n", msg: `row 2: code "BTttt"`},
-		{name: "code with a space", csv: header + "province,0 1,Hà Nội\n", msg: `row 2: code "0 1"`},
-		{name: "code with a wildcard", csv: header + "province,*,Hà Nội\n", msg: `row 2: code "*"`},
-		{name: "code with diacritics", csv: header + "ministry,BỘ,Bộ\n", msg: `row 2: code "BỘ"`},
+		{name: "same code in two kinds", csv: header + "province,01,Hà Nội,21.028,105.854,7\nministry,01,Bộ Một,,,7\n",
+			want: []Unit{hanoi, {Ref{Ministry, "01"}, "Bộ Một", nil, week}}},
+		{name: "empty file", csv: "", msg: "header must be kind,code,name,lat,lon,cadence_days"},
+		{name: "header in another order", csv: "code,kind,name,lat,lon,cadence_days\n01,province,Hà Nội,21,105,7\n", msg: "header must be"},
+		{name: "header in capitals", csv: "Kind,Code,Name,Lat,Lon,Cadence_days\n", msg: "header must be"},
+		{name: "old header", csv: "kind,code,name\nprovince,01,Hà Nội\n", msg: "wrong number of fields"},
+		{name: "no header", csv: "province,01,Hà Nội,21.028,105.854,7\n", msg: "header must be"},
+		{name: "header with a byte order mark", csv: "\ufeff" + header, msg: "header must be"},
+		{name: "unknown kind", csv: header + "province,01,Hà Nội,21,105,7\ndistrict,001,Ba Đình,21,105,7\n", msg: `row 3: unknown kind "district"`},
+		{name: "kind in capitals", csv: header + "Province,01,Hà Nội,21,105,7\n", msg: `row 2: unknown kind "Province"`},
+		{name: "duplicate", csv: header + "province,01,Hà Nội,21,105,7\nprovince,02,Hà Giang,22,105,7\nprovince,01,Hà Nội,21,105,7\n", msg: "row 4: duplicate unit province/01"},
+		{name: "empty name", csv: header + "province,01,,21,105,7\n", msg: "row 2: empty name"},
+		{name: "blank name", csv: header + "province,01, ,21,105,7\n", msg: "row 2: empty name"},
+		{name: "empty code", csv: header + "province,,Hà Nội,21,105,7\n", msg: `row 2: code ""`},
+		{name: "code with a dot", csv: header + "province,01.1,Hà Nội,21,105,7\n", msg: `row 2: code "01.1"`},
+		{name: "code in lower case", csv: header + "ministry,btttt,Bộ Thông tin và Truyền thông,,,7\n", msg: `row 2: code "btttt" must be upper-case letters and digits`},
+		{name: "code with mixed case", csv: header + "ministry,BTttt,Bộ Thông tin và Truyền thông,,,7\n", msg: `row 2: code "BTttt"`},
+		{name: "code with a space", csv: header + "province,0 1,Hà Nội,21,105,7\n", msg: `row 2: code "0 1"`},
+		{name: "code with a wildcard", csv: header + "province,*,Hà Nội,21,105,7\n", msg: `row 2: code "*"`},
+		{name: "code with diacritics", csv: header + "ministry,BỘ,Bộ,,,7\n", msg: `row 2: code "BỘ"`},
+		{name: "province without a location", csv: header + "province,01,Hà Nội,,,7\n", msg: "row 2: province 01 has no lat/lon"},
+		{name: "location outside Vietnam", csv: header + "province,01,Hà Nội,48.85,2.35,7\n", msg: "outside Vietnam"},
+		{name: "lat and lon swapped", csv: header + "province,01,Hà Nội,105.854,21.028,7\n", msg: "outside Vietnam"},
+		{name: "location not a number", csv: header + "province,01,Hà Nội,21°N,105,7\n", msg: "not decimal degrees"},
+		{name: "no cadence", csv: header + "province,01,Hà Nội,21,105,\n", msg: `cadence_days ""`},
+		{name: "cadence of zero days", csv: header + "province,01,Hà Nội,21,105,0\n", msg: `cadence_days "0"`},
 		{name: "too few fields", csv: header + "province,01\n", msg: "wrong number of fields"},
-		{name: "too many fields", csv: header + "province,01,Hà,Nội\n", msg: "wrong number of fields"},
+		{name: "too many fields", csv: header + "province,01,Hà,Nội,21,105,7\n", msg: "wrong number of fields"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -287,7 +298,7 @@ func TestParse(t *testing.T) {
 					t.Fatalf("parse = %v, want %v", got, tt.want)
 				}
 				for i := range got {
-					if got[i] != tt.want[i] {
+					if !reflect.DeepEqual(got[i], tt.want[i]) {
 						t.Errorf("unit %d = %v, want %v", i, got[i], tt.want[i])
 					}
 				}
@@ -300,5 +311,33 @@ func TestParse(t *testing.T) {
 				t.Errorf("error %q, want it to say %q", err, tt.msg)
 			}
 		})
+	}
+}
+
+// Every province is on the map, inside Vietnam, and north of the provinces whose codes come well after it: the
+// statistical codes run roughly from north to south.
+func TestLocations(t *testing.T) {
+	t.Parallel()
+	var provinces []Unit
+	for _, u := range All() {
+		switch {
+		case u.Kind == Province && u.Location == nil:
+			t.Errorf("%s has no location", u.Ref)
+		case u.Kind == Ministry && u.Location != nil:
+			t.Errorf("%s has a location; ministries are not drawn on the map", u.Ref)
+		case u.Kind == Province:
+			provinces = append(provinces, u)
+		}
+		if u.Cadence < 24*time.Hour || u.Cadence > 31*24*time.Hour {
+			t.Errorf("%s is expected to report every %s", u.Ref, u.Cadence)
+		}
+	}
+	north, south := provinces[:20], provinces[len(provinces)-20:] // Hà Nội … Hải Phòng; Bình Dương … Cà Mau
+	for _, n := range north {
+		for _, s := range south {
+			if n.Location.Lat <= s.Location.Lat {
+				t.Errorf("%s (%s, lat %.2f) is not north of %s (%s, lat %.2f)", n.Name, n.Code, n.Location.Lat, s.Name, s.Code, s.Location.Lat)
+			}
+		}
 	}
 }

@@ -106,11 +106,15 @@ CREATE TABLE IF NOT EXISTS targets (
 ) ENGINE = ReplacingMergeTree
 ORDER BY (metric, scope, event_id);
 
--- Reference data of the reporting units, written from internal/units at start: names for labels.
+-- Reference data of the reporting units, written from internal/units at start: names for labels, the provinces'
+-- places on the map, and how often each unit is expected to report.
 CREATE TABLE IF NOT EXISTS units (
-    kind String,
-    code String,
-    name String
+    kind         String,
+    code         String,
+    name         String,
+    lat          Nullable(Float64),
+    lon          Nullable(Float64),
+    cadence_days UInt16
 ) ENGINE = ReplacingMergeTree
 ORDER BY (kind, code);
 

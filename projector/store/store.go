@@ -58,12 +58,16 @@ func Open(ctx context.Context, conn driver.Conn, log *slog.Logger) (*Store, erro
 }
 
 func (s *Store) writeUnits(ctx context.Context) error {
-	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO units (kind, code, name)")
+	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO units (kind, code, name, lat, lon, cadence_days)")
 	if err != nil {
 		return fmt.Errorf("prepare units insert: %w", err)
 	}
 	for _, u := range units.All() {
-		if err := b.Append(string(u.Kind), u.Code, u.Name); err != nil {
+		var lat, lon *float64
+		if u.Location != nil {
+			lat, lon = &u.Location.Lat, &u.Location.Lon
+		}
+		if err := b.Append(string(u.Kind), u.Code, u.Name, lat, lon, uint16(u.Cadence.Hours()/24)); err != nil {
 			return fmt.Errorf("append unit %s: %w", u.Ref, err)
 		}
 	}
