@@ -26,6 +26,8 @@ type Config struct {
 	// StoreDir is the embedded server's JetStream directory. Processes that run one after another on the same
 	// directory see the same stream, which is how `make demo` hands events from the collectors to the projector.
 	StoreDir string `env:"STORE_DIR" envDefault:".demo/nats"`
+	// Port the embedded server listens on at 127.0.0.1; -1 picks a free one.
+	Port int `env:"PORT" envDefault:"-1"`
 	// Stream is the JetStream stream's name; it binds every subject under egov.>.
 	Stream string `env:"STREAM" envDefault:"EGOV"`
 	// Replicas of the stream: 1 on a single server, 3 on a cluster.
@@ -111,7 +113,7 @@ func StartServer(cfg Config) (*server.Server, error) {
 	opts := &server.Options{
 		ServerName: "egovtrack-embedded",
 		Host:       "127.0.0.1",
-		Port:       server.RANDOM_PORT,
+		Port:       cfg.Port,
 		JetStream:  true,
 		StoreDir:   dir,
 		NoSigs:     true,

@@ -111,3 +111,44 @@ func TestEmbeddedServerKeepsTheStream(t *testing.T) {
 		t.Errorf("after a restart on the same directory: %+v, want %d duplicates", res, len(envs))
 	}
 }
+
+// A server that restarts in the middle of a publish run loses nothing and stores nothing twice: unacked events are
+// sent again, and those that were in fact stored come back as duplicates.
+func TestPublishAcrossServerRestart(t *testing.T) {
+	ctx := context.Background()
+	srv := streamtest.Start(t)
+	cfg := srv.Config()
+	cfg.ConnectTimeout = 2 * time.Second
+	c := connect(t, cfg)
+	envs := envelopes(t, 6000)
+	restarted := make(chan error, 1)
+	once := false
+	res, err := c.Publish(ctx, envs, func(done int) {
+		if !once && done >= 1500 {
+			once = true
+			// On its own goroutine, so that the next publishes are in flight when the server goes.
+			go func() { restarted <- srv.Restart(500 * time.Millisecond) }()
+		}
+	})
+	if err != nil {
+		t.Fatalf("publish across a restart: %v", err)
+	}
+	if err := <-restarted; err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	if res.Stored+res.Duplicates != len(envs) {
+		t.Errorf("%d stored + %d duplicates, want %d acknowledged", res.Stored, res.Duplicates, len(envs))
+	}
+	s, err := c.Stream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != uint64(len(envs)) {
+		t.Errorf("stream holds %d messages after the restart, want exactly %d", info.State.Msgs, len(envs))
+	}
+	t.Logf("%d stored, %d acknowledged as duplicates after the restart", res.Stored, res.Duplicates)
+}
