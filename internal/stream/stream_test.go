@@ -91,7 +91,7 @@ func TestPublishDeduplicatesByEventID(t *testing.T) {
 func TestEmbeddedServerKeepsTheStream(t *testing.T) {
 	ctx := context.Background()
 	cfg := streamtest.New(t)
-	cfg.URL = ""
+	cfg.URL, cfg.Port = "", -1 // a server of its own, not the test server
 	cfg.StoreDir = t.TempDir()
 	envs := envelopes(t, 10)
 	c, err := stream.Connect(ctx, cfg, slog.New(slog.DiscardHandler))
