@@ -1,6 +1,7 @@
 // Command collectors publishes what ministries and provinces report to the event stream.
 //
-//	collectors simulate   publish the simulated second half of 2021 for every unit
+//	collectors simulate   publish the simulated second half of 2021 for every unit (or, with EGOV_SIM_EVENTS, a
+//	                      bulk run of that many events for benchmarks)
 package main
 
 import (
@@ -10,28 +11,34 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/caarlos0/env/v11"
 
 	"github.com/egovtrack/egovtrack/collectors/simulate"
+	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/stream"
 )
 
 type config struct {
-	NATS     stream.Config `envPrefix:"EGOV_NATS_"`
-	Seed     uint64        `env:"EGOV_SIM_SEED" envDefault:"2021"`
-	LogLevel slog.Level    `env:"EGOV_LOG_LEVEL" envDefault:"info"`
+	NATS stream.Config `envPrefix:"EGOV_NATS_"`
+	Seed uint64        `env:"EGOV_SIM_SEED" envDefault:"2021"`
+	// Events, when above 0, makes simulate a bulk run of exactly that many events instead of the 2021 campaign.
+	Events            int        `env:"EGOV_SIM_EVENTS" envDefault:"0"`
+	ProceduresPerUnit int        `env:"EGOV_SIM_PROCEDURES_PER_UNIT" envDefault:"2000"`
+	LogLevel          slog.Level `env:"EGOV_LOG_LEVEL" envDefault:"info"`
 }
 
 const usage = `usage: collectors <command>
 
 commands:
-  simulate   publish the simulated second half of 2021 (catalogues, level changes, assistant rollout, targets)
+  simulate   publish the simulated second half of 2021 (catalogues, level changes, assistant rollout, targets);
+             with EGOV_SIM_EVENTS=N, N events fast over 2020–2021 for benchmarks
 
 Configuration is read from EGOV_* environment variables; see README.md.`
 
 func main() {
-	if len(os.Args) != 2 || os.Args[1] != "simulate" {
+	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
 	}
@@ -43,18 +50,40 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, cfg, log); err != nil {
-		log.Error("collectors simulate failed", "err", err)
+
+	var err error
+	switch cmd, args := os.Args[1], os.Args[2:]; {
+	case cmd == "simulate" && len(args) == 0:
+		err = withStream(ctx, cfg, log, func(conn *stream.Conn) error { return runSimulate(ctx, cfg, conn, log) })
+	default:
+		fmt.Fprintln(os.Stderr, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		log.Error("collectors "+os.Args[1]+" failed", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, cfg config, log *slog.Logger) error {
+// withStream connects to JetStream for the length of fn.
+func withStream(ctx context.Context, cfg config, log *slog.Logger, fn func(*stream.Conn) error) error {
 	conn, err := stream.Connect(ctx, cfg.NATS, log)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	_, err = simulate.Run(ctx, conn, simulate.Campaign2021(cfg.Seed), log)
+	return fn(conn)
+}
+
+func runSimulate(ctx context.Context, cfg config, conn *stream.Conn, log *slog.Logger) error {
+	if cfg.Events > 0 {
+		_, err := simulate.RunBulk(ctx, conn, simulate.BulkOptions{
+			Seed: cfg.Seed, Events: cfg.Events, ProceduresPerUnit: cfg.ProceduresPerUnit,
+			// Two years of history: the national scale the dashboards must answer at.
+			Start: time.Date(2020, 1, 1, 0, 0, 0, 0, event.Vietnam), End: time.Date(2022, 1, 1, 0, 0, 0, 0, event.Vietnam),
+		}, os.Stderr, log)
+		return err
+	}
+	_, err := simulate.Run(ctx, conn, simulate.Campaign2021(cfg.Seed), os.Stderr, log)
 	return err
 }

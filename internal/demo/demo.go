@@ -77,7 +77,7 @@ func demo(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) (sum
 	defer nc.Close()
 
 	fmt.Fprintln(out, "1/4 collectors simulate: publishing the second half of 2021 for every ministry and province…")
-	res, err := simulate.Run(ctx, nc, simulate.Campaign2021(cfg.Seed), log)
+	res, err := simulate.Run(ctx, nc, simulate.Campaign2021(cfg.Seed), os.Stderr, log)
 	if err != nil {
 		return sum, err
 	}

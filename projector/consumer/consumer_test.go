@@ -2,6 +2,7 @@ package consumer_test
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"testing"
 	"time"
@@ -42,7 +43,7 @@ func newRig(t *testing.T) *rig {
 	o := simulate.Campaign2021(3)
 	all := units.All()
 	o.Units = []units.Unit{all[0], all[30], all[70]}
-	res, err := simulate.Run(ctx, nc, o, quiet)
+	res, err := simulate.Run(ctx, nc, o, io.Discard, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
