@@ -3,6 +3,7 @@ package board_test
 import (
 	"cmp"
 	"context"
+	"log/slog"
 	"math"
 	"reflect"
 	"slices"
@@ -127,7 +128,7 @@ var assistant = []assistantRow{
 
 func load(t *testing.T, ctx context.Context, conn driver.Conn) {
 	t.Helper()
-	if err := schema.Apply(ctx, conn); err != nil {
+	if _, err := schema.Apply(ctx, conn, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	date := func(s string) time.Time {

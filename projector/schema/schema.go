@@ -1,40 +1,147 @@
-// Package schema owns the projector's ClickHouse tables: the SQL files beside it, applied in name order at start.
+// Package schema owns the projector's ClickHouse tables: versioned migrations, the SQL files beside it named
+// NNNN_what.sql, applied in order at start and recorded in the table schema_migrations.
+//
+// ClickHouse has no transactions and no locks, so a migration must be safe to run twice and from several projector
+// instances at once: every statement is idempotent (CREATE … IF NOT EXISTS), or its "already done" errors are
+// tolerated (a column that already exists, one already dropped). A migration is recorded only after all its
+// statements ran; an instance that dies half-way leaves it unrecorded, and the next start runs it again.
 package schema
 
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
-	"sort"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 //go:embed *.sql
 var files embed.FS
 
-// Apply creates every table that does not exist yet. Each statement is idempotent (CREATE … IF NOT EXISTS), so it
-// is safe to run at every start.
-func Apply(ctx context.Context, conn driver.Conn) error {
-	names, err := fs.Glob(files, "*.sql")
+// Migration is one versioned SQL file.
+type Migration struct {
+	Version    uint32
+	Name       string
+	Statements []string
+}
+
+var fileName = regexp.MustCompile(`^([0-9]{4})_([a-z0-9_]+)\.sql$`)
+
+// Migrations returns the embedded migrations in version order.
+func Migrations() ([]Migration, error) { return load(files) }
+
+func load(fsys fs.FS) ([]Migration, error) {
+	names, err := fs.Glob(fsys, "*.sql")
 	if err != nil {
-		return fmt.Errorf("list schema files: %w", err)
+		return nil, fmt.Errorf("list migrations: %w", err)
 	}
-	sort.Strings(names)
+	var ms []Migration
 	for _, name := range names {
-		b, err := files.ReadFile(name)
-		if err != nil {
-			return fmt.Errorf("read %s: %w", name, err)
+		m := fileName.FindStringSubmatch(name)
+		if m == nil {
+			return nil, fmt.Errorf("migration file %q is not named NNNN_what.sql", name)
 		}
-		for i, stmt := range Statements(string(b)) {
-			if err := conn.Exec(ctx, stmt); err != nil {
-				return fmt.Errorf("apply %s statement %d: %w", name, i+1, err)
+		v, _ := strconv.ParseUint(m[1], 10, 32)
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		if len(ms) > 0 && ms[len(ms)-1].Version == uint32(v) {
+			return nil, fmt.Errorf("two migrations have version %d: %s and %s", v, ms[len(ms)-1].Name, m[2])
+		}
+		ms = append(ms, Migration{Version: uint32(v), Name: m[2], Statements: Statements(string(b))})
+	}
+	return ms, nil
+}
+
+const migrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    UInt32,
+    name       String,
+    applied_at DateTime
+) ENGINE = ReplacingMergeTree
+ORDER BY version`
+
+// Apply runs every embedded migration not yet recorded, in order, and returns the versions it ran.
+func Apply(ctx context.Context, conn driver.Conn, log *slog.Logger) ([]uint32, error) {
+	ms, err := Migrations()
+	if err != nil {
+		return nil, err
+	}
+	return apply(ctx, conn, ms, log)
+}
+
+func apply(ctx context.Context, conn driver.Conn, ms []Migration, log *slog.Logger) ([]uint32, error) {
+	if err := conn.Exec(ctx, migrationsTable); err != nil {
+		return nil, fmt.Errorf("create schema_migrations: %w", err)
+	}
+	done, err := applied(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	var ran []uint32
+	for _, m := range ms {
+		if slices.Contains(done, m.Version) {
+			continue
+		}
+		for i, stmt := range m.Statements {
+			if err := conn.Exec(ctx, stmt); err != nil && !alreadyDone(err) {
+				return ran, fmt.Errorf("migration %04d_%s, statement %d: %w", m.Version, m.Name, i+1, err)
 			}
 		}
+		if err := conn.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) SELECT ?, ?, now()", m.Version, m.Name); err != nil {
+			return ran, fmt.Errorf("record migration %04d_%s: %w", m.Version, m.Name, err)
+		}
+		log.Info("schema migration applied", "version", m.Version, "name", m.Name)
+		ran = append(ran, m.Version)
 	}
-	return nil
+	return ran, nil
+}
+
+func applied(ctx context.Context, conn driver.Conn) ([]uint32, error) {
+	rows, err := conn.Query(ctx, "SELECT DISTINCT version FROM schema_migrations")
+	if err != nil {
+		return nil, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	var vs []uint32
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("read schema_migrations: %w", err)
+		}
+		vs = append(vs, v)
+	}
+	return vs, rows.Err()
+}
+
+// ClickHouse error codes that can mean another run (or another instance) already did what a statement asks.
+const (
+	codeDuplicateColumn     = 15 // ADD COLUMN of a column that exists (24.x)
+	codeNoSuchColumnInTable = 16 // DROP COLUMN of a column already dropped
+	codeIllegalColumn       = 44 // ADD of a column that exists or DROP of one that does not (18.16), among other faults
+	codeTableAlreadyExists  = 57 // CREATE TABLE racing another instance's
+)
+
+func alreadyDone(err error) bool {
+	var ex *clickhouse.Exception
+	if !errors.As(err, &ex) {
+		return false
+	}
+	switch ex.Code {
+	case codeDuplicateColumn, codeNoSuchColumnInTable, codeTableAlreadyExists:
+		return true
+	case codeIllegalColumn:
+		return strings.Contains(ex.Message, "already exists") || strings.Contains(ex.Message, "Cannot find column")
+	}
+	return false
 }
 
 // Statements splits a SQL file at the semicolons that end a line, dropping comment lines; the files keep to that

@@ -47,7 +47,7 @@ type Store struct {
 
 // Open applies the schema and writes the units' reference data.
 func Open(ctx context.Context, conn driver.Conn, log *slog.Logger) (*Store, error) {
-	if err := schema.Apply(ctx, conn); err != nil {
+	if _, err := schema.Apply(ctx, conn, log); err != nil {
 		return nil, err
 	}
 	s := &Store{conn: conn, log: log}
