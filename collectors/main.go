@@ -2,6 +2,7 @@
 //
 //	collectors simulate   publish the simulated second half of 2021 for every unit (or, with EGOV_SIM_EVENTS, a
 //	                      bulk run of that many events for benchmarks)
+//	collectors poll       poll a unit's portal for its whole catalogue and report what changed
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/egovtrack/egovtrack/collectors/poll"
 	"github.com/egovtrack/egovtrack/collectors/simulate"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/stream"
@@ -34,6 +36,8 @@ const usage = `usage: collectors <command>
 commands:
   simulate   publish the simulated second half of 2021 (catalogues, level changes, assistant rollout, targets);
              with EGOV_SIM_EVENTS=N, N events fast over 2020–2021 for benchmarks
+  poll       poll a unit's portal for its whole catalogue and report what changed (EGOV_POLL_*, see
+             collectors/poll/README.md)
 
 Configuration is read from EGOV_* environment variables; see README.md.`
 
@@ -55,6 +59,16 @@ func main() {
 	switch cmd, args := os.Args[1], os.Args[2:]; {
 	case cmd == "simulate" && len(args) == 0:
 		err = withStream(ctx, cfg, log, func(conn *stream.Conn) error { return runSimulate(ctx, cfg, conn, log) })
+	case cmd == "poll" && len(args) == 0:
+		// EGOV_POLL_* is read here, not in config: its URL and UNIT are required by poll alone.
+		pollCfg, perr := poll.LoadConfig()
+		if perr != nil {
+			fmt.Fprintf(os.Stderr, "collectors: configuration: %v\n", perr)
+			os.Exit(2)
+		}
+		err = withStream(ctx, cfg, log, func(conn *stream.Conn) error {
+			return poll.Run(ctx, pollCfg, conn, conn, log, time.Now)
+		})
 	default:
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)

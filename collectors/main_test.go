@@ -4,6 +4,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/egovtrack/egovtrack/collectors/poll"
 	"github.com/egovtrack/egovtrack/internal/envdoc"
 )
 
@@ -13,7 +14,11 @@ func TestREADMEDocumentsConfiguration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range envdoc.Missing(string(b), envdoc.Vars(config{})) {
+	all := struct {
+		Main config
+		Poll poll.Config `envPrefix:"EGOV_POLL_"`
+	}{}
+	for _, v := range envdoc.Missing(string(b), envdoc.Vars(all)) {
 		t.Errorf("README.md lacks the row | `%s` | `%s` | …", v.Name, v.Default)
 	}
 }
