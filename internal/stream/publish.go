@@ -13,6 +13,9 @@ import (
 	"github.com/egovtrack/egovtrack/internal/event"
 )
 
+// SubmittedByHeader names the credential or collector that submitted an event, for the raw log's submitted_by.
+const SubmittedByHeader = "Egov-Submitted-By"
+
 // Publisher stores events and returns once JetStream has acknowledged every one; *Conn is one.
 type Publisher interface {
 	Publish(ctx context.Context, envs []event.Envelope, progress func(done int)) (Result, error)

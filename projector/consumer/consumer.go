@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/egovtrack/egovtrack/internal/event"
+	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/projector/store"
 )
 
@@ -177,7 +178,8 @@ func (c *Consumer) flush(ctx context.Context, msgs []jetstream.Msg, st *Stats) e
 			rejected = append(rejected, store.Rejected{Seq: meta.Sequence.Stream, Subject: m.Subject(), Payload: m.Data(), Reason: err.Error(), ReceivedAt: meta.Timestamp})
 			continue
 		}
-		recs = append(recs, store.Record{Env: env, Data: d, Seq: meta.Sequence.Stream, ReceivedAt: meta.Timestamp})
+		recs = append(recs, store.Record{Env: env, Data: d, Seq: meta.Sequence.Stream, ReceivedAt: meta.Timestamp,
+			SubmittedBy: m.Headers().Get(stream.SubmittedByHeader)})
 	}
 	began := time.Now()
 	wait := 250 * time.Millisecond

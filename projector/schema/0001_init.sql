@@ -2,12 +2,14 @@
 -- Every table is keyed so that writing the same event twice leaves one row after FINAL: the projector may be
 -- redelivered a batch, and rebuilding from the stream writes everything again.
 
--- The raw log: every valid event as it was published.
+-- The raw log: every valid event as it was published, once. The projector writes a batch's events last, after
+-- everything derived from them, and skips the ids already here: this table is its checkpoint.
 CREATE TABLE IF NOT EXISTS events (
-    id          UUID,
-    type        String,
-    source      String,
-    subject     String,
+    id           UUID,
+    type         String,
+    source       String,
+    submitted_by String, -- the credential or collector that submitted it
+    subject      String,
     unit_kind   String,
     unit_code   String,
     time        DateTime('Asia/Ho_Chi_Minh'),
@@ -16,7 +18,7 @@ CREATE TABLE IF NOT EXISTS events (
     received_at DateTime('Asia/Ho_Chi_Minh')
 ) ENGINE = ReplacingMergeTree(stream_seq)
 PARTITION BY toYYYYMM(time)
-ORDER BY (unit_kind, unit_code, id);
+ORDER BY id;
 
 -- Every registration, level change and retirement of a procedure, one row per event.
 CREATE TABLE IF NOT EXISTS procedure_changes (
@@ -46,7 +48,7 @@ CREATE TABLE IF NOT EXISTS procedures (
     level          UInt8,
     active         UInt8, -- 0 once retired
     effective_at   DateTime('Asia/Ho_Chi_Minh'), -- of the latest change
-    version        UInt64 -- highest stream sequence folded in
+    version        UInt64 -- how many changes were folded in: a later fold has more
 ) ENGINE = ReplacingMergeTree(version)
 ORDER BY (unit_kind, unit_code, procedure_code);
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -28,6 +29,8 @@ type Record struct {
 	Data       event.Data
 	Seq        uint64 // stream sequence
 	ReceivedAt time.Time
+	// SubmittedBy is the credential or collector that submitted the event; empty means its source.
+	SubmittedBy string
 }
 
 // Rejected is a message that could not be decoded or did not pass the contract.
@@ -77,16 +80,85 @@ func (s *Store) writeUnits(ctx context.Context) error {
 	return nil
 }
 
-// Write stores a batch: the raw events, their changes, the rejected messages, and then the recomputed state of
-// every procedure and unit the batch touched. It returns only when ClickHouse has accepted all of it.
+// Write stores a batch. It writes what the events change first (their procedure changes, assistant stages, reports
+// and targets, the quarantined messages, the recomputed state of every procedure and unit they touch) and the events
+// themselves into the raw log last, skipping events the raw log already holds. A batch cut short by a crash or an
+// outage is therefore written again in full when it is redelivered, and the raw log ends up holding each event once.
+// It returns only when ClickHouse has accepted all of it.
 func (s *Store) Write(ctx context.Context, recs []Record, rejected []Rejected) error {
-	if err := s.insertRaw(ctx, recs); err != nil {
+	fresh, err := s.unwritten(ctx, recs)
+	if err != nil {
+		return err
+	}
+	if err := s.insertDerived(ctx, fresh); err != nil {
 		return err
 	}
 	if err := s.insertRejected(ctx, rejected); err != nil {
 		return err
 	}
-	return s.refresh(ctx, recs)
+	if err := s.refresh(ctx, fresh); err != nil {
+		return err
+	}
+	return s.insertEvents(ctx, fresh)
+}
+
+// lookupChunk bounds the ids in one query, well under ClickHouse's 256 KiB query size.
+const lookupChunk = 1000
+
+// unwritten returns the records whose events the raw log does not hold yet, each event once (the first delivery of
+// one delivered twice in the batch).
+func (s *Store) unwritten(ctx context.Context, recs []Record) ([]Record, error) {
+	seen := make(map[uuid.UUID]bool, len(recs))
+	ids := make([]uuid.UUID, 0, len(recs))
+	for _, r := range recs {
+		id, err := uuid.Parse(r.Env.ID)
+		if err != nil {
+			return nil, fmt.Errorf("event at stream sequence %d: id %q is not a UUID: %w", r.Seq, r.Env.ID, err)
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	stored := map[uuid.UUID]bool{}
+	for start := 0; start < len(ids); start += lookupChunk {
+		chunk := ids[start:min(start+lookupChunk, len(ids))]
+		var q strings.Builder
+		q.WriteString("SELECT id FROM events WHERE id IN (")
+		for i, id := range chunk {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("toUUID('" + id.String() + "')") // a parsed UUID: nothing to escape
+		}
+		q.WriteString(")")
+		rows, err := s.conn.Query(ctx, q.String())
+		if err != nil {
+			return nil, fmt.Errorf("look up written events: %w", err)
+		}
+		for rows.Next() {
+			var id uuid.UUID
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("look up written events: %w", err)
+			}
+			stored[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("look up written events: %w", err)
+		}
+	}
+	out := make([]Record, 0, len(recs))
+	for _, r := range recs {
+		id := uuid.MustParse(r.Env.ID)
+		if stored[id] {
+			continue
+		}
+		stored[id] = true // the next delivery of it in this batch is a repeat
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // inserter fills one table in one INSERT; it skips the round trip when it gets no rows.
@@ -120,24 +192,18 @@ func (in *inserter) send() error {
 	return nil
 }
 
-func (s *Store) insertRaw(ctx context.Context, recs []Record) error {
+func (s *Store) insertDerived(ctx context.Context, recs []Record) error {
 	ins := func(q string) *inserter { return &inserter{conn: s.conn, query: q} }
-	events := ins("INSERT INTO events (id, type, source, subject, unit_kind, unit_code, time, data, stream_seq, received_at)")
 	changes := ins("INSERT INTO procedure_changes (unit_kind, unit_code, procedure_code, event_id, stream_seq, change, effective_at, day, name, sector, eligible, level)")
 	assistant := ins("INSERT INTO assistant_changes (unit_kind, unit_code, event_id, stream_seq, effective_at, day, stage, users)")
 	reports := ins("INSERT INTO reports (unit_kind, unit_code, event_id, stream_seq, collector, reported_at, registered, changed, retired, unchanged)")
 	targets := ins("INSERT INTO targets (metric, scope, event_id, stream_seq, set_at, baseline, baseline_date, target, deadline)")
 
 	for _, r := range recs {
-		id, err := uuid.Parse(r.Env.ID)
-		if err != nil {
-			return fmt.Errorf("event at stream sequence %d: id %q is not a UUID: %w", r.Seq, r.Env.ID, err)
-		}
+		id := uuid.MustParse(r.Env.ID) // checked by unwritten
 		u, _ := event.UnitOf(r.Data)
 		kind, code := string(u.Kind), u.Code
-		if err := events.add(ctx, id, string(r.Env.Type), r.Env.Source, r.Env.Subject, kind, code, r.Env.Time, string(r.Env.Data), r.Seq, r.ReceivedAt); err != nil {
-			return err
-		}
+		var err error
 		switch d := r.Data.(type) {
 		case *event.ProcedureRegisteredData:
 			err = changes.add(ctx, kind, code, d.Procedure, id, r.Seq, "registered", d.EffectiveAt, coverage.DayOf(d.EffectiveAt), d.Name, d.Sector, boolU8(d.Eligible), uint8(d.Level))
@@ -159,11 +225,29 @@ func (s *Store) insertRaw(ctx context.Context, recs []Record) error {
 			return err
 		}
 	}
-	// The raw log last: a crash in between leaves the batch unacked, and its redelivery writes the same rows again.
-	for _, in := range []*inserter{changes, assistant, reports, targets, events} {
+	for _, in := range []*inserter{changes, assistant, reports, targets} {
 		if err := in.send(); err != nil {
 			return fmt.Errorf("insert batch: %w", err)
 		}
+	}
+	return nil
+}
+
+// insertEvents writes the raw log: one INSERT, so that a batch's events are all there or none are.
+func (s *Store) insertEvents(ctx context.Context, recs []Record) error {
+	in := &inserter{conn: s.conn, query: "INSERT INTO events (id, type, source, submitted_by, subject, unit_kind, unit_code, time, data, stream_seq, received_at)"}
+	for _, r := range recs {
+		u, _ := event.UnitOf(r.Data)
+		by := r.SubmittedBy
+		if by == "" {
+			by = r.Env.Source
+		}
+		if err := in.add(ctx, uuid.MustParse(r.Env.ID), string(r.Env.Type), r.Env.Source, by, r.Env.Subject, string(u.Kind), u.Code, r.Env.Time, string(r.Env.Data), r.Seq, r.ReceivedAt); err != nil {
+			return err
+		}
+	}
+	if err := in.send(); err != nil {
+		return fmt.Errorf("insert raw events: %w", err)
 	}
 	return nil
 }
@@ -241,13 +325,13 @@ type procKey struct {
 	code string
 }
 
-// procInfo is what a procedure's latest registration says of it, with the highest stream sequence of its changes.
+// procInfo is what a procedure's latest registration says of it, and how many changes it has.
 type procInfo struct {
 	name, sector string
 	regAt        time.Time
 	regSeq       uint64
 	lastAt       time.Time
-	maxSeq       uint64
+	changes      uint64 // how many changes were folded: the version of the procedure's row
 }
 
 func (s *Store) lastCoverageDay(ctx context.Context) (time.Time, error) {
@@ -328,7 +412,7 @@ FROM procedure_changes FINAL WHERE has(?, concat(unit_kind, '/', unit_code))`, r
 		if later(at, seq, pi.lastAt, 0) {
 			pi.lastAt = at
 		}
-		pi.maxSeq = max(pi.maxSeq, seq)
+		pi.changes++
 	}
 	if err := rows.Err(); err != nil {
 		return nil, nil, fmt.Errorf("read changes: %w", err)
@@ -349,7 +433,7 @@ func (s *Store) writeProcedures(ctx context.Context, cs []coverage.Change, info 
 		if pi == nil || !st.Registered {
 			continue // changes of a procedure whose registration has not arrived yet: nothing to show
 		}
-		if err := in.add(ctx, string(k.unit.Kind), k.unit.Code, k.code, pi.name, pi.sector, boolU8(st.Eligible), uint8(st.Level), boolU8(st.Active), pi.lastAt, pi.maxSeq); err != nil {
+		if err := in.add(ctx, string(k.unit.Kind), k.unit.Code, k.code, pi.name, pi.sector, boolU8(st.Eligible), uint8(st.Level), boolU8(st.Active), pi.lastAt, pi.changes); err != nil {
 			return err
 		}
 	}
@@ -360,9 +444,10 @@ func (s *Store) writeProcedures(ctx context.Context, cs []coverage.Change, info 
 }
 
 func (s *Store) writeCoverage(ctx context.Context, cs []coverage.Change, dirty map[units.Ref]time.Time, last time.Time) error {
+	// A fold of more changes is a later one: the changes stored only ever grow.
 	version := map[units.Ref]uint64{}
 	for _, c := range cs {
-		version[c.Unit] = max(version[c.Unit], c.Seq)
+		version[c.Unit]++
 	}
 	in := &inserter{conn: s.conn, query: "INSERT INTO coverage_daily (unit_kind, unit_code, day, procedures, eligible, level4, version)"}
 	daily := coverage.Daily(cs, last)
