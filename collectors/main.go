@@ -2,11 +2,14 @@
 //
 //	collectors simulate   publish the simulated second half of 2021 for every unit (or, with EGOV_SIM_EVENTS, a
 //	                      bulk run of that many events for benchmarks)
+//	collectors sheet      report a unit's whole catalogue from a spreadsheet (CSV or XLSX)
 //	collectors poll       poll a unit's portal for its whole catalogue and report what changed
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -17,6 +20,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/egovtrack/egovtrack/collectors/poll"
+	"github.com/egovtrack/egovtrack/collectors/sheet"
 	"github.com/egovtrack/egovtrack/collectors/simulate"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/stream"
@@ -36,6 +40,8 @@ const usage = `usage: collectors <command>
 commands:
   simulate   publish the simulated second half of 2021 (catalogues, level changes, assistant rollout, targets);
              with EGOV_SIM_EVENTS=N, N events fast over 2020–2021 for benchmarks
+  sheet      report a unit's whole catalogue from a spreadsheet:
+             sheet --unit kind/code [--skip-invalid] FILE (see collectors/sheet/README.md)
   poll       poll a unit's portal for its whole catalogue and report what changed (EGOV_POLL_*, see
              collectors/poll/README.md)
 
@@ -59,6 +65,18 @@ func main() {
 	switch cmd, args := os.Args[1], os.Args[2:]; {
 	case cmd == "simulate" && len(args) == 0:
 		err = withStream(ctx, cfg, log, func(conn *stream.Conn) error { return runSimulate(ctx, cfg, conn, log) })
+	case cmd == "sheet":
+		// Arguments first: a typo is reported without starting or reaching a NATS server.
+		sheetCmd, serr := sheet.ParseArgs(args, os.Stderr)
+		switch {
+		case errors.Is(serr, flag.ErrHelp):
+			os.Exit(0)
+		case serr != nil:
+			os.Exit(2) // the reason and the usage are already printed
+		}
+		err = withStream(ctx, cfg, log, func(conn *stream.Conn) error {
+			return sheetCmd.Run(ctx, conn, conn, os.Stdout, log, time.Now)
+		})
 	case cmd == "poll" && len(args) == 0:
 		// EGOV_POLL_* is read here, not in config: its URL and UNIT are required by poll alone.
 		pollCfg, perr := poll.LoadConfig()

@@ -1,0 +1,559 @@
+package sheet
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/xuri/excelize/v2"
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/egovtrack/egovtrack/collectors/catalogue"
+)
+
+// Format is the kind of spreadsheet file.
+type Format string
+
+const (
+	CSV  Format = "CSV"
+	XLSX Format = "XLSX"
+)
+
+// maxFileBytes bounds what is read: a province's catalogue of about 2,000 procedures is a few hundred kilobytes, so
+// a file hundreds of times that size is not a catalogue, and refusing it early keeps a wrong file from eating memory.
+const maxFileBytes = 32 << 20
+
+// maxUnzippedBytes bounds what an XLSX may inflate to, against zip bombs; excelize's default is 16 GiB.
+const maxUnzippedBytes = 512 << 20
+
+// headerSearchRows is how many non-blank rows may stand above the header: official spreadsheets usually open with a
+// title ("DANH MỤC THỦ TỤC HÀNH CHÍNH …"), a unit name and a date before the column headers.
+const headerSearchRows = 10
+
+// Column is where one of the catalogue's columns stands in the file.
+type Column struct {
+	Index  int    // 0-based: 0 is column A
+	Header string // the header as written in the file (cleaned)
+}
+
+// Letter is the column's spreadsheet name: A, B, … AA.
+func (c Column) Letter() string {
+	s, err := excelize.ColumnNumberToName(c.Index + 1)
+	if err != nil {
+		return fmt.Sprint(c.Index + 1)
+	}
+	return s
+}
+
+// Table is a catalogue spreadsheet as read: where its header stood and the rows beneath it, numbered as the officer
+// sees them in Excel. Values are as written; Parse interprets them.
+type Table struct {
+	Format    Format
+	Sheet     string            // the worksheet read, for XLSX
+	HeaderRow int               // row number of the header
+	Columns   map[string]Column // by catalogue column name (catalogue.ColCode, …)
+	Ignored   []string          // headers of the columns that are not read, such as "STT" or "Ghi chú"
+	Rows      []catalogue.Row   // non-blank rows under the header
+}
+
+// HeaderError says why no usable header row was found. Every one of the five columns is required, so a misspelt
+// header shows up as missing, next to the header actually found.
+type HeaderError struct {
+	Sheet   string   // the worksheet, for XLSX
+	Row     int      // the row taken for the header; 0 when the file has no non-blank row
+	Missing []string // catalogue columns not found
+	Twice   []string // catalogue columns given by more than one header
+	Found   []string // the headers of that row, as written
+}
+
+func (e *HeaderError) Error() string {
+	var b strings.Builder
+	where := fmt.Sprintf("row %d", e.Row)
+	if e.Sheet != "" {
+		where = fmt.Sprintf("sheet %q, %s", e.Sheet, where)
+	}
+	if len(e.Missing) == len(columns) {
+		fmt.Fprintf(&b, "no header row found: %s is the first non-blank row and names none of the columns", where)
+	} else {
+		fmt.Fprintf(&b, "the header (%s)", where)
+		if len(e.Missing) > 0 {
+			fmt.Fprintf(&b, " lacks %s", describe(e.Missing))
+		}
+		if len(e.Twice) > 0 {
+			if len(e.Missing) > 0 {
+				b.WriteString(" and")
+			}
+			fmt.Fprintf(&b, " gives %s more than once", describe(e.Twice))
+		}
+	}
+	quoted := make([]string, len(e.Found))
+	for i, f := range e.Found {
+		quoted[i] = fmt.Sprintf("%q", f)
+	}
+	fmt.Fprintf(&b, "; found %s; expected the template's headers %s (or in English %s)",
+		strings.Join(quoted, ", "), templateHeaders(func(c column) string { return c.vi }), templateHeaders(func(c column) string { return c.en }))
+	return b.String()
+}
+
+func describe(names []string) string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		c := columnNamed(n)
+		out[i] = fmt.Sprintf("%q (%s)", c.vi, c.en)
+	}
+	return strings.Join(out, ", ")
+}
+
+func templateHeaders(f func(column) string) string {
+	out := make([]string, len(columns))
+	for i, c := range columns {
+		out[i] = f(c)
+	}
+	return strings.Join(out, ", ")
+}
+
+// column is one of the catalogue's columns and the headers that name it. Headers are compared folded (see fold), so
+// each spelling below also stands for its forms in upper case, without diacritics and in NFD.
+type column struct {
+	name    string // catalogue.ColCode, …
+	vi, en  string // the templates' headers
+	aliases []string
+}
+
+var columns = []column{
+	{catalogue.ColCode, "Mã thủ tục", "code", []string{"Mã thủ tục hành chính", "Mã TTHC", "Mã số thủ tục", "Mã số TTHC", "Mã số", "Mã", "procedure code"}},
+	{catalogue.ColName, "Tên thủ tục", "name", []string{"Tên thủ tục hành chính", "Tên TTHC", "Tên", "procedure name", "procedure"}},
+	{catalogue.ColSector, "Lĩnh vực", "sector", []string{"Lĩnh vực thủ tục", "sector name"}},
+	{catalogue.ColEligible, "Đủ điều kiện mức 4", "eligible", []string{"Đủ điều kiện mức độ 4", "Đủ điều kiện toàn trình", "Đủ điều kiện", "Toàn trình", "Đủ điều kiện cung cấp toàn trình", "eligible for level 4", "eligible for full online", "full online eligible"}},
+	{catalogue.ColLevel, "Mức độ", "level", []string{"Mức độ DVC", "Mức độ DVCTT", "Mức độ dịch vụ công", "Mức độ dịch vụ công trực tuyến", "Mức", "online level", "service level"}},
+}
+
+// headerIndex maps every folded header to its column.
+var headerIndex = func() map[string]int {
+	m := map[string]int{}
+	for i, c := range columns {
+		for _, h := range append([]string{c.vi, c.en}, c.aliases...) {
+			k := headerKey(h)
+			if _, dup := m[k]; dup {
+				panic("sheet: header " + h + " names two columns")
+			}
+			m[k] = i
+		}
+	}
+	return m
+}()
+
+func columnNamed(name string) column {
+	for _, c := range columns {
+		if c.name == name {
+			return c
+		}
+	}
+	return column{name: name, vi: name, en: name}
+}
+
+// fold is how reported words are compared: catalogue.Clean, lower case, without diacritics (đ as d), punctuation
+// as spaces. Officers type headers and values with and without diacritics, and some systems write them decomposed.
+func fold(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range norm.NFD.String(catalogue.Clean(s)) {
+		switch {
+		case unicode.Is(unicode.Mn, r):
+			continue
+		case r == 'đ' || r == 'Đ':
+			r = 'd'
+		}
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+			space = b.Len() > 0
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
+}
+
+// headerKey folds a header, dropping remarks in parentheses: "Mã thủ tục (*)" or "Mức độ (1-4)" are common.
+func headerKey(s string) string {
+	var b strings.Builder
+	depth := 0
+	for _, r := range s {
+		switch {
+		case r == '(':
+			depth++
+		case r == ')' && depth > 0:
+			depth--
+		case depth == 0:
+			b.WriteRune(r)
+		}
+	}
+	return fold(b.String())
+}
+
+// record is one non-blank row of a sheet with its row number.
+type record struct {
+	line  int
+	cells []string
+}
+
+func blank(cells []string) bool {
+	for _, c := range cells {
+		if catalogue.Clean(c) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// header is a row recognised as the header.
+type header struct {
+	at      int // index in the records
+	cols    []int
+	names   []string
+	ignored []string
+	twice   []string
+}
+
+// matchHeader reads a row as a header, returning how many of the columns it names.
+func matchHeader(rec record) (header, int) {
+	h := header{cols: make([]int, len(columns)), names: make([]string, len(columns))}
+	for i := range h.cols {
+		h.cols[i] = -1
+	}
+	known := 0
+	for i, cell := range rec.cells {
+		text := catalogue.Clean(cell)
+		if text == "" {
+			continue
+		}
+		c, ok := headerIndex[headerKey(text)]
+		switch {
+		case !ok:
+			h.ignored = append(h.ignored, text)
+		case h.cols[c] >= 0:
+			if !slices.Contains(h.twice, columns[c].name) {
+				h.twice = append(h.twice, columns[c].name)
+			}
+		default:
+			h.cols[c], h.names[c] = i, text
+			known++
+		}
+	}
+	return h, known
+}
+
+// findHeader takes for the header the first of the top rows that names at least two columns: one alone could be a
+// title or a remark. It returns the number of columns named, -1 when no row qualifies.
+func findHeader(recs []record) (header, int) {
+	for i, rec := range recs[:min(len(recs), headerSearchRows)] {
+		if h, known := matchHeader(rec); known >= 2 {
+			h.at = i
+			return h, known
+		}
+	}
+	return header{}, -1
+}
+
+func headerError(sheet string, recs []record, h header, found bool) *HeaderError {
+	e := &HeaderError{Sheet: sheet}
+	rec := record{}
+	if found {
+		rec = recs[h.at]
+		for i, c := range h.cols {
+			if c < 0 {
+				e.Missing = append(e.Missing, columns[i].name)
+			}
+		}
+		e.Twice = h.twice
+	} else {
+		if len(recs) > 0 {
+			rec = recs[0]
+		}
+		for _, c := range columns {
+			e.Missing = append(e.Missing, c.name)
+		}
+	}
+	e.Row = rec.line
+	for _, c := range rec.cells {
+		if t := catalogue.Clean(c); t != "" {
+			e.Found = append(e.Found, t)
+		}
+	}
+	return e
+}
+
+// table builds the Table of a sheet whose header was found and complete.
+func table(format Format, sheet string, recs []record, h header) Table {
+	t := Table{Format: format, Sheet: sheet, HeaderRow: recs[h.at].line, Columns: map[string]Column{}, Ignored: h.ignored}
+	for i, c := range columns {
+		t.Columns[c.name] = Column{Index: h.cols[i], Header: h.names[i]}
+	}
+	for _, rec := range recs[h.at+1:] {
+		v := make([]string, len(columns))
+		for i, idx := range h.cols {
+			if idx < len(rec.cells) {
+				v[i] = rec.cells[idx]
+			}
+		}
+		// Only the five columns decide whether a row is blank: templates often come with the STT column numbered
+		// far below the last procedure.
+		if blank(v) {
+			continue
+		}
+		t.Rows = append(t.Rows, catalogue.Row{Line: rec.line, Code: v[0], Name: v[1], Sector: v[2], Eligible: v[3], Level: v[4]})
+	}
+	return t
+}
+
+// ErrEmpty is returned for a file without a single procedure.
+var ErrEmpty = errors.New("no procedures")
+
+// ReadFile reads a catalogue spreadsheet, CSV or XLSX (told apart by content, not by name).
+func ReadFile(ctx context.Context, path string) (Table, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Table{}, err
+	}
+	defer f.Close()
+	return Read(ctx, f)
+}
+
+// Read reads a catalogue spreadsheet from r: an XLSX workbook, or CSV in UTF-8 (with or without a byte order mark)
+// separated by commas, semicolons (Excel's choice where the decimal separator is a comma, as in Vietnam) or tabs.
+//
+// The header is the first row naming at least two of the catalogue's columns among the first rows; rows above it
+// are ignored as titles, columns it does not name are ignored, and so are rows blank in every catalogue column. In a
+// workbook, the one worksheet with such a header is read. Errors: *HeaderError when the header lacks a column or
+// gives one twice, ErrEmpty when the file holds no row at all.
+func Read(ctx context.Context, r io.Reader) (Table, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxFileBytes+1))
+	if err != nil {
+		return Table{}, err
+	}
+	if len(data) > maxFileBytes {
+		return Table{}, fmt.Errorf("the file is larger than %d MiB: not a catalogue of procedures", maxFileBytes>>20)
+	}
+	switch {
+	case bytes.HasPrefix(data, []byte("PK\x03\x04")):
+		return readXLSX(ctx, data)
+	case bytes.HasPrefix(data, []byte{0xD0, 0xCF, 0x11, 0xE0}):
+		// The compound-file format of Excel 97–2003 .xls, and of password-protected .xlsx.
+		return Table{}, errors.New("the file is an Excel 97–2003 workbook (.xls) or a password-protected one: save it without a password as Excel Workbook (.xlsx) or CSV UTF-8")
+	}
+	return readCSV(ctx, data)
+}
+
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+func readCSV(ctx context.Context, data []byte) (Table, error) {
+	data = bytes.TrimPrefix(data, utf8BOM)
+	if bytes.HasPrefix(data, []byte{0xFF, 0xFE}) || bytes.HasPrefix(data, []byte{0xFE, 0xFF}) {
+		return Table{}, errors.New("the file is UTF-16 text (Excel's \"Unicode Text\"): save it as CSV UTF-8 or Excel Workbook (.xlsx)")
+	}
+	if !utf8.Valid(data) {
+		// Excel's plain "CSV (Comma delimited)" writes the Windows code page (1258 for Vietnamese), which would turn
+		// every accented letter into garbage: refuse rather than guess.
+		line := 1 + bytes.Count(data[:invalidUTF8At(data)], []byte("\n"))
+		return Table{}, fmt.Errorf("the file is not UTF-8 text (first bad byte on line %d): in Excel, save it as \"CSV UTF-8 (Comma delimited)\" or as Excel Workbook (.xlsx)", line)
+	}
+	type split struct {
+		recs  []record
+		h     header
+		known int
+	}
+	var best split
+	for i, sep := range []rune{',', ';', '\t'} {
+		recs, err := splitCSV(ctx, data, sep)
+		if err != nil {
+			return Table{}, err
+		}
+		h, known := findHeader(recs)
+		s := split{recs, h, known}
+		// The separator is the one that finds the header naming most columns; when none finds one, the one that
+		// splits the first row widest, so that the error shows the headers as the officer wrote them.
+		if i == 0 || s.known > best.known || s.known == -1 && best.known == -1 && width(s.recs) > width(best.recs) {
+			best = s
+		}
+	}
+	return finish(CSV, "", best.recs, best.h, best.known)
+}
+
+func width(recs []record) int {
+	if len(recs) == 0 {
+		return 0
+	}
+	return len(recs[0].cells)
+}
+
+func finish(format Format, sheet string, recs []record, h header, known int) (Table, error) {
+	if len(recs) == 0 {
+		return Table{}, fmt.Errorf("the file is blank: %w", ErrEmpty)
+	}
+	if known < len(columns) || len(h.twice) > 0 {
+		return Table{}, headerError(sheet, recs, h, known >= 0)
+	}
+	return table(format, sheet, recs, h), nil
+}
+
+// splitCSV splits data into records numbered as Excel numbers the rows: a line break inside a quoted cell (Alt+Enter)
+// does not start a new row, a blank line does.
+func splitCSV(ctx context.Context, data []byte, sep rune) ([]record, error) {
+	r := csv.NewReader(bytes.NewReader(data))
+	r.Comma = sep
+	r.FieldsPerRecord = -1
+	r.LazyQuotes = true // a stray quote inside a name is text, not a reason to refuse the file
+	var (
+		recs    []record
+		prevOff int64
+		lines   int // line breaks read so far
+		inside  int // line breaks inside the quoted cells of the records read so far
+	)
+	for n := 0; ; n++ {
+		if n%1000 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		cells, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return recs, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("CSV: %w", err)
+		}
+		start, _ := r.FieldPos(0)
+		off := r.InputOffset()
+		lines += bytes.Count(data[prevOff:off], []byte("\n"))
+		prevOff = off
+		end := lines // the record's last line ends with the line break just read…
+		if int(off) == len(data) && !bytes.HasSuffix(data, []byte("\n")) {
+			end++ // …unless it is the file's last line, without one
+		}
+		if !blank(cells) {
+			recs = append(recs, record{line: start - inside, cells: cells})
+		}
+		inside += end - start
+	}
+}
+
+func readXLSX(ctx context.Context, data []byte) (Table, error) {
+	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{UnzipSizeLimit: maxUnzippedBytes})
+	if err != nil {
+		return Table{}, fmt.Errorf("open the workbook: %w", err)
+	}
+	defer f.Close()
+	type candidate struct {
+		sheet string
+		recs  []record
+		h     header
+		known int
+	}
+	var found, first []candidate
+	for _, name := range f.GetSheetList() {
+		recs, err := sheetRecords(ctx, f, name)
+		if err != nil {
+			return Table{}, err
+		}
+		h, known := findHeader(recs)
+		c := candidate{name, recs, h, known}
+		if known >= 0 {
+			found = append(found, c)
+		} else if len(recs) > 0 && len(first) == 0 {
+			first = append(first, c)
+		}
+	}
+	switch {
+	case len(found) > 1:
+		// Reading one and ignoring the other would retire every procedure of the other.
+		names := make([]string, len(found))
+		for i, c := range found {
+			names[i] = fmt.Sprintf("%q", c.sheet)
+		}
+		return Table{}, fmt.Errorf("the sheets %s all have a catalogue header: put the whole catalogue on one sheet, or delete the others", strings.Join(names, ", "))
+	case len(found) == 1:
+		c := found[0]
+		return finish(XLSX, c.sheet, c.recs, c.h, c.known)
+	case len(first) == 1:
+		c := first[0]
+		return finish(XLSX, c.sheet, c.recs, c.h, c.known)
+	}
+	return Table{}, fmt.Errorf("every sheet of the workbook is blank: %w", ErrEmpty)
+}
+
+// sheetRecords reads a worksheet's non-blank rows, numbered as Excel shows them.
+func sheetRecords(ctx context.Context, f *excelize.File, sheet string) ([]record, error) {
+	rows, err := f.Rows(sheet)
+	if err != nil {
+		return nil, fmt.Errorf("sheet %q: %w", sheet, err)
+	}
+	defer rows.Close()
+	var recs []record
+	// The iterator steps through every row number, yielding nothing for rows the file leaves out, so the count is
+	// the row number.
+	for n := 1; rows.Next(); n++ {
+		if n%1000 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		cells, err := rows.Columns()
+		if err != nil {
+			return nil, fmt.Errorf("sheet %q, row %d: %w", sheet, n, err)
+		}
+		if !blank(cells) {
+			recs = append(recs, record{line: n, cells: cells})
+		}
+	}
+	if err := rows.Error(); err != nil {
+		return nil, fmt.Errorf("sheet %q: %w", sheet, err)
+	}
+	return recs, nil
+}
+
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
+}
+
+// levelWords and eligibleWords are spellings catalogue.ParseRows does not know, in folded form (see fold), mapped
+// to ones it does. Officers write "Mức độ 4" (the phrase of Decree 43/2011) and type without diacritics; the
+// values themselves stay as written wherever they are wrong, so an error shows what the officer wrote.
+var (
+	levelWords = map[string]string{
+		"muc do 1": "1", "muc do 2": "2", "muc do 3": "3", "muc do 4": "4",
+		"muc 1": "1", "muc 2": "2", "muc 3": "3", "muc 4": "4",
+		"mot phan": "partial", "truc tuyen mot phan": "partial",
+		"toan trinh": "full", "truc tuyen toan trinh": "full",
+	}
+	eligibleWords = map[string]string{
+		"co": "có", "khong": "không", "du dieu kien": "có", "khong du dieu kien": "không",
+	}
+)
+
+// Parse checks a table's rows with catalogue.ParseRows, after reading the Vietnamese spellings it lacks.
+func Parse(t Table) ([]catalogue.Procedure, []catalogue.RowError) {
+	rows := slices.Clone(t.Rows)
+	for i, r := range rows {
+		if w, ok := levelWords[fold(r.Level)]; ok {
+			rows[i].Level = w
+		}
+		if w, ok := eligibleWords[fold(r.Eligible)]; ok {
+			rows[i].Eligible = w
+		}
+	}
+	return catalogue.ParseRows(rows)
+}
