@@ -10,12 +10,13 @@ CREATE TABLE IF NOT EXISTS events (
     source       String,
     submitted_by String, -- the credential or collector that submitted it
     subject      String,
-    unit_kind   String,
-    unit_code   String,
-    time        DateTime('Asia/Ho_Chi_Minh'),
-    data        String,
-    stream_seq  UInt64,
-    received_at DateTime('Asia/Ho_Chi_Minh')
+    unit_kind    String,
+    unit_code    String,
+    time         DateTime('Asia/Ho_Chi_Minh'),
+    data         String,
+    stream_seq   UInt64,
+    received_at  DateTime('Asia/Ho_Chi_Minh'), -- when JetStream stored it
+    projected_at DateTime('Asia/Ho_Chi_Minh') DEFAULT now() -- when it reached this table: ingestion lag
 ) ENGINE = ReplacingMergeTree(stream_seq)
 PARTITION BY toYYYYMM(time)
 ORDER BY id;
