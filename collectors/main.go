@@ -4,6 +4,7 @@
 //	                      bulk run of that many events for benchmarks)
 //	collectors sheet      report a unit's whole catalogue from a spreadsheet (CSV or XLSX)
 //	collectors poll       poll a unit's portal for its whole catalogue and report what changed
+//	collectors serve      the intake API for provincial systems that push events or catalogues
 package main
 
 import (
@@ -19,6 +20,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/egovtrack/egovtrack/collectors/intake"
 	"github.com/egovtrack/egovtrack/collectors/poll"
 	"github.com/egovtrack/egovtrack/collectors/sheet"
 	"github.com/egovtrack/egovtrack/collectors/simulate"
@@ -44,6 +46,9 @@ commands:
              sheet --unit kind/code [--skip-invalid] FILE (see collectors/sheet/README.md)
   poll       poll a unit's portal for its whole catalogue and report what changed (EGOV_POLL_*, see
              collectors/poll/README.md)
+  serve      the intake API for systems that push events or catalogues (EGOV_SERVE_*, see
+             collectors/intake/README.md); serve hash-token [kind/code] < FILE prints a token's line for
+             EGOV_SERVE_TOKENS_FILE
 
 Configuration is read from EGOV_* environment variables; see README.md.`
 
@@ -86,6 +91,22 @@ func main() {
 		}
 		err = withStream(ctx, cfg, log, func(conn *stream.Conn) error {
 			return poll.Run(ctx, pollCfg, conn, conn, log, time.Now)
+		})
+	case cmd == "serve" && len(args) > 0 && args[0] == "hash-token":
+		// The token comes on stdin, so that it stays out of the shell history; no NATS server is needed.
+		if herr := intake.RunHashToken(os.Stdin, os.Stdout, args[1:]); herr != nil {
+			fmt.Fprintf(os.Stderr, "collectors serve %v\n", herr)
+			os.Exit(2)
+		}
+	case cmd == "serve" && len(args) == 0:
+		// EGOV_SERVE_* is read here, not in config: its TOKENS_FILE is required by serve alone.
+		serveCfg, serr := intake.LoadConfig()
+		if serr != nil {
+			fmt.Fprintf(os.Stderr, "collectors: configuration: %v\n", serr)
+			os.Exit(2)
+		}
+		err = withStream(ctx, cfg, log, func(conn *stream.Conn) error {
+			return intake.Serve(ctx, serveCfg, conn, log)
 		})
 	default:
 		fmt.Fprintln(os.Stderr, usage)

@@ -4,6 +4,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/egovtrack/egovtrack/collectors/intake"
 	"github.com/egovtrack/egovtrack/collectors/poll"
 	"github.com/egovtrack/egovtrack/internal/envdoc"
 )
@@ -15,8 +16,9 @@ func TestREADMEDocumentsConfiguration(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := struct {
-		Main config
-		Poll poll.Config `envPrefix:"EGOV_POLL_"`
+		Main  config
+		Poll  poll.Config   `envPrefix:"EGOV_POLL_"`
+		Serve intake.Config `envPrefix:"EGOV_SERVE_"`
 	}{}
 	for _, v := range envdoc.Missing(string(b), envdoc.Vars(all)) {
 		t.Errorf("README.md lacks the row | `%s` | `%s` | …", v.Name, v.Default)

@@ -1,0 +1,192 @@
+package intake
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Media types the API reads. CloudEvents' own JSON media types are accepted for events, so that a client built on a
+// CloudEvents SDK needs no special case.
+const (
+	mediaJSON            = "application/json"
+	mediaCloudEvent      = "application/cloudevents+json"
+	mediaCloudEventBatch = "application/cloudevents-batch+json"
+)
+
+// readBody checks the content type, reads at most maxBody bytes, and makes sure the body is one well-formed JSON
+// value in UTF-8. Each refusal says where the client went wrong: 415 for the content type, 413 for the size, 400
+// with the byte offset for bytes that are not UTF-8 or not JSON.
+func readBody(w http.ResponseWriter, r *http.Request, maxBody int64, accept ...string) ([]byte, error) {
+	ct := r.Header.Get("Content-Type")
+	mt, params, err := mime.ParseMediaType(ct)
+	if ct == "" || err != nil || !slices.Contains(accept, mt) {
+		return nil, refuse(http.StatusUnsupportedMediaType,
+			fmt.Sprintf("Content-Type is %q; send %s", ct, strings.Join(accept, " or ")))
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return nil, refuse(http.StatusUnsupportedMediaType, fmt.Sprintf("charset is %q; the API reads UTF-8 only", cs))
+	}
+	tooLarge := refuse(http.StatusRequestEntityTooLarge,
+		fmt.Sprintf("the body is larger than %d bytes: send fewer events a request (a catalogue this large needs EGOV_SERVE_MAX_BODY raised)", maxBody))
+	if r.ContentLength > maxBody {
+		return nil, tooLarge // refused before reading a byte of it
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, tooLarge
+		}
+		return nil, refuse(http.StatusBadRequest, fmt.Sprintf("could not read the body: %v", err))
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, refuse(http.StatusBadRequest, "the body is empty: send a JSON document")
+	}
+	if off := invalidUTF8(b); off > 0 {
+		line, col := position(b, off)
+		e := refuse(http.StatusBadRequest,
+			fmt.Sprintf("the body is not valid UTF-8 at byte offset %d (line %d, column %d): send text in UTF-8, not a legacy Vietnamese encoding (TCVN3, VNI)", off, line, col))
+		e.body.Offset = &off
+		return nil, e
+	}
+	var v json.RawMessage
+	if err := json.Unmarshal(b, &v); err != nil {
+		if se, ok := errors.AsType[*json.SyntaxError](err); ok {
+			line, col := position(b, se.Offset)
+			e := refuse(http.StatusBadRequest, fmt.Sprintf("malformed JSON at byte offset %d (line %d, column %d): %s", se.Offset, line, col, se))
+			e.body.Offset = &se.Offset
+			return nil, e
+		}
+		return nil, refuse(http.StatusBadRequest, fmt.Sprintf("malformed JSON: %v", err))
+	}
+	return b, nil
+}
+
+// invalidUTF8 returns the offset of the first byte that is not UTF-8, or 0 when there is none. (encoding/json would
+// silently replace such bytes with U+FFFD, storing a name no one wrote.)
+//
+// Offsets are counted as json.SyntaxError counts them, the bytes read when the problem was found: the offending byte
+// is the offset-th, counting from 1. One convention for both keeps the API's "offset" one thing.
+func invalidUTF8(b []byte) int64 {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return int64(i) + 1
+		}
+		i += n
+	}
+	return 0
+}
+
+// position returns the line and column (in bytes, both from 1), which editors show, of the offset-th byte.
+func position(b []byte, off int64) (line, col int) {
+	i := min(max(off-1, 0), int64(len(b)))
+	before := b[:i]
+	return bytes.Count(before, []byte("\n")) + 1, int(i) - bytes.LastIndexByte(before, '\n')
+}
+
+// decodeFields decodes a JSON object into the struct v points to, one field at a time, so that each problem names
+// its field (prefix + the field's JSON name), where encoding/json would stop at the first and sometimes name none
+// (a bad time, a bad level). Keys v does not have are refused with unknownMsg, or ignored when it is empty (the
+// extension attributes of a CloudEvent). Keys match exactly: the contract's names are lower case.
+func decodeFields(raw json.RawMessage, v any, prefix, unknownMsg string) []FieldError {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		return []FieldError{{Field: strings.TrimSuffix(prefix, "."), Message: "must be a JSON object"}}
+	}
+	var errs []FieldError
+	rv := reflect.ValueOf(v).Elem()
+	known := map[string]bool{}
+	for i := range rv.NumField() {
+		name := jsonName(rv.Type().Field(i))
+		if name == "" {
+			continue
+		}
+		known[name] = true
+		val, ok := obj[name]
+		if !ok {
+			continue
+		}
+		if err := json.Unmarshal(val, rv.Field(i).Addr().Interface()); err != nil {
+			sub, msg := describe(err)
+			errs = append(errs, FieldError{Field: joinPath(prefix+name, sub), Message: msg})
+		}
+	}
+	if unknownMsg != "" {
+		var extra []string
+		for k := range obj {
+			if !known[k] {
+				extra = append(extra, k)
+			}
+		}
+		sort.Strings(extra)
+		for _, k := range extra {
+			errs = append(errs, FieldError{Field: prefix + k, Message: unknownMsg})
+		}
+	}
+	return errs
+}
+
+func jsonName(f reflect.StructField) string {
+	if !f.IsExported() {
+		return ""
+	}
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	switch name {
+	case "-":
+		return ""
+	case "":
+		return f.Name
+	}
+	return name
+}
+
+func joinPath(path, sub string) string {
+	if sub == "" {
+		return path
+	}
+	return path + "." + sub
+}
+
+// describe says what is wrong with a value encoding/json refused, and where inside it, when it was nested.
+func describe(err error) (sub, msg string) {
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		return te.Field, fmt.Sprintf("must be %s, not a JSON %s", jsonKind(te.Type), te.Value)
+	}
+	if pe, ok := errors.AsType[*time.ParseError](err); ok {
+		return "", fmt.Sprintf("%q is not a time in RFC 3339 form, like 2021-09-01T09:00:00+07:00", pe.Value)
+	}
+	return "", strings.TrimPrefix(err.Error(), "json: ")
+}
+
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "another type"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return t.String()
+}

@@ -1,0 +1,108 @@
+package intake
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// EnvPrefix is the prefix of the intake API's environment variables: EGOV_SERVE_ADDR, ….
+const EnvPrefix = "EGOV_SERVE_"
+
+// Config configures the intake API; LoadConfig reads it from EGOV_SERVE_* variables.
+type Config struct {
+	// Addr is where the API listens. The default is loopback only: until the API terminates TLS itself, it belongs
+	// behind a reverse proxy that does, since bearer tokens must not cross a network in clear text.
+	Addr string `env:"ADDR" envDefault:"127.0.0.1:8080"`
+	// TokensFile lists each unit's token as a SHA-256 hash, one "kind/code hex" line per token (see ParseTokens), so
+	// that the server never stores a token that could be used to report. Required by Serve.
+	TokensFile string `env:"TOKENS_FILE"`
+	// MaxBody bounds a request body, in bytes. A procedure in a snapshot takes about 200 bytes (Vietnamese names are
+	// two to three bytes a letter), and the largest provincial catalogues hold about 2,000 procedures: 1 MiB holds
+	// them twice over while keeping a flood of large bodies from exhausting memory.
+	MaxBody int64 `env:"MAX_BODY" envDefault:"1048576"`
+	// ReadHeaderTimeout bounds reading a request's headers, so that clients that open connections and send nothing
+	// (slowloris) cannot hold them.
+	ReadHeaderTimeout time.Duration `env:"READ_HEADER_TIMEOUT" envDefault:"10s"`
+	// ReadTimeout bounds reading a whole request, body included: MaxBody over a slow provincial link (256 kbit/s)
+	// takes about 35 s.
+	ReadTimeout time.Duration `env:"READ_TIMEOUT" envDefault:"1m"`
+	// RequestTimeout bounds the work of one request: reading the unit's catalogue back from the stream and waiting
+	// for JetStream's acknowledgements. It is longer than a publish keeps retrying across a NATS restart (about a
+	// minute), so that a restart does not fail a request that would have succeeded.
+	RequestTimeout time.Duration `env:"REQUEST_TIMEOUT" envDefault:"90s"`
+	// IdleTimeout closes keep-alive connections left unused this long.
+	IdleTimeout time.Duration `env:"IDLE_TIMEOUT" envDefault:"2m"`
+	// ShutdownTimeout is how long Serve lets requests in flight finish once asked to stop; a request cut short
+	// may have stored some of its events, which a client's retry then finds (same ids, nothing stored twice).
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
+}
+
+// LoadConfig reads the configuration from the environment (EGOV_SERVE_*) and validates it. It is read apart from the
+// other commands' settings because TOKENS_FILE is required by `collectors serve` alone.
+func LoadConfig() (Config, error) {
+	cfg, err := env.ParseAsWithOptions[Config](env.Options{Prefix: EnvPrefix})
+	if err != nil {
+		return Config{}, fmt.Errorf("intake configuration: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// DefaultConfig is the configuration with every default applied, whatever the environment holds.
+func DefaultConfig() Config {
+	cfg, err := env.ParseAsWithOptions[Config](env.Options{Environment: map[string]string{}})
+	if err != nil {
+		panic(fmt.Sprintf("intake: defaults of Config: %v", err)) // a malformed envDefault tag: a build defect
+	}
+	return cfg
+}
+
+// Validate reports what makes the configuration unusable for Serve.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s%s %s", EnvPrefix, name, fmt.Sprintf(format, args...)))
+	}
+	if c.Addr == "" {
+		bad("ADDR", "is empty")
+	}
+	if c.TokensFile == "" {
+		bad("TOKENS_FILE", "is empty: without tokens no unit can report")
+	}
+	if c.MaxBody <= 0 {
+		bad("MAX_BODY", "is %d, want a positive number of bytes", c.MaxBody)
+	}
+	for _, t := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"READ_HEADER_TIMEOUT", c.ReadHeaderTimeout}, {"READ_TIMEOUT", c.ReadTimeout},
+		{"REQUEST_TIMEOUT", c.RequestTimeout}, {"IDLE_TIMEOUT", c.IdleTimeout}, {"SHUTDOWN_TIMEOUT", c.ShutdownTimeout},
+	} {
+		if t.d <= 0 {
+			bad(t.name, "is %s, want a positive duration", t.d)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("intake configuration: %w", err)
+	}
+	return nil
+}
+
+// withDefaults replaces zero limits by the defaults, so that a handler built from a partial Config (a test's, say)
+// neither refuses every body nor waits forever.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.MaxBody <= 0 {
+		c.MaxBody = d.MaxBody
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = d.RequestTimeout
+	}
+	return c
+}

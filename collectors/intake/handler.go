@@ -1,0 +1,230 @@
+// Package intake is the HTTP intake API behind `collectors serve`: provincial and ministry systems that push their
+// status send events, or their whole catalogue of procedures, with a bearer token of their unit. Everything accepted
+// is checked against the event contract and against the unit's catalogue as the event stream holds it, then
+// published to JetStream; the response carries the events' ids only once JetStream has stored them.
+//
+// openapi.yaml describes the API; README.md shows a provincial system's developer how to use it.
+package intake
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/egovtrack/egovtrack/collectors/catalogue"
+	"github.com/egovtrack/egovtrack/internal/event"
+	"github.com/egovtrack/egovtrack/internal/stream"
+	"github.com/egovtrack/egovtrack/internal/units"
+)
+
+type handler struct {
+	cfg    Config
+	tokens Tokens
+	pub    stream.Publisher
+	read   catalogue.Reader
+	log    *slog.Logger
+	now    func() time.Time
+	locks  unitLocks
+}
+
+// caller is who a request speaks for: the unit of its token (and of its path), and the credential, for the logs.
+type caller struct {
+	unit units.Ref
+	cred string
+}
+
+// route is one endpoint: a net/http pattern (method and path) and what serves it. openapi.yaml describes each.
+type route struct {
+	pattern string
+	serve   http.Handler
+}
+
+// NewHandler returns the intake API. Events are published with pub, and checked against each unit's catalogue read
+// back through r (a *stream.Conn is both); now gives the time a catalogue snapshot takes effect (the event contract's
+// checks of future times use event.Now). Requests are served one at a time per unit, so that two requests of one
+// unit are not both checked against the catalogue as it was before either.
+func NewHandler(cfg Config, tokens Tokens, pub stream.Publisher, r catalogue.Reader, log *slog.Logger, now func() time.Time) http.Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	h := &handler{cfg: cfg.withDefaults(), tokens: tokens, pub: pub, read: r, log: log, now: now}
+	mux := http.NewServeMux()
+	for _, rt := range h.routes() {
+		mux.Handle(rt.pattern, rt.serve)
+	}
+	return jsonErrors(mux)
+}
+
+func (h *handler) routes() []route {
+	return []route{
+		{"GET /healthz", http.HandlerFunc(h.healthz)},
+		{"POST /v1/units/{kind}/{code}/events", h.forUnit(h.postEvents)},
+		{"PUT /v1/units/{kind}/{code}/catalogue", h.forUnit(h.putCatalogue)},
+		// POST for clients that cannot send PUT (some government middleware allows only GET and POST).
+		{"POST /v1/units/{kind}/{code}/snapshot", h.forUnit(h.putCatalogue)},
+	}
+}
+
+// healthz says the process serves requests; it does not reach the stream, so that a NATS restart, which publishes
+// ride out by retrying, does not get the API restarted too.
+func (h *handler) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// forUnit authorises a request for the unit in its path, bounds its work by the request timeout, and turns what
+// serve returns into the response.
+func (h *handler) forUnit(serve func(http.ResponseWriter, *http.Request, caller) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := h.authorize(r)
+		if err == nil {
+			ctx, cancel := context.WithTimeout(r.Context(), h.cfg.RequestTimeout)
+			defer cancel()
+			err = serve(w, r.WithContext(ctx), c)
+		}
+		if err != nil {
+			h.fail(w, r, c, err)
+		}
+	})
+}
+
+// authorize finds the unit of the request's bearer token: 401 without a valid token, 403 when the token is another
+// unit's. Refusals are logged with the units involved and where the request came from, never with the token.
+func (h *handler) authorize(r *http.Request) (caller, error) {
+	target := units.Ref{Kind: units.Kind(r.PathValue("kind")), Code: r.PathValue("code")}
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+		h.log.Warn("request without a bearer token refused", "target", target, "remote", r.RemoteAddr, "path", r.URL.Path)
+		e := refuse(http.StatusUnauthorized, "missing bearer token: send the header Authorization: Bearer <your unit's token>")
+		e.challenge = `Bearer realm="egovtrack"`
+		return caller{}, e
+	}
+	cred, ok := h.tokens.lookup(token)
+	if !ok {
+		h.log.Warn("invalid token refused", "target", target, "remote", r.RemoteAddr, "path", r.URL.Path)
+		e := refuse(http.StatusUnauthorized, "invalid token: it is not one of the tokens issued to units")
+		e.challenge = `Bearer realm="egovtrack", error="invalid_token"`
+		return caller{}, e
+	}
+	c := caller{unit: cred.unit, cred: cred.id()}
+	if cred.unit != target {
+		h.log.Warn("token of another unit refused", "token_unit", cred.unit, "credential", c.cred, "target", target,
+			"remote", r.RemoteAddr, "path", r.URL.Path)
+		return c, refuse(http.StatusForbidden, fmt.Sprintf("this token reports for %s, not for %s", cred.unit, target))
+	}
+	return c, nil
+}
+
+// fail writes a refusal as the client's error, and anything else as the server's: the stream could not be read
+// or did not acknowledge in time, which a retry may fix, and a retry is safe because ids are derived from the facts.
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, c caller, err error) {
+	if ae, ok := errors.AsType[*apiError](err); ok {
+		if ae.challenge != "" {
+			w.Header().Set("WWW-Authenticate", ae.challenge)
+		}
+		if ae.status != http.StatusUnauthorized && ae.status != http.StatusForbidden { // logged where refused
+			h.log.Info("request refused", "unit", c.unit, "credential", c.cred, "method", r.Method, "path", r.URL.Path,
+				"status", ae.status, "error", ae.body.Error, "fields", len(ae.body.Fields))
+			h.log.Debug("request refused: fields", "unit", c.unit, "detail", ae.Error())
+		}
+		writeJSON(w, ae.status, ae.body)
+		return
+	}
+	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		h.log.Info("request abandoned by the client", "unit", c.unit, "credential", c.cred, "path", r.URL.Path, "err", err)
+		return
+	}
+	if fe, ok := errors.AsType[event.FieldErrors](err); ok { // what the server built broke the contract: a defect
+		h.log.Error("request failed", "unit", c.unit, "credential", c.cred, "path", r.URL.Path, "err", fe)
+		writeJSON(w, http.StatusInternalServerError, refuse(http.StatusInternalServerError, "internal error").body)
+		return
+	}
+	h.log.Error("request failed", "unit", c.unit, "credential", c.cred, "path", r.URL.Path, "err", err)
+	w.Header().Set("Retry-After", "30")
+	writeJSON(w, http.StatusServiceUnavailable, refuse(http.StatusServiceUnavailable,
+		"the event stream is unavailable; retry later: sending the same events again is safe, they keep their ids").body)
+}
+
+// unitLocks serialise the requests of each unit: each checks the unit's catalogue and then publishes, and must not
+// be checked against a catalogue another request is changing. (This holds within one process; several intake
+// servers behind one address would need JetStream's per-subject expected sequence, which stream.Publisher does not
+// offer.)
+type unitLocks struct {
+	mu sync.Mutex
+	m  map[units.Ref]chan struct{}
+}
+
+// lock waits for the unit's turn, or for ctx to end.
+func (l *unitLocks) lock(ctx context.Context, u units.Ref) (unlock func(), err error) {
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = map[units.Ref]chan struct{}{}
+	}
+	ch, ok := l.m[u]
+	if !ok {
+		ch = make(chan struct{}, 1) // units come from the tokens file, so the map stays small
+		l.m[u] = ch
+	}
+	l.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// jsonErrors answers what no route takes with the API's JSON error body instead of ServeMux's plain text: 404 for
+// an unknown path, 405 (with Allow) for a known path and another method.
+func jsonErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		cw := &captured{header: http.Header{}}
+		mux.ServeHTTP(cw, r)
+		switch cw.status {
+		case http.StatusNotFound:
+			writeJSON(w, cw.status, refuse(cw.status, fmt.Sprintf("no endpoint %s: see openapi.yaml", r.URL.Path)).body)
+		case http.StatusMethodNotAllowed:
+			allow := cw.header.Get("Allow")
+			w.Header().Set("Allow", allow)
+			writeJSON(w, cw.status, refuse(cw.status, fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, allow)).body)
+		default:
+			maps.Copy(w.Header(), cw.header)
+			w.WriteHeader(cw.status)
+			w.Write(cw.body.Bytes())
+		}
+	})
+}
+
+// captured holds what ServeMux answered, to be rewritten.
+type captured struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (c *captured) Header() http.Header { return c.header }
+
+func (c *captured) WriteHeader(status int) {
+	if c.status == 0 {
+		c.status = status
+	}
+}
+
+func (c *captured) Write(b []byte) (int, error) {
+	c.WriteHeader(http.StatusOK)
+	return c.body.Write(b)
+}

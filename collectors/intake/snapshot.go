@@ -1,0 +1,159 @@
+package intake
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/egovtrack/egovtrack/collectors/catalogue"
+	"github.com/egovtrack/egovtrack/internal/event"
+	"github.com/egovtrack/egovtrack/internal/stream"
+	"github.com/egovtrack/egovtrack/internal/units"
+)
+
+// CatalogueResponse is the body of PUT /v1/units/{kind}/{code}/catalogue (and POST …/snapshot): 202 when events were
+// published, 200 with Repeat when the snapshot repeated the unit's latest one of the day and nothing was published.
+type CatalogueResponse struct {
+	// IDs are the events published: registrations, level changes and retirements in code order, then the
+	// report-submitted event. Empty on a repeat.
+	IDs    []string `json:"ids"`
+	Repeat bool     `json:"repeat"`
+	Counts Counts   `json:"counts"`
+	// The codes behind the counts, but for the unchanged ones (most of a catalogue, most days).
+	Added   []string `json:"added"`
+	Updated []string `json:"updated"`
+	Changed []string `json:"changed"`
+	Retired []string `json:"retired"`
+}
+
+// Counts says what a snapshot changed in the unit's catalogue.
+type Counts struct {
+	Added     int `json:"added"`     // new procedures, or back after a retirement
+	Updated   int `json:"updated"`   // registered again: name, sector or eligibility changed
+	Changed   int `json:"changed"`   // level changed
+	Retired   int `json:"retired"`   // no longer in the catalogue
+	Unchanged int `json:"unchanged"` // reported as the stream knows them
+}
+
+// putCatalogue takes a unit's whole catalogue and publishes the differences to what the stream knows, with one
+// report-submitted event (catalogue.Submit): the same path as a spreadsheet import, so that both report alike.
+func (h *handler) putCatalogue(w http.ResponseWriter, r *http.Request, c caller) error {
+	body, err := readBody(w, r, h.cfg.MaxBody, mediaJSON)
+	if err != nil {
+		return err
+	}
+	snap, claimed, fields := parseSnapshot(body, c.unit)
+	if claimed != c.unit {
+		h.log.Warn("catalogue for another unit refused", "credential", c.cred, "unit", c.unit, "claimed_unit", claimed)
+	}
+	if len(snap.Procedures) > 0 {
+		// Also for a snapshot with fields at fault, so that one answer lists every problem; a row error on a
+		// field that could not even be decoded says nothing more and is left out.
+		procs, rowErrs := catalogue.ParseRows(snap.Rows())
+		have := map[string]bool{}
+		for _, f := range fields {
+			have[f.Field] = true
+		}
+		for _, f := range fromRows(rowErrs) {
+			if !have[f.Field] {
+				fields = append(fields, f)
+			}
+		}
+		if len(fields) == 0 {
+			return h.submit(r.Context(), w, c, procs)
+		}
+	}
+	return refuse(http.StatusUnprocessableEntity, "the catalogue is invalid; nothing was stored", fields...)
+}
+
+func (h *handler) submit(ctx context.Context, w http.ResponseWriter, c caller, procs []catalogue.Procedure) error {
+	unlock, err := h.locks.lock(ctx, c.unit)
+	if err != nil {
+		return fmt.Errorf("wait for %s's other requests: %w", c.unit, err)
+	}
+	defer unlock()
+	cur, err := catalogue.Load(ctx, h.read, c.unit)
+	if err != nil {
+		return err
+	}
+	rec := &recorder{pub: h.pub}
+	res, err := catalogue.Submit(ctx, rec, Source, Collector, cur, procs, h.now())
+	if err != nil {
+		return err
+	}
+	p := res.Plan
+	out := CatalogueResponse{
+		IDs: nonNil(rec.ids), Repeat: res.Repeat,
+		Counts: Counts{Added: len(p.Added), Updated: len(p.Updated), Changed: len(p.Changed), Retired: len(p.Retired), Unchanged: len(p.Unchanged)},
+		Added:  nonNil(p.Added), Updated: nonNil(p.Updated), Changed: nonNil(p.Changed), Retired: nonNil(p.Retired),
+	}
+	h.log.Info("catalogue accepted", "unit", c.unit, "credential", c.cred, "procedures", len(procs), "repeat", res.Repeat,
+		"added", out.Counts.Added, "updated", out.Counts.Updated, "changed", out.Counts.Changed,
+		"retired", out.Counts.Retired, "unchanged", out.Counts.Unchanged, "stored", res.Published.Stored)
+	status := http.StatusAccepted
+	if res.Repeat {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, out)
+	return nil
+}
+
+// parseSnapshot decodes a catalogue.Snapshot field by field, and returns the unit it claims. Its unit may be left
+// out (the path names it) but may not differ. An empty catalogue is refused: it would retire every procedure of the unit, which is far likelier a
+// broken export than the truth.
+func parseSnapshot(body []byte, unit units.Ref) (_ catalogue.Snapshot, claimed units.Ref, _ []FieldError) {
+	var top struct {
+		Unit       *units.Ref      `json:"unit"`
+		Procedures json.RawMessage `json:"procedures"`
+	}
+	snap := catalogue.Snapshot{Unit: unit}
+	if bytes.TrimLeft(body, " \t\r\n")[0] != '{' {
+		return snap, unit, []FieldError{{Message: "the body must be a catalogue snapshot: a JSON object with \"unit\" and \"procedures\""}}
+	}
+	fields := decodeFields(body, &top, "", `is not a field of a catalogue snapshot, which has "unit" and "procedures"`)
+	claimed = unit
+	if top.Unit != nil && *top.Unit != unit {
+		claimed = *top.Unit
+		fields = append(fields, FieldError{Field: "unit",
+			Message: fmt.Sprintf("is %s, but this request reports for %s (the unit of the path and of the token)", top.Unit, unit)})
+	}
+	var items []json.RawMessage
+	switch {
+	case len(top.Procedures) == 0 || string(top.Procedures) == "null":
+		return snap, claimed, append(fields, FieldError{Field: "procedures", Message: "is missing: list every procedure the unit offers"})
+	case json.Unmarshal(top.Procedures, &items) != nil:
+		return snap, claimed, append(fields, FieldError{Field: "procedures", Message: "must be an array of procedures"})
+	case len(items) == 0:
+		return snap, claimed, append(fields, FieldError{Field: "procedures",
+			Message: "is empty: a snapshot lists every procedure the unit offers, and an empty one would retire them all"})
+	}
+	for i, raw := range items {
+		var it catalogue.SnapshotItem
+		fields = append(fields, decodeFields(raw, &it, fmt.Sprintf("procedures[%d].", i),
+			`is not a field of a procedure, which has "code", "name", "sector", "eligible" and "level"`)...)
+		snap.Procedures = append(snap.Procedures, it)
+	}
+	return snap, claimed, fields
+}
+
+// recorder notes the ids Submit publishes, for the response; catalogue.Result carries only counts.
+type recorder struct {
+	pub stream.Publisher
+	ids []string
+}
+
+func (p *recorder) Publish(ctx context.Context, envs []event.Envelope, progress func(int)) (stream.Result, error) {
+	for _, e := range envs {
+		p.ids = append(p.ids, e.ID)
+	}
+	return p.pub.Publish(ctx, envs, progress)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
