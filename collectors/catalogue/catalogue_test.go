@@ -1,0 +1,190 @@
+package catalogue_test
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/egovtrack/egovtrack/collectors/catalogue"
+	"github.com/egovtrack/egovtrack/internal/event"
+	"github.com/egovtrack/egovtrack/internal/stream"
+	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
+	"github.com/egovtrack/egovtrack/internal/units"
+)
+
+var thaiNguyen = units.Ref{Kind: units.Province, Code: "19"}
+
+func proc(code, name string, eligible bool, level event.Level) catalogue.Procedure {
+	return catalogue.Procedure{Code: code, Name: name, Sector: "Hộ tịch", Eligible: eligible, Level: level}
+}
+
+func entry(p catalogue.Procedure, active bool) catalogue.Entry {
+	return catalogue.Entry{Procedure: p, Active: active}
+}
+
+func TestDiff(t *testing.T) {
+	at := time.Date(2021, 9, 1, 9, 0, 0, 0, event.Vietnam)
+	a := proc("1.000001", "Đăng ký khai sinh", true, 3)
+	b := proc("1.000002", "Đăng ký kết hôn", true, 4)
+	c := proc("1.000003", "Đăng ký khai tử", false, 2)
+	cur := catalogue.Catalogue{Unit: thaiNguyen, Procedures: map[string]catalogue.Entry{
+		a.Code: entry(a, true), b.Code: entry(b, true), c.Code: entry(c, false),
+	}}
+	renamed := b
+	renamed.Name = "Đăng ký kết hôn có yếu tố nước ngoài"
+	upgraded := a
+	upgraded.Level = 4
+	tests := []struct {
+		name     string
+		reported []catalogue.Procedure
+		// want lists the codes per kind of change.
+		added, updated, changed, retired, unchanged []string
+		types                                       []event.Type
+	}{
+		{name: "same catalogue", reported: []catalogue.Procedure{b, a}, unchanged: []string{a.Code, b.Code}},
+		{name: "level change", reported: []catalogue.Procedure{upgraded, b}, changed: []string{a.Code}, unchanged: []string{b.Code},
+			types: []event.Type{event.LevelChanged}},
+		{name: "renamed: registered again", reported: []catalogue.Procedure{a, renamed}, updated: []string{b.Code}, unchanged: []string{a.Code},
+			types: []event.Type{event.ProcedureRegistered}},
+		{name: "missing: retired", reported: []catalogue.Procedure{a}, retired: []string{b.Code}, unchanged: []string{a.Code},
+			types: []event.Type{event.ProcedureRetired}},
+		{name: "retired one back", reported: []catalogue.Procedure{a, b, c}, added: []string{c.Code}, unchanged: []string{a.Code, b.Code},
+			types: []event.Type{event.ProcedureRegistered}},
+		{name: "new procedure", reported: []catalogue.Procedure{a, b, proc("1.000004", "Cấp bản sao trích lục hộ tịch", true, 4)},
+			added: []string{"1.000004"}, unchanged: []string{a.Code, b.Code}, types: []event.Type{event.ProcedureRegistered}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := catalogue.Diff(cur, tt.reported, at)
+			for _, c := range []struct {
+				what      string
+				got, want []string
+			}{{"added", p.Added, tt.added}, {"updated", p.Updated, tt.updated}, {"changed", p.Changed, tt.changed},
+				{"retired", p.Retired, tt.retired}, {"unchanged", p.Unchanged, tt.unchanged}} {
+				if !slices.Equal(c.got, c.want) {
+					t.Errorf("%s = %v, want %v", c.what, c.got, c.want)
+				}
+			}
+			var types []event.Type
+			for _, d := range p.Events {
+				types = append(types, d.EventType())
+				if err := event.Validate(d); err != nil {
+					t.Errorf("planned %s is invalid: %v", d.EventType(), err)
+				}
+			}
+			if !slices.Equal(types, tt.types) {
+				t.Errorf("events %v, want %v", types, tt.types)
+			}
+			if got := p.Counts(); got.Registered != len(tt.added)+len(tt.updated) || got.Unchanged != len(tt.unchanged) {
+				t.Errorf("counts %+v do not match the plan", got)
+			}
+		})
+	}
+	if d := catalogue.Diff(cur, []catalogue.Procedure{upgraded, b}, at).Events[0].(*event.LevelChangedData); d.From != 3 || d.To != 4 {
+		t.Errorf("level change from %d to %d, want 3 → 4", d.From, d.To)
+	}
+}
+
+func TestDigestIgnoresRowOrder(t *testing.T) {
+	a, b := proc("1.000001", "A", true, 3), proc("1.000002", "B", true, 4)
+	if catalogue.Digest([]catalogue.Procedure{a, b}) != catalogue.Digest([]catalogue.Procedure{b, a}) {
+		t.Error("the same catalogue in another order has another digest")
+	}
+	b2 := b
+	b2.Level = 3
+	if catalogue.Digest([]catalogue.Procedure{a, b}) == catalogue.Digest([]catalogue.Procedure{a, b2}) {
+		t.Error("a changed level keeps the digest")
+	}
+}
+
+func TestParseRows(t *testing.T) {
+	rows := []catalogue.Row{
+		{Line: 2, Code: "1.000001", Name: " Đăng  ký khai sinh ", Sector: "Hộ tịch", Eligible: "Có", Level: "4"},
+		{Line: 3, Code: "1.000002", Name: "Đăng ký kết hôn", Sector: "Hộ tịch", Eligible: "không", Level: "partial"},
+		{Line: 4, Code: "1.00000", Name: "", Sector: "Hộ tịch", Eligible: "maybe", Level: "5"},
+		{Line: 5, Code: "1.000001", Name: "Trùng", Sector: "Hộ tịch", Eligible: "x", Level: "Toàn trình"},
+		{Line: 6, Code: "1.000003.000.00.00.h12", Name: "Mã có hậu tố", Sector: "Tư pháp", Eligible: "yes", Level: "mức 3"},
+	}
+	ps, errs := catalogue.ParseRows(rows)
+	want := []catalogue.Procedure{
+		{Code: "1.000001", Name: "Đăng ký khai sinh", Sector: "Hộ tịch", Eligible: true, Level: 4},
+		{Code: "1.000002", Name: "Đăng ký kết hôn", Sector: "Hộ tịch", Eligible: false, Level: 3},
+		{Code: "1.000003.000.00.00.H12", Name: "Mã có hậu tố", Sector: "Tư pháp", Eligible: true, Level: 3},
+	}
+	if !slices.Equal(ps, want) {
+		t.Errorf("procedures = %+v, want %+v", ps, want)
+	}
+	wantErrs := []struct {
+		line   int
+		column string
+	}{{4, catalogue.ColCode}, {4, catalogue.ColName}, {4, catalogue.ColEligible}, {4, catalogue.ColLevel}, {5, catalogue.ColCode}}
+	if len(errs) != len(wantErrs) {
+		t.Fatalf("errors = %v, want %d", errs, len(wantErrs))
+	}
+	for i, w := range wantErrs {
+		if errs[i].Line != w.line || errs[i].Column != w.column {
+			t.Errorf("error %d is %v, want row %d column %s", i, errs[i], w.line, w.column)
+		}
+	}
+}
+
+// Submitting a catalogue and loading it back from the stream gives the catalogue; the same report again the same day
+// publishes nothing; the next day it publishes the report alone.
+func TestSubmitAndLoad(t *testing.T) {
+	ctx := context.Background()
+	conn, err := stream.Connect(ctx, streamtest.New(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	day := time.Date(2021, 9, 1, 9, 0, 0, 0, event.Vietnam)
+	reported := []catalogue.Procedure{proc("1.000001", "Đăng ký khai sinh", true, 3), proc("1.000002", "Đăng ký kết hôn", true, 4)}
+
+	submit := func(at time.Time, ps []catalogue.Procedure) catalogue.Result {
+		t.Helper()
+		cur, err := catalogue.Load(ctx, conn, thaiNguyen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := catalogue.Submit(ctx, conn, "/test", "sheet", cur, ps, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if res := submit(day, reported); res.Published.Stored != 3 || res.Repeat {
+		t.Fatalf("first report: %+v, want 2 registrations and the report stored", res.Published)
+	}
+	cur, err := catalogue.Load(ctx, conn, thaiNguyen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range reported {
+		if e := cur.Procedures[p.Code]; e.Procedure != p || !e.Active {
+			t.Errorf("loaded %+v, want %+v active", e, p)
+		}
+	}
+	if cur.LastReport == nil || cur.LastReport.Digest != catalogue.Digest(reported) {
+		t.Errorf("last report %+v does not carry the catalogue's digest", cur.LastReport)
+	}
+	if res := submit(day.Add(time.Hour), reported); !res.Repeat || res.Published.Stored != 0 {
+		t.Errorf("same report the same day: %+v, want a repeat with nothing published", res)
+	}
+	if res := submit(day.AddDate(0, 0, 1), reported); res.Repeat || res.Published.Stored != 1 {
+		t.Errorf("same report the next day: %+v, want the report alone", res.Published)
+	}
+	changed := slices.Clone(reported)
+	changed[0].Level = 4
+	if res := submit(day.AddDate(0, 0, 2), changed[:1]); res.Published.Stored != 3 {
+		t.Errorf("a change and a retirement: %+v stored, want 2 events and the report", res.Published)
+	}
+	cur, _ = catalogue.Load(ctx, conn, thaiNguyen)
+	if e := cur.Procedures["1.000001"]; e.Level != 4 {
+		t.Errorf("1.000001 at level %d after the change, want 4", e.Level)
+	}
+	if e := cur.Procedures["1.000002"]; e.Active {
+		t.Error("1.000002 still active after it was left out")
+	}
+}
