@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -181,24 +182,50 @@ type Result struct {
 	Repeat bool
 }
 
+// Report is what one collector run reports for a unit.
+type Report struct {
+	Source    string // the CloudEvents source of the events
+	Collector string // simulate, sheet, poll, serve
+	At        time.Time
+	// Procedures is the unit's whole catalogue.
+	Procedures []Procedure
+	// AllowRetireMost lets the report retire more than half of the unit's active procedures, as a reorganisation
+	// may. Without it such a report is refused as a likely partial file: someone sending only the rows that
+	// changed would otherwise take most of the unit's procedures out of the national figures.
+	AllowRetireMost bool
+}
+
+// ErrRetiresMost is returned, wrapped with the numbers, for a report that would retire more than half of the unit's
+// active procedures without Report.AllowRetireMost.
+var ErrRetiresMost = errors.New("the report would retire most of the unit's procedures")
+
 // Submit publishes what a unit reported: the plan's events and one report-submitted event carrying the counts and the
 // catalogue's digest. A report that changes nothing and repeats the unit's latest report (same collector, same
 // digest, same Vietnamese day) publishes nothing: importing the same file twice is harmless. A new day's unchanged
 // report is published, so that the unit is seen to be reporting.
-func Submit(ctx context.Context, pub stream.Publisher, source, collector string, cur Catalogue, reported []Procedure, at time.Time) (Result, error) {
-	res := Result{Plan: Diff(cur, reported, at)}
-	digest := Digest(reported)
-	if last := cur.LastReport; res.Plan.Empty() && last != nil && last.Collector == collector && last.Digest == digest &&
-		event.DateOf(last.ReportedAt) == event.DateOf(at) {
+func Submit(ctx context.Context, pub stream.Publisher, cur Catalogue, r Report) (Result, error) {
+	res := Result{Plan: Diff(cur, r.Procedures, r.At)}
+	active := 0
+	for _, e := range cur.Procedures {
+		if e.Active {
+			active++
+		}
+	}
+	if n := len(res.Plan.Retired); !r.AllowRetireMost && n > 0 && 2*n > active {
+		return res, fmt.Errorf("%w: %d of its %d active procedures are not in the report; send the whole catalogue, or allow it if the unit really stopped offering them", ErrRetiresMost, n, active)
+	}
+	digest := Digest(r.Procedures)
+	if last := cur.LastReport; res.Plan.Empty() && last != nil && last.Collector == r.Collector && last.Digest == digest &&
+		event.DateOf(last.ReportedAt) == event.DateOf(r.At) {
 		res.Repeat = true
 		return res, nil
 	}
 	ds := append(slices.Clone(res.Plan.Events), &event.ReportSubmittedData{
-		Unit: cur.Unit, Collector: collector, ReportedAt: at, Counts: res.Plan.Counts(), Digest: digest,
+		Unit: cur.Unit, Collector: r.Collector, ReportedAt: r.At, Counts: res.Plan.Counts(), Digest: digest,
 	})
 	envs := make([]event.Envelope, 0, len(ds))
 	for _, d := range ds {
-		env, err := event.New(source, d)
+		env, err := event.New(r.Source, d)
 		if err != nil {
 			return res, fmt.Errorf("%s on %s: %w", d.EventType(), d.Subject(), err)
 		}

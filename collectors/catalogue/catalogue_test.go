@@ -2,6 +2,7 @@ package catalogue_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"testing"
@@ -148,7 +149,7 @@ func TestSubmitAndLoad(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := catalogue.Submit(ctx, conn, "/test", "sheet", cur, ps, at)
+		res, err := catalogue.Submit(ctx, conn, cur, catalogue.Report{Source: "/test", Collector: "sheet", At: at, Procedures: ps, AllowRetireMost: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,5 +187,38 @@ func TestSubmitAndLoad(t *testing.T) {
 	}
 	if e := cur.Procedures["1.000002"]; e.Active {
 		t.Error("1.000002 still active after it was left out")
+	}
+}
+
+// A report that would retire most of the unit's procedures is refused unless allowed: it is far likelier a file with
+// only the changed rows than a unit that stopped offering most of its services.
+func TestSubmitRefusesRetiringMost(t *testing.T) {
+	ctx := context.Background()
+	conn, err := stream.Connect(ctx, streamtest.New(t), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	at := time.Date(2021, 9, 1, 9, 0, 0, 0, event.Vietnam)
+	all := []catalogue.Procedure{proc("1.000001", "A", true, 3), proc("1.000002", "B", true, 3), proc("1.000003", "C", true, 3)}
+	report := func(ps []catalogue.Procedure, allow bool) (catalogue.Result, error) {
+		cur, err := catalogue.Load(ctx, conn, thaiNguyen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return catalogue.Submit(ctx, conn, cur, catalogue.Report{Source: "/test", Collector: "sheet", At: at, Procedures: ps, AllowRetireMost: allow})
+	}
+	if _, err := report(all, false); err != nil {
+		t.Fatalf("first report: %v", err)
+	}
+	res, err := report(all[:1], false)
+	if !errors.Is(err, catalogue.ErrRetiresMost) || res.Published.Stored != 0 {
+		t.Fatalf("retiring 2 of 3: err %v, %d stored; want ErrRetiresMost and nothing stored", err, res.Published.Stored)
+	}
+	if _, err := report(all[:2], false); err != nil {
+		t.Errorf("retiring 1 of 3 (not most): %v", err)
+	}
+	if res, err := report(all[:1], true); err != nil || len(res.Plan.Retired) != 1 {
+		t.Errorf("retiring most when allowed: %v, plan %+v", err, res.Plan)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -79,7 +80,11 @@ func (h *handler) submit(ctx context.Context, w http.ResponseWriter, c caller, p
 		return err
 	}
 	rec := &recorder{pub: h.pub}
-	res, err := catalogue.Submit(ctx, rec, Source, Collector, cur, procs, h.now())
+	res, err := catalogue.Submit(ctx, rec, cur, catalogue.Report{Source: Source, Collector: Collector, At: h.now(), Procedures: procs})
+	if errors.Is(err, catalogue.ErrRetiresMost) {
+		// Far likelier a partial export than the truth; a reorganisation is reported with the sheet collector.
+		return refuse(http.StatusConflict, err.Error()+"; nothing was stored")
+	}
 	if err != nil {
 		return err
 	}

@@ -124,7 +124,8 @@ func (p *Poller) PollOnce(ctx context.Context) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, p.wrap(err)
 	}
-	res, err := catalogue.Submit(ctx, p.pub, Source, Collector, cur, procs, at)
+	// A portal's truncated answer must not retire the rest: AllowRetireMost stays off.
+	res, err := catalogue.Submit(ctx, p.pub, cur, catalogue.Report{Source: Source, Collector: Collector, At: at, Procedures: procs})
 	if err != nil {
 		// Events stored before the failure are true facts; the next poll reads them back and publishes the rest.
 		// The validators stay, so that the next poll fetches the document again instead of hearing 304.

@@ -42,9 +42,11 @@ type Command struct {
 	Unit        units.Ref
 	Path        string
 	SkipInvalid bool
+	// AllowRetireMost accepts a file that retires more than half of the unit's procedures (a reorganisation).
+	AllowRetireMost bool
 }
 
-const usage = `usage: collectors sheet --unit KIND/CODE [--skip-invalid] FILE
+const usage = `usage: collectors sheet --unit KIND/CODE [--skip-invalid] [--allow-retire-most] FILE
 
 Reports a unit's whole catalogue of procedures from a spreadsheet (CSV or XLSX): procedures that are new, whose
 level, name, sector or eligibility changed, or that are no longer in the file are published; the rest is left as it
@@ -64,6 +66,7 @@ func ParseArgs(args []string, out io.Writer) (Command, error) {
 	}
 	unit := fs.String("unit", "", "the reporting `unit`: province/<two-digit code> (province/27 is Bắc Ninh) or ministry/<code> (ministry/BTTTT)")
 	skip := fs.Bool("skip-invalid", false, "publish the valid rows and list the invalid ones, instead of rejecting the file")
+	retireMost := fs.Bool("allow-retire-most", false, "accept a file that retires more than half of the unit's procedures")
 	var files []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -102,7 +105,7 @@ func ParseArgs(args []string, out io.Writer) (Command, error) {
 	default:
 		return bad("one file at a time, got %d: %s", len(files), strings.Join(files, " "))
 	}
-	return Command{Unit: ref, Path: files[0], SkipInvalid: *skip}, nil
+	return Command{Unit: ref, Path: files[0], SkipInvalid: *skip, AllowRetireMost: *retireMost}, nil
 }
 
 // ParseUnit reads a unit as kind/code and checks that it is in the reference list. Kind is matched in any case and
@@ -178,7 +181,12 @@ func (c Command) Run(ctx context.Context, pub stream.Publisher, r catalogue.Read
 		return err
 	}
 	reported, kept, lost := withSkipped(cur, procs, t, bad)
-	res, err := catalogue.Submit(ctx, pub, Source, Collector, cur, reported, now())
+	res, err := catalogue.Submit(ctx, pub, cur, catalogue.Report{Source: Source, Collector: Collector, At: now(),
+		Procedures: reported, AllowRetireMost: c.AllowRetireMost})
+	if errors.Is(err, catalogue.ErrRetiresMost) {
+		fmt.Fprintf(stdout, "REFUSED: %s, nothing was published for %s.\n%v.\nIs the file the whole catalogue? If the unit really stopped offering them, import again with --allow-retire-most.\n", c.Path, u.Name, err)
+		return fmt.Errorf("%s: %w", c.Path, err)
+	}
 	if err != nil {
 		fmt.Fprintf(stdout, "%s: publishing failed after %d events were stored: run the same import again to complete it (nothing is stored twice).\n", c.Path, res.Published.Stored)
 		return err

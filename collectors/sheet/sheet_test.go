@@ -423,7 +423,7 @@ func TestUsageErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.says) || !strings.Contains(out, tc.says) {
 				t.Errorf("err %q and output do not both say %q", err, tc.says)
 			}
-			says(t, out, "usage: collectors sheet --unit KIND/CODE [--skip-invalid] FILE")
+			says(t, out, "usage: collectors sheet --unit KIND/CODE [--skip-invalid] [--allow-retire-most] FILE")
 			if n := messages(t, c); n != 0 {
 				t.Errorf("the stream holds %d messages", n)
 			}
