@@ -9,6 +9,7 @@ package event
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -61,17 +62,20 @@ type Data interface {
 // New wraps data in an envelope (writing its times in UTC, in place). The id is derived from the type, the subject and the data, never from when or by
 // whom it was reported, so reporting the same fact again yields the same id: JetStream drops the duplicate within its
 // window, and the projector's tables are keyed by it beyond that.
+//
+// New validates source against the envelope's schema and the encoded data as Validate does; an event it returns is
+// one Decode accepts. The error is FieldErrors when the fact breaks the contract.
 func New(source string, d Data) (Envelope, error) {
-	if source == "" {
-		return Envelope{}, FieldErrors{{"source", "is missing"}}
-	}
 	normalize(d)
-	if err := Validate(d); err != nil {
+	errs := check(schemas.source, source, "source")
+	raw, err := checkData(d)
+	if fes, ok := errors.AsType[FieldErrors](err); ok {
+		errs = append(errs, fes...)
+	} else if err != nil {
 		return Envelope{}, err
 	}
-	raw, err := json.Marshal(d)
-	if err != nil {
-		return Envelope{}, fmt.Errorf("encode %s data: %w", d.EventType(), err)
+	if len(errs) > 0 {
+		return Envelope{}, errs
 	}
 	return Envelope{
 		ID:              deriveID(d.EventType(), d.Subject(), raw),
@@ -85,48 +89,81 @@ func New(source string, d Data) (Envelope, error) {
 	}, nil
 }
 
-// Decode parses an envelope and its data, and validates both against the contract. The returned Data is one of the
-// pointer types of this package (*LevelChangedData, …).
+// Decode parses an event and validates it against the contract: first against the schemas, the envelope's and its
+// type's for the data, then by the checks a schema cannot make (see Validate), then that the envelope's subject,
+// time and id are the ones its data derives. The returned Data is one of the pointer types of this package
+// (*LevelChangedData, …).
+//
+// Input that is not a JSON object is an error saying so ("decode envelope: …", with the byte offset where malformed
+// JSON broke); an event that breaks the contract gives FieldErrors naming every problem, with the envelope as far
+// as it could be read.
 func Decode(b []byte) (Envelope, Data, error) {
-	var env Envelope
-	if err := json.Unmarshal(b, &env); err != nil {
+	doc, err := parseJSON(b)
+	if err != nil {
 		return Envelope{}, nil, fmt.Errorf("decode envelope: %w", err)
 	}
-	d, err := env.Decode()
+	obj, ok := doc.(map[string]any)
+	if !ok {
+		return Envelope{}, nil, fmt.Errorf("decode envelope: the event is %s, not a JSON object", typeName(jsonKind(doc)))
+	}
+	var env Envelope
+	envErr := json.Unmarshal(b, &env) // what the schema refuses is reported by decode
+	d, err := env.decode(obj, envErr)
 	if err != nil {
 		return env, nil, err
 	}
 	return env, d, nil
 }
 
-// Decode parses and validates the envelope's data.
+// Decode validates the envelope as Decode does its JSON, and returns its data.
 func (e Envelope) Decode() (Data, error) {
-	var errs FieldErrors
-	if e.ID == "" {
-		errs.add("id", "is missing")
+	if len(e.Data) > 0 && !json.Valid(e.Data) {
+		_, err := parseJSON(e.Data)
+		return nil, FieldErrors{{"data", "is " + err.Error()}}
 	}
-	if e.SpecVersion != SpecVersion {
-		errs.add("specversion", fmt.Sprintf("is %q, want %q", e.SpecVersion, SpecVersion))
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode envelope: %w", err)
 	}
-	if e.Source == "" {
-		errs.add("source", "is missing")
+	doc, err := parseJSON(b)
+	if err != nil {
+		return nil, fmt.Errorf("encode envelope: %w", err)
 	}
+	return e.decode(doc.(map[string]any), nil)
+}
+
+// decode validates doc, the JSON of e, and decodes e's data. envErr is what decoding doc into e said.
+func (e Envelope) decode(doc map[string]any, envErr error) (Data, error) {
+	errs := check(schemas.envelope, doc, "")
 	d := newData(e.Type)
-	if d == nil {
-		errs.add("type", fmt.Sprintf("%q is not a known event type", e.Type))
-		return nil, errs.err()
+	data, isObject := doc["data"].(map[string]any)
+	if d == nil || !isObject {
+		if len(errs) == 0 { // cannot happen: the envelope's schema knows every type and wants data an object
+			errs.add("type", fmt.Sprintf("%q has no data type", e.Type))
+		}
+		return nil, errs
 	}
-	if len(e.Data) == 0 || string(e.Data) == "null" {
-		errs.add("data", "is missing")
-		return nil, errs.err()
+	errs = append(errs, check(schemas.data[e.Type], data, "data")...)
+	if len(errs) == 0 && envErr != nil {
+		// The schemas accept what Go cannot read only in corners; time is the envelope's one field Go reads as more
+		// than a string.
+		fe := unmarshalError("", envErr)
+		if fe.Field == "" {
+			fe.Field = "time"
+		}
+		return nil, FieldErrors{fe}
 	}
+	// The checks beyond the schema run whenever the data can be read, so that one answer names every problem.
 	if err := json.Unmarshal(e.Data, d); err != nil {
-		errs.add("data", err.Error())
-		return nil, errs.err()
+		if len(errs) == 0 {
+			// An integer written 5.0: JSON Schema cannot tell it from 5, Go does not read it into an int.
+			errs = FieldErrors{unmarshalError("data", err)}
+		}
+		return nil, errs
 	}
-	errs = append(errs, validate(d)...)
+	errs = merge(errs, checkBeyondSchema(d))
 	if len(errs) == 0 {
-		errs = append(errs, e.checkIdentity(d)...)
+		errs = e.checkIdentity(d)
 	}
 	if err := errs.err(); err != nil {
 		return nil, err

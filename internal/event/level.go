@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -50,13 +51,15 @@ func ParseLevel(s string) (Level, error) {
 	return 0, fmt.Errorf("%d is out of range 1–4", n)
 }
 
-// UnmarshalJSON accepts a number or any word ParseLevel knows. Numbers out of range are kept, so that validation
-// can name the field.
+// UnmarshalJSON accepts a whole number (4, or 4.0, as JSON Schema's integer does) or any word ParseLevel knows.
+// Numbers out of range are kept, so that validation can name the field. Events are checked against the schema
+// before they are decoded, and the schema is stricter about words (see the definition "level" in common.v1.json).
 func (l *Level) UnmarshalJSON(b []byte) error {
-	var n int
-	if err := json.Unmarshal(b, &n); err == nil {
-		if n < 0 || n > 255 {
-			n = 0
+	var f float64
+	if err := json.Unmarshal(b, &f); err == nil && f == math.Trunc(f) {
+		n := 0
+		if f >= 0 && f <= 255 {
+			n = int(f)
 		}
 		*l = Level(n)
 		return nil
