@@ -1,7 +1,8 @@
 // Command projector stores the event stream in ClickHouse: the raw log, the current state of every procedure and
 // the daily coverage of every unit.
 //
-//	projector run   consume the stream until stopped (or, with EGOV_PROJECTOR_UNTIL_CAUGHT_UP, until caught up)
+//	projector run       consume the stream until stopped (or, with EGOV_PROJECTOR_UNTIL_CAUGHT_UP, until caught up)
+//	projector rebuild   recreate every projection from the stream
 package main
 
 import (
@@ -11,12 +12,16 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/caarlos0/env/v11"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/egovtrack/egovtrack/internal/chdb"
 	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/projector/consumer"
+	"github.com/egovtrack/egovtrack/projector/metrics"
 	"github.com/egovtrack/egovtrack/projector/store"
 )
 
@@ -25,19 +30,28 @@ type config struct {
 	ClickHouse chdb.Config     `envPrefix:"EGOV_CLICKHOUSE_"`
 	Consumer   consumer.Config `envPrefix:"EGOV_PROJECTOR_"`
 	// UntilCaughtUp stops the projector once every event in the stream is written, for batch jobs and the demo.
-	UntilCaughtUp bool       `env:"EGOV_PROJECTOR_UNTIL_CAUGHT_UP" envDefault:"false"`
-	LogLevel      slog.Level `env:"EGOV_LOG_LEVEL" envDefault:"info"`
+	UntilCaughtUp bool `env:"EGOV_PROJECTOR_UNTIL_CAUGHT_UP" envDefault:"false"`
+	// MetricsAddr is where `projector run` serves /metrics and /healthz; "off" serves neither. It listens on loopback
+	// unless told otherwise. (An empty variable means the default: caarlos0/env reads it as unset.)
+	MetricsAddr string     `env:"EGOV_PROJECTOR_METRICS_ADDR" envDefault:"127.0.0.1:9464"`
+	LogLevel    slog.Level `env:"EGOV_LOG_LEVEL" envDefault:"info"`
 }
 
 const usage = `usage: projector <command>
 
 commands:
-  run   project the event stream into ClickHouse until stopped (SIGINT/SIGTERM write the batch in flight first)
+  run       project the event stream into ClickHouse until stopped (SIGINT/SIGTERM write the batch in flight first)
+  rebuild   recreate every projection from the stream, with the projector stopped
 
 Configuration is read from EGOV_* environment variables; see README.md.`
 
 func main() {
-	if len(os.Args) != 2 || os.Args[1] != "run" {
+	commands := map[string]func(context.Context, config, *slog.Logger) error{"run": run, "rebuild": rebuild}
+	var cmd func(context.Context, config, *slog.Logger) error
+	if len(os.Args) == 2 {
+		cmd = commands[os.Args[1]]
+	}
+	if cmd == nil {
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
 	}
@@ -49,13 +63,32 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, cfg, log); err != nil {
-		log.Error("projector failed", "err", err)
+	if err := cmd(ctx, cfg, log); err != nil {
+		log.Error("projector "+os.Args[1]+" failed", "err", err)
 		os.Exit(1)
 	}
 }
 
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(reg)
+	if cfg.MetricsAddr != "off" {
+		// Serving from the start, /healthz says "starting" while the schema is applied.
+		srv, err := metrics.Listen(cfg.MetricsAddr, metrics.Handler(reg, m.Health), log)
+		if err != nil {
+			return fmt.Errorf("%w (set EGOV_PROJECTOR_METRICS_ADDR to a free address, or to off)", err)
+		}
+		log.Info("serving /metrics and /healthz", "addr", srv.Addr())
+		defer func() {
+			// After the batch in flight is written, whether ctx ended or the stream was caught up.
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil {
+				log.Warn("metrics endpoint shutdown", "err", err)
+			}
+		}()
+	}
 	conn, err := chdb.Open(ctx, cfg.ClickHouse)
 	if err != nil {
 		return err
@@ -74,12 +107,12 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	c, err := consumer.New(ctx, s, cfg.Consumer, st, log)
+	c, err := consumer.New(ctx, s, cfg.Consumer, st, m, log)
 	if err != nil {
 		return err
 	}
 	log.Info("projecting", "stream", cfg.NATS.Stream, "consumer", cfg.Consumer.Durable, "clickhouse", cfg.ClickHouse)
 	stats, err := c.Run(ctx, cfg.UntilCaughtUp)
-	log.Info("projector stopped", "projected", stats.Projected, "rejected", stats.Rejected, "batches", stats.Batches)
+	log.Info("projector stopped", "projected", stats.Projected, "skipped", stats.Skipped, "rejected", stats.Rejected, "batches", stats.Batches)
 	return err
 }

@@ -97,7 +97,7 @@ func demo(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) (sum
 	if err != nil {
 		return sum, err
 	}
-	c, err := consumer.New(ctx, s, cfg.Consumer, st, log)
+	c, err := consumer.New(ctx, s, cfg.Consumer, st, nil, log)
 	if err != nil {
 		return sum, err
 	}

@@ -1,9 +1,11 @@
 // Package consumer reads the event stream with a durable JetStream pull consumer and hands it to the store in
-// batches, acknowledging each message only after the store has written its batch.
+// batches, acknowledging each message only after the store has written its batch. It reports what it does to the
+// projector's metrics and health (projector/metrics).
 package consumer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/stream"
+	"github.com/egovtrack/egovtrack/projector/metrics"
 	"github.com/egovtrack/egovtrack/projector/store"
 )
 
@@ -49,9 +52,17 @@ type Writer interface {
 	Write(ctx context.Context, recs []store.Record, rejected []store.Rejected) error
 }
 
+// A SkipCounter is a Writer that also says how many of a batch's events it skipped because the raw log already held
+// them. The consumer counts those in Stats.Skipped and the skipped metric; with a plain Writer both stay at 0.
+type SkipCounter interface {
+	Writer
+	WriteCountingSkips(ctx context.Context, recs []store.Record, rejected []store.Rejected) (skipped int, err error)
+}
+
 // Stats counts what a run did.
 type Stats struct {
-	Projected int // valid events written
+	Projected int // valid events written, or found already written
+	Skipped   int // of those, the events the raw log already held (known from a SkipCounter only)
 	Rejected  int // messages quarantined
 	Batches   int
 }
@@ -61,11 +72,16 @@ type Consumer struct {
 	cfg  Config
 	cons jetstream.Consumer
 	w    Writer
+	m    *metrics.Metrics
 	log  *slog.Logger
 }
 
-// New creates or updates the durable consumer on the stream.
-func New(ctx context.Context, s jetstream.Stream, cfg Config, w Writer, log *slog.Logger) (*Consumer, error) {
+// probeTimeout bounds the request that checks whether NATS answers again after an error.
+const probeTimeout = 5 * time.Second
+
+// New creates or updates the durable consumer on the stream. The consumer reports its metrics and health to m; a nil
+// m reports nowhere (a rebuild, a test that reads no metrics).
+func New(ctx context.Context, s jetstream.Stream, cfg Config, w Writer, m *metrics.Metrics, log *slog.Logger) (*Consumer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -81,20 +97,29 @@ func New(ctx context.Context, s jetstream.Stream, cfg Config, w Writer, log *slo
 	if err != nil {
 		return nil, fmt.Errorf("create consumer %s: %w", cfg.Durable, err)
 	}
-	return &Consumer{cfg: cfg, cons: cons, w: w, log: log}, nil
+	if m == nil {
+		m = metrics.New(nil)
+	}
+	return &Consumer{cfg: cfg, cons: cons, w: w, m: m, log: log}, nil
 }
 
 // Run projects events until ctx ends, or, with untilCaughtUp, until every event in the stream is written. When ctx
 // ends it writes the batch in flight before returning, so a stop never leaves written but unacked events behind.
-func (c *Consumer) Run(ctx context.Context, untilCaughtUp bool) (Stats, error) {
-	var st Stats
+func (c *Consumer) Run(ctx context.Context, untilCaughtUp bool) (st Stats, err error) {
+	// The loop turns at every tick; a write may hold it up to the ack wait.
+	c.m.Health.Running(c.cfg.AckWait + c.cfg.FlushInterval)
+	defer func() { c.m.Health.Stopped(err) }()
 	msgs := make(chan jetstream.Msg, c.cfg.BatchSize)
 	cc, err := c.cons.Consume(func(m jetstream.Msg) {
 		select {
 		case msgs <- m:
 		case <-ctx.Done():
 		}
-	}, jetstream.PullMaxMessages(c.cfg.BatchSize))
+	}, jetstream.PullMaxMessages(c.cfg.BatchSize), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		// Missed heartbeats, a lost connection, a deleted consumer: JetStream retries what it can.
+		c.log.Warn("consuming failed", "err", err)
+		c.m.Health.NATSFailed(err)
+	}))
 	if err != nil {
 		return st, fmt.Errorf("consume: %w", err)
 	}
@@ -133,6 +158,7 @@ func (c *Consumer) Run(ctx context.Context, untilCaughtUp bool) (Stats, error) {
 				}
 			}
 		case <-tick.C:
+			c.m.Health.Turn()
 			if len(batch) > 0 {
 				if err := flush(ctx); err != nil {
 					return st, err
@@ -147,8 +173,32 @@ func (c *Consumer) Run(ctx context.Context, untilCaughtUp bool) (Stats, error) {
 				if done {
 					return st, nil
 				}
+			} else if c.m.Health.NATSFailing() {
+				c.probe(ctx)
 			}
 		}
+	}
+}
+
+// probe asks NATS for the consumer's state, to learn whether it answers again and how far behind the consumer is.
+func (c *Consumer) probe(ctx context.Context) {
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	info, err := c.cons.Info(pctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.m.Health.NATSFailed(fmt.Errorf("consumer info: %w", err))
+		}
+		return
+	}
+	c.natsAnswered(info.NumPending)
+}
+
+// natsAnswered records that NATS answered, with the messages not yet delivered to the consumer.
+func (c *Consumer) natsAnswered(pending uint64) {
+	c.m.ConsumerLag.Set(float64(pending))
+	if d := c.m.Health.NATSSucceeded(); d > 0 {
+		c.log.Info("NATS answers again", "after", d.Round(time.Millisecond))
 	}
 }
 
@@ -161,6 +211,7 @@ func (c *Consumer) caughtUp(ctx context.Context, buffered int) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("consumer info: %w", err)
 	}
+	c.natsAnswered(info.NumPending)
 	return info.NumPending == 0 && info.NumAckPending == 0, nil
 }
 
@@ -168,30 +219,52 @@ func (c *Consumer) caughtUp(ctx context.Context, buffered int) (bool, error) {
 func (c *Consumer) flush(ctx context.Context, msgs []jetstream.Msg, st *Stats) error {
 	recs := make([]store.Record, 0, len(msgs))
 	var rejected []store.Rejected
+	reasons := map[metrics.Reason]int{}
+	var pending uint64
 	for _, m := range msgs {
 		meta, err := m.Metadata()
 		if err != nil {
 			return fmt.Errorf("message metadata: %w", err)
 		}
+		pending = meta.NumPending
 		env, d, err := event.Decode(m.Data())
 		if err != nil {
+			r := RejectReason(m.Data(), err)
+			reasons[r]++
+			c.log.Warn("quarantining message", "seq", meta.Sequence.Stream, "subject", m.Subject(), "reason", string(r), "err", err)
 			rejected = append(rejected, store.Rejected{Seq: meta.Sequence.Stream, Subject: m.Subject(), Payload: m.Data(), Reason: err.Error(), ReceivedAt: meta.Timestamp})
 			continue
 		}
 		recs = append(recs, store.Record{Env: env, Data: d, Seq: meta.Sequence.Stream, ReceivedAt: meta.Timestamp,
 			SubmittedBy: m.Headers().Get(stream.SubmittedByHeader)})
 	}
+	// The batch's last message is its latest delivery: what it says was still pending is the lag.
+	c.natsAnswered(pending)
 	began := time.Now()
 	wait := 250 * time.Millisecond
+	var skipped int
 	for attempt := 1; ; attempt++ {
-		err := c.w.Write(ctx, recs, rejected)
+		start := time.Now()
+		// A stop (SIGTERM) lets the write in flight finish, within AckWait, rather than abandon a batch that is
+		// half in ClickHouse: it is acked, and the stop does not wait for a redelivery.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.AckWait)
+		var err error
+		skipped, err = c.write(wctx, recs, rejected)
+		cancel()
+		c.m.Health.Turn()
 		if err == nil {
+			c.m.WriteSeconds.Observe(time.Since(start).Seconds())
+			if d := c.m.Health.WriteSucceeded(); d > 0 {
+				c.log.Info("write succeeded again", "after", d.Round(time.Millisecond), "attempts", attempt)
+			}
 			break
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("write batch of %d: %w (after %d attempts)", len(msgs), err, attempt)
 		}
-		c.log.Warn("write failed, retrying", "batch", len(msgs), "attempt", attempt, "err", err)
+		failing := c.m.Health.WriteFailed(err)
+		c.m.WriteRetries.Inc()
+		c.log.Warn("write failed, retrying", "batch", len(msgs), "attempt", attempt, "failing_for", failing.Round(time.Millisecond), "err", err)
 		// Keep JetStream from redelivering the batch while ClickHouse is away.
 		for _, m := range msgs {
 			_ = m.InProgress()
@@ -210,8 +283,70 @@ func (c *Consumer) flush(ctx context.Context, msgs []jetstream.Msg, st *Stats) e
 		}
 	}
 	st.Projected += len(recs)
+	st.Skipped += skipped
 	st.Rejected += len(rejected)
 	st.Batches++
-	c.log.Debug("batch written", "events", len(recs), "rejected", len(rejected), "took", time.Since(began))
+	c.m.Projected.Add(float64(len(recs)))
+	c.m.Skipped.Add(float64(skipped))
+	for r, n := range reasons {
+		c.m.Reject(r, n)
+	}
+	c.m.BatchSize.Observe(float64(len(msgs)))
+	c.m.LastBatch.SetToCurrentTime()
+	c.log.Debug("batch written", "events", len(recs), "skipped", skipped, "rejected", len(rejected), "took", time.Since(began))
 	return nil
+}
+
+func (c *Consumer) write(ctx context.Context, recs []store.Record, rejected []store.Rejected) (skipped int, err error) {
+	if sc, ok := c.w.(SkipCounter); ok {
+		return sc.WriteCountingSkips(ctx, recs, rejected)
+	}
+	return 0, c.w.Write(ctx, recs, rejected)
+}
+
+// RejectReason says why event.Decode refused payload with err, as one of the rejected metric's few reasons. It
+// judges by the shape of the payload and by the fields FieldErrors names, not by the errors' wording, and takes a
+// field's name with or without its "data." prefix.
+func RejectReason(payload []byte, err error) metrics.Reason {
+	if !isJSONObject(payload) {
+		return metrics.MalformedJSON
+	}
+	fes, ok := errors.AsType[event.FieldErrors](err)
+	if !ok {
+		if fe, ok := errors.AsType[event.FieldError](err); ok {
+			fes = event.FieldErrors{fe}
+		}
+	}
+	if len(fes) == 0 {
+		return metrics.Other
+	}
+	identity := true
+	for _, fe := range fes {
+		switch fe.Field {
+		case "type":
+			return metrics.UnknownType // without a known type, nothing else can be read
+		case "id", "subject", "time":
+		default:
+			identity = false
+		}
+	}
+	if identity {
+		return metrics.Identity
+	}
+	return metrics.InvalidField
+}
+
+// isJSONObject reports whether b is one well-formed JSON object.
+func isJSONObject(b []byte) bool {
+	if !json.Valid(b) {
+		return false
+	}
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		return c == '{'
+	}
+	return false
 }

@@ -86,10 +86,21 @@ func (s *Store) writeUnits(ctx context.Context) error {
 // outage is therefore written again in full when it is redelivered, and the raw log ends up holding each event once.
 // It returns only when ClickHouse has accepted all of it.
 func (s *Store) Write(ctx context.Context, recs []Record, rejected []Rejected) error {
+	_, err := s.WriteCountingSkips(ctx, recs, rejected)
+	return err
+}
+
+// WriteCountingSkips is Write, also saying how many of the records it skipped because the raw log already held their
+// events (redeliveries, repeats within the batch).
+func (s *Store) WriteCountingSkips(ctx context.Context, recs []Record, rejected []Rejected) (skipped int, err error) {
 	fresh, err := s.unwritten(ctx, recs)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	return len(recs) - len(fresh), s.writeFresh(ctx, fresh, rejected)
+}
+
+func (s *Store) writeFresh(ctx context.Context, fresh []Record, rejected []Rejected) error {
 	if err := s.insertDerived(ctx, fresh); err != nil {
 		return err
 	}

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/egovtrack/egovtrack/internal/chdb"
+	"github.com/egovtrack/egovtrack/internal/stream"
+	rebuilder "github.com/egovtrack/egovtrack/projector/rebuild"
+)
+
+// rebuild recreates every projection from the stream, with the projector stopped: it drops the tables, recreates the
+// durable consumer and replays the whole stream through it (see projector/rebuild). Progress goes to stderr (a bar
+// on a terminal), the final count to stdout.
+func rebuild(ctx context.Context, cfg config, log *slog.Logger) error {
+	conn, err := chdb.Open(ctx, cfg.ClickHouse)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	nc, err := stream.Connect(ctx, cfg.NATS, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	s, err := nc.Stream(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := rebuilder.Run(ctx, conn, s, cfg.Consumer, os.Stderr, log)
+	if err != nil {
+		return err
+	}
+	return res.Print(os.Stdout)
+}

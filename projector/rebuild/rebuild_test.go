@@ -1,0 +1,549 @@
+package rebuild_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/egovtrack/egovtrack/collectors/simulate"
+	"github.com/egovtrack/egovtrack/internal/chdb"
+	"github.com/egovtrack/egovtrack/internal/chdb/chdbtest"
+	"github.com/egovtrack/egovtrack/internal/stream"
+	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
+	"github.com/egovtrack/egovtrack/internal/units"
+	"github.com/egovtrack/egovtrack/projector/consumer"
+	"github.com/egovtrack/egovtrack/projector/rebuild"
+	"github.com/egovtrack/egovtrack/projector/schema"
+	"github.com/egovtrack/egovtrack/projector/store"
+)
+
+func TestMain(m *testing.M) { chdbtest.Main(m) }
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// The live projector and the rebuild cut the stream into different batches, as they do in production: the live one
+// writes events as they trickle in, the rebuild in full batches.
+var (
+	liveConfig    = consumer.Config{Durable: "projector", BatchSize: 300, FlushInterval: 20 * time.Millisecond, AckWait: time.Minute}
+	rebuildConfig = consumer.Config{Durable: "projector", BatchSize: 5000, FlushInterval: 50 * time.Millisecond, AckWait: time.Minute}
+)
+
+type rig struct {
+	nats stream.Config
+	ch   chdb.Config
+	conn driver.Conn
+	ids  int // distinct event ids published
+}
+
+// newRig publishes the simulated campaign of n units, spread over ministries and provinces, to an embedded server,
+// and makes a fresh ClickHouse database. Every projector below, live or rebuilding, gets its own connections and
+// closes them when done, as a separate process would.
+func newRig(t testing.TB, n int) *rig {
+	t.Helper()
+	ctx := context.Background()
+	r := &rig{nats: streamtest.New(t), ch: chdbtest.New(t)}
+	r.conn = chdbtest.Conn(t, r.ch)
+	o := simulate.Campaign2021(2021)
+	if all := units.All(); n < len(all) {
+		for i := range n {
+			o.Units = append(o.Units, all[i*len(all)/n])
+		}
+	}
+	envs, err := simulate.Generate(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, e := range envs {
+		ids[e.ID] = true
+	}
+	r.ids = len(ids)
+	nc := r.connect(t)
+	defer nc.Close()
+	if _, err := simulate.Run(ctx, nc, o, io.Discard, quiet); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (r *rig) connect(t testing.TB) *stream.Conn {
+	t.Helper()
+	nc, err := stream.Connect(context.Background(), r.nats, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc
+}
+
+func streamOf(t testing.TB, nc *stream.Conn) jetstream.Stream {
+	t.Helper()
+	s, err := nc.Stream(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// projectLive runs `projector run` until it has caught up with the stream.
+func (r *rig) projectLive(t testing.TB) consumer.Stats {
+	t.Helper()
+	return r.project(t, liveConfig)
+}
+
+func (r *rig) project(t testing.TB, cfg consumer.Config) consumer.Stats {
+	t.Helper()
+	ctx := context.Background()
+	nc := r.connect(t)
+	defer nc.Close()
+	st, err := store.Open(ctx, chdbtest.Conn(t, r.ch), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := consumer.New(ctx, streamOf(t, nc), cfg, st, nil, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats, err := c.Run(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stats
+}
+
+// rebuild runs `projector rebuild`.
+func (r *rig) rebuild(ctx context.Context, t testing.TB) (rebuild.Result, error) {
+	t.Helper()
+	nc := r.connect(t)
+	defer nc.Close()
+	return rebuild.Run(ctx, chdbtest.Conn(t, r.ch), streamOf(t, nc), rebuildConfig, io.Discard, quiet)
+}
+
+func (r *rig) mustRebuild(t testing.TB) rebuild.Result {
+	t.Helper()
+	res, err := r.rebuild(context.Background(), t)
+	if err != nil {
+		t.Fatalf("rebuild: %v", err)
+	}
+	return res
+}
+
+func (r *rig) count(t testing.TB, q string) uint64 {
+	t.Helper()
+	var n uint64
+	if err := r.conn.QueryRow(context.Background(), q).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+// differs lists the columns whose values legitimately depend on the run rather than on the events.
+//
+// events.projected_at is when the row reached ClickHouse (for the ingestion lag): a rebuild writes every row again,
+// later.
+//
+// coverage_daily.version counts the changes of the unit stored when the row was written. A day's row that no later
+// batch rewrites keeps the count of its batch, so the version depends on where the stream was cut into batches; it
+// only orders a row's versions for ReplacingMergeTree. The figures it versions are compared.
+//
+// Nothing else differs: events.received_at and quarantine.received_at are the stream's own timestamps of the
+// messages, the same on every delivery, and procedures.version counts all the changes of a procedure, which are
+// all stored when its last change is written.
+var differs = map[string][]string{
+	"events":         {"projected_at"},
+	"coverage_daily": {"version"},
+}
+
+// snapshot reads every table with FINAL, all its columns but those in differs, in a total order; a row is its
+// columns' text joined by tabs.
+func snapshot(t testing.TB, conn driver.Conn) map[string][]string {
+	t.Helper()
+	ctx := context.Background()
+	tables, err := rebuild.Tables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for _, table := range tables {
+		rows, err := conn.Query(ctx, "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = ?", table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cols, texts []string
+		for rows.Next() {
+			var c string
+			if err := rows.Scan(&c); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Contains(differs[table], c) {
+				cols = append(cols, c)
+				texts = append(texts, fmt.Sprintf("ifNull(toString(%s), 'NULL')", chdb.QuoteIdent(c)))
+			}
+		}
+		rows.Close()
+		if len(cols) == 0 {
+			t.Fatalf("table %s has no columns to compare", table)
+		}
+		q := fmt.Sprintf("SELECT arrayStringConcat([%s], '\t') FROM %s FINAL ORDER BY %s",
+			strings.Join(texts, ", "), chdb.QuoteIdent(table), strings.Join(cols, ", "))
+		rows, err = conn.Query(ctx, q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		out[table] = []string{}
+		for rows.Next() {
+			var row string
+			if err := rows.Scan(&row); err != nil {
+				t.Fatal(err)
+			}
+			out[table] = append(out[table], row)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+	}
+	return out
+}
+
+// sameTables reports, row by row, where two snapshots differ.
+func sameTables(t testing.TB, want, got map[string][]string) {
+	t.Helper()
+	for table, w := range want {
+		g := got[table]
+		if len(g) != len(w) {
+			t.Errorf("%s: %d rows, want %d", table, len(g), len(w))
+		}
+		shown := 0
+		for i := range min(len(w), len(g)) {
+			if w[i] != g[i] && shown < 5 {
+				shown++
+				t.Errorf("%s row %d:\n got  %s\n want %s", table, i, g[i], w[i])
+			}
+		}
+	}
+}
+
+func caughtUp(t testing.TB, r *rig) {
+	t.Helper()
+	nc := r.connect(t)
+	defer nc.Close()
+	cons, err := streamOf(t, nc).Consumer(context.Background(), rebuildConfig.Durable)
+	if err != nil {
+		t.Fatalf("durable consumer after the rebuild: %v", err)
+	}
+	ci, err := cons.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ci.NumPending != 0 || ci.NumAckPending != 0 {
+		t.Errorf("consumer has %d pending and %d unacked after the rebuild, want none: `projector run` would project them again", ci.NumPending, ci.NumAckPending)
+	}
+}
+
+// The Done-when test: a rebuild of the campaign reproduces the live tables row by row.
+func TestRebuildReproducesTheLiveTables(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 10)
+	live := r.projectLive(t)
+	if live.Projected != r.ids {
+		t.Fatalf("live projector wrote %d events, want %d", live.Projected, r.ids)
+	}
+	before := snapshot(t, r.conn)
+	for table, rows := range before {
+		if len(rows) == 0 && table != "quarantine" {
+			t.Errorf("live table %s is empty: comparing it proves nothing", table)
+		}
+	}
+
+	res := r.mustRebuild(t)
+
+	sameTables(t, before, snapshot(t, r.conn))
+	if n := r.count(t, "SELECT count() FROM events"); n != uint64(r.ids) {
+		t.Errorf("events holds %d rows without FINAL, want one per published id (%d)", n, r.ids)
+	}
+	if res.Projected != r.ids || res.Rejected != 0 {
+		t.Errorf("rebuild projected %d and rejected %d, want %d and 0", res.Projected, res.Rejected, r.ids)
+	}
+	for _, tr := range res.Rows {
+		if want := uint64(len(before[tr.Table])); tr.Rows != want {
+			t.Errorf("rebuild counted %d rows in %s, want %d", tr.Rows, tr.Table, want)
+		}
+	}
+	caughtUp(t, r)
+	ms, _ := schema.Migrations()
+	if n := r.count(t, "SELECT uniqExact(version) FROM schema_migrations"); n != uint64(len(ms)) {
+		t.Errorf("schema_migrations records %d migrations after the rebuild, want %d", n, len(ms))
+	}
+}
+
+// Tables names every table the schema creates: none is left out of the rebuild, none is invented.
+func TestTablesAreTheSchemas(t *testing.T) {
+	t.Parallel()
+	conn := chdbtest.Conn(t, chdbtest.New(t))
+	if _, err := store.Open(context.Background(), conn, quiet); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := conn.Query(context.Background(), "SELECT name FROM system.tables WHERE database = currentDatabase() AND name != ? ORDER BY name", rebuild.MigrationsTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var inDB []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		inDB = append(inDB, n)
+	}
+	tables, err := rebuild.Tables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(tables)
+	if !slices.Equal(tables, inDB) {
+		t.Errorf("Tables() = %q, the schema creates %q", tables, inDB)
+	}
+}
+
+// A message that is not an event is quarantined once by the rebuild, as it was live.
+func TestRebuildQuarantinesOnce(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 3)
+	nc := r.connect(t)
+	if err := nc.NC.Publish("egov.province.01.proc.1_000001", []byte(`{"id": 7, "garbage`)); err != nil {
+		t.Fatal(err)
+	}
+	nc.Close() // flushes the publish
+	if live := r.projectLive(t); live.Rejected != 1 {
+		t.Fatalf("live projector rejected %d messages, want 1", live.Rejected)
+	}
+	before := snapshot(t, r.conn)
+
+	res := r.mustRebuild(t)
+
+	if res.Rejected != 1 {
+		t.Errorf("rebuild rejected %d messages, want 1", res.Rejected)
+	}
+	if n := r.count(t, "SELECT count() FROM quarantine"); n != 1 {
+		t.Errorf("quarantine holds %d rows without FINAL after the rebuild, want 1", n)
+	}
+	sameTables(t, before, snapshot(t, r.conn))
+}
+
+// A second rebuild gives what the first gave.
+func TestRebuildTwice(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 3)
+	first := r.mustRebuild(t) // on an empty database: nothing was projected live
+	once := snapshot(t, r.conn)
+	second := r.mustRebuild(t)
+	sameTables(t, once, snapshot(t, r.conn))
+	if first.Projected != r.ids || second.Projected != r.ids {
+		t.Errorf("rebuilds projected %d and %d events, want %d each", first.Projected, second.Projected, r.ids)
+	}
+	if !slices.Equal(first.Rows, second.Rows) {
+		t.Errorf("rows per table: first %v, second %v", first.Rows, second.Rows)
+	}
+	if n := r.count(t, "SELECT count() FROM events"); n != uint64(r.ids) {
+		t.Errorf("events holds %d rows without FINAL, want %d", n, r.ids)
+	}
+}
+
+// While a projector consumes, rebuild refuses and touches nothing; once it has stopped, rebuild runs.
+func TestRebuildRefusesWhileTheProjectorRuns(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 3)
+	ctx := context.Background()
+	nc := r.connect(t)
+	st, err := store.Open(ctx, chdbtest.Conn(t, r.ch), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := streamOf(t, nc)
+	c, err := consumer.New(ctx, s, liveConfig, st, nil, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Run(runCtx, false)
+		done <- err
+	}()
+	waitCaughtUp(t, s)
+
+	_, err = r.rebuild(ctx, t)
+	if !errors.Is(err, rebuild.ErrProjectorRunning) {
+		t.Errorf("rebuild while the projector runs: %v, want ErrProjectorRunning", err)
+	}
+	if n := r.count(t, "SELECT count() FROM events"); n != uint64(r.ids) {
+		t.Errorf("the refused rebuild left %d events, want all %d", n, r.ids)
+	}
+
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	if _, err := r.rebuild(ctx, t); err != nil {
+		t.Errorf("rebuild after the projector stopped: %v", err)
+	}
+}
+
+// A projector that died holding messages it had not acknowledged holds the rebuild off until JetStream would deliver
+// them again, no longer.
+func TestRebuildWaitsForTheAckWaitOfACrashedProjector(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 1)
+	ctx := context.Background()
+	nc := r.connect(t)
+	s := streamOf(t, nc)
+	crashed := liveConfig
+	crashed.AckWait = time.Second
+	if _, err := consumer.New(ctx, s, crashed, nil, nil, quiet); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := s.Consumer(ctx, crashed.Durable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := cons.Fetch(10) // and never acked: the projector dies
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range batch.Messages() {
+	}
+	nc.Close()
+
+	began := time.Now()
+	if _, err := r.rebuild(ctx, t); !errors.Is(err, rebuild.ErrProjectorRunning) {
+		if time.Since(began) < crashed.AckWait {
+			t.Errorf("rebuild right after a crash: %v, want ErrProjectorRunning", err)
+		}
+	}
+	time.Sleep(crashed.AckWait) // nothing else to wait for: the crashed projector never comes back
+	if _, err := r.rebuild(ctx, t); err != nil {
+		t.Errorf("rebuild an AckWait after a crash: %v", err)
+	}
+}
+
+// waitCaughtUp waits until the projector has acknowledged every message and is waiting for more.
+func waitCaughtUp(t testing.TB, s jetstream.Stream) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(30 * time.Second)
+	for {
+		if cons, err := s.Consumer(context.Background(), liveConfig.Durable); err == nil {
+			ci, err := cons.Info(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ci.NumPending == 0 && ci.NumAckPending == 0 && ci.NumWaiting > 0 {
+				return
+			}
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatal("the projector did not catch up in 30s")
+		}
+	}
+}
+
+// A database migrated by a newer projector is not rebuilt with an older schema.
+func TestRebuildRefusesANewerSchema(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 1)
+	r.projectLive(t)
+	if err := r.conn.Exec(context.Background(), "INSERT INTO schema_migrations (version, name, applied_at) SELECT 9999, 'from_the_future', now()"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.rebuild(context.Background(), t)
+	if !errors.Is(err, rebuild.ErrNewerSchema) {
+		t.Errorf("rebuild of a newer schema: %v, want ErrNewerSchema", err)
+	}
+	if n := r.count(t, "SELECT count() FROM events"); n != uint64(r.ids) {
+		t.Errorf("the refused rebuild left %d events, want all %d", n, r.ids)
+	}
+}
+
+// A rebuild stopped half-way (SIGINT) leaves the durable consumer where it stopped, and `projector run` completes
+// the tables to what a whole rebuild gives.
+func TestInterruptedRebuildIsCompletedByRun(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, 3)
+	r.projectLive(t)
+	want := snapshot(t, r.conn)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	began := time.Now()
+	watch := r.connect(t)
+	defer watch.Close()
+	s := streamOf(t, watch)
+	go func() {
+		// Stop once the recreated consumer has acknowledged its first batch.
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for ctx.Err() == nil {
+			if cons, err := s.Consumer(ctx, rebuildConfig.Durable); err == nil {
+				if ci := cons.CachedInfo(); ci.Created.After(began) && ci.AckFloor.Stream > 0 {
+					cancel()
+					return
+				}
+			}
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+			}
+		}
+	}()
+	nc := r.connect(t)
+	// Small batches, so that it stops half-way; a short AckWait, so that what it left unacknowledged (the batch whose
+	// write it cut short, the messages delivered after it) comes back soon.
+	small := rebuildConfig
+	small.BatchSize, small.AckWait = 100, time.Second
+	res, err := rebuild.Run(ctx, chdbtest.Conn(t, r.ch), streamOf(t, nc), small, io.Discard, quiet)
+	nc.Close()
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted rebuild: %v (projected %d), want context.Canceled", err, res.Projected)
+	}
+	if res.Projected >= r.ids {
+		t.Fatalf("the rebuild projected all %d events before it was interrupted: nothing tested", res.Projected)
+	}
+
+	r.project(t, small)
+	sameTables(t, want, snapshot(t, r.conn))
+	if n := r.count(t, "SELECT count() FROM events"); n != uint64(r.ids) {
+		t.Errorf("events holds %d rows without FINAL, want %d", n, r.ids)
+	}
+}
+
+// The demo campaign: every unit, about 27,000 events. Run with
+//
+//	go test -run '^$' -bench RebuildCampaign -benchtime 1x ./projector/rebuild
+func BenchmarkRebuildCampaign(b *testing.B) {
+	r := newRig(b, len(units.All()))
+	for b.Loop() {
+		nc := r.connect(b)
+		res, err := rebuild.Run(context.Background(), chdbtest.Conn(b, r.ch), streamOf(b, nc), consumer.Config{
+			Durable: "projector", BatchSize: 5000, FlushInterval: 500 * time.Millisecond, AckWait: time.Minute,
+		}, io.Discard, quiet)
+		nc.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(res.Projected)/res.Took.Seconds(), "events/s")
+	}
+}
