@@ -44,10 +44,7 @@ func demo(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) (sum
 		if err != nil {
 			return sum, err
 		}
-		defer func() {
-			srv.Shutdown()
-			srv.WaitForShutdown()
-		}()
+		defer srv.Stop()
 		cfg.NATS.URL = srv.ClientURL()
 		fmt.Fprintf(out, "NATS JetStream: embedded server, data in %s\n", cfg.NATS.StoreDir)
 	} else {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -47,7 +48,7 @@ type Conn struct {
 	NC  *nats.Conn
 	JS  jetstream.JetStream
 	cfg Config
-	srv *server.Server
+	srv *Server
 	log *slog.Logger
 	// closed is closed by the client when the connection is closed, ending a drain.
 	closed chan struct{}
@@ -98,17 +99,38 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
 	return c, nil
 }
 
+// Server is a nats-server embedded in this process, holding its store directory's lock.
+type Server struct {
+	*server.Server
+	lock *os.File
+}
+
+// Stop shuts the server down, waits for it, and releases the store directory.
+func (s *Server) Stop() {
+	s.Shutdown()
+	s.WaitForShutdown()
+	if s.lock != nil {
+		s.lock.Close() // closing releases the flock
+		s.lock = nil
+	}
+}
+
 // StartServer starts a real nats-server inside this process, with JetStream storing into cfg.StoreDir and clients
-// accepted on a free port of 127.0.0.1. Connect starts one by itself when cfg.URL is empty; start one here to share
-// it between several connections of one process (the demo, tests), passing its ClientURL as their URL. Stop it
-// with Shutdown and WaitForShutdown.
-func StartServer(cfg Config) (*server.Server, error) {
+// accepted on 127.0.0.1 at cfg.Port. Connect starts one by itself when cfg.URL is empty; start one here to share it
+// between several connections of one process (the demo, tests), passing its ClientURL as their URL. Two servers
+// writing one store directory would corrupt it, so the directory is locked while the server runs: a second process
+// (a rebuild beside a running projector, say) gets a clear error instead.
+func StartServer(cfg Config) (*Server, error) {
 	dir, err := filepath.Abs(cfg.StoreDir)
 	if err != nil {
 		return nil, fmt.Errorf("NATS store dir %q: %w", cfg.StoreDir, err)
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create NATS store dir: %w", err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
 	}
 	opts := &server.Options{
 		ServerName: "egovtrack-embedded",
@@ -118,20 +140,36 @@ func StartServer(cfg Config) (*server.Server, error) {
 		StoreDir:   dir,
 		NoSigs:     true,
 		NoLog:      true,
-	}
-	if cfg.SyncAlways {
-		opts.SyncAlways = true
+		SyncAlways: cfg.SyncAlways,
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("configure embedded NATS server: %w", err)
 	}
 	srv.Start()
+	s := &Server{Server: srv, lock: lock}
 	if !srv.ReadyForConnections(cfg.ConnectTimeout) {
-		srv.Shutdown()
+		s.Stop()
 		return nil, fmt.Errorf("embedded NATS server in %s not ready after %s", dir, cfg.ConnectTimeout)
 	}
-	return srv, nil
+	return s, nil
+}
+
+// lockDir takes an exclusive lock on dir's lock file, without waiting.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "egovtrack.lock"), os.O_CREATE|os.O_RDWR, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("lock NATS store dir: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("the NATS store dir %s is in use by another embedded server (is a projector or collector running on it?); stop it, or point both at one server with EGOV_NATS_URL", dir)
+		}
+		return nil, fmt.Errorf("lock NATS store dir %s: %w", dir, err)
+	}
+	return f, nil
 }
 
 // StreamConfig is the stream every event is stored in: file storage, every subject under egov.>, deduplicated by
@@ -191,8 +229,7 @@ func (c *Conn) Close() error {
 
 func (c *Conn) shutdown() {
 	if c.srv != nil {
-		c.srv.Shutdown()
-		c.srv.WaitForShutdown()
+		c.srv.Stop()
 		c.srv = nil
 	}
 }

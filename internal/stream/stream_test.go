@@ -3,6 +3,7 @@ package stream_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"log/slog"
 	"testing"
 	"time"
@@ -151,4 +152,23 @@ func TestPublishAcrossServerRestart(t *testing.T) {
 		t.Errorf("stream holds %d messages after the restart, want exactly %d", info.State.Msgs, len(envs))
 	}
 	t.Logf("%d stored, %d acknowledged as duplicates after the restart", res.Stored, res.Duplicates)
+}
+
+// A second embedded server on a store directory in use is refused: two servers writing one directory corrupt it.
+func TestStoreDirIsLocked(t *testing.T) {
+	cfg := streamtest.New(t)
+	cfg.URL, cfg.Port, cfg.StoreDir = "", -1, t.TempDir()
+	first, err := stream.StartServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.StartServer(cfg); err == nil || !strings.Contains(err.Error(), "in use by another embedded server") {
+		t.Fatalf("second server on %s: %v, want a refusal", cfg.StoreDir, err)
+	}
+	first.Stop()
+	again, err := stream.StartServer(cfg)
+	if err != nil {
+		t.Fatalf("after the first stopped: %v", err)
+	}
+	again.Stop()
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
-	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/egovtrack/egovtrack/internal/stream"
 )
@@ -16,7 +15,7 @@ import (
 // Server is an embedded server that a test can restart on the same port and data.
 type Server struct {
 	cfg stream.Config
-	srv *server.Server
+	srv *stream.Server
 }
 
 // New starts an embedded server storing into a temporary directory, stopped when the test ends, and returns the
@@ -74,8 +73,7 @@ func (s *Server) start(t testing.TB) {
 
 func (s *Server) stop() {
 	if s.srv != nil {
-		s.srv.Shutdown()
-		s.srv.WaitForShutdown()
+		s.srv.Stop()
 		s.srv = nil
 	}
 }
