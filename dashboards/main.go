@@ -1,33 +1,48 @@
-// Command dashboards generates egovtrack's Grafana dashboards and the files Grafana provisions them from.
+// Command dashboards generates egovtrack's Grafana dashboards and the files Grafana provisions them from, or posts
+// the dashboards to a running Grafana.
 //
 //	go run ./dashboards generate
 //
 // writes the dashboards as JSON into $EGOV_DASHBOARDS_DIR/dashboards and the datasource and dashboards provider
 // files into $EGOV_DASHBOARDS_DIR/provisioning (EGOV_DASHBOARDS_DIR defaults to deploy/grafana, so run it from the
-// repository's root). The dashboards themselves are in dashboards/board.
+// repository's root).
+//
+//	EGOV_GRAFANA_URL=https://grafana.example EGOV_GRAFANA_TOKEN=… go run ./dashboards push
+//
+// posts the same dashboards to Grafana's HTTP API, into the egovtrack folder, overwriting them. The dashboards
+// themselves are in dashboards/board.
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
+	"path"
 	"path/filepath"
+	"strings"
+	"syscall"
 
 	"github.com/caarlos0/env/v11"
 
 	"github.com/egovtrack/egovtrack/dashboards/provision"
+	"github.com/egovtrack/egovtrack/dashboards/push"
 )
 
 // Config is what the command reads from its environment.
 type Config struct {
 	// Dir is the output root: dashboards/ and provisioning/ are written beneath it.
 	Dir string `env:"EGOV_DASHBOARDS_DIR" envDefault:"deploy/grafana"`
+	// Grafana is where push posts the dashboards.
+	Grafana push.Config `envPrefix:"EGOV_GRAFANA_"`
 }
 
-const usage = `usage: dashboards generate
+const usage = `usage: dashboards generate|push
 
 generate  write the dashboards and Grafana's provisioning files under $EGOV_DASHBOARDS_DIR (default deploy/grafana)
+push      post the dashboards to the Grafana at $EGOV_GRAFANA_URL with the token $EGOV_GRAFANA_TOKEN
 `
 
 func main() {
@@ -37,7 +52,7 @@ func main() {
 
 // run carries out one command line and returns the exit code: 2 for a usage error, 1 for a failure.
 func run(args []string, stderr io.Writer, log *slog.Logger) int {
-	if len(args) != 1 || args[0] != "generate" {
+	if len(args) != 1 || args[0] != "generate" && args[0] != "push" {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
@@ -45,6 +60,11 @@ func run(args []string, stderr io.Writer, log *slog.Logger) int {
 	if err := env.Parse(&cfg); err != nil {
 		log.Error("read configuration", "err", err)
 		return 1
+	}
+	if args[0] == "push" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return pushAll(ctx, cfg.Grafana, log)
 	}
 	files, err := provision.Write(cfg.Dir)
 	if err != nil {
@@ -54,5 +74,33 @@ func run(args []string, stderr io.Writer, log *slog.Logger) int {
 	for _, f := range files {
 		log.Info("wrote", "file", filepath.Join(cfg.Dir, filepath.FromSlash(f.Path)), "bytes", len(f.Data))
 	}
+	return 0
+}
+
+// pushAll posts every dashboard to Grafana, into the folder provisioning uses.
+func pushAll(ctx context.Context, cfg push.Config, log *slog.Logger) int {
+	client, err := push.New(cfg, log)
+	if err != nil {
+		log.Error("push: configuration", "err", err)
+		return 1
+	}
+	files, err := provision.Files()
+	if err != nil {
+		log.Error("push", "err", err)
+		return 1
+	}
+	var dashboards []push.Dashboard
+	for _, f := range files {
+		if strings.HasPrefix(f.Path, provision.DashboardsDir+"/") {
+			dashboards = append(dashboards, push.Dashboard{UID: strings.TrimSuffix(path.Base(f.Path), ".json"), JSON: f.Data})
+		}
+	}
+	log.Info("pushing dashboards", "grafana", cfg, "dashboards", len(dashboards), "folder", provision.FolderUID)
+	results, err := client.Push(ctx, push.Folder{UID: provision.FolderUID, Title: provision.Folder}, dashboards)
+	if err != nil {
+		log.Error("push", "err", err, "pushed", len(results))
+		return 1
+	}
+	log.Info("dashboards pushed", "count", len(results))
 	return 0
 }

@@ -2,15 +2,22 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/egovtrack/egovtrack/dashboards/board"
 	"github.com/egovtrack/egovtrack/dashboards/internal/golden"
+	"github.com/egovtrack/egovtrack/dashboards/provision"
 	"github.com/egovtrack/egovtrack/internal/envdoc"
 )
 
@@ -86,6 +93,7 @@ func TestUsage(t *testing.T) {
 		{"no command", nil},
 		{"unknown command", []string{"publish"}},
 		{"extra argument", []string{"generate", "now"}},
+		{"push with an argument", []string{"push", "http://grafana"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,5 +118,109 @@ func TestREADMEDocumentsConfiguration(t *testing.T) {
 	}
 	for _, v := range envdoc.Missing(string(b), envdoc.Vars(Config{})) {
 		t.Errorf("README.md lacks the row | `%s` | `%s` | …", v.Name, v.Default)
+	}
+}
+
+// push posts every generated dashboard, as generate writes it, to Grafana's API, into the provisioned folder, with
+// the token as a bearer token that no log line shows.
+func TestPushCommand(t *testing.T) {
+	const token = "glsa_0123456789abcdef"
+	type request struct {
+		Method, Path, Auth string
+		Body               map[string]any
+	}
+	var (
+		mu       sync.Mutex
+		requests []request
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		req := request{Method: r.Method, Path: r.URL.Path, Auth: r.Header.Get("Authorization")}
+		if r.Body != nil && r.Method == http.MethodPost {
+			if err := json.NewDecoder(r.Body).Decode(&req.Body); err != nil {
+				t.Errorf("%s %s: %v", r.Method, r.URL.Path, err)
+			}
+		}
+		requests = append(requests, req)
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == http.MethodGet:
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = io.WriteString(w, `{"message":"folder not found"}`)
+		case r.URL.Path == "/api/folders":
+			_, _ = io.WriteString(w, `{"uid":"egovtrack","title":"egovtrack"}`)
+		default:
+			uid, _ := req.Body["dashboard"].(map[string]any)["uid"].(string)
+			_, _ = io.WriteString(w, `{"status":"success","uid":"`+uid+`","url":"/d/`+uid+`/x","version":1}`)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Setenv("EGOV_GRAFANA_URL", srv.URL)
+	t.Setenv("EGOV_GRAFANA_TOKEN", token)
+
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if code := run([]string{"push"}, io.Discard, log); code != 0 {
+		t.Fatalf("push: exit %d\n%s", code, logs.String())
+	}
+	if strings.Contains(logs.String(), token) {
+		t.Errorf("the token is in the log:\n%s", logs.String())
+	}
+
+	files, err := provision.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	generated := map[string]any{}
+	for _, f := range files {
+		if uid, ok := strings.CutPrefix(f.Path, provision.DashboardsDir+"/"); ok {
+			var d any
+			if err := json.Unmarshal(f.Data, &d); err != nil {
+				t.Fatal(err)
+			}
+			generated[strings.TrimSuffix(uid, ".json")] = d
+		}
+	}
+	if len(requests) != 2+len(board.Titles) {
+		t.Fatalf("%d requests, want the folder's two and one per dashboard: %+v", len(requests), requests)
+	}
+	if r := requests[0]; r.Method != http.MethodGet || r.Path != "/api/folders/"+provision.FolderUID {
+		t.Errorf("first request %s %s, want the folder looked up", r.Method, r.Path)
+	}
+	if r := requests[1]; r.Path != "/api/folders" || r.Body["uid"] != provision.FolderUID || r.Body["title"] != provision.Folder {
+		t.Errorf("second request %s %s %v, want the folder created", r.Method, r.Path, r.Body)
+	}
+	for i, r := range requests {
+		if r.Auth != "Bearer "+token {
+			t.Errorf("request %d: Authorization %q", i, r.Auth)
+		}
+	}
+	for i, want := range board.Titles {
+		r := requests[2+i]
+		if r.Method != http.MethodPost || r.Path != "/api/dashboards/db" {
+			t.Errorf("request %s %s, want POST /api/dashboards/db", r.Method, r.Path)
+			continue
+		}
+		if r.Body["folderUid"] != provision.FolderUID || r.Body["overwrite"] != true {
+			t.Errorf("%s: folderUid %v, overwrite %v", want.UID, r.Body["folderUid"], r.Body["overwrite"])
+		}
+		if !reflect.DeepEqual(r.Body["dashboard"], generated[want.UID]) {
+			t.Errorf("%s: the dashboard posted is not the one generate writes", want.UID)
+		}
+	}
+}
+
+func TestPushNeedsURLAndToken(t *testing.T) {
+	t.Setenv("EGOV_GRAFANA_URL", "")
+	t.Setenv("EGOV_GRAFANA_TOKEN", "")
+	var logs bytes.Buffer
+	if code := run([]string{"push"}, io.Discard, slog.New(slog.NewTextHandler(&logs, nil))); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	for _, want := range []string{"EGOV_GRAFANA_URL is empty", "EGOV_GRAFANA_TOKEN is empty"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the log does not say %q:\n%s", want, logs.String())
+		}
 	}
 }

@@ -1,8 +1,6 @@
 package board
 
 import (
-	"time"
-
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
@@ -11,95 +9,61 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 
 	"github.com/egovtrack/egovtrack/dashboards/chquery"
-	"github.com/egovtrack/egovtrack/internal/event"
 )
 
-// NationalUID is the national overview's uid: fixed, so that links and bookmarks to it survive regeneration.
-const NationalUID = "egov-national"
-
-// The 2021 campaign sets the default time range. The minister's mid-year review asked to raise level-4 coverage from
-// 40% (mid-2021) to 100% by the end of 2021, and the digital office briefs on that campaign: the dashboard opens on
-// it, from 1 June 2021 (the month before the baseline) to 15 January 2022 (two weeks past the deadline, so that the
-// year-end result is in view), whenever it is opened. A relative range (now-…) would open on an empty chart as soon
-// as the campaign is over, and on history being replayed. The edges are Vietnamese midnights, written in UTC as
-// Grafana saves absolute times.
-var (
-	campaignFrom = time.Date(2021, time.June, 1, 0, 0, 0, 0, event.Vietnam)
-	campaignTo   = time.Date(2022, time.January, 15, 23, 59, 59, 0, event.Vietnam)
-)
-
-func grafanaTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
-
-// National is the national overview for the digital office: level-4 coverage now and against its trajectory, units
-// at 100%, virtual assistants live, and the daily numbers under the chart.
+// National is the national overview for the digital office and the minister's briefing: are we on track for 100% by
+// 31 December, how many units are done, on track or behind, when 100% comes at the current pace, ministries against
+// provinces, and the virtual assistants live.
 func National() (dashboard.Dashboard, error) {
-	return dashboard.NewDashboardBuilder("National overview: level-4 online public services").
-		Uid(NationalUID).
-		Description("Tổng quan toàn quốc: tỷ lệ dịch vụ công trực tuyến mức độ 4 và trợ lý ảo. "+
-			"Level-4 coverage of eligible online public services and virtual assistants, all ministries and provinces.").
-		Tags([]string{"egovtrack", "national"}).
-		Readonly().
-		Timezone("Asia/Ho_Chi_Minh").
-		WeekStart("monday").
-		Time(grafanaTime(campaignFrom), grafanaTime(campaignTo)).
-		WithVariable(datasourceVariable()).
+	return finish(newDashboard(NationalUID,
+		"Tổng quan toàn quốc: tỷ lệ dịch vụ công trực tuyến mức độ 4 và trợ lý ảo. "+
+			"Level-4 coverage of eligible online public services and virtual assistants, all ministries and provinces.",
+		"national").
 		WithPanel(coverageNow()).
-		WithPanel(unitsAtFull()).
-		WithPanel(assistantLive()).
-		WithPanel(coverageChart()).
-		WithPanel(coverageTable()).
-		Build()
-}
-
-// datasourceVariable lets a viewer pick another ClickHouse datasource; it starts on the provisioned one.
-func datasourceVariable() *dashboard.DatasourceVariableBuilder {
-	return dashboard.NewDatasourceVariableBuilder(DatasourceVar).
-		Label("Nguồn dữ liệu / Data source").
-		Type(chquery.PluginType).
-		Current(dashboard.VariableOption{
-			Text:  dashboard.StringOrArrayOfString{String: cog.ToPtr(DatasourceName)},
-			Value: dashboard.StringOrArrayOfString{String: cog.ToPtr(DatasourceUID)},
-		})
-}
-
-// query starts a target on the dashboard's datasource variable.
-func query(refID, sql string) *chquery.Builder {
-	return chquery.NewBuilder(datasourceRef).RefID(refID).SQL(sql)
-}
-
-// datasourceRef is how panels and targets name the datasource: through the variable.
-const datasourceRef = "${" + DatasourceVar + "}"
-
-func thresholds(steps ...dashboard.Threshold) *dashboard.ThresholdsConfigBuilder {
-	return dashboard.NewThresholdsConfigBuilder().Mode(dashboard.ThresholdsModeAbsolute).Steps(steps)
-}
-
-// step is a threshold from value on; the first step of a list has no value (from minus infinity).
-func step(color string, from *float64) dashboard.Threshold {
-	return dashboard.Threshold{Color: color, Value: from}
-}
-
-func bigNumber(title, description, sql string) *stat.PanelBuilder {
-	return stat.NewPanelBuilder().
-		Title(title).
-		Description(description).
-		Datasource(chquery.Ref(datasourceRef)).
-		WithTarget(query("A", sql).Table()).
-		Height(5).
-		Span(8).
-		GraphMode(common.BigValueGraphModeNone).
-		ColorMode(common.BigValueColorModeValue).
-		TextMode(common.BigValueTextModeValue).
-		Orientation(common.VizOrientationAuto).
-		ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"}).Values(false))
+		WithPanel(count(2, "Units at 100%", "Ministries and provinces whose every eligible procedure is at level 4, "+
+			"on the latest day within the time range. Số bộ, ngành, địa phương đạt 100% thủ tục đủ điều kiện ở mức độ 4.",
+			countStatus(statusFull)).Span(4)).
+		WithPanel(count(3, "Units on track", "Ministries and provinces below 100% whose coverage is at or above the "+
+			"trajectory on the latest day within the time range. The trajectory is drawn from the target-set events: "+
+			"the latest national level-4 coverage target, a straight line from its baseline (40% on 30 June 2021) to its "+
+			"goal (100% on 31 December 2021); every unit is held to it. Đơn vị đúng lộ trình.",
+			countStatus(statusOnTrack)).Span(4).
+			Thresholds(thresholds(step("blue", nil)))).
+		WithPanel(count(4, "Units behind", "Ministries and provinces whose coverage is below the trajectory on the "+
+			"latest day within the time range: the national target's straight line from its baseline to its goal "+
+			"(from the target-set events). Units at 100% are never behind. Đơn vị chậm so với lộ trình.",
+			countStatus(statusBehind)).Span(4).
+			Thresholds(thresholds(step("green", nil), step("red", cog.ToPtr(1.0))))).
+		WithPanel(word(5, "100% at the pace of the last 30 days",
+			"The day national coverage would reach 100% if it kept rising as fast as over the 30 days up to the "+
+				"latest day within the time range: (100% − coverage) ÷ (its rise over those 30 days ÷ 30), rounded up "+
+				"to whole days. Ngày đạt 100% nếu giữ tốc độ 30 ngày gần nhất. The table \"How the 100% date is worked "+
+				"out\" shows the numbers.",
+			forecastSQL, "forecast", valueMappings(forecastLabels)).Span(4)).
+		WithPanel(count(6, "Virtual assistant live", "Ministries and provinces whose virtual assistant for civil "+
+			"servants is in operation at the end of the time range. Số bộ, ngành, địa phương đã đưa trợ lý ảo vào vận hành.",
+			assistantLiveSQL).Span(4)).
+		WithPanel(coverageChart(7, "Coverage against the 40% → 100% trajectory",
+			"National level-4 coverage of eligible procedures per Vietnamese day, and the trajectory of the target in "+
+				"force: a straight line from its baseline to its goal by its deadline. Tỷ lệ mức độ 4 toàn quốc theo ngày "+
+				"so với lộ trình mục tiêu (40% giữa năm 2021 → 100% cuối năm 2021).",
+			coverageSeries(allUnits))).
+		WithPanel(coverageDays(8, "Show the data: national coverage per day",
+			"The numbers behind the chart, latest day first: eligible procedures, those at level 4, coverage and the "+
+				"trajectory. Số liệu theo ngày: thủ tục đủ điều kiện, thủ tục mức độ 4, tỷ lệ và lộ trình.",
+			coverageTable(allUnits)).Span(14)).
+		WithPanel(forecastTable()).
+		WithPanel(kindsChart()).
+		WithPanel(kindsTable()).
+		Build())
 }
 
 func coverageNow() *stat.PanelBuilder {
-	return bigNumber("Level-4 coverage now",
+	return bigNumber(1, "Level-4 coverage now",
 		"Share of eligible procedures that are at level 4, all ministries and provinces, on the latest day within "+
 			"the time range. Tỷ lệ thủ tục đủ điều kiện đã cung cấp trực tuyến mức độ 4, toàn quốc, ngày gần nhất.",
 		coverageNowSQL).
-		Id(1).
+		Span(4).
 		Unit("percent").
 		Decimals(1).
 		Min(0).
@@ -107,51 +71,19 @@ func coverageNow() *stat.PanelBuilder {
 		Thresholds(thresholds(step("red", nil), step("orange", cog.ToPtr(40.0)), step("green", cog.ToPtr(100.0))))
 }
 
-func unitsAtFull() *stat.PanelBuilder {
-	return bigNumber("Units at 100%",
-		"Ministries and provinces whose every eligible procedure is at level 4, on the latest day within the time "+
-			"range. Số bộ, ngành, địa phương đạt 100% thủ tục đủ điều kiện ở mức độ 4.",
-		unitsAtFullSQL).
-		Id(2).
-		Unit("none").
-		Decimals(0).
-		Thresholds(thresholds(step("text", nil)))
-}
-
-func assistantLive() *stat.PanelBuilder {
-	return bigNumber("Virtual assistant live",
-		"Ministries and provinces whose virtual assistant for civil servants is in operation at the end of the time "+
-			"range. Số bộ, ngành, địa phương đã đưa trợ lý ảo vào vận hành.",
-		assistantLiveSQL).
-		Id(3).
-		Unit("none").
-		Decimals(0).
-		Thresholds(thresholds(step("text", nil)))
-}
-
-// displayName renames a result column for viewers.
-func displayName(name string) dashboard.DynamicConfigValue {
-	return dashboard.DynamicConfigValue{Id: "displayName", Value: name}
-}
-
-func unit(u string) dashboard.DynamicConfigValue {
-	return dashboard.DynamicConfigValue{Id: "unit", Value: u}
-}
-
 const (
 	coverageName   = "Level-4 coverage"
 	trajectoryName = "Trajectory to the target"
 )
 
-func coverageChart() *timeseries.PanelBuilder {
+// coverageChart is a chart of a coverage series (see coverageSeries): coverage against the trajectory.
+func coverageChart(id uint32, title, description, sql string) *timeseries.PanelBuilder {
 	return timeseries.NewPanelBuilder().
-		Id(4).
-		Title("Coverage against the 40% → 100% trajectory").
-		Description("National level-4 coverage of eligible procedures per Vietnamese day, and the trajectory of the "+
-			"target in force: a straight line from its baseline to its goal by its deadline. Tỷ lệ mức độ 4 toàn quốc "+
-			"theo ngày so với lộ trình mục tiêu (40% giữa năm 2021 → 100% cuối năm 2021).").
+		Id(id).
+		Title(title).
+		Description(description).
 		Datasource(chquery.Ref(datasourceRef)).
-		WithTarget(query("A", coverageSeriesSQL).TimeSeries()).
+		WithTarget(query("A", sql).TimeSeries()).
 		Height(10).
 		Span(24).
 		Unit("percent").
@@ -170,30 +102,168 @@ func coverageChart() *timeseries.PanelBuilder {
 		OverrideByName("coverage", []dashboard.DynamicConfigValue{displayName(coverageName)}).
 		OverrideByName("trajectory", []dashboard.DynamicConfigValue{
 			displayName(trajectoryName),
-			{Id: "custom.lineStyle", Value: map[string]any{"fill": "dash", "dash": []int{10, 10}}},
+			{Id: "custom.lineStyle", Value: map[string]any{"dash": []any{10, 10}, "fill": "dash"}},
 		})
 }
 
-func coverageTable() *table.PanelBuilder {
-	return table.NewPanelBuilder().
-		Id(5).
-		Title("Show the data: national coverage per day").
-		Description("The numbers behind the chart, latest day first: eligible procedures, those at level 4, coverage "+
-			"and the trajectory. Số liệu theo ngày: thủ tục đủ điều kiện, thủ tục mức độ 4, tỷ lệ và lộ trình.").
-		Datasource(chquery.Ref(datasourceRef)).
-		WithTarget(query("A", coverageTableSQL).Table()).
-		Height(10).
-		Span(24).
-		Footer(common.NewTableFooterOptionsBuilder().Show(false).Reducer([]string{})).
-		Unit("none").
-		Decimals(0).
-		OverrideByName("date", []dashboard.DynamicConfigValue{displayName("Day (Vietnam)")}).
-		OverrideByName("eligible", []dashboard.DynamicConfigValue{displayName("Eligible procedures")}).
-		OverrideByName("level4", []dashboard.DynamicConfigValue{displayName("At level 4")}).
-		OverrideByName("coverage", []dashboard.DynamicConfigValue{
-			displayName(coverageName + " %"), unit("percent"), {Id: "decimals", Value: 1},
-		}).
-		OverrideByName("trajectory", []dashboard.DynamicConfigValue{
-			displayName(trajectoryName + " %"), unit("percent"), {Id: "decimals", Value: 1},
-		})
+// coverageDays is the table of a coverage table query (see coverageTable).
+func coverageDays(id uint32, title, description, sql string) *table.PanelBuilder {
+	return dataTable(id, title, description, sql).
+		OverrideByName("date", column("Day (Vietnam)", "string")).
+		OverrideByName("eligible", column("Eligible procedures", "none")).
+		OverrideByName("level4", column("At level 4", "none")).
+		OverrideByName("coverage", percent(coverageName+" %")).
+		OverrideByName("trajectory", percent(trajectoryName+" %"))
 }
+
+// forecastLabels translate the forecast's codes; a date shows as it is.
+var forecastLabels = []label{
+	{"reached", "Đã đạt 100% / reached", "green"},
+	{"no_history", "Chưa đủ 30 ngày số liệu / less than 30 days of data", "text"},
+	{"stalled", "Không tăng / not rising", "red"},
+	{"beyond", "Sau hơn 10 năm / more than 10 years", "red"},
+}
+
+func forecastTable() *table.PanelBuilder {
+	return dataTable(9, "How the 100% date is worked out",
+		"National coverage on the latest day within the time range and 30 days earlier, the pace between them in "+
+			"percentage points a day, the days still needed at that pace and the day 100% would be reached. Cách tính "+
+			"ngày đạt 100%.",
+		forecastSQL).
+		Span(10).
+		OverrideByName("day", column("Latest day", "string")).
+		OverrideByName("coverage", percent("Coverage then")).
+		OverrideByName("day_before", column("30 days earlier", "string")).
+		OverrideByName("coverage_before", percent("Coverage 30 days earlier")).
+		OverrideByName("pace", column("Pace", "suffix: pp/day", decimals(2))).
+		OverrideByName("days_to_full", column("Days to 100% at that pace", "d")).
+		OverrideByName("forecast", column("100% reached on", "string", mappingsProperty(forecastLabels)))
+}
+
+func kindsChart() *timeseries.PanelBuilder {
+	return coverageChart(10, "Ministries and provinces side by side",
+		"Level-4 coverage of eligible procedures per Vietnamese day, of the ministries and ministerial-level "+
+			"agencies together and of the provinces and centrally-run cities together, against the national "+
+			"trajectory. Tỷ lệ mức độ 4 của khối bộ, ngành và khối địa phương.",
+		kindsSeriesSQL).
+		Span(14).
+		OverrideByName("ministries", []dashboard.DynamicConfigValue{displayName("Bộ, ngành / ministries")}).
+		OverrideByName("provinces", []dashboard.DynamicConfigValue{displayName("Tỉnh, thành phố / provinces")})
+}
+
+func kindsTable() *table.PanelBuilder {
+	return dataTable(11, "Show the data: ministries and provinces",
+		"Ministries and provinces on the latest day within the time range: units, eligible procedures, those at level "+
+			"4, coverage, and how many units are at 100%, on track or behind the national trajectory. Số liệu khối bộ, "+
+			"ngành và khối địa phương.",
+		kindsTableSQL).
+		Span(10).
+		OverrideByName("kind", column("", "string", mappingsProperty(kindLabels))).
+		OverrideByName("units", column("Units", "none")).
+		OverrideByName("eligible", column("Eligible", "none")).
+		OverrideByName("level4", column("At level 4", "none")).
+		OverrideByName("coverage", percent("Coverage")).
+		OverrideByName("at_full", column("At 100%", "none")).
+		OverrideByName("on_track", column("On track", "none")).
+		OverrideByName("behind", column("Behind", "none"))
+}
+
+// coverageNowSQL: the national share of eligible procedures at level 4 on the latest day, in percent. No row (so
+// "no data") when nothing in the range is eligible.
+const coverageNowSQL = `SELECT 100 * sum(level4) / sum(eligible) AS coverage
+FROM coverage_daily FINAL
+WHERE day = ` + latestDay + `
+HAVING sum(eligible) > 0`
+
+// countStatus counts the units with a status on the latest day (see unitStatus).
+func countStatus(status string) string {
+	return `SELECT countIf(status = '` + status + `') AS units
+FROM ` + unitStatus
+}
+
+// assistantLiveSQL: the units whose virtual assistant is live at the end of the time range.
+const assistantLiveSQL = `SELECT countIf(current_stage = 'live') AS units
+FROM ` + stageNow
+
+// forecastSQL: when national coverage reaches 100% at the pace of the paceDays days up to the latest day: the
+// coverage then and paceDays earlier, the pace in percentage points a day, the whole days still needed, and
+// forecast, the day as YYYY-MM-DD or a code: reached (already at 100%), no_history (no coverage paceDays earlier),
+// stalled (not rising), beyond (more than ten years away). No row when the range has no coverage.
+var forecastSQL = `SELECT
+    toString(latest) AS day,
+    coverage_now AS coverage,
+    toString(latest - ` + paceDays + `) AS day_before,
+    coverage_before,
+    pace,
+    days_to_full,
+    multiIf(
+        coverage_now >= 100, 'reached',
+        has_before = 0, 'no_history',
+        pace <= 0, 'stalled',
+        days_to_full > 3650, 'beyond',
+        toString(latest + days_to_full)) AS forecast
+FROM
+(
+    SELECT
+        latest,
+        coverage_now,
+        has_before,
+        if(has_before = 0, NULL, share_before) AS coverage_before,
+        if(has_before = 0, NULL, (coverage_now - share_before) / ` + paceDays + `) AS pace,
+        if(pace > 0, toInt64(ceil((100 - coverage_now) / pace)), NULL) AS days_to_full
+    FROM
+    (
+        SELECT
+            max(day) AS latest,
+            argMax(share, day) AS coverage_now,
+            min(day) < max(day) AS has_before,
+            argMin(share, day) AS share_before
+        FROM
+        (
+            SELECT
+                day,
+                ` + shareOf("sum(level4)", "sum(eligible)") + ` AS share
+            FROM coverage_daily FINAL
+            WHERE day = ` + latestDay + ` OR day = ` + latestDay + ` - ` + paceDays + `
+            GROUP BY day
+        )
+        HAVING count() > 0
+    )
+)`
+
+// kindsSeriesSQL: coverage of the ministries and of the provinces per Vietnamese day, and the trajectory.
+var kindsSeriesSQL = `SELECT
+    toDateTime(day, 'Asia/Ho_Chi_Minh') AS time,
+    ` + shareOf("m_level4", "m_eligible") + ` AS ministries,
+    ` + shareOf("p_level4", "p_eligible") + ` AS provinces,
+    ` + trajectoryOn("day") + ` AS trajectory
+FROM
+(
+    SELECT
+        day,
+        'national' AS scope,
+        sumIf(eligible, unit_kind = 'ministry') AS m_eligible,
+        sumIf(level4, unit_kind = 'ministry') AS m_level4,
+        sumIf(eligible, unit_kind = 'province') AS p_eligible,
+        sumIf(level4, unit_kind = 'province') AS p_level4
+    FROM coverage_daily FINAL
+    WHERE ` + vnDays + `
+    GROUP BY day
+)
+ANY LEFT JOIN
+` + nationalTarget + ` USING scope
+ORDER BY time`
+
+// kindsTableSQL: the ministries and the provinces on the latest day, with their units' statuses counted.
+var kindsTableSQL = `SELECT
+    unit_kind AS kind,
+    count() AS units,
+    sum(eligible_now) AS eligible,
+    sum(level4_now) AS level4,
+    ` + shareOf("sum(level4_now)", "sum(eligible_now)") + ` AS coverage,
+    countIf(status = '` + statusFull + `') AS at_full,
+    countIf(status = '` + statusOnTrack + `') AS on_track,
+    countIf(status = '` + statusBehind + `') AS behind
+FROM ` + unitStatus + `
+GROUP BY unit_kind
+ORDER BY kind`

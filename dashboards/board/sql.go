@@ -1,69 +1,44 @@
 package board
 
+import "strings"
+
 // The SQL of the panels. It runs on ClickHouse 18.16 and 24.x+: no toStartOfInterval (so no $__timeInterval), no
 // window functions, no WITH FILL, no DateTime64. Tables are named without their database: the datasource's default
 // database (egov) applies, and tests run the same SQL in a database of their own. Every table is a
 // ReplacingMergeTree read with FINAL, so that rows written twice (redelivery, rebuild) count once.
+//
+// Three habits follow from ClickHouse 18.16 and from the plugin:
+//   - One JOIN per SELECT: 18.16 has no other. Queries that need several nest them, each joining with ANY LEFT
+//     JOIN … USING; a one-row table is attached to every row through a constant key (scope = 'national').
+//   - An alias never reuses the name of a column the same SELECT reads: ClickHouse substitutes aliases everywhere in
+//     their SELECT, so `argMax(eligible, day) AS eligible` would nest an aggregate in itself.
+//   - $__fromTime and $__toTime stand as a function's argument or in parentheses, followed by a closing
+//     parenthesis, as the plugin's macro scanner needs (see chquery).
+//
+// "The latest day" of a panel is the last Vietnamese day within the time range that has coverage: coverage_daily is
+// dense (one row per unit per day up to the last day any unit reported), so that day has a row for every unit
+// already reporting. Figures "now" are figures of that day.
 
 // vnDays keeps the Vietnamese days that the dashboard's time range touches, from the day of its start to the day of
 // its end, both in Vietnam's zone. $__dateFilter(day) would take the edges as days of the plugin's own zone (UTC in
-// Grafana's images), a day off for seven hours of every Vietnamese day. $__fromTime and $__toTime stand as function
-// arguments, followed by a closing parenthesis, as the plugin's macro scanner needs (see chquery).
+// Grafana's images), a day off for seven hours of every Vietnamese day.
 const vnDays = `day >= toDate($__fromTime, 'Asia/Ho_Chi_Minh') AND day <= toDate($__toTime, 'Asia/Ho_Chi_Minh')`
 
-// latestDay is the last Vietnamese day within the time range that has coverage. coverage_daily is dense (one row
-// per unit per day up to the last day any unit reported), so that day has a row for every unit already reporting.
+// latestDay is the last Vietnamese day within the time range that has coverage, as a scalar subquery.
 const latestDay = `(
     SELECT max(day)
     FROM coverage_daily FINAL
     WHERE ` + vnDays + `
 )`
 
-// coverageNowSQL: the national share of eligible procedures at level 4 on the latest day, in percent. No row (so
-// "no data") when nothing in the range is eligible.
-const coverageNowSQL = `SELECT 100 * sum(level4) / sum(eligible) AS coverage
-FROM coverage_daily FINAL
-WHERE day = ` + latestDay + `
-HAVING sum(eligible) > 0`
+// paceDays is how far back "the pace of the last 30 days" looks.
+const paceDays = "30"
 
-// unitsAtFullSQL: the units whose every eligible procedure is at level 4 on the latest day. A unit with nothing
-// eligible is not counted.
-const unitsAtFullSQL = `SELECT countIf(eligible > 0 AND level4 = eligible) AS units
-FROM coverage_daily FINAL
-WHERE day = ` + latestDay
-
-// assistantLiveSQL: the units whose virtual assistant is live at the end of the time range: the latest stage change
-// of each unit by effective time, stream sequence breaking ties. The comparison is in parentheses so that the
-// plugin's macro scanner ends $__toTime at once.
-const assistantLiveSQL = `SELECT countIf(current_stage = 'live') AS units
-FROM
-(
-    SELECT
-        unit_kind,
-        unit_code,
-        argMax(stage, (effective_at, stream_seq)) AS current_stage
-    FROM assistant_changes FINAL
-    WHERE (effective_at <= $__toTime)
-    GROUP BY unit_kind, unit_code
-)`
-
-// dailyWithTrajectory is one row per Vietnamese day in the range: the national sums of eligible and level-4
-// procedures, and the target in force for level-4 coverage (the latest set, by set_at) joined on the scope. Its
-// columns: day, day_eligible, day_level4, has_target (0 when no target is set), t_baseline, t_baseline_date,
-// t_target, t_deadline. The join keeps days without a target: ANY LEFT JOIN on a constant scope, since ClickHouse
-// 18.16 has no other way to attach a one-row table to every row.
-const dailyWithTrajectory = `(
-    SELECT
-        day,
-        'national' AS scope,
-        sum(eligible) AS day_eligible,
-        sum(level4) AS day_level4
-    FROM coverage_daily FINAL
-    WHERE ` + vnDays + `
-    GROUP BY day
-)
-ANY LEFT JOIN
-(
+// nationalTarget is the target in force for national level-4 coverage, as one row keyed by scope = 'national': the
+// latest set (by set_at, stream sequence breaking ties). Its columns: scope, has_target (1; 0 after a join finds
+// none), t_baseline, t_baseline_date, t_target, t_deadline. Targets set for one unit do not count: every ministry
+// and province is held to the national trajectory.
+const nationalTarget = `(
     SELECT
         scope,
         1 AS has_target,
@@ -74,33 +49,157 @@ ANY LEFT JOIN
     FROM targets FINAL
     WHERE metric = 'level4_coverage' AND scope = 'national'
     GROUP BY scope
-) USING scope`
+)`
 
-// coverageExpr is the day's national coverage in percent, NULL when nothing is eligible.
-const coverageExpr = `if(day_eligible = 0, NULL, 100 * day_level4 / day_eligible)`
-
-// trajectoryExpr is where the target's straight line stands on a day, in percent: from the baseline on the baseline
-// date to the target on the deadline, the target after it, nothing before the baseline date or without a target.
-const trajectoryExpr = `if(has_target = 0 OR day < t_baseline_date, NULL,
-        if(day >= t_deadline, t_target,
+// trajectoryOn is where the target's straight line stands on the day in column day, in percent: from the baseline on
+// the baseline date to the target on the deadline, the target after it, NULL before the baseline date or without a
+// target. It reads nationalTarget's columns.
+func trajectoryOn(day string) string {
+	return strings.NewReplacer("{day}", day).Replace(`if(has_target = 0 OR {day} < t_baseline_date, NULL,
+        if({day} >= t_deadline, t_target,
             t_baseline + (t_target - t_baseline)
-                * dateDiff('day', t_baseline_date, day) / dateDiff('day', t_baseline_date, t_deadline)))`
+                * dateDiff('day', t_baseline_date, {day}) / dateDiff('day', t_baseline_date, t_deadline)))`)
+}
 
-// coverageSeriesSQL: the chart, two lines, one point per Vietnamese day at its midnight in Vietnam.
-const coverageSeriesSQL = `SELECT
+// shareOf is level4 of eligible in percent, NULL when nothing is eligible.
+func shareOf(level4, eligible string) string {
+	return "if(" + eligible + " = 0, NULL, 100 * " + level4 + " / " + eligible + ")"
+}
+
+// allUnits is the filter of dailyCoverage that keeps every unit.
+const allUnits = "1"
+
+// dailyCoverage is one row per Vietnamese day in the range: the sums of eligible and level-4 procedures of the
+// units that filter keeps (allUnits, or unitFilter), and the target in force joined on. Its columns: day,
+// day_eligible, day_level4 and nationalTarget's.
+func dailyCoverage(filter string) string {
+	return `(
+    SELECT
+        day,
+        'national' AS scope,
+        sum(eligible) AS day_eligible,
+        sum(level4) AS day_level4
+    FROM coverage_daily FINAL
+    WHERE ` + vnDays + ` AND ` + filter + `
+    GROUP BY day
+)
+ANY LEFT JOIN
+` + nationalTarget + ` USING scope`
+}
+
+// coverageSeries is a chart of coverage and its trajectory, one point per Vietnamese day at its midnight in Vietnam.
+func coverageSeries(filter string) string {
+	return `SELECT
     toDateTime(day, 'Asia/Ho_Chi_Minh') AS time,
-    ` + coverageExpr + ` AS coverage,
-    ` + trajectoryExpr + ` AS trajectory
-FROM ` + dailyWithTrajectory + `
+    ` + shareOf("day_level4", "day_eligible") + ` AS coverage,
+    ` + trajectoryOn("day") + ` AS trajectory
+FROM ` + dailyCoverage(filter) + `
 ORDER BY time`
+}
 
-// coverageTableSQL: the numbers under the chart, latest day first. The day is a string so that Grafana shows the
-// Vietnamese day as it is rather than a midnight converted between zones.
-const coverageTableSQL = `SELECT
+// coverageTable is the numbers under a coverage chart, latest day first. The day is a string so that Grafana shows
+// the Vietnamese day as it is rather than a midnight converted between zones.
+func coverageTable(filter string) string {
+	return `SELECT
     toString(day) AS date,
     day_eligible AS eligible,
     day_level4 AS level4,
-    ` + coverageExpr + ` AS coverage,
-    ` + trajectoryExpr + ` AS trajectory
-FROM ` + dailyWithTrajectory + `
+    ` + shareOf("day_level4", "day_eligible") + ` AS coverage,
+    ` + trajectoryOn("day") + ` AS trajectory
+FROM ` + dailyCoverage(filter) + `
 ORDER BY day DESC`
+}
+
+// Statuses of a unit on the latest day, as unitStatus's status column holds them.
+const (
+	statusFull       = "full"     // every eligible procedure at level 4
+	statusOnTrack    = "on_track" // below 100%, at or above the trajectory
+	statusBehind     = "behind"   // below the trajectory
+	statusNoTarget   = "no_target"
+	statusNoEligible = "nothing_eligible"
+)
+
+// unitStatus is one row per unit that has coverage on the latest day: its figures then, its coverage paceDays
+// earlier, the national trajectory then and its status. Its columns: unit_kind, unit_code, ref ('province/01'),
+// latest, eligible_now, level4_now, unit_coverage (NULL when nothing is eligible), unit_coverage_before (NULL
+// without a row paceDays earlier), trajectory (NULL before the baseline date or without a target) and status:
+//
+//	full              every eligible procedure is at level 4
+//	on_track          below 100%, and coverage is at or above the trajectory
+//	behind            coverage is below the trajectory
+//	no_target         below 100%, and no trajectory applies that day
+//	nothing_eligible  the unit has no eligible procedure
+var unitStatus = `(
+    SELECT
+        unit_kind,
+        unit_code,
+        concat(unit_kind, '/', unit_code) AS ref,
+        latest,
+        eligible_now,
+        level4_now,
+        ` + shareOf("level4_now", "eligible_now") + ` AS unit_coverage,
+        if(has_before = 0 OR eligible_before = 0, NULL, 100 * level4_before / eligible_before) AS unit_coverage_before,
+        ` + trajectoryOn("latest") + ` AS trajectory,
+        multiIf(
+            eligible_now = 0, '` + statusNoEligible + `',
+            level4_now = eligible_now, '` + statusFull + `',
+            trajectory IS NULL, '` + statusNoTarget + `',
+            ifNull(unit_coverage >= trajectory, 0), '` + statusOnTrack + `',
+            '` + statusBehind + `') AS status
+    FROM
+    (
+        SELECT
+            unit_kind,
+            unit_code,
+            'national' AS scope,
+            max(day) AS latest,
+            argMax(eligible, day) AS eligible_now,
+            argMax(level4, day) AS level4_now,
+            min(day) < max(day) AS has_before,
+            argMin(eligible, day) AS eligible_before,
+            argMin(level4, day) AS level4_before
+        FROM coverage_daily FINAL
+        WHERE day = ` + latestDay + ` OR day = ` + latestDay + ` - ` + paceDays + `
+        GROUP BY unit_kind, unit_code
+        HAVING latest = ` + latestDay + `
+    )
+    ANY LEFT JOIN
+    ` + nationalTarget + ` USING scope
+)`
+
+// unitNames is every unit's reference and Vietnamese name. Its columns: ref, name, kind.
+const unitNames = `(
+    SELECT
+        concat(kind, '/', code) AS ref,
+        name,
+        kind
+    FROM units FINAL
+)`
+
+// lastReports is each unit's latest report up to the end of the time range. Its columns: ref, has_report (1; 0
+// after a join finds none), latest_report, latest_collector.
+const lastReports = `(
+    SELECT
+        concat(unit_kind, '/', unit_code) AS ref,
+        1 AS has_report,
+        max(reported_at) AS latest_report,
+        argMax(collector, (reported_at, stream_seq)) AS latest_collector
+    FROM reports FINAL
+    WHERE (reported_at <= $__toTime)
+    GROUP BY unit_kind, unit_code
+)`
+
+// stageNow is each unit's virtual-assistant stage at the end of the time range: its latest change by effective
+// time, stream sequence breaking ties. Its columns: ref, has_stage (1; 0 after a join finds none), current_stage
+// (the enum), stage_since (when it reached it), stage_users (civil servants using it, when known).
+const stageNow = `(
+    SELECT
+        concat(unit_kind, '/', unit_code) AS ref,
+        1 AS has_stage,
+        argMax(stage, (effective_at, stream_seq)) AS current_stage,
+        max(effective_at) AS stage_since,
+        argMax(users, (effective_at, stream_seq)) AS stage_users
+    FROM assistant_changes FINAL
+    WHERE (effective_at <= $__toTime)
+    GROUP BY unit_kind, unit_code
+)`

@@ -1,7 +1,10 @@
 // Package lint checks dashboard JSON for the mistakes that Grafana only shows when a panel is opened: uids that
-// clash or are too long, variables that are not defined, macros the ClickHouse plugin does not have (or that
-// ClickHouse 18.16 cannot run), time series without a time column or time filter, SQL that 18.16 rejects, tables read
-// without FINAL, and targets the plugin would rewrite. It reads plain JSON, so it checks hand-made dashboards too.
+// clash or are too long, links and drill-downs to dashboards that do not exist (or with variables the target does not
+// have), variables that are not defined or that SQL uses unquoted, macros the ClickHouse plugin does not have (or
+// that ClickHouse 18.16 cannot run), time series without a time column or time filter, SQL that 18.16 rejects, tables
+// read without FINAL, targets the plugin would rewrite, and what egovtrack asks of every dashboard: read-only, a
+// ClickHouse datasource variable, every panel titled, described and with a unit. It reads plain JSON, so it checks
+// hand-made dashboards too.
 package lint
 
 import (
@@ -39,28 +42,49 @@ type Problem struct {
 
 func (p Problem) String() string { return p.Dashboard + ": " + p.Where + ": " + p.Message }
 
-// Check returns every problem in the dashboards, which are checked together so that clashing uids are found.
+// Check returns every problem in the dashboards, which are checked together: uids must not clash, and links may only
+// lead to dashboards among them.
 func Check(dashboards ...Dashboard) []Problem {
 	var out []Problem
-	seen := map[string]string{} // uid → dashboard name
-	for _, d := range dashboards {
-		c := checker{name: d.Name}
-		c.dashboard(d.JSON)
-		if c.uid != "" {
-			if other, ok := seen[c.uid]; ok {
-				c.add("dashboard", "uid %q is also the uid of %s", c.uid, other)
-			}
-			seen[c.uid] = d.Name
+	parsed := make([]*dashboardJSON, len(dashboards))
+	known := map[string][]string{} // uid → its variables
+	seen := map[string]string{}    // uid → dashboard name
+	var clashes []Problem
+	for i, d := range dashboards {
+		var dj dashboardJSON
+		if err := json.Unmarshal(d.JSON, &dj); err != nil {
+			out = append(out, Problem{d.Name, "dashboard", fmt.Sprintf("not dashboard JSON: %v", err)})
+			continue
 		}
+		parsed[i] = &dj
+		if dj.UID == "" {
+			continue
+		}
+		if other, ok := seen[dj.UID]; ok {
+			clashes = append(clashes, Problem{d.Name, "dashboard", fmt.Sprintf("uid %q is also the uid of %s", dj.UID, other)})
+			continue
+		}
+		seen[dj.UID] = d.Name
+		for _, v := range dj.Templating.List {
+			known[dj.UID] = append(known[dj.UID], v.Name)
+		}
+	}
+	for i, d := range dashboards {
+		if parsed[i] == nil {
+			continue
+		}
+		c := checker{name: d.Name, known: known}
+		c.dashboard(parsed[i])
 		out = append(out, c.problems...)
 	}
-	return out
+	return append(out, clashes...)
 }
 
 type checker struct {
 	name     string
 	uid      string
 	vars     []string
+	known    map[string][]string // every dashboard checked: uid → its variables
 	problems []Problem
 }
 
@@ -70,14 +94,28 @@ func (c *checker) add(where, format string, args ...any) {
 
 // The parts of a dashboard that are checked; everything else is ignored.
 type dashboardJSON struct {
-	UID        string `json:"uid"`
-	Title      string `json:"title"`
+	UID        string     `json:"uid"`
+	Title      string     `json:"title"`
+	Editable   *bool      `json:"editable"`
+	Links      []linkJSON `json:"links"`
 	Templating struct {
-		List []struct {
-			Name string `json:"name"`
-		} `json:"list"`
+		List []variableJSON `json:"list"`
 	} `json:"templating"`
 	Panels []panelJSON `json:"panels"`
+}
+
+type variableJSON struct {
+	Name       string          `json:"name"`
+	Type       string          `json:"type"`
+	Query      json.RawMessage `json:"query"` // a string, or an object with rawSql (the plugin's newer variable editor)
+	Datasource *refJSON        `json:"datasource"`
+}
+
+// linkJSON is a dashboard link or a data link: both have a title and a URL.
+type linkJSON struct {
+	Title string `json:"title"`
+	Type  string `json:"type"` // dashboard links: "link" or "dashboards"
+	URL   string `json:"url"`
 }
 
 type panelJSON struct {
@@ -87,7 +125,19 @@ type panelJSON struct {
 	Description string            `json:"description"`
 	Datasource  *refJSON          `json:"datasource"`
 	Targets     []json.RawMessage `json:"targets"`
-	Panels      []panelJSON       `json:"panels"` // a collapsed row's panels
+	FieldConfig *struct {
+		Defaults struct {
+			Unit  string     `json:"unit"`
+			Links []linkJSON `json:"links"`
+		} `json:"defaults"`
+		Overrides []struct {
+			Properties []struct {
+				ID    string          `json:"id"`
+				Value json.RawMessage `json:"value"`
+			} `json:"properties"`
+		} `json:"overrides"`
+	} `json:"fieldConfig"`
+	Panels []panelJSON `json:"panels"` // a collapsed row's panels
 }
 
 type refJSON struct {
@@ -97,12 +147,7 @@ type refJSON struct {
 
 var uidChars = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
-func (c *checker) dashboard(raw []byte) {
-	var d dashboardJSON
-	if err := json.Unmarshal(raw, &d); err != nil {
-		c.add("dashboard", "not dashboard JSON: %v", err)
-		return
-	}
+func (c *checker) dashboard(d *dashboardJSON) {
 	c.uid = d.UID
 	switch {
 	case d.UID == "":
@@ -115,11 +160,28 @@ func (c *checker) dashboard(raw []byte) {
 	if d.Title == "" {
 		c.add("dashboard", "no title")
 	}
+	if d.Editable == nil || *d.Editable {
+		c.add("dashboard", "editable: viewers could change a generated dashboard; make it read-only")
+	}
+	hasDatasource := false
 	for _, v := range d.Templating.List {
 		if slices.Contains(c.vars, v.Name) {
 			c.add("templating", "variable %q is defined twice", v.Name)
 		}
 		c.vars = append(c.vars, v.Name)
+		if v.Type == "datasource" && jsonString(v.Query) == chquery.PluginType {
+			hasDatasource = true
+		}
+	}
+	if !hasDatasource {
+		c.add("templating", "no variable of type datasource for %s: viewers could not pick the ClickHouse datasource",
+			chquery.PluginType)
+	}
+	for _, v := range d.Templating.List {
+		c.variable(v)
+	}
+	for i, l := range d.Links {
+		c.link(fmt.Sprintf("dashboard link %d", i+1), l)
 	}
 	ids := map[int]bool{}
 	var walk func([]panelJSON)
@@ -150,9 +212,72 @@ func (c *checker) panel(p panelJSON) {
 	if p.Datasource != nil {
 		c.usesVars(where+" datasource", p.Datasource.UID)
 	}
+	if p.FieldConfig == nil || p.FieldConfig.Defaults.Unit == "" {
+		c.add(where, "no unit: say what the numbers count (\"none\" for plain counts, \"string\" for text)")
+	}
+	if p.FieldConfig != nil {
+		for i, l := range p.FieldConfig.Defaults.Links {
+			c.link(fmt.Sprintf("%s data link %d", where, i+1), l)
+		}
+		for i, o := range p.FieldConfig.Overrides {
+			for _, prop := range o.Properties {
+				if prop.ID != "links" {
+					continue
+				}
+				var links []linkJSON
+				if err := json.Unmarshal(prop.Value, &links); err != nil {
+					c.add(fmt.Sprintf("%s override %d", where, i+1), "links: %v", err)
+					continue
+				}
+				for j, l := range links {
+					c.link(fmt.Sprintf("%s override %d data link %d", where, i+1, j+1), l)
+				}
+			}
+		}
+	}
 	for i, raw := range p.Targets {
 		c.target(where, i, raw)
 	}
+}
+
+// variable checks a query variable's SQL as a table query's.
+func (c *checker) variable(v variableJSON) {
+	if v.Type != "query" {
+		return
+	}
+	where := "variable " + v.Name
+	if v.Datasource == nil || v.Datasource.Type != chquery.PluginType {
+		c.add(where, "not a %s query: only ClickHouse variables are checked here", chquery.PluginType)
+		return
+	}
+	c.usesVars(where+" datasource", v.Datasource.UID)
+	sql := jsonString(v.Query)
+	if sql == "" {
+		var q struct {
+			RawSQL string `json:"rawSql"`
+		}
+		_ = json.Unmarshal(v.Query, &q)
+		sql = q.RawSQL
+	}
+	if sql == "" {
+		c.add(where, "no SQL")
+		return
+	}
+	for _, r := range chquery.VarRefs(sql) {
+		if r.Name == v.Name {
+			c.add(where, "its query uses the variable itself")
+		}
+	}
+	c.sql(where, chquery.Query{RawSQL: sql, QueryType: chquery.Table})
+}
+
+// jsonString is raw as a JSON string, or "" when it is something else.
+func jsonString(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
 }
 
 // usesVars reports variables in s that are neither defined nor Grafana's own.
@@ -229,6 +354,12 @@ var (
 func (c *checker) sql(where string, q chquery.Query) {
 	sql := q.RawSQL
 	c.usesVars(where+" SQL", sql)
+	for _, r := range chquery.VarRefs(sql) {
+		// A dashboard variable's value is text: quoted by Grafana it cannot end the string and inject SQL.
+		if !slices.Contains(chquery.Builtins, r.Name) && r.Format != "singlequote" {
+			c.add(where+" SQL", "variable %s is not quoted: write ${%s:singlequote}", r.Text, r.Name)
+		}
+	}
 	calls := map[string]bool{}
 	for _, call := range chquery.Calls(sql) {
 		calls[call.Name] = true

@@ -12,15 +12,23 @@ import (
 	"github.com/egovtrack/egovtrack/dashboards/lint"
 )
 
-// valid is a small dashboard without faults: a time series and a stat, both on ClickHouse through a variable.
+// valid is a small dashboard without faults: a time series and a stat, both on ClickHouse through a variable, a
+// query variable, a link to the other dashboard and a data link to it with a unit selected.
 const valid = `{
   "uid": "egov-test",
   "title": "Test",
-  "templating": {"list": [{"name": "datasource", "type": "datasource"}]},
+  "editable": false,
+  "links": [{"title": "Other", "type": "link", "url": "/d/egov-other", "keepTime": true}],
+  "templating": {"list": [
+    {"name": "datasource", "type": "datasource", "query": "grafana-clickhouse-datasource"},
+    {"name": "region", "type": "query", "datasource": {"type": "grafana-clickhouse-datasource", "uid": "${datasource}"},
+     "query": "SELECT code AS value, name AS text FROM units FINAL WHERE kind = 'province'"}
+  ]},
   "panels": [
     {
       "id": 1, "type": "timeseries", "title": "Chart", "description": "A chart.",
       "datasource": {"type": "grafana-clickhouse-datasource", "uid": "${datasource}"},
+      "fieldConfig": {"defaults": {"unit": "percent"}, "overrides": []},
       "targets": [{
         "refId": "A",
         "datasource": {"type": "grafana-clickhouse-datasource", "uid": "${datasource}"},
@@ -29,8 +37,14 @@ const valid = `{
       }]
     },
     {
-      "id": 2, "type": "stat", "title": "Number", "description": "A number.",
+      "id": 2, "type": "table", "title": "Table", "description": "A table.",
       "datasource": {"type": "grafana-clickhouse-datasource", "uid": "${datasource}"},
+      "fieldConfig": {"defaults": {"unit": "none"}, "overrides": [{
+        "matcher": {"id": "byName", "options": "name"},
+        "properties": [{"id": "links", "value": [
+          {"title": "Open", "url": "/d/egov-other?var-unit=${__data.fields.ref}&${datasource:queryparam}&${__url_time_range}"}
+        ]}]
+      }]},
       "targets": [{
         "refId": "A",
         "datasource": {"type": "grafana-clickhouse-datasource", "uid": "${datasource}"},
@@ -40,6 +54,22 @@ const valid = `{
     }
   ]
 }`
+
+// other is the dashboard valid links to: it has the variables valid's links hand it.
+const other = `{
+  "uid": "egov-other",
+  "title": "Other",
+  "editable": false,
+  "templating": {"list": [
+    {"name": "datasource", "type": "datasource", "query": "grafana-clickhouse-datasource"},
+    {"name": "unit", "type": "custom"}
+  ]},
+  "panels": []
+}`
+
+func check(s string) []lint.Problem {
+	return lint.Check(lint.Dashboard{Name: "d.json", JSON: []byte(s)}, lint.Dashboard{Name: "other.json", JSON: []byte(other)})
+}
 
 const (
 	chartSQL = "SELECT toDateTime(day, 'Asia/Ho_Chi_Minh') AS time, sum(level4) AS n FROM coverage_daily FINAL WHERE $__dateFilter(day) GROUP BY day ORDER BY time"
@@ -56,7 +86,7 @@ func replace(old, new string) func(string) string {
 }
 
 func TestValidDashboardHasNoProblems(t *testing.T) {
-	if got := lint.Check(lint.Dashboard{Name: "valid", JSON: []byte(valid)}); len(got) > 0 {
+	if got := check(valid); len(got) > 0 {
 		t.Errorf("problems in the valid dashboard: %v", got)
 	}
 }
@@ -70,12 +100,47 @@ func TestCheckFindsEachFault(t *testing.T) {
 		{"no uid", replace(`"uid": "egov-test",`, ``), "no uid"},
 		{"uid too long", replace(`"egov-test"`, `"egov-national-overview-of-level-four-coverage"`), "more than 40"},
 		{"uid with a space", replace(`"egov-test"`, `"egov test"`), "characters"},
-		{"panel without description", replace(`"description": "A number."`, `"description": ""`), "panel 2: no description"},
+		{"panel without description", replace(`"description": "A table."`, `"description": ""`), "panel 2: no description"},
+		{"panel without unit", replace(`"defaults": {"unit": "percent"}`, `"defaults": {}`), "panel 1: no unit"},
+		{"editable", replace(`"editable": false,`, `"editable": true,`), "read-only"},
+		{"editable by default", replace(`"editable": false,`, ``), "read-only"},
+		{"no datasource variable", replace(`{"name": "datasource", "type": "datasource", "query": "grafana-clickhouse-datasource"},`,
+			`{"name": "datasource", "type": "custom", "query": "egov-clickhouse"},`), "no variable of type datasource"},
+		{"link to an unknown dashboard", replace(`"url": "/d/egov-other"`, `"url": "/d/egov-gone/gone"`),
+			`dashboard link 1: leads to dashboard uid "egov-gone"`},
+		{"link without title", replace(`{"title": "Other", "type": "link"`, `{"title": "", "type": "link"`),
+			"dashboard link 1: no title"},
+		{"link by a variable uid", replace(`"url": "/d/egov-other"`, `"url": "/d/${__dashboard}"`), "is a variable"},
+		{"link with an undefined variable", replace(`"url": "/d/egov-other"`, `"url": "/d/egov-other?from=$start"`),
+			"dashboard link 1: variable $start is not defined"},
+		{"data link to an unknown dashboard", replace(`/d/egov-other?var-unit`, `/d/egov-unit?var-unit`),
+			`override 1 data link 1: leads to dashboard uid "egov-unit"`},
+		{"data link passing a variable its target lacks", replace(`var-unit=`, `var-province=`),
+			`passes variable "province" to dashboard "egov-other"`},
+		{"data link passing a variable its target lacks, as queryparam", replace(`${datasource:queryparam}`, `${region:queryparam}`),
+			`passes variable "region" to dashboard "egov-other"`},
+		{"data link with an undefined variable", replace(`${__data.fields.ref}`, `${unit}`),
+			"override 1 data link 1: variable ${unit} is not defined"},
+		{"variable query without FINAL", replace(`FROM units FINAL WHERE kind`, `FROM units WHERE kind`),
+			"variable region: table units is read without FINAL"},
+		{"variable query with an unknown macro", replace(`WHERE kind = 'province'"`, `WHERE $__unitFilter(kind)"`),
+			"variable region: macro $__unitFilter"},
+		{"variable query with an undefined variable", replace(`WHERE kind = 'province'"`, `WHERE kind = ${kind:singlequote}"`),
+			"variable region SQL: variable ${kind:singlequote} is not defined"},
+		{"variable query on itself", replace(`WHERE kind = 'province'"`, `WHERE code != ${region:singlequote}"`),
+			"uses the variable itself"},
+		{"variable query on another datasource", replace(`{"type": "grafana-clickhouse-datasource", "uid": "${datasource}"},
+     "query"`, `{"type": "mysql", "uid": "${datasource}"},
+     "query"`), "variable region: not a grafana-clickhouse-datasource query"},
 		{"panel id twice", replace(`"id": 2`, `"id": 1`), "panel id used twice"},
-		{"variable defined twice", replace(`{"name": "datasource", "type": "datasource"}`,
-			`{"name": "datasource", "type": "datasource"}, {"name": "datasource", "type": "custom"}`), "defined twice"},
+		{"variable defined twice", replace(`{"name": "datasource", "type": "datasource", "query": "grafana-clickhouse-datasource"}`,
+			`{"name": "datasource", "type": "datasource", "query": "grafana-clickhouse-datasource"}, {"name": "datasource", "type": "custom"}`), "defined twice"},
 		{"undefined variable in SQL", replace(statSQL, statSQL+" AND unit_code = ${unit:singlequote}"),
 			"target A SQL: variable ${unit:singlequote} is not defined"},
+		{"variable in SQL without quotes", replace(statSQL, statSQL+" AND unit_code = '${region}'"),
+			"target A SQL: variable ${region} is not quoted"},
+		{"variable in SQL quoted by hand", replace(statSQL, statSQL+" AND unit_code = '$region'"),
+			"target A SQL: variable $region is not quoted"},
 		{"undefined variable as datasource", replace(`"id": 1, "type": "timeseries", "title": "Chart", "description": "A chart.",
       "datasource": {"type": "grafana-clickhouse-datasource", "uid": "${datasource}"}`,
 			`"id": 1, "type": "timeseries", "title": "Chart", "description": "A chart.",
@@ -113,7 +178,7 @@ func TestCheckFindsEachFault(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := lint.Check(lint.Dashboard{Name: "d.json", JSON: []byte(tt.change(valid))})
+			got := check(tt.change(valid))
 			if len(got) != 1 || !strings.Contains(got[0].String(), tt.want) {
 				t.Errorf("problems:\n%s\nwant exactly one about %q", strings.Join(lines(got), "\n"), tt.want)
 			}
@@ -122,9 +187,23 @@ func TestCheckFindsEachFault(t *testing.T) {
 }
 
 func TestCheckFindsClashingUIDs(t *testing.T) {
-	got := lint.Check(lint.Dashboard{Name: "a.json", JSON: []byte(valid)}, lint.Dashboard{Name: "b.json", JSON: []byte(valid)})
+	got := lint.Check(lint.Dashboard{Name: "a.json", JSON: []byte(valid)}, lint.Dashboard{Name: "b.json", JSON: []byte(valid)},
+		lint.Dashboard{Name: "other.json", JSON: []byte(other)})
 	if len(got) != 1 || !strings.Contains(got[0].String(), `b.json: dashboard: uid "egov-test" is also the uid of a.json`) {
 		t.Errorf("problems: %v", lines(got))
+	}
+}
+
+// A link to a dashboard that is not checked with it is reported: links are resolved among the dashboards checked.
+func TestLinksAreResolvedAmongTheDashboardsChecked(t *testing.T) {
+	got := lint.Check(lint.Dashboard{Name: "d.json", JSON: []byte(valid)})
+	if len(got) != 2 {
+		t.Fatalf("problems:\n%s\nwant the dashboard link and the data link", strings.Join(lines(got), "\n"))
+	}
+	for _, p := range got {
+		if !strings.Contains(p.Message, `leads to dashboard uid "egov-other"`) {
+			t.Errorf("problem %s, want one about the missing target", p)
+		}
 	}
 }
 

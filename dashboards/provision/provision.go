@@ -32,8 +32,12 @@ const (
 // ContainerDashboardsDir is where the provider file tells Grafana to read the dashboards, inside its container.
 const ContainerDashboardsDir = "/var/lib/grafana/dashboards/egovtrack"
 
-// Folder is the Grafana folder the dashboards appear in.
-const Folder = "egovtrack"
+// Folder is the Grafana folder the dashboards appear in, by title and by uid: provisioning and push (see
+// dashboards/push) put them in the same folder.
+const (
+	Folder    = "egovtrack"
+	FolderUID = "egovtrack"
+)
 
 // File is one generated file, its path relative to the output root.
 type File struct {
@@ -160,6 +164,7 @@ var yamlValues = map[string]string{
 	"Password":       "$EGOV_CLICKHOUSE_PASSWORD",
 	"Database":       "egov",
 	"Folder":         Folder,
+	"FolderUID":      FolderUID,
 	"DashboardsPath": ContainerDashboardsDir,
 }
 
@@ -198,6 +203,7 @@ providers:
   - name: "egovtrack"
     orgId: 1
     folder: {{q .Folder}}
+    folderUid: {{q .FolderUID}}
     type: "file"
     disableDeletion: true
     allowUiUpdates: false

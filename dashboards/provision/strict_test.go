@@ -9,7 +9,9 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/cog/plugins"
 	"github.com/grafana/grafana-foundation-sdk/go/cog/variants"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/geomap"
 	"github.com/grafana/grafana-foundation-sdk/go/stat"
+	"github.com/grafana/grafana-foundation-sdk/go/statetimeline"
 	"github.com/grafana/grafana-foundation-sdk/go/table"
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 
@@ -32,7 +34,8 @@ import (
 // until it is added.
 var panelTypes = map[string]bool{}
 
-// registerStrict registers the SDK's panel variants, the fixed ones for stat, timeseries and table, and our query.
+// registerStrict registers the SDK's panel variants, the fixed ones for the panel types our dashboards use, and our
+// query.
 func registerStrict() {
 	plugins.RegisterDefaultPlugins()
 	chquery.Register()
@@ -41,6 +44,8 @@ func registerStrict() {
 		fixed(stat.VariantConfig(), keeping[stat.Options](), nil),
 		fixed(timeseries.VariantConfig(), keeping[timeseries.Options](), keeping[timeseries.FieldConfig]()),
 		fixed(table.VariantConfig(), keeping[table.Options](), keeping[table.FieldConfig]()),
+		fixed(statetimeline.VariantConfig(), keeping[statetimeline.Options](), keeping[statetimeline.FieldConfig]()),
+		fixed(geomap.VariantConfig(), keeping[geomap.Options](), nil), // geomap has no custom field config
 	} {
 		rt.RegisterPanelcfgVariant(cfg)
 		panelTypes[cfg.Identifier] = true
