@@ -190,10 +190,28 @@ func (s *Server) Stop() error {
 // Restart stops the server and starts it again on the same directory and ports,
 // so clients see an outage and then the same address with the same data.
 func (s *Server) Restart(ctx context.Context) error {
+	return s.RestartAfter(ctx, 0)
+}
+
+// RestartAfter is Restart with an outage of a chosen length: it stops the server,
+// keeps it stopped for down, then starts it again on the same directory and ports
+// and returns once it answers. Stopping (up to 10 s) and starting again are not
+// counted in down, so clients see the server gone for a little longer than that.
+// When ctx ends during the outage the server stays stopped and the error says so.
+func (s *Server) RestartAfter(ctx context.Context, down time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.stopLocked(); err != nil {
 		return err
+	}
+	if down > 0 {
+		timer := time.NewTimer(down)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return fmt.Errorf("restart clickhouse server %s: %w (it stays stopped)", s.Addr(), ctx.Err())
+		}
 	}
 	return s.startLocked(ctx)
 }

@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // WriteAllButEvents does what Write does up to the raw log, as a projector that dies before its last insert.
 func (s *Store) WriteAllButEvents(ctx context.Context, recs []Record) error {
@@ -13,3 +16,12 @@ func (s *Store) WriteAllButEvents(ctx context.Context, recs []Record) error {
 	}
 	return s.refresh(ctx, fresh)
 }
+
+// FailAfterCarry makes the next Write fail right after it carried untouched units forward, as a projector killed
+// there; it returns a func that removes the failure.
+func FailAfterCarry() (restore func()) {
+	testHookAfterCarry = func() error { return errCrash }
+	return func() { testHookAfterCarry = nil }
+}
+
+var errCrash = errors.New("killed after carrying coverage forward")

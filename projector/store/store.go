@@ -278,6 +278,9 @@ func (s *Store) insertRejected(ctx context.Context, rejected []Rejected) error {
 
 // refresh recomputes the current state of the procedures the batch touched and the daily coverage of their units,
 // and carries every other unit's coverage forward when the batch reaches a later day than any before.
+//
+// Each unit's series is complete up to its own last stored day, and everything is written from there: a refresh cut
+// short by a crash or an outage leaves some units ahead of others, and the redelivered batch completes the rest.
 func (s *Store) refresh(ctx context.Context, recs []Record) error {
 	dirty := map[units.Ref]time.Time{} // unit → earliest day a change of the batch took effect
 	touched := map[procKey]bool{}
@@ -299,16 +302,27 @@ func (s *Store) refresh(ctx context.Context, recs []Record) error {
 	if len(dirty) == 0 {
 		return nil
 	}
-	prevLast, err := s.lastCoverageDay(ctx)
+	stored, err := s.lastCoverageDays(ctx)
 	if err != nil {
 		return err
 	}
-	last := prevLast
-	if lastInBatch.After(last) {
-		last = lastInBatch
+	last := lastInBatch
+	for _, d := range stored {
+		if d.After(last) {
+			last = d
+		}
 	}
-	if !prevLast.IsZero() && last.After(prevLast) {
-		if err := s.extendCoverage(ctx, prevLast, last, dirty); err != nil {
+	behind := map[units.Ref]time.Time{} // untouched units whose series stops before last
+	for u, d := range stored {
+		if _, ok := dirty[u]; !ok && d.Before(last) {
+			behind[u] = d
+		}
+	}
+	if err := s.extendCoverage(ctx, behind, last); err != nil {
+		return err
+	}
+	if testHookAfterCarry != nil {
+		if err := testHookAfterCarry(); err != nil {
 			return err
 		}
 	}
@@ -319,17 +333,20 @@ func (s *Store) refresh(ctx context.Context, recs []Record) error {
 	if err := s.writeProcedures(ctx, changes, info, touched); err != nil {
 		return err
 	}
-	if !prevLast.IsZero() {
-		// A dirty unit's series also needs the days the carrying forward left out for it.
-		next := prevLast.AddDate(0, 0, 1)
-		for u, from := range dirty {
-			if from.After(next) {
-				dirty[u] = next
-			}
+	for u, from := range dirty {
+		switch d, ok := stored[u]; {
+		case !ok:
+			dirty[u] = time.Time{} // no rows yet: the whole series
+		case from.After(d):
+			dirty[u] = d.AddDate(0, 0, 1) // the days between its last row and the batch's first change too
 		}
 	}
 	return s.writeCoverage(ctx, changes, dirty, last)
 }
+
+// testHookAfterCarry, set by tests, runs between carrying untouched units forward and writing the touched ones: a
+// crash there once left gaps in the touched units' series.
+var testHookAfterCarry func() error
 
 type procKey struct {
 	unit units.Ref
@@ -345,34 +362,43 @@ type procInfo struct {
 	changes      uint64 // how many changes were folded: the version of the procedure's row
 }
 
-func (s *Store) lastCoverageDay(ctx context.Context) (time.Time, error) {
-	var n uint64
-	var d time.Time
-	if err := s.conn.QueryRow(ctx, "SELECT count(), max(day) FROM coverage_daily").Scan(&n, &d); err != nil {
-		return time.Time{}, fmt.Errorf("read last coverage day: %w", err)
+// lastCoverageDays returns each unit's last day in coverage_daily.
+func (s *Store) lastCoverageDays(ctx context.Context) (map[units.Ref]time.Time, error) {
+	rows, err := s.conn.Query(ctx, "SELECT unit_kind, unit_code, max(day) FROM coverage_daily GROUP BY unit_kind, unit_code")
+	if err != nil {
+		return nil, fmt.Errorf("read last coverage days: %w", err)
 	}
-	if n == 0 {
-		return time.Time{}, nil
+	defer rows.Close()
+	out := map[units.Ref]time.Time{}
+	for rows.Next() {
+		var kind, code string
+		var d time.Time
+		if err := rows.Scan(&kind, &code, &d); err != nil {
+			return nil, fmt.Errorf("read last coverage days: %w", err)
+		}
+		out[units.Ref{Kind: units.Kind(kind), Code: code}] = dayIn(d)
 	}
-	return dayIn(d), nil
+	return out, rows.Err()
 }
 
-// extendCoverage copies each clean unit's coverage on prev to every day up to last: nothing changed for it, and the
-// series stay dense so that any day's national figure is a plain sum.
-func (s *Store) extendCoverage(ctx context.Context, prev, last time.Time, dirty map[units.Ref]time.Time) error {
-	n := int(last.Sub(prev).Hours()/24 + 0.5)
-	exclude := make([]string, 0, len(dirty))
-	for u := range dirty {
-		exclude = append(exclude, u.String())
+// extendCoverage copies each given unit's coverage on its last stored day to every day up to last: nothing changed
+// for it, and the series stay dense so that any day's national figure is a plain sum.
+func (s *Store) extendCoverage(ctx context.Context, from map[units.Ref]time.Time, last time.Time) error {
+	if len(from) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(from))
+	for u, d := range from {
+		keys = append(keys, u.String()+"/"+d.Format(event.DateLayout))
 	}
 	// range(n) shifted by one: 18.16 has no range(start, end).
 	q := `INSERT INTO coverage_daily (unit_kind, unit_code, day, procedures, eligible, level4, version)
 SELECT unit_kind, unit_code, addDays(day, n), procedures, eligible, level4, version
 FROM coverage_daily FINAL
-ARRAY JOIN arrayMap(i -> i + 1, range(toUInt64(?))) AS n
-WHERE day = toDate(?) AND NOT has(?, concat(unit_kind, '/', unit_code))`
-	if err := s.conn.Exec(ctx, q, n, prev.Format(event.DateLayout), exclude); err != nil {
-		return fmt.Errorf("carry coverage forward from %s to %s: %w", prev.Format(event.DateLayout), last.Format(event.DateLayout), err)
+ARRAY JOIN arrayMap(i -> i + 1, range(toUInt64(dateDiff('day', day, toDate(?))))) AS n
+WHERE has(?, concat(unit_kind, '/', unit_code, '/', toString(day)))`
+	if err := s.conn.Exec(ctx, q, last.Format(event.DateLayout), keys); err != nil {
+		return fmt.Errorf("carry coverage of %d units forward to %s: %w", len(from), last.Format(event.DateLayout), err)
 	}
 	return nil
 }

@@ -280,3 +280,41 @@ func TestWriteAfterABatchCutShort(t *testing.T) {
 	}
 	checkProcedures(t, conn, recs)
 }
+
+// A write killed after it carried the untouched units forward, and then redelivered, leaves no gap in the touched
+// units' daily series (it once did: the touched units were written only from their first change in the batch).
+func TestWriteKilledAfterCarryingForward(t *testing.T) {
+	ctx := context.Background()
+	at := func(s string) time.Time {
+		v, err := time.ParseInLocation(time.DateTime, s, event.Vietnam)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	var recs []store.Record
+	add := func(d event.Data) {
+		env, err := event.New("/test", d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, store.Record{Env: env, Data: d, Seq: uint64(len(recs) + 1), ReceivedAt: time.Now()})
+	}
+	for _, code := range []string{"01", "02", "04"} {
+		add(&event.ProcedureRegisteredData{Unit: units.Ref{Kind: units.Province, Code: code}, Procedure: "1.000001",
+			Name: "Đăng ký khai sinh", Sector: "Hộ tịch", Eligible: true, Level: 3, EffectiveAt: at("2021-06-30 09:00:00")})
+	}
+	hanoi := units.Ref{Kind: units.Province, Code: "01"}
+	add(&event.LevelChangedData{Unit: hanoi, Procedure: "1.000001", From: 3, To: 4, EffectiveAt: at("2021-07-05 09:00:00")})
+	add(&event.LevelChangedData{Unit: hanoi, Procedure: "1.000001", From: 4, To: 3, EffectiveAt: at("2021-07-10 09:00:00")})
+
+	s, conn := openStore(t)
+	write(t, s, recs[:3], func() int { return 3 })
+	restore := store.FailAfterCarry()
+	if err := s.Write(ctx, recs[3:], nil); err == nil {
+		t.Fatal("the hooked write did not fail")
+	}
+	restore()
+	write(t, s, recs[3:], func() int { return 2 }) // the redelivery
+	diffRows(t, readCoverage(t, conn), expected(recs))
+}
