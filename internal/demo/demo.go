@@ -12,6 +12,7 @@ import (
 	"github.com/egovtrack/egovtrack/collectors/simulate"
 	"github.com/egovtrack/egovtrack/dashboards/provision"
 	"github.com/egovtrack/egovtrack/internal/chdb"
+	"github.com/egovtrack/egovtrack/internal/natsauth"
 	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/projector/consumer"
 	"github.com/egovtrack/egovtrack/projector/store"
@@ -29,6 +30,7 @@ type config struct {
 }
 
 func (c config) natsDir() string       { return filepath.Join(c.Dir, "nats") }
+func (c config) keysDir() string       { return filepath.Join(c.Dir, "nats-keys") }
 func (c config) clickhouseDir() string { return filepath.Join(c.Dir, "clickhouse") }
 func (c config) grafanaDir() string    { return filepath.Join(c.Dir, "grafana") }
 
@@ -37,18 +39,35 @@ func demo(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) (sum
 	var sum summary
 	began := time.Now()
 
-	// One embedded server for the whole run, shared by the collector and the projector as a real one would be.
+	// One embedded server for the whole run, shared by the collector and the projector as a real one would be, with
+	// the authorisation a real one has: the collector publishes as the office, the projector consumes as itself and
+	// checks every event's signature.
+	office, projector := cfg.NATS, cfg.NATS
 	if cfg.NATS.URL == "" {
 		cfg.NATS.StoreDir = cfg.natsDir()
-		srv, err := stream.StartServer(cfg.NATS)
+		signers := filepath.Join(cfg.keysDir(), "nkeys.txt")
+		keys, err := natsauth.EnsureKeys(signers, cfg.keysDir(), nil, io.Discard)
+		if err != nil {
+			return sum, err
+		}
+		auth, err := natsauth.New(keys, cfg.NATS.Stream, cfg.Consumer.Durable)
+		if err != nil {
+			return sum, err
+		}
+		srv, err := stream.StartServerWith(cfg.NATS, stream.ServerOptions{Auth: auth, Log: log})
 		if err != nil {
 			return sum, err
 		}
 		defer srv.Stop()
 		cfg.NATS.URL = srv.ClientURL()
-		fmt.Fprintf(out, "NATS JetStream: embedded server, data in %s\n", cfg.NATS.StoreDir)
+		office, projector = cfg.NATS, cfg.NATS
+		office.NkeySeedFile, office.ManageStream = natsauth.SeedFile(cfg.keysDir(), natsauth.OfficeName), true
+		projector.NkeySeedFile = natsauth.SeedFile(cfg.keysDir(), natsauth.ProjectorName)
+		cfg.Consumer.SignersFile, cfg.Consumer.RequireSignature = signers, true
+		fmt.Fprintf(out, "NATS JetStream: embedded server, data in %s; %d credentials, their seeds in %s\n",
+			cfg.NATS.StoreDir, len(auth.Users), cfg.keysDir())
 	} else {
-		fmt.Fprintf(out, "NATS JetStream: %s\n", cfg.NATS.URL)
+		fmt.Fprintf(out, "NATS JetStream: %s\n", cfg.NATS.RedactedURL())
 	}
 
 	chCfg, stopCH, err := chdb.Ensure(ctx, cfg.ClickHouse, cfg.clickhouseDir(), log)
@@ -67,14 +86,14 @@ func demo(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) (sum
 		fmt.Fprintf(out, "ClickHouse: %s\n", chCfg.Addr)
 	}
 
-	nc, err := stream.Connect(ctx, cfg.NATS, log)
+	oc, err := stream.Connect(ctx, office, log)
 	if err != nil {
 		return sum, err
 	}
-	defer nc.Close()
+	defer oc.Close()
 
 	fmt.Fprintln(out, "1/4 collectors simulate: publishing the second half of 2021 for every ministry and province…")
-	res, err := simulate.Run(ctx, nc, simulate.Campaign2021(cfg.Seed), os.Stderr, log)
+	res, err := simulate.Run(ctx, oc, simulate.Campaign2021(cfg.Seed), os.Stderr, log)
 	if err != nil {
 		return sum, err
 	}
@@ -90,6 +109,11 @@ func demo(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) (sum
 	if err != nil {
 		return sum, err
 	}
+	nc, err := stream.Connect(ctx, projector, log)
+	if err != nil {
+		return sum, err
+	}
+	defer nc.Close()
 	s, err := nc.Stream(ctx)
 	if err != nil {
 		return sum, err

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"math"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/egovtrack/egovtrack/internal/chdb/chdbtest"
 	"github.com/egovtrack/egovtrack/internal/coverage"
 	"github.com/egovtrack/egovtrack/internal/event"
+	"github.com/egovtrack/egovtrack/internal/natsauth"
 	"github.com/egovtrack/egovtrack/internal/units"
 )
 
@@ -96,7 +98,17 @@ func TestDemo(t *testing.T) {
 			t.Errorf("events holds %d rows, want %d", tr.Rows, len(envs))
 		}
 	}
-	for _, want := range []string{"Coverage rose from", "Units at 100%", "dashboards JSON", "Nothing is left running"} {
+	// The embedded server ran the authorisation model: the simulation published as the office, signed, and the
+	// projector, requiring signatures, recorded who submitted every event.
+	var byOffice uint64
+	if err := chdbtest.Conn(t, cfg.ClickHouse).QueryRow(context.Background(),
+		"SELECT count() FROM events FINAL WHERE submitted_by = 'office'").Scan(&byOffice); err != nil {
+		t.Fatal(err)
+	}
+	if byOffice != uint64(len(envs)) {
+		t.Errorf("%d events submitted by the office, want all %d", byOffice, len(envs))
+	}
+	for _, want := range []string{"Coverage rose from", "Units at 100%", "dashboards JSON", "Nothing is left running", fmt.Sprintf("%d credentials", len(natsauth.Names()))} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the demo's output lacks %q:\n%s", want, out.String())
 		}

@@ -5,16 +5,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/egovtrack/egovtrack/internal/event"
+	"github.com/egovtrack/egovtrack/internal/natsauth"
 )
 
-// SubmittedByHeader names the credential or collector that submitted an event, for the raw log's submitted_by.
-const SubmittedByHeader = "Egov-Submitted-By"
+// SubmittedByHeader names the credential that signed an event (natsauth.SubmittedByHeader); the projector records it
+// in the raw log's submitted_by once it has verified the signature.
+const SubmittedByHeader = natsauth.SubmittedByHeader
 
 // Publisher stores events and returns once JetStream has acknowledged every one; *Conn is one.
 type Publisher interface {
@@ -38,22 +42,35 @@ const maxAttempts = 12
 // acknowledged each of them, retrying with backoff (a restarting server, a lost ack). Because the id dedupes, a retry
 // of an event that was in fact stored is counted as a duplicate, never stored twice. progress, when not nil, is
 // called with the number of events acknowledged so far.
+//
+// With an nkey credential (Config.NkeySeedFile), each event is signed with it (natsauth.Credential.Sign). An event
+// the server refuses to take from this credential (a subject outside its own) fails the call at once, with an error
+// matching nats.ErrPermissionViolation; it is not retried.
 func (c *Conn) Publish(ctx context.Context, envs []event.Envelope, progress func(done int)) (Result, error) {
 	var res Result
+	subjects := make(map[string]bool, len(envs))
+	for _, env := range envs {
+		subjects[env.Subject] = true
+	}
+	ctx, stop := c.refused.watch(ctx, func(subject string) bool { return subjects[subject] })
+	defer stop()
 	for start := 0; start < len(envs); start += window {
 		chunk := envs[start:min(start+window, len(envs))]
+		msgs, err := c.messages(chunk)
+		if err != nil {
+			return res, err
+		}
 		futures := make([]jetstream.PubAckFuture, len(chunk))
 		for i, env := range chunk {
-			msg, err := message(env)
-			if err != nil {
-				return res, err
-			}
 			// A failed async publish is retried below, synchronously, so an error here is not final.
-			futures[i], _ = c.JS.PublishMsgAsync(msg, jetstream.WithMsgID(env.ID))
+			futures[i], _ = c.JS.PublishMsgAsync(msgs[i], jetstream.WithMsgID(env.ID))
 		}
 		for i, f := range futures {
 			ack, err := c.awaitAck(ctx, f)
 			if err != nil {
+				if ctx.Err() != nil {
+					return res, fmt.Errorf("publish event %s on %s: %w", chunk[i].ID, chunk[i].Subject, context.Cause(ctx))
+				}
 				ack, err = c.publishRetrying(ctx, chunk[i])
 				if err != nil {
 					return res, err
@@ -82,14 +99,14 @@ func (c *Conn) awaitAck(ctx context.Context, f jetstream.PubAckFuture) (*jetstre
 	case err := <-f.Err():
 		return nil, err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, context.Cause(ctx)
 	case <-time.After(c.cfg.ConnectTimeout):
 		return nil, nats.ErrTimeout
 	}
 }
 
 func (c *Conn) publishRetrying(ctx context.Context, env event.Envelope) (*jetstream.PubAck, error) {
-	msg, err := message(env)
+	msg, err := c.message(env)
 	if err != nil {
 		return nil, err
 	}
@@ -101,20 +118,42 @@ func (c *Conn) publishRetrying(ctx context.Context, env event.Envelope) (*jetstr
 		if err == nil {
 			return ack, nil
 		}
-		if ctx.Err() != nil || attempt == maxAttempts {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("publish event %s on %s: %w", env.ID, env.Subject, context.Cause(ctx))
+		}
+		if attempt == maxAttempts {
 			return nil, fmt.Errorf("publish event %s on %s: not acknowledged after %d attempts: %w", env.ID, env.Subject, attempt, err)
 		}
 		c.log.Warn("publish not acknowledged, retrying", "event", env.ID, "attempt", attempt, "err", err)
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
-			return nil, fmt.Errorf("publish event %s: %w", env.ID, ctx.Err())
+			return nil, fmt.Errorf("publish event %s on %s: %w", env.ID, env.Subject, context.Cause(ctx))
 		}
 		wait = min(wait*2, 5*time.Second)
 	}
 }
 
-func message(env event.Envelope) (*nats.Msg, error) {
+// messages are envs as they are published, encoded and signed on as many goroutines as there are cores: signing
+// is most of the CPU a publish takes.
+func (c *Conn) messages(envs []event.Envelope) ([]*nats.Msg, error) {
+	msgs := make([]*nats.Msg, len(envs))
+	errs := make([]error, len(envs))
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(envs)/64))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(envs); i += workers {
+				msgs[i], errs[i] = c.message(envs[i])
+			}
+		})
+	}
+	wg.Wait()
+	return msgs, errors.Join(errs...)
+}
+
+// message is env as it is published: its JSON, signed with the connection's credential when it has one.
+func (c *Conn) message(env event.Envelope) (*nats.Msg, error) {
 	b, err := json.Marshal(env)
 	if err != nil {
 		return nil, fmt.Errorf("encode event %s: %w", env.ID, err)
@@ -122,5 +161,10 @@ func message(env event.Envelope) (*nats.Msg, error) {
 	msg := nats.NewMsg(env.Subject)
 	msg.Data = b
 	msg.Header.Set("Content-Type", "application/cloudevents+json")
+	if c.cred != nil {
+		if err := c.cred.Sign(msg); err != nil {
+			return nil, err
+		}
+	}
 	return msg, nil
 }

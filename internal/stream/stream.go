@@ -1,15 +1,22 @@
 // Package stream is egovtrack's NATS JetStream: the connection (to an external server, or to a real nats-server
-// embedded in the process when none is configured), the stream that holds every event, and publishing with
-// deduplication by event id.
+// embedded in the process when none is configured), with its credential and TLS, the stream that holds every event,
+// and publishing with deduplication by event id, each event signed with the connection's credential. The
+// authorisation model that decides what each credential may do is internal/natsauth's.
 package stream
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -18,9 +25,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/egovtrack/egovtrack/internal/event"
+	"github.com/egovtrack/egovtrack/internal/natsauth"
 )
 
-// Config says where the stream lives. The commands embed it with the prefix EGOV_NATS_.
+// Config says where the stream lives and who to be there. The commands embed it with the prefix EGOV_NATS_.
+//
+// Its String and LogValue redact the password and the URL's user information, so a Config may be logged or printed
+// as is; the seed file's content is never read into it.
 type Config struct {
 	// URL of an external NATS server; empty starts an embedded server storing its data in StoreDir.
 	URL string `env:"URL"`
@@ -37,10 +48,172 @@ type Config struct {
 	// projector's tables, keyed by event id, still hold each fact once.
 	DuplicateWindow time.Duration `env:"DUPLICATE_WINDOW" envDefault:"2m"`
 	// SyncAlways makes the embedded server fsync every write. NATS' default syncs every 2 minutes, which can lose
-	// acknowledged events on power loss (Jepsen, NATS 2.12.1); production should set it (with 3 replicas).
+	// acknowledged events on power loss (Jepsen, NATS 2.12.1); production should set it (with 3 replicas). A real
+	// server takes it from its configuration: deploy/nats/nats-server.conf sets sync_interval: always.
 	SyncAlways bool `env:"SYNC_ALWAYS" envDefault:"false"`
 	// ConnectTimeout bounds the wait for a server.
 	ConnectTimeout time.Duration `env:"CONNECT_TIMEOUT" envDefault:"10s"`
+
+	// NkeySeedFile is this process's credential: a file holding a NATS user nkey seed, one of those that
+	// `go run ./deploy/nats generate` writes (deploy/nats/secrets/province-19.nk). The connection authenticates with
+	// it, and every event published on it is signed with it, for the projector to check (internal/natsauth).
+	NkeySeedFile string `env:"NKEY_SEED_FILE"`
+	// User names this process to a server that authenticates with user names and passwords rather than nkeys. Its
+	// events are not signed.
+	User string `env:"USER"`
+	// PasswordFile holds User's password (its first line); Password gives it directly instead. Neither is logged.
+	PasswordFile string `env:"PASSWORD_FILE"`
+	Password     string `env:"PASSWORD"`
+	// ManageStream creates or updates the stream when connecting: set it for the office credential, the only one
+	// the authorisation model lets do so. A connection without credentials (a development server) and Connect's own
+	// embedded server always do.
+	ManageStream bool `env:"MANAGE_STREAM" envDefault:"false"`
+
+	// TLSCAFile is the PEM file of the certificate authorities the server's certificate must come from (empty: the
+	// system's).
+	TLSCAFile string `env:"TLS_CA_FILE"`
+	// TLSCertFile and TLSKeyFile are this process's certificate and key, PEM, for a server that verifies clients.
+	TLSCertFile string `env:"TLS_CERT_FILE"`
+	TLSKeyFile  string `env:"TLS_KEY_FILE"`
+	// TLSRequire refuses to talk to the server without TLS. Any TLS file, or a tls:// URL, requires it too.
+	TLSRequire bool `env:"TLS_REQUIRE" envDefault:"false"`
+}
+
+// Validate reports settings that cannot work together.
+func (c Config) Validate() error {
+	switch {
+	case c.Stream == "":
+		return errors.New("EGOV_NATS_STREAM must not be empty")
+	case c.NkeySeedFile != "" && c.User != "":
+		return errors.New("EGOV_NATS_NKEY_SEED_FILE and EGOV_NATS_USER are two ways to authenticate: set one")
+	case c.PasswordFile != "" && c.Password != "":
+		return errors.New("EGOV_NATS_PASSWORD_FILE and EGOV_NATS_PASSWORD both give the password: set one")
+	case c.User == "" && (c.PasswordFile != "" || c.Password != ""):
+		return errors.New("a NATS password needs EGOV_NATS_USER")
+	case c.User != "" && c.PasswordFile == "" && c.Password == "":
+		return errors.New("EGOV_NATS_USER needs EGOV_NATS_PASSWORD_FILE or EGOV_NATS_PASSWORD")
+	case (c.TLSCertFile == "") != (c.TLSKeyFile == ""):
+		return errors.New("EGOV_NATS_TLS_CERT_FILE and EGOV_NATS_TLS_KEY_FILE go together")
+	}
+	return nil
+}
+
+// credentials reports whether the configuration authenticates.
+func (c Config) credentials() bool { return c.NkeySeedFile != "" || c.User != "" }
+
+// tls reports whether the connection must use TLS.
+func (c Config) tls() bool {
+	return c.TLSRequire || c.TLSCAFile != "" || c.TLSCertFile != "" || strings.HasPrefix(c.URL, "tls://")
+}
+
+const redacted = "REDACTED"
+
+// LogValue lets slog log a Config without its password.
+func (c Config) LogValue() slog.Value {
+	attrs := []slog.Attr{slog.String("url", redactURL(c.URL)), slog.String("stream", c.Stream)}
+	if c.URL == "" {
+		attrs = append(attrs, slog.String("store_dir", c.StoreDir))
+	}
+	if c.NkeySeedFile != "" {
+		attrs = append(attrs, slog.String("nkey_seed_file", c.NkeySeedFile))
+	}
+	if c.User != "" {
+		attrs = append(attrs, slog.String("user", c.User))
+	}
+	if c.PasswordFile != "" {
+		attrs = append(attrs, slog.String("password_file", c.PasswordFile))
+	}
+	if c.Password != "" {
+		attrs = append(attrs, slog.String("password", redacted))
+	}
+	if c.tls() {
+		attrs = append(attrs, slog.Bool("tls", true), slog.String("tls_ca_file", c.TLSCAFile), slog.String("tls_cert_file", c.TLSCertFile))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// String is for fmt's %v and %+v, which would otherwise print the password.
+func (c Config) String() string {
+	pw := ""
+	if c.Password != "" {
+		pw = redacted
+	}
+	return fmt.Sprintf("{URL:%s StoreDir:%s Port:%d Stream:%s Replicas:%d DuplicateWindow:%v SyncAlways:%t ConnectTimeout:%v "+
+		"NkeySeedFile:%s User:%s PasswordFile:%s Password:%s ManageStream:%t TLSCAFile:%s TLSCertFile:%s TLSKeyFile:%s TLSRequire:%t}",
+		redactURL(c.URL), c.StoreDir, c.Port, c.Stream, c.Replicas, c.DuplicateWindow, c.SyncAlways, c.ConnectTimeout,
+		c.NkeySeedFile, c.User, c.PasswordFile, pw, c.ManageStream, c.TLSCAFile, c.TLSCertFile, c.TLSKeyFile, c.TLSRequire)
+}
+
+// GoString keeps %#v from printing the password too.
+func (c Config) GoString() string { return "stream.Config" + c.String() }
+
+// RedactedURL is URL with any password in it hidden, for messages.
+func (c Config) RedactedURL() string { return redactURL(c.URL) }
+
+// secrets are the configuration's passwords: the one given directly and those of the URLs. (A password file's is
+// never in the configuration, and nkey seeds never leave natsauth.)
+func (c Config) secrets() []string {
+	var out []string
+	if c.Password != "" {
+		out = append(out, c.Password)
+	}
+	for _, p := range strings.Split(c.URL, ",") {
+		p = strings.TrimSpace(p)
+		if u, err := url.Parse(p); err == nil && u.User != nil {
+			if pw, ok := u.User.Password(); ok && pw != "" {
+				out = append(out, pw, url.PathEscape(pw), url.QueryEscape(pw))
+			}
+		} else if _, rest, ok := strings.Cut(p, "://"); ok {
+			// An unparsable URL: everything between the scheme and the host may be a password.
+			if info, _, ok := strings.Cut(rest, "@"); ok {
+				if _, pw, ok := strings.Cut(info, ":"); ok && pw != "" {
+					out = append(out, pw)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// scrubbed is an error whose text had secrets in it, replaced. It matches what the original matched (errors.Is) but
+// does not unwrap to it, which would give the secrets back.
+type scrubbed struct {
+	msg string
+	err error
+}
+
+func (e scrubbed) Error() string        { return e.msg }
+func (e scrubbed) Is(target error) bool { return errors.Is(e.err, target) }
+
+// scrub returns err with every secret of its text replaced; err itself when it holds none. Libraries quote URLs in
+// their errors (net/url does), passwords included.
+func scrub(err error, secrets []string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, s := range secrets {
+		msg = strings.ReplaceAll(msg, s, redacted)
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return scrubbed{msg: msg, err: err}
+}
+
+// redactURL hides the password of URLs that carry one (nats://user:secret@host, several separated by commas).
+func redactURL(s string) string {
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			if _, has := u.User.Password(); has {
+				parts[i] = u.Redacted()
+			}
+		} else if err != nil && strings.Contains(p, "@") {
+			parts[i] = redacted
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // Conn is a connection to JetStream and, when embedded, the server behind it.
@@ -50,53 +223,200 @@ type Conn struct {
 	cfg Config
 	srv *Server
 	log *slog.Logger
+	// cred is the connection's nkey credential, which signs what Publish publishes; nil without one.
+	cred *natsauth.Credential
+	// refused relays the server's permission violations to the calls they concern.
+	refused refusals
 	// closed is closed by the client when the connection is closed, ending a drain.
 	closed chan struct{}
+	// lastErr is the latest asynchronous error that was not a permission violation (an authorization violation,
+	// say), for the error of a Connect that could not connect.
+	lastErr atomic.Pointer[error]
 }
 
-// Connect connects to cfg.URL, or starts an embedded server when it is empty, and makes sure the stream exists.
+// Connect connects to cfg.URL, or starts an embedded server when it is empty, and waits up to cfg.ConnectTimeout
+// for the connection. It creates or updates the stream when cfg.ManageStream is set, when cfg has no credentials, or
+// when it started the server itself.
+//
+// With cfg.NkeySeedFile it authenticates with that nkey, takes replies on the credential's own inboxes
+// (natsauth.InboxPrefix), and signs every event it publishes. When the server refuses a publish or a request for lack
+// of permission, the refusal is logged at error level, and the publish or stream.Read concerned fails at once with an
+// error matching nats.ErrPermissionViolation.
 func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
-	c := &Conn{cfg: cfg, log: log, closed: make(chan struct{})}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Conn{cfg: cfg, log: log, closed: make(chan struct{}), refused: refusals{watchers: map[int]refusalWatch{}}}
+	auth, err := c.authOptions()
+	if err != nil {
+		return nil, err
+	}
 	url := cfg.URL
+	manage := cfg.ManageStream || !cfg.credentials()
 	if url == "" {
 		srv, err := StartServer(cfg)
 		if err != nil {
+			c.shutdown()
 			return nil, err
 		}
 		c.srv = srv
 		url = srv.ClientURL()
+		manage = true
 		log.Info("embedded NATS server started", "url", url, "store_dir", cfg.StoreDir)
 	}
-	nc, err := nats.Connect(url,
-		nats.Name("egovtrack"),
+	name := "egovtrack"
+	if c.cred != nil && c.cred.Name != "" {
+		name += " " + c.cred.Name // servers log it with every error of the connection
+	}
+	connected := make(chan struct{})
+	var once sync.Once
+	opts := append(auth,
+		nats.Name(name),
 		nats.Timeout(cfg.ConnectTimeout),
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond),
+		nats.ConnectHandler(func(*nats.Conn) { once.Do(func() { close(connected) }) }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				log.Warn("NATS disconnected", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("NATS reconnected", "url", nc.ConnectedUrl()) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("NATS reconnected", "url", redactURL(nc.ConnectedUrl())) }),
 		nats.ClosedHandler(func(*nats.Conn) { close(c.closed) }),
+		nats.ErrorHandler(c.asyncError),
 	)
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		c.shutdown()
-		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
+		return nil, scrub(fmt.Errorf("connect to NATS at %s: %w", redactURL(url), err), cfg.secrets())
 	}
 	c.NC = nc
+	if err := c.awaitConnected(ctx, connected); err != nil {
+		c.Close()
+		return nil, scrub(fmt.Errorf("connect to NATS at %s: %w", redactURL(url), err), cfg.secrets())
+	}
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(1024))
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("open JetStream: %w", err)
 	}
 	c.JS = js
-	if err := c.ensureStream(ctx); err != nil {
-		c.Close()
-		return nil, err
+	if manage {
+		if err := c.ensureStream(ctx); err != nil {
+			c.Close()
+			return nil, err
+		}
 	}
 	return c, nil
+}
+
+// authOptions reads the credential, the password and the TLS files of the configuration into connection options.
+func (c *Conn) authOptions() ([]nats.Option, error) {
+	cfg := c.cfg
+	var opts []nats.Option
+	switch {
+	case cfg.NkeySeedFile != "":
+		cred, err := natsauth.LoadCredential(cfg.NkeySeedFile)
+		if err != nil {
+			return nil, err
+		}
+		if fi, err := os.Stat(cfg.NkeySeedFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			c.log.Warn("the nkey seed file can be read by other users: chmod 600 it", "file", cfg.NkeySeedFile, "mode", fi.Mode().Perm().String())
+		}
+		c.cred = cred
+		opts = append(opts, nats.Nkey(cred.PublicKey(), cred.SignNonce), nats.CustomInboxPrefix(natsauth.InboxPrefix(cred.PublicKey())))
+	case cfg.User != "":
+		pw := cfg.Password
+		if cfg.PasswordFile != "" {
+			b, err := os.ReadFile(cfg.PasswordFile)
+			if err != nil {
+				return nil, fmt.Errorf("NATS password file: %w", err)
+			}
+			pw, _, _ = strings.Cut(string(b), "\n")
+			pw = strings.TrimSuffix(pw, "\r")
+		}
+		opts = append(opts, nats.UserInfo(cfg.User, pw))
+	}
+	if cfg.tls() {
+		t, err := tlsConfig(cfg)
+		if err != nil {
+			c.wipe()
+			return nil, err
+		}
+		opts = append(opts, nats.Secure(t))
+	}
+	return opts, nil
+}
+
+// tlsConfig is the client's TLS: the configured authorities, and its certificate when it has one.
+func tlsConfig(cfg Config) (*tls.Config, error) {
+	t := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.TLSCAFile != "" {
+		pem, err := os.ReadFile(cfg.TLSCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("NATS TLS CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("NATS TLS CA file %s: no PEM certificate in it", cfg.TLSCAFile)
+		}
+		t.RootCAs = pool
+	}
+	if cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("NATS TLS client certificate %s: %w", cfg.TLSCertFile, err)
+		}
+		t.Certificates = []tls.Certificate{cert}
+	}
+	return t, nil
+}
+
+// awaitConnected waits for the first connection: nats.Connect retries in the background (RetryOnFailedConnect), so
+// that a server still starting is waited for, but a server that refuses the credentials closes the connection.
+func (c *Conn) awaitConnected(ctx context.Context, connected <-chan struct{}) error {
+	if c.NC.IsConnected() {
+		return nil
+	}
+	select {
+	case <-connected:
+		return nil
+	case <-c.closed:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(c.cfg.ConnectTimeout):
+	}
+	if c.NC.IsConnected() {
+		return nil
+	}
+	if err := c.lastErr.Load(); err != nil {
+		return *err
+	}
+	if err := c.NC.LastError(); err != nil {
+		return err
+	}
+	return fmt.Errorf("no connection after %s", c.cfg.ConnectTimeout)
+}
+
+// credential names the connection's credential in logs.
+func (c *Conn) credential() string {
+	if c.cred == nil {
+		return ""
+	}
+	return c.cred.String()
+}
+
+// asyncError is the connection's error handler: permission violations are logged and relayed to the calls waiting
+// on them; other errors (an authorization violation) are kept for Connect's error.
+func (c *Conn) asyncError(_ *nats.Conn, _ *nats.Subscription, err error) {
+	if errors.Is(err, nats.ErrPermissionViolation) {
+		c.log.Error("NATS refused an operation of this credential", "err", err, "credential", c.credential())
+		c.refused.relay(err)
+		return
+	}
+	c.lastErr.Store(&err)
+	c.log.Warn("NATS error", "err", err)
 }
 
 // Server is a nats-server embedded in this process, holding its store directory's lock.
@@ -115,12 +435,28 @@ func (s *Server) Stop() {
 	}
 }
 
+// ServerOptions are an embedded server's settings beyond Config's.
+type ServerOptions struct {
+	// Auth, when not nil, is the authorisation every client connects under: the model's users, each with its
+	// permissions, as deploy/nats/auth.conf gives a real server. Nil lets any client do anything.
+	Auth *natsauth.Model
+	// Log receives the server's warnings and errors (the permission violations of clients among them, naming the
+	// credential) and, at debug level, its notices; nil discards them.
+	Log *slog.Logger
+	// TLS, when not nil, makes the server accept TLS connections only; with ClientAuth set, it verifies clients'
+	// certificates.
+	TLS *tls.Config
+}
+
 // StartServer starts a real nats-server inside this process, with JetStream storing into cfg.StoreDir and clients
-// accepted on 127.0.0.1 at cfg.Port. Connect starts one by itself when cfg.URL is empty; start one here to share it
-// between several connections of one process (the demo, tests), passing its ClientURL as their URL. Two servers
-// writing one store directory would corrupt it, so the directory is locked while the server runs: a second process
-// (a rebuild beside a running projector, say) gets a clear error instead.
-func StartServer(cfg Config) (*Server, error) {
+// accepted on 127.0.0.1 at cfg.Port, and no authorisation. Connect starts one by itself when cfg.URL is empty; start
+// one here to share it between several connections of one process (the demo, tests), passing its ClientURL as their
+// URL. Two servers writing one store directory would corrupt it, so the directory is locked while the server runs: a
+// second process (a rebuild beside a running projector, say) gets a clear error instead.
+func StartServer(cfg Config) (*Server, error) { return StartServerWith(cfg, ServerOptions{}) }
+
+// StartServerWith is StartServer with the authorisation model, a log and TLS.
+func StartServerWith(cfg Config, o ServerOptions) (*Server, error) {
 	dir, err := filepath.Abs(cfg.StoreDir)
 	if err != nil {
 		return nil, fmt.Errorf("NATS store dir %q: %w", cfg.StoreDir, err)
@@ -139,13 +475,25 @@ func StartServer(cfg Config) (*Server, error) {
 		JetStream:  true,
 		StoreDir:   dir,
 		NoSigs:     true,
-		NoLog:      true,
+		NoLog:      o.Log == nil,
 		SyncAlways: cfg.SyncAlways,
+	}
+	if o.Auth != nil {
+		o.Auth.Configure(opts)
+	}
+	if o.TLS != nil {
+		opts.TLSConfig = o.TLS
+		opts.TLS = true
+		opts.TLSVerify = o.TLS.ClientAuth == tls.RequireAndVerifyClientCert
+		opts.TLSTimeout = 2
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("configure embedded NATS server: %w", err)
+	}
+	if o.Log != nil {
+		srv.SetLogger(newServerLog(o.Log, o.Auth), true, false)
 	}
 	srv.Start()
 	s := &Server{Server: srv, lock: lock}
@@ -187,7 +535,16 @@ func StreamConfig(cfg Config) jetstream.StreamConfig {
 }
 
 func (c *Conn) ensureStream(ctx context.Context) error {
-	if _, err := c.JS.CreateOrUpdateStream(ctx, StreamConfig(c.cfg)); err != nil {
+	// A credential that may not manage the stream is refused at once rather than waiting for a timeout.
+	prefix := "$JS.API.STREAM."
+	rctx, stop := c.refused.watch(ctx, func(subject string) bool {
+		return strings.HasPrefix(subject, prefix) && strings.HasSuffix(subject, "."+c.cfg.Stream)
+	})
+	defer stop()
+	if _, err := c.JS.CreateOrUpdateStream(rctx, StreamConfig(c.cfg)); err != nil {
+		if cause := context.Cause(rctx); errors.Is(cause, nats.ErrPermissionViolation) {
+			err = fmt.Errorf("%w (only the office credential may create or update it: unset EGOV_NATS_MANAGE_STREAM for others)", cause)
+		}
 		return fmt.Errorf("create or update stream %s: %w", c.cfg.Stream, err)
 	}
 	return nil
@@ -228,8 +585,16 @@ func (c *Conn) Close() error {
 }
 
 func (c *Conn) shutdown() {
+	c.wipe()
 	if c.srv != nil {
 		c.srv.Stop()
 		c.srv = nil
+	}
+}
+
+// wipe erases the credential's seed from memory.
+func (c *Conn) wipe() {
+	if c.cred != nil {
+		c.cred.Wipe()
 	}
 }

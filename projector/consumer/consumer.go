@@ -9,12 +9,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/egovtrack/egovtrack/internal/event"
-	"github.com/egovtrack/egovtrack/internal/stream"
+	"github.com/egovtrack/egovtrack/internal/natsauth"
 	"github.com/egovtrack/egovtrack/projector/metrics"
 	"github.com/egovtrack/egovtrack/projector/store"
 )
@@ -30,6 +33,12 @@ type Config struct {
 	// AckWait is how long JetStream waits for an ack before redelivering; the consumer also reports progress on
 	// messages whose write is being retried, so it need only exceed one insert.
 	AckWait time.Duration `env:"ACK_WAIT" envDefault:"1m"`
+	// SignersFile is the public key of every NATS credential (deploy/nats/nkeys.txt). With it, the consumer checks
+	// each signed event's signature and that its signer may submit events for the event's unit, and records the
+	// signer in events.submitted_by; an event that fails is quarantined as unauthorised.
+	SignersFile string `env:"SIGNERS_FILE"`
+	// RequireSignature quarantines, as unauthorised, every event that no credential of SignersFile signed.
+	RequireSignature bool `env:"REQUIRE_SIGNATURE" envDefault:"false"`
 }
 
 // Validate checks the settings make sense together.
@@ -43,6 +52,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("EGOV_PROJECTOR_FLUSH_INTERVAL is %s, want more than 0", c.FlushInterval)
 	case c.AckWait < time.Second:
 		return fmt.Errorf("EGOV_PROJECTOR_ACK_WAIT is %s, want at least 1s", c.AckWait)
+	case c.RequireSignature && c.SignersFile == "":
+		return errors.New("EGOV_PROJECTOR_REQUIRE_SIGNATURE needs EGOV_PROJECTOR_SIGNERS_FILE, the credentials' public keys")
 	}
 	return nil
 }
@@ -74,6 +85,8 @@ type Consumer struct {
 	w    Writer
 	m    *metrics.Metrics
 	log  *slog.Logger
+	// signers are the credentials whose signatures the consumer checks; nil without Config.SignersFile.
+	signers *natsauth.Model
 }
 
 // probeTimeout bounds the request that checks whether NATS answers again after an error.
@@ -84,6 +97,15 @@ const probeTimeout = 5 * time.Second
 func New(ctx context.Context, s jetstream.Stream, cfg Config, w Writer, m *metrics.Metrics, log *slog.Logger) (*Consumer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	var signers *natsauth.Model
+	if cfg.SignersFile != "" {
+		// The names of the stream and the durable consumer play no part in checking signatures.
+		m, err := natsauth.LoadModel(cfg.SignersFile, "EGOV", cfg.Durable)
+		if err != nil {
+			return nil, fmt.Errorf("EGOV_PROJECTOR_SIGNERS_FILE: %w", err)
+		}
+		signers = m
 	}
 	cons, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
 		Durable:       cfg.Durable,
@@ -100,7 +122,7 @@ func New(ctx context.Context, s jetstream.Stream, cfg Config, w Writer, m *metri
 	if m == nil {
 		m = metrics.New(nil)
 	}
-	return &Consumer{cfg: cfg, cons: cons, w: w, m: m, log: log}, nil
+	return &Consumer{cfg: cfg, cons: cons, w: w, m: m, log: log, signers: signers}, nil
 }
 
 // Run projects events until ctx ends, or, with untilCaughtUp, until every event in the stream is written. When ctx
@@ -156,6 +178,9 @@ func (c *Consumer) Run(ctx context.Context, untilCaughtUp bool) (st Stats, err e
 				if err := flush(ctx); err != nil {
 					return st, err
 				}
+				// The interval starts again: a tick that fell during the write would flush the next few
+				// messages as a batch of their own.
+				tick.Reset(c.cfg.FlushInterval)
 			}
 		case <-tick.C:
 			c.m.Health.Turn()
@@ -221,22 +246,23 @@ func (c *Consumer) flush(ctx context.Context, msgs []jetstream.Msg, st *Stats) e
 	var rejected []store.Rejected
 	reasons := map[metrics.Reason]int{}
 	var pending uint64
-	for _, m := range msgs {
+	// Decoding and checking signatures is most of the CPU a batch takes here: spread over the cores.
+	checked := make([]checkedMsg, len(msgs))
+	parallel(len(msgs), func(i int) { checked[i] = c.check(msgs[i]) })
+	for i, m := range msgs {
 		meta, err := m.Metadata()
 		if err != nil {
 			return fmt.Errorf("message metadata: %w", err)
 		}
 		pending = meta.NumPending
-		env, d, err := event.Decode(m.Data())
-		if err != nil {
-			r := RejectReason(m.Data(), err)
-			reasons[r]++
-			c.log.Warn("quarantining message", "seq", meta.Sequence.Stream, "subject", m.Subject(), "reason", string(r), "err", err)
-			rejected = append(rejected, store.Rejected{Seq: meta.Sequence.Stream, Subject: m.Subject(), Payload: m.Data(), Reason: err.Error(), ReceivedAt: meta.Timestamp})
+		ch := checked[i]
+		if ch.err != nil {
+			reasons[ch.reason]++
+			c.log.Warn("quarantining message", "seq", meta.Sequence.Stream, "subject", m.Subject(), "reason", string(ch.reason), "err", ch.err)
+			rejected = append(rejected, store.Rejected{Seq: meta.Sequence.Stream, Subject: m.Subject(), Payload: m.Data(), Reason: ch.err.Error(), ReceivedAt: meta.Timestamp})
 			continue
 		}
-		recs = append(recs, store.Record{Env: env, Data: d, Seq: meta.Sequence.Stream, ReceivedAt: meta.Timestamp,
-			SubmittedBy: m.Headers().Get(stream.SubmittedByHeader)})
+		recs = append(recs, store.Record{Env: ch.env, Data: ch.d, Seq: meta.Sequence.Stream, ReceivedAt: meta.Timestamp, SubmittedBy: ch.by})
 	}
 	// The batch's last message is its latest delivery: what it says was still pending is the lag.
 	c.natsAnswered(pending)
@@ -295,6 +321,75 @@ func (c *Consumer) flush(ctx context.Context, msgs []jetstream.Msg, st *Stats) e
 	c.m.LastBatch.SetToCurrentTime()
 	c.log.Debug("batch written", "events", len(recs), "skipped", skipped, "rejected", len(rejected), "took", time.Since(began))
 	return nil
+}
+
+// checkedMsg is a message decoded and authorised: its event and who submitted it, or why it is quarantined.
+type checkedMsg struct {
+	env    event.Envelope
+	d      event.Data
+	by     string
+	err    error
+	reason metrics.Reason
+}
+
+// check decodes m and authorises its event. It may run on several goroutines at once.
+func (c *Consumer) check(m jetstream.Msg) checkedMsg {
+	env, d, err := event.Decode(m.Data())
+	if err != nil {
+		return checkedMsg{err: err, reason: RejectReason(m.Data(), err)}
+	}
+	by, err := c.authorise(m.Subject(), m.Headers(), m.Data(), env)
+	if err != nil {
+		return checkedMsg{err: err, reason: metrics.Unauthorised}
+	}
+	return checkedMsg{env: env, d: d, by: by}
+}
+
+// parallel calls fn(i) for every i below n, on as many goroutines as there are cores, and returns when all are done.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), (n+63)/64)
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < n; i += workers {
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// authorise checks that a valid event env, stored on subject with header h and payload data, was submitted by a
+// credential that may: that it was published on its own subject (the server's permissions are on the message's
+// subject, so an event about another unit must not hide under it), and, when it is signed or signatures are
+// required, that its signature is one of Config.SignersFile's credentials, over this subject and payload, by a
+// credential that may submit events on it. It returns the verified signer's name, or "" for an unsigned event that
+// the configuration accepts. Its errors are the quarantine's reason, starting "unauthorised: ".
+//
+// Without SignersFile, signature headers are not evidence of anything, and are ignored.
+func (c *Consumer) authorise(subject string, h nats.Header, data []byte, env event.Envelope) (string, error) {
+	if subject != env.Subject {
+		return "", fmt.Errorf("unauthorised: published on %s, but the event is about %s", subject, env.Subject)
+	}
+	if c.signers == nil {
+		return "", nil
+	}
+	u, err := c.signers.Authorise(subject, h, data)
+	switch {
+	case errors.Is(err, natsauth.ErrUnsigned) && !c.cfg.RequireSignature:
+		return "", nil
+	case errors.Is(err, natsauth.ErrUnsigned):
+		return "", errors.New("unauthorised: not signed, and EGOV_PROJECTOR_REQUIRE_SIGNATURE wants every event signed")
+	case err != nil:
+		return "", fmt.Errorf("unauthorised: %w", err)
+	}
+	return u.Name, nil
 }
 
 func (c *Consumer) write(ctx context.Context, recs []store.Record, rejected []store.Rejected) (skipped int, err error) {

@@ -23,12 +23,16 @@ const (
 	// Identity: only the envelope's id, subject or time are wrong: missing, ill-formed, or not the ones the data
 	// derives (an event whose id was not derived from its fact).
 	Identity Reason = "identity"
+	// Unauthorised: a valid event that its publisher may not have submitted: published on a subject that is not
+	// its own (the unit in the subject is not the event's), signed by a credential that may not speak for its unit,
+	// signed wrongly, or not signed when signatures are required (projector/consumer, internal/natsauth).
+	Unauthorised Reason = "unauthorised"
 	// Other: an error of no known kind.
 	Other Reason = "other"
 )
 
 // Reasons lists every Reason; each is exported from the start, at 0.
-var Reasons = []Reason{MalformedJSON, UnknownType, InvalidField, Identity, Other}
+var Reasons = []Reason{MalformedJSON, UnknownType, InvalidField, Identity, Unauthorised, Other}
 
 // Metrics are the projector consumer's metrics, and the health it reports.
 type Metrics struct {

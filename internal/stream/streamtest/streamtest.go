@@ -1,21 +1,30 @@
-// Package streamtest starts a real, embedded NATS JetStream server for a test.
+// Package streamtest starts a real, embedded NATS JetStream server for a test: one that lets any client do anything
+// (New, Start), or one that runs egovtrack's authorisation model with a credential for every unit, the office, the
+// intake API and the projector (StartAuth).
 package streamtest
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
 	"net"
+	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/egovtrack/egovtrack/internal/natsauth"
 	"github.com/egovtrack/egovtrack/internal/stream"
 )
 
 // Server is an embedded server that a test can restart on the same port and data.
 type Server struct {
-	cfg stream.Config
-	srv *stream.Server
+	cfg  stream.Config
+	opts stream.ServerOptions
+	srv  *stream.Server
 }
 
 // New starts an embedded server storing into a temporary directory, stopped when the test ends, and returns the
@@ -28,6 +37,14 @@ func New(t testing.TB) stream.Config {
 // Start starts an embedded server on a free port, stopped when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	s := &Server{cfg: defaults(t)}
+	s.start(t)
+	t.Cleanup(s.stop)
+	return s
+}
+
+func defaults(t testing.TB) stream.Config {
+	t.Helper()
 	cfg, err := env.ParseAs[stream.Config]() // the defaults every command starts from
 	if err != nil {
 		t.Fatalf("stream defaults: %v", err)
@@ -36,10 +53,78 @@ func Start(t testing.TB) *Server {
 	cfg.StoreDir = t.TempDir()
 	cfg.ConnectTimeout = 10 * time.Second
 	cfg.Port = freePort(t) // fixed, so that a restart comes back where clients reconnect
-	s := &Server{cfg: cfg}
+	return cfg
+}
+
+// AuthServer is an embedded server running egovtrack's authorisation model, as deploy/nats/auth.conf configures a
+// real one, with a seed file for every credential and the stream created by the office.
+type AuthServer struct {
+	*Server
+	// Model is the server's authorisation.
+	Model *natsauth.Model
+	// Keys is the directory of the credentials' seed files, and of the public keys file (SignersFile).
+	Keys string
+	log  *syncBuffer
+}
+
+// StartAuth starts an embedded server with the authorisation model of fresh keys, stopped when the test ends.
+// Its log, permission violations included, is kept for Log.
+func StartAuth(t testing.TB) *AuthServer {
+	t.Helper()
+	dir := t.TempDir()
+	keys, err := natsauth.EnsureKeys(filepath.Join(dir, "nkeys.txt"), dir, nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatalf("keys: %v", err)
+	}
+	cfg := defaults(t)
+	m, err := natsauth.New(keys, cfg.Stream, "projector")
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := &syncBuffer{}
+	s := &AuthServer{Server: &Server{cfg: cfg, opts: stream.ServerOptions{Auth: m, Log: slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelWarn}))}},
+		Model: m, Keys: dir, log: buf}
 	s.start(t)
 	t.Cleanup(s.stop)
+	c, err := stream.Connect(context.Background(), s.As(natsauth.OfficeName), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("create the stream as the office: %v", err)
+	}
+	c.Close()
 	return s
+}
+
+// As is the configuration that connects as the credential name ("province/19", "office", "projector"): the office's
+// manages the stream, as its deployment would.
+func (s *AuthServer) As(name string) stream.Config {
+	c := s.Config()
+	c.NkeySeedFile = natsauth.SeedFile(s.Keys, name)
+	c.ManageStream = name == natsauth.OfficeName
+	return c
+}
+
+// SignersFile is the public keys file of the server's credentials, for the projector (EGOV_PROJECTOR_SIGNERS_FILE).
+func (s *AuthServer) SignersFile() string { return filepath.Join(s.Keys, "nkeys.txt") }
+
+// Log is what the server has logged so far at warning level and above: its permission violations among it.
+func (s *AuthServer) Log() string { return s.log.String() }
+
+// syncBuffer is a bytes.Buffer that the server's goroutines and the test may use at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // Config connects to the server.
@@ -54,7 +139,7 @@ func (s *Server) Config() stream.Config {
 func (s *Server) Restart(down time.Duration) error {
 	s.stop()
 	time.Sleep(down) // the outage itself
-	srv, err := stream.StartServer(s.cfg)
+	srv, err := stream.StartServerWith(s.cfg, s.opts)
 	if err != nil {
 		return err
 	}
@@ -64,7 +149,7 @@ func (s *Server) Restart(down time.Duration) error {
 
 func (s *Server) start(t testing.TB) {
 	t.Helper()
-	srv, err := stream.StartServer(s.cfg)
+	srv, err := stream.StartServerWith(s.cfg, s.opts)
 	if err != nil {
 		t.Fatalf("start embedded NATS server: %v", err)
 	}

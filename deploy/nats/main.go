@@ -1,0 +1,150 @@
+// Command nats generates egovtrack's NATS authorisation from the unit reference data (internal/units/units.csv):
+// a user nkey per ministry and province, and the office, intake and projector credentials, each with its
+// permissions (internal/natsauth).
+//
+//	go run ./deploy/nats generate [flags]
+//
+// It writes, in deploy/nats:
+//
+//	nkeys.txt   the public key of every credential (committed; the projector's EGOV_PROJECTOR_SIGNERS_FILE)
+//	auth.conf   the authorization block that nats-server.conf includes (committed)
+//
+// and a seed file for every credential that has no key yet, or that -rekey names, in the secrets directory
+// (deploy/nats/secrets by default, which git ignores): hand each to its credential's holder, who points
+// EGOV_NATS_NKEY_SEED_FILE at it. A credential whose seed is not there keeps the key nkeys.txt lists: a province may
+// make its own key (`nk -gen user`) and send only the public half to add to nkeys.txt.
+//
+// With -check it writes nothing, and fails when auth.conf is not what nkeys.txt and units.csv give (for CI, after
+// units.csv changes).
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/egovtrack/egovtrack/internal/natsauth"
+)
+
+const usage = `usage: go run ./deploy/nats generate [flags]
+
+Writes deploy/nats/nkeys.txt (public keys) and deploy/nats/auth.conf (the server's authorization, included by
+deploy/nats/nats-server.conf) from internal/units/units.csv; new seeds go to the secrets directory, never to git.
+`
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] != "generate" {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	g, err := parseFlags(os.Args[2:], os.Stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		os.Exit(2)
+	}
+	if err := g.run(os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "deploy/nats generate: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// generator is `generate` with its flags.
+type generator struct {
+	dir, secrets    string
+	stream, durable string
+	rekey           []string // names, or "all"
+	check           bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (*generator, error) {
+	g := &generator{}
+	fs := flag.NewFlagSet("generate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage+"\nflags:\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&g.dir, "dir", "deploy/nats", "where nkeys.txt and auth.conf are")
+	fs.StringVar(&g.secrets, "secrets", filepath.Join("deploy", "nats", "secrets"), "where new seeds are written, mode 0600 (keep it out of git)")
+	fs.StringVar(&g.stream, "stream", "EGOV", "the stream's name (EGOV_NATS_STREAM)")
+	fs.StringVar(&g.durable, "durable", "projector", "the projector's durable consumer (EGOV_PROJECTOR_DURABLE)")
+	rekey := fs.String("rekey", "", `new keys for these credentials: names separated by commas ("province/19,office"), or "all"`)
+	fs.BoolVar(&g.check, "check", false, "write nothing; fail if auth.conf is not what nkeys.txt and units.csv give")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
+		fs.Usage()
+		return nil, errors.New("arguments")
+	}
+	if *rekey != "" {
+		g.rekey = strings.Split(*rekey, ",")
+		for _, n := range g.rekey {
+			if n != "all" && !slices.Contains(natsauth.Names(), n) {
+				fmt.Fprintf(stderr, "-rekey: %q is not a credential (kind/code of a unit, office, intake or projector)\n", n)
+				return nil, errors.New("rekey")
+			}
+		}
+	}
+	if g.check && len(g.rekey) > 0 {
+		fmt.Fprintln(stderr, "-check writes nothing: it cannot -rekey")
+		return nil, errors.New("check and rekey")
+	}
+	return g, nil
+}
+
+const source = "internal/units/units.csv and deploy/nats/nkeys.txt"
+
+func (g *generator) keysFile() string { return filepath.Join(g.dir, "nkeys.txt") }
+func (g *generator) confFile() string { return filepath.Join(g.dir, "auth.conf") }
+
+func (g *generator) run(out io.Writer) error {
+	if g.check {
+		return g.verify(out)
+	}
+	rekey := func(name string) bool { return slices.Contains(g.rekey, "all") || slices.Contains(g.rekey, name) }
+	keys, err := natsauth.EnsureKeys(g.keysFile(), g.secrets, rekey, out)
+	if err != nil {
+		return err
+	}
+	m, err := natsauth.New(keys, g.stream, g.durable)
+	if err != nil {
+		return err
+	}
+	if err := m.WriteConfigFile(g.confFile(), source); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%d credentials: wrote %s and %s; seeds are in %s (never commit them)\n",
+		len(m.Users), g.keysFile(), g.confFile(), g.secrets)
+	return nil
+}
+
+// verify compares auth.conf with what the public keys give.
+func (g *generator) verify(out io.Writer) error {
+	m, err := natsauth.LoadModel(g.keysFile(), g.stream, g.durable)
+	if err != nil {
+		return err
+	}
+	var want bytes.Buffer
+	if err := m.WriteConfig(&want, source); err != nil {
+		return err
+	}
+	got, err := os.ReadFile(g.confFile())
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		return fmt.Errorf("%s is not what %s gives: run `go run ./deploy/nats generate`", g.confFile(), source)
+	}
+	fmt.Fprintf(out, "%s is up to date: %d credentials\n", g.confFile(), len(m.Users))
+	return nil
+}

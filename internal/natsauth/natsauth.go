@@ -1,0 +1,222 @@
+// Package natsauth is egovtrack's NATS authorisation model, derived from the unit reference data (internal/units):
+//
+//   - one credential per ministry and province, which may publish events only under its own subjects
+//     (egov.<kind>.<code>.>) and read back, through JetStream, only those subjects;
+//   - intake, for the intake API (collectors serve), which speaks for any unit whose token it has checked;
+//   - office, for the digital office's tools (collectors simulate, imports), which may publish any event and create
+//     and update the stream;
+//   - projector, which consumes the stream through its durable consumer and may neither publish an event nor delete
+//     or purge anything.
+//
+// A credential is a NATS user nkey. The model holds public keys only: Model.Configure gives an embedded server its
+// users, Model.WriteConfig writes the same users as a real nats-server's authorisation section (`go run ./deploy/nats
+// generate`), and Model.Authorise is what the projector checks each event against, since every publisher signs what
+// it publishes with its key (Credential.Sign). Seeds live in files, one per credential, written by EnsureKeys with
+// mode 0600, and are read by LoadCredential; they never enter the model, a log or an error.
+package natsauth
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nkeys"
+
+	"github.com/egovtrack/egovtrack/internal/event"
+	"github.com/egovtrack/egovtrack/internal/units"
+)
+
+// Role is what a credential is for.
+type Role string
+
+const (
+	// Unit is a ministry's or a province's own credential.
+	Unit Role = "unit"
+	// Intake is the intake API's: it publishes for the unit whose token a request carries.
+	Intake Role = "intake"
+	// Office is the digital office's: the simulation, imports on a unit's behalf, the stream's settings.
+	Office Role = "office"
+	// Projector consumes the stream into ClickHouse.
+	Projector Role = "projector"
+)
+
+// The names of the credentials that are not a unit's. A unit's credential is named after the unit: province/19.
+const (
+	OfficeName    = "office"
+	IntakeName    = "intake"
+	ProjectorName = "projector"
+)
+
+// User is one credential of the model.
+type User struct {
+	// Name is "province/19", "ministry/BTTTT", "office", "intake" or "projector": what events.submitted_by records.
+	Name string
+	Role Role
+	// Unit is the unit a credential of role Unit speaks for.
+	Unit units.Ref
+	// Key is the credential's public user nkey, "U…".
+	Key string
+}
+
+// Names lists every credential the model has, in the order the files list them: one per unit of the reference data,
+// as units.csv orders them, then office, intake and projector.
+func Names() []string {
+	var out []string
+	for _, u := range units.All() {
+		out = append(out, u.Ref.String())
+	}
+	return append(out, OfficeName, IntakeName, ProjectorName)
+}
+
+// Model is every credential and what it may do on one stream.
+type Model struct {
+	// Stream is the JetStream stream's name (EGOV_NATS_STREAM).
+	Stream string
+	// Durable is the projector's durable consumer (EGOV_PROJECTOR_DURABLE): no other credential may create, read
+	// from or look at it.
+	Durable string
+	// Users are in the order of Names.
+	Users []User
+
+	byKey map[string]int
+	// verifiers are the users' public keys, parsed once for Authorise.
+	verifiers []nkeys.KeyPair
+}
+
+// New builds the model from the public key of every credential, name → key (ReadKeys). Every name of Names must have
+// a public user nkey, no key may serve two credentials, and a name that is not one of Names is an error (a unit
+// removed from units.csv: drop its line).
+func New(keys map[string]string, stream, durable string) (*Model, error) {
+	switch {
+	case !validToken(stream):
+		return nil, fmt.Errorf("stream name %q cannot be a NATS subject token", stream)
+	case !validToken(durable):
+		return nil, fmt.Errorf("durable consumer name %q cannot be a NATS subject token", durable)
+	}
+	names := Names()
+	var errs []error
+	for name := range keys {
+		if !slices.Contains(names, name) {
+			errs = append(errs, fmt.Errorf("%s is not a credential of the model (a unit not in units.csv?)", name))
+		}
+	}
+	m := &Model{Stream: stream, Durable: durable, byKey: map[string]int{}}
+	for _, name := range names {
+		key, ok := keys[name]
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s has no public key", name))
+			continue
+		}
+		kp, err := nkeys.FromPublicKey(key)
+		switch {
+		case strings.HasPrefix(key, "S"):
+			// Never quoted: it is a secret in the wrong place.
+			errs = append(errs, fmt.Errorf("%s: the key looks like a seed, a SECRET: remove it from the public keys and make a new key (-rekey %s)", name, name))
+			continue
+		case err != nil || !nkeys.IsValidPublicUserKey(key):
+			errs = append(errs, fmt.Errorf("%s: %q is not a public user nkey (U…)", name, clip(key)))
+			continue
+		}
+		if other, dup := m.byKey[key]; dup {
+			errs = append(errs, fmt.Errorf("%s and %s have the same key", m.Users[other].Name, name))
+			continue
+		}
+		u, err := parseName(name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		u.Key = key
+		m.byKey[key] = len(m.Users)
+		m.Users = append(m.Users, u)
+		m.verifiers = append(m.verifiers, kp)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("authorisation model: %w", err)
+	}
+	return m, nil
+}
+
+// Lookup returns the credential whose public key is key.
+func (m *Model) Lookup(key string) (User, bool) {
+	i, ok := m.byKey[key]
+	if !ok {
+		return User{}, false
+	}
+	return m.Users[i], true
+}
+
+// User returns the credential named name.
+func (m *Model) User(name string) (User, bool) {
+	for _, u := range m.Users {
+		if u.Name == name {
+			return u, true
+		}
+	}
+	return User{}, false
+}
+
+func parseName(name string) (User, error) {
+	switch name {
+	case OfficeName:
+		return User{Name: name, Role: Office}, nil
+	case IntakeName:
+		return User{Name: name, Role: Intake}, nil
+	case ProjectorName:
+		return User{Name: name, Role: Projector}, nil
+	}
+	kind, code, ok := strings.Cut(name, "/")
+	ref := units.Ref{Kind: units.Kind(kind), Code: code}
+	if _, known := units.Lookup(ref); !ok || !known {
+		return User{}, fmt.Errorf("%q is not a credential name (kind/code of a unit, office, intake or projector)", name)
+	}
+	return User{Name: name, Role: Unit, Unit: ref}, nil
+}
+
+// Submits returns the subjects u may publish events on, as NATS subject patterns: the server enforces them when the
+// event is published, and the projector again when it is consumed (MaySubmit).
+func (u User) Submits() []string {
+	switch u.Role {
+	case Unit:
+		return []string{event.UnitPrefix(u.Unit)}
+	case Intake:
+		return unitKindPatterns()
+	case Office:
+		return []string{event.SubjectRoot + ".>"}
+	}
+	return nil
+}
+
+// Reads returns the subjects u may read back from the stream with a filtered consumer (stream.Read): its own.
+// The projector reads the whole stream through its durable consumer instead.
+func (u User) Reads() []string { return u.Submits() }
+
+// MaySubmit reports whether u may publish an event on subject.
+func (u User) MaySubmit(subject string) bool {
+	for _, p := range u.Submits() {
+		if server.SubjectMatchesFilter(subject, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// unitKindPatterns are the subjects of every unit, kind by kind (egov.province.*.>, egov.ministry.*.>): national
+// targets are not among them.
+func unitKindPatterns() []string {
+	var out []string
+	for _, u := range units.All() {
+		p := event.SubjectRoot + "." + string(u.Kind) + ".*.>"
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// validToken reports whether s can be one token of a subject: a stream's or a consumer's name.
+func validToken(s string) bool {
+	return s != "" && !strings.ContainsAny(s, ".*> \t\r\n\"") && server.IsValidLiteralSubject(s)
+}

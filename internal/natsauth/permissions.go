@@ -1,0 +1,75 @@
+package natsauth
+
+import (
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// api is the prefix of JetStream's API subjects (no JetStream domain).
+const api = "$JS.API"
+
+// InboxPrefix is the prefix of the inboxes a credential's connection receives replies on: publish acks, consumer
+// deliveries, API responses. Each credential has its own, derived from its public key (stream.Connect sets it), and
+// may subscribe to nothing else, so that no credential can listen to the replies another one receives, as it could
+// on a shared _INBOX.>.
+func InboxPrefix(key string) string { return "_INBOX." + key }
+
+// Permissions is what u may publish and subscribe to:
+//
+//   - every credential subscribes to its own inboxes only (InboxPrefix), where replies come;
+//   - a unit, intake and office publish events on the subjects of Submits, and read them back with ordered consumers
+//     filtered on them: JetStream's consumer create subject carries the filter
+//     ($JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>), so the server checks the filter before the consumer
+//     exists, and refuses the unfiltered form; consumer info and next-message requests are by consumer name, whose
+//     ephemeral names are random, while the projector's durable consumer is denied to them by name;
+//   - office also creates, updates and looks at the stream;
+//   - projector looks at the stream, creates, reads, acks and (for a rebuild) deletes its durable consumer, and
+//     publishes nothing else: no event, no stream deletion or purge.
+//
+// No credential may delete or purge the stream, or delete a message: that is an operator's act, outside the model.
+// allow_responses is not needed: no credential answers requests; JetStream's replies come to the requester's inbox.
+func (m *Model) Permissions(u User) *server.Permissions {
+	s := m.Stream
+	var allow, deny []string
+	switch u.Role {
+	case Unit, Intake, Office:
+		allow = append(allow, u.Submits()...)
+		for _, p := range u.Reads() {
+			allow = append(allow, api+".CONSUMER.CREATE."+s+".*."+p)
+		}
+		allow = append(allow, api+".CONSUMER.INFO."+s+".*", api+".CONSUMER.MSG.NEXT."+s+".*")
+		if u.Role == Office {
+			allow = append(allow, api+".STREAM.CREATE."+s, api+".STREAM.UPDATE."+s, api+".STREAM.INFO."+s)
+		}
+		deny = []string{
+			api + ".CONSUMER.CREATE." + s + "." + m.Durable + ".>",
+			api + ".CONSUMER.INFO." + s + "." + m.Durable,
+			api + ".CONSUMER.MSG.NEXT." + s + "." + m.Durable,
+		}
+	case Projector:
+		d := s + "." + m.Durable
+		allow = []string{
+			api + ".STREAM.INFO." + s,
+			api + ".CONSUMER.CREATE." + d,
+			api + ".CONSUMER.INFO." + d,
+			api + ".CONSUMER.MSG.NEXT." + d,
+			api + ".CONSUMER.DELETE." + d,
+			// Acks, in the reply subjects' two formats: $JS.ACK.<stream>.<consumer>.… and, with the server's v2
+			// format, $JS.ACK.<domain>.<account hash>.<stream>.<consumer>.…
+			"$JS.ACK." + d + ".>",
+			"$JS.ACK.*.*." + d + ".>",
+		}
+	}
+	return &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: allow, Deny: deny},
+		Subscribe: &server.SubjectPermission{Allow: []string{InboxPrefix(u.Key) + ".>"}},
+	}
+}
+
+// Configure gives an embedded server's options the model's users, each with its permissions: the same users that
+// WriteConfig writes for a real server.
+func (m *Model) Configure(opts *server.Options) {
+	opts.Nkeys = make([]*server.NkeyUser, 0, len(m.Users))
+	for _, u := range m.Users {
+		opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: u.Key, Permissions: m.Permissions(u)})
+	}
+}
