@@ -114,14 +114,20 @@ func TestDemo(t *testing.T) {
 		}
 	}
 
-	// Run again on the same stream and database: nothing new is stored, and the figures stay the same.
+	// Run again on the same stream and database: the raw log still holds each event once, and the figures stay the
+	// same. (JetStream drops the repeats only within its duplicate window, 2 minutes; a slow machine can take longer
+	// than that between the runs, and then the stream keeps the repeats, which the projector skips.)
 	out.Reset()
 	again, err := demo(context.Background(), cfg, &out, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("second demo: %v", err)
 	}
-	if !strings.Contains(out.String(), "0 events stored") {
-		t.Errorf("second run stored events again:\n%s", out.String())
+	var raw uint64
+	if err := chdbtest.Conn(t, cfg.ClickHouse).QueryRow(context.Background(), "SELECT count() FROM events").Scan(&raw); err != nil {
+		t.Fatal(err)
+	}
+	if raw != uint64(len(envs)) {
+		t.Errorf("after the second run the raw log holds %d rows, want each of the %d events once", raw, len(envs))
 	}
 	if math.Abs(again.last().share()-sum.last().share()) > 0 || again.UnitsFull != sum.UnitsFull {
 		t.Errorf("second run changed the figures: %.2f%%/%d → %.2f%%/%d", sum.last().share(), sum.UnitsFull, again.last().share(), again.UnitsFull)

@@ -286,7 +286,7 @@ func (c *Consumer) flush(ctx context.Context, msgs []jetstream.Msg, st *Stats) e
 			break
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("write batch of %d: %w (after %d attempts)", len(msgs), err, attempt)
+			return fmt.Errorf("write batch of %d: %w (after %d attempts, the last: %v)", len(msgs), ctx.Err(), attempt, err)
 		}
 		failing := c.m.Health.WriteFailed(err)
 		c.m.WriteRetries.Inc()
