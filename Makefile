@@ -2,7 +2,7 @@
 # missing and they run as root.
 GO ?= go
 
-.PHONY: demo demo-sql test vet generate clickhouse
+.PHONY: demo demo-sql test vet generate clickhouse bench
 
 demo: clickhouse
 	$(GO) run ./internal/demo
@@ -18,8 +18,36 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt would change:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 
+# The benchmark (internal/bench/README.md): throughput, freshness, replay and query speed against this machine's own
+# limits, each figure next to its target; a table on stdout, internal/bench/out/bench-results.json and profiles beside
+# it. BENCH_QUICK=1 runs small sizes in a few minutes; EGOV_BENCH_* variables set sizes and caps. Never part of test.
+bench: clickhouse
+	$(GO) build -o bin/projector ./projector
+	$(GO) build -o bin/bench ./internal/bench
+	$(if $(BENCH_QUICK),EGOV_BENCH_QUICK=$(BENCH_QUICK)) EGOV_BENCH_PROJECTOR=$(CURDIR)/bin/projector ./bin/bench
+
 generate:
 	$(GO) run ./dashboards generate
 
 clickhouse:
 	@bash .ci/install-clickhouse
+
+# The fuzz targets, one after the other, each for FUZZTIME: the event decoder, the spreadsheet reader (any file, and
+# a workbook's sheet), the intake API's bodies and the poller's documents. A failure stops the run and leaves the input
+# under the package's testdata/fuzz/<target>/: once fixed, keep it there as a regression case. make fuzz FUZZTIME=10m
+FUZZTIME ?= 60s
+FUZZ_TARGETS = \
+	./internal/event:FuzzDecode \
+	./collectors/sheet:FuzzRead \
+	./collectors/sheet:FuzzReadXLSX \
+	./collectors/intake:FuzzEvents \
+	./collectors/intake:FuzzCatalogue \
+	./collectors/poll:FuzzDecode
+
+.PHONY: fuzz
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "== $$fn ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME); \
+	done

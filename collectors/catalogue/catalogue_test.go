@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,5 +221,48 @@ func TestSubmitRefusesRetiringMost(t *testing.T) {
 	}
 	if res, err := report(all[:1], true); err != nil || len(res.Plan.Retired) != 1 {
 		t.Errorf("retiring most when allowed: %v, plan %+v", err, res.Plan)
+	}
+}
+
+// Eligibility is read as officers write it, with or without diacritics; anything else, an empty cell included, is
+// not an answer.
+func TestParseEligible(t *testing.T) {
+	for in, want := range map[string]bool{
+		"Có": true, "CÓ": true, "co": true, "x": true, "X": true, "Yes": true, "1": true, "true": true,
+		"Đủ điều kiện": true, "du dieu kien": true, "ĐỦ ĐIỀU KIỆN": true, "Du  dieu kien": true,
+		"Không": false, "khong": false, "KHONG": false, "no": false, "0": false, "-": false,
+		"Không đủ điều kiện": false, "khong du dieu kien": false,
+	} {
+		if got, ok := catalogue.ParseEligible(in); !ok || got != want {
+			t.Errorf("ParseEligible(%q) = %v, %v; want %v", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{"", " ", "có lẽ", "maybe", "2", "--", "đủ", "chưa"} {
+		if got, ok := catalogue.ParseEligible(in); ok {
+			t.Errorf("ParseEligible(%q) = %v, want unknown", in, got)
+		}
+	}
+}
+
+// A cell far longer than any code, name or sector is refused on its row, before it could make an event larger than
+// the contract allows.
+func TestParseRowsRefusesOverlongCells(t *testing.T) {
+	long := strings.Repeat("ạ", catalogue.MaxTextLen+1)
+	rows := []catalogue.Row{
+		{Line: 2, Code: "1.000001", Name: long, Sector: long, Eligible: "có", Level: "4"},
+		{Line: 3, Code: "1.000002" + strings.Repeat(".A", 30), Name: "n", Sector: "s", Eligible: "có", Level: "4"},
+		{Line: 4, Code: "1.000003", Name: strings.Repeat("ạ", catalogue.MaxTextLen), Sector: "s", Eligible: "có", Level: "4"},
+	}
+	ps, errs := catalogue.ParseRows(rows)
+	want := []catalogue.RowError{
+		{Line: 2, Column: "name", Value: long, Reason: "is 1001 characters long, more than the 1000 a name may be"},
+		{Line: 2, Column: "sector", Value: long, Reason: "is 1001 characters long, more than the 1000 a sector may be"},
+		{Line: 3, Column: "code", Value: rows[1].Code, Reason: "is 68 characters long: not a procedure code of the national database, like 1.001234"},
+	}
+	if !slices.Equal(errs, want) {
+		t.Errorf("errors\n  %v\nwant\n  %v", errs, want)
+	}
+	if len(ps) != 1 || ps[0].Code != "1.000003" {
+		t.Errorf("procedures %+v, want 1.000003 alone", ps)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
@@ -39,10 +41,34 @@ func (e RowError) Error() string {
 	return fmt.Sprintf("row %d, %s %q: %s", e.Line, e.Column, e.Value, e.Reason)
 }
 
-// eligibleWords are the ways reports say whether a procedure can be offered fully online.
+// eligibleWords are the ways reports say whether a procedure can be offered fully online, in lower case.
 var eligibleWords = map[string]bool{
 	"có": true, "co": true, "x": true, "yes": true, "y": true, "true": true, "1": true, "đủ điều kiện": true,
 	"không": false, "khong": false, "no": false, "n": false, "false": false, "0": false, "-": false, "không đủ điều kiện": false,
+}
+
+// foldedEligibleWords are eligibleWords as Fold writes them ("du dieu kien"), for officers who type without
+// diacritics. A word that folds to nothing ("-") is left out: an empty cell is not an answer.
+var foldedEligibleWords = func() map[string]bool {
+	m := map[string]bool{}
+	for w, e := range eligibleWords {
+		if f := Fold(w); f != "" {
+			m[f] = e
+		}
+	}
+	return m
+}()
+
+// ParseEligible reads whether a procedure can be offered fully online, as reports write it: có/không, yes/no, x,
+// 1/0, "đủ điều kiện"/"không đủ điều kiện", in any case, with or without diacritics. It returns false for a word it
+// does not know, an empty one included.
+func ParseEligible(s string) (eligible, known bool) {
+	w := strings.ToLower(Clean(s))
+	if e, ok := eligibleWords[w]; ok {
+		return e, true
+	}
+	e, ok := foldedEligibleWords[Fold(w)]
+	return e, ok
 }
 
 // Clean is how every reported text is kept: Unicode NFC (spreadsheets made on some systems write Vietnamese letters
@@ -50,6 +76,40 @@ var eligibleWords = map[string]bool{
 func Clean(s string) string {
 	return strings.Join(strings.Fields(norm.NFC.String(s)), " ")
 }
+
+// Fold is how reported words are compared: Clean, lower case, without diacritics (đ as d), punctuation as spaces.
+// Officers type headers and values with and without diacritics, and some systems write them decomposed:
+// "Đủ điều kiện (mức 4)" folds to "du dieu kien muc 4".
+func Fold(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range norm.NFD.String(Clean(s)) {
+		switch {
+		case unicode.Is(unicode.Mn, r):
+			continue
+		case r == 'đ' || r == 'Đ':
+			r = 'd'
+		}
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+			space = b.Len() > 0
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
+}
+
+// The longest values ParseRows accepts, in characters. The longest names of the national database are a few hundred
+// characters and codes about twenty; a cell far longer is a paste gone wrong, and would make an event larger than
+// the contract allows (event.MaxSize).
+const (
+	MaxCodeLen = 64
+	MaxTextLen = 1000
+)
 
 // ParseRows checks every row and returns the procedures, or every problem found, row by row. A code reported twice
 // is an error on its second row: a catalogue says each thing once.
@@ -61,9 +121,12 @@ func ParseRows(rows []Row) ([]Procedure, []RowError) {
 		bad := func(col, val, reason string) { errs = append(errs, RowError{r.Line, col, val, reason}) }
 		p := Procedure{Code: strings.ToUpper(Clean(r.Code)), Name: Clean(r.Name), Sector: Clean(r.Sector)}
 		ok := true
-		switch {
-		case p.Code == "":
+		switch n := utf8.RuneCountInString(p.Code); {
+		case n == 0:
 			bad(ColCode, r.Code, "is empty")
+			ok = false
+		case n > MaxCodeLen:
+			bad(ColCode, r.Code, fmt.Sprintf("is %d characters long: not a procedure code of the national database, like 1.001234", n))
 			ok = false
 		case !event.ValidProcedureCode(p.Code):
 			bad(ColCode, r.Code, "is not a procedure code of the national database, like 1.001234")
@@ -76,15 +139,17 @@ func ParseRows(rows []Row) ([]Procedure, []RowError) {
 				first[p.Code] = r.Line
 			}
 		}
-		if p.Name == "" {
-			bad(ColName, r.Name, "is empty")
-			ok = false
+		for _, f := range []struct{ col, raw, clean string }{{ColName, r.Name, p.Name}, {ColSector, r.Sector, p.Sector}} {
+			switch n := utf8.RuneCountInString(f.clean); {
+			case n == 0:
+				bad(f.col, f.raw, "is empty")
+				ok = false
+			case n > MaxTextLen:
+				bad(f.col, f.raw, fmt.Sprintf("is %d characters long, more than the %d a %s may be", n, MaxTextLen, f.col))
+				ok = false
+			}
 		}
-		if p.Sector == "" {
-			bad(ColSector, r.Sector, "is empty")
-			ok = false
-		}
-		e, known := eligibleWords[strings.ToLower(Clean(r.Eligible))]
+		e, known := ParseEligible(r.Eligible)
 		if !known {
 			bad(ColEligible, r.Eligible, "is not one of có/không (yes/no)")
 			ok = false

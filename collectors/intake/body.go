@@ -13,7 +13,8 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/egovtrack/egovtrack/internal/event"
 )
 
 // Media types the API reads. CloudEvents' own JSON media types are accepted for events, so that a client built on a
@@ -25,8 +26,13 @@ const (
 )
 
 // readBody checks the content type, reads at most maxBody bytes, and makes sure the body is one well-formed JSON
-// value in UTF-8. Each refusal says where the client went wrong: 415 for the content type, 413 for the size, 400
-// with the byte offset for bytes that are not UTF-8 or not JSON.
+// value in UTF-8 that gives each key of an object once. Each refusal says where the client went wrong: 415 for the
+// content type, 413 for the size, 400 with the byte offset for bytes that are not UTF-8 or not JSON, 422 with the
+// field and the byte offset for a key given twice. (encoding/json would read bytes that are not UTF-8 as U+FFFD,
+// storing a name no one wrote, and keep the last value of a key given twice.)
+//
+// Offsets are counted as json.SyntaxError counts them, the bytes read when the problem was found: the offending byte
+// is the offset-th, counting from 1 (see event.InvalidUTF8).
 func readBody(w http.ResponseWriter, r *http.Request, maxBody int64, accept ...string) ([]byte, error) {
 	ct := r.Header.Get("Content-Type")
 	mt, params, err := mime.ParseMediaType(ct)
@@ -52,7 +58,7 @@ func readBody(w http.ResponseWriter, r *http.Request, maxBody int64, accept ...s
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, refuse(http.StatusBadRequest, "the body is empty: send a JSON document")
 	}
-	if off := invalidUTF8(b); off > 0 {
+	if off, bad := event.InvalidUTF8(b); bad {
 		line, col := position(b, off)
 		e := refuse(http.StatusBadRequest,
 			fmt.Sprintf("the body is not valid UTF-8 at byte offset %d (line %d, column %d): send text in UTF-8, not a legacy Vietnamese encoding (TCVN3, VNI)", off, line, col))
@@ -69,23 +75,16 @@ func readBody(w http.ResponseWriter, r *http.Request, maxBody int64, accept ...s
 		}
 		return nil, refuse(http.StatusBadRequest, fmt.Sprintf("malformed JSON: %v", err))
 	}
-	return b, nil
-}
-
-// invalidUTF8 returns the offset of the first byte that is not UTF-8, or 0 when there is none. (encoding/json would
-// silently replace such bytes with U+FFFD, storing a name no one wrote.)
-//
-// Offsets are counted as json.SyntaxError counts them, the bytes read when the problem was found: the offending byte
-// is the offset-th, counting from 1. One convention for both keeps the API's "offset" one thing.
-func invalidUTF8(b []byte) int64 {
-	for i := 0; i < len(b); {
-		r, n := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && n == 1 {
-			return int64(i) + 1
-		}
-		i += n
+	// encoding/json keeps the last of two values of a key: the client may have meant the first.
+	if err := event.CheckDuplicateKeys(b); err != nil {
+		de := err.(*event.DuplicateKeyError)
+		line, col := position(b, de.Offset)
+		e := refuse(http.StatusUnprocessableEntity, "a field is given twice; nothing was stored",
+			FieldError{Field: de.Field, Message: fmt.Sprintf("is given twice (the second time at byte offset %d, line %d, column %d): give each field once", de.Offset, line, col)})
+		e.body.Offset = &de.Offset
+		return nil, e
 	}
-	return 0
+	return b, nil
 }
 
 // position returns the line and column (in bytes, both from 1), which editors show, of the offset-th byte.
@@ -131,6 +130,9 @@ func decodeFields(raw json.RawMessage, v any, prefix, unknownMsg string) []Field
 		}
 		sort.Strings(extra)
 		for _, k := range extra {
+			if k == "" {
+				k = `""` // named, so that the error says where
+			}
 			errs = append(errs, FieldError{Field: prefix + k, Message: unknownMsg})
 		}
 	}

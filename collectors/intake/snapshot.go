@@ -45,28 +45,39 @@ func (h *handler) putCatalogue(w http.ResponseWriter, r *http.Request, c caller)
 	if err != nil {
 		return err
 	}
-	snap, claimed, fields := parseSnapshot(body, c.unit)
+	procs, claimed, fields := parseCatalogue(body, c.unit)
 	if claimed != c.unit {
 		h.log.Warn("catalogue for another unit refused", "credential", c.cred, "unit", c.unit, "claimed_unit", claimed)
 	}
-	if len(snap.Procedures) > 0 {
-		// Also for a snapshot with fields at fault, so that one answer lists every problem; a row error on a
-		// field that could not even be decoded says nothing more and is left out.
-		procs, rowErrs := catalogue.ParseRows(snap.Rows())
-		have := map[string]bool{}
-		for _, f := range fields {
-			have[f.Field] = true
-		}
-		for _, f := range fromRows(rowErrs) {
-			if !have[f.Field] {
-				fields = append(fields, f)
-			}
-		}
-		if len(fields) == 0 {
-			return h.submit(r.Context(), w, c, procs)
+	if len(fields) > 0 {
+		return refuse(http.StatusUnprocessableEntity, "the catalogue is invalid; nothing was stored", fields...)
+	}
+	return h.submit(r.Context(), w, c, procs)
+}
+
+// parseCatalogue reads the body of a catalogue snapshot for unit: the procedures, the unit the body claims, and every
+// problem found, field by field. Procedures are returned only when there is none.
+func parseCatalogue(body []byte, unit units.Ref) ([]catalogue.Procedure, units.Ref, []FieldError) {
+	snap, claimed, fields := parseSnapshot(body, unit)
+	if len(snap.Procedures) == 0 {
+		return nil, claimed, fields
+	}
+	// Also for a snapshot with fields at fault, so that one answer lists every problem; a row error on a field that
+	// could not even be decoded says nothing more and is left out.
+	procs, rowErrs := catalogue.ParseRows(snap.Rows())
+	have := map[string]bool{}
+	for _, f := range fields {
+		have[f.Field] = true
+	}
+	for _, f := range fromRows(rowErrs) {
+		if !have[f.Field] {
+			fields = append(fields, f)
 		}
 	}
-	return refuse(http.StatusUnprocessableEntity, "the catalogue is invalid; nothing was stored", fields...)
+	if len(fields) > 0 {
+		return nil, claimed, fields
+	}
+	return procs, claimed, nil
 }
 
 func (h *handler) submit(ctx context.Context, w http.ResponseWriter, c caller, procs []catalogue.Procedure) error {

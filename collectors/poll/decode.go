@@ -8,9 +8,9 @@ import (
 	"io"
 	"reflect"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/egovtrack/egovtrack/collectors/catalogue"
+	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/units"
 )
 
@@ -42,20 +42,25 @@ func (e *RowsError) Error() string {
 func (e *RowsError) Is(target error) bool { return target == ErrInvalidRows }
 
 // decode reads a portal's document and returns the procedures it reports for want. Anything doubtful refuses the
-// whole document: reporting part of a catalogue would retire the rest.
+// whole document: reporting part of a catalogue would retire the rest. Byte offsets in the errors count the bytes read
+// when the problem was found, as everywhere in egovtrack (see event.InvalidUTF8).
 func decode(body []byte, want units.Ref) ([]catalogue.Procedure, error) {
-	if !utf8.Valid(body) {
+	if off, bad := event.InvalidUTF8(body); bad {
 		// encoding/json would quietly turn bad bytes into U+FFFD and store mangled names; say where they are.
-		return nil, fmt.Errorf("%w: invalid UTF-8 at byte %d", ErrMalformed, invalidUTF8At(body))
+		return nil, fmt.Errorf("%w: invalid UTF-8 at byte offset %d", ErrMalformed, off)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var snap catalogue.Snapshot
 	if err := dec.Decode(&snap); err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrMalformed, describeJSONError(err, dec))
+		return nil, fmt.Errorf("%w: %s", ErrMalformed, describeJSONError(err, len(body)))
 	}
 	end := dec.InputOffset()
 	if err := dec.Decode(&json.RawMessage{}); err != io.EOF {
-		return nil, fmt.Errorf("%w: more data after the document, which ends at byte %d", ErrMalformed, end)
+		return nil, fmt.Errorf("%w: more data after the document, which ends at byte offset %d", ErrMalformed, end)
+	}
+	// encoding/json keeps the last value of a key given twice; the portal may have meant the first.
+	if err := event.CheckDuplicateKeys(body); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if snap.Unit == (units.Ref{}) {
 		return nil, fmt.Errorf("%w: \"unit\" is missing", ErrMalformed)
@@ -77,22 +82,22 @@ func decode(body []byte, want units.Ref) ([]catalogue.Procedure, error) {
 }
 
 // describeJSONError says where a document stops being the expected JSON.
-func describeJSONError(err error, dec *json.Decoder) string {
+func describeJSONError(err error, size int) string {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
-		return fmt.Sprintf("not JSON at byte %d: %v", syn.Offset, syn)
+		return fmt.Sprintf("not JSON at byte offset %d: %v", syn.Offset, syn)
 	case errors.As(err, &typ):
 		field := typ.Field
 		if field == "" {
 			field = "the document"
 		}
-		return fmt.Sprintf("%s is a JSON %s at byte %d, want %s", field, typ.Value, typ.Offset, jsonKind(typ.Type))
+		return fmt.Sprintf("%s is a JSON %s at byte offset %d, want %s", field, typ.Value, typ.Offset, jsonKind(typ.Type))
 	case errors.Is(err, io.EOF):
 		return "empty body"
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Sprintf("the JSON ends early, at byte %d", dec.InputOffset())
+		return fmt.Sprintf("the JSON ends early, at byte offset %d", size)
 	}
 	return err.Error()
 }
@@ -116,15 +121,4 @@ func jsonKind(t reflect.Type) string {
 		return "a number"
 	}
 	return t.String()
-}
-
-func invalidUTF8At(b []byte) int {
-	for i := 0; i < len(b); {
-		r, n := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && n == 1 {
-			return i
-		}
-		i += n
-	}
-	return -1
 }

@@ -10,11 +10,9 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
-	"golang.org/x/text/unicode/norm"
 
 	"github.com/egovtrack/egovtrack/collectors/catalogue"
 )
@@ -62,6 +60,9 @@ type Table struct {
 	Columns   map[string]Column // by catalogue column name (catalogue.ColCode, …)
 	Ignored   []string          // headers of the columns that are not read, such as "STT" or "Ghi chú"
 	Rows      []catalogue.Row   // non-blank rows under the header
+	// Encoding is how a CSV file's text was read: UTF8, or Windows1258 for the plain "CSV (Comma delimited)" of a
+	// Vietnamese Windows. Empty for a workbook, whose text is Unicode.
+	Encoding Encoding
 }
 
 // HeaderError says why no usable header row was found. Every one of the five columns is required, so a misspelt
@@ -120,8 +121,8 @@ func templateHeaders(f func(column) string) string {
 	return strings.Join(out, ", ")
 }
 
-// column is one of the catalogue's columns and the headers that name it. Headers are compared folded (see fold), so
-// each spelling below also stands for its forms in upper case, without diacritics and in NFD.
+// column is one of the catalogue's columns and the headers that name it. Headers are compared folded (see
+// catalogue.Fold), so each spelling below also stands for its forms in upper case, without diacritics and in NFD.
 type column struct {
 	name    string // catalogue.ColCode, …
 	vi, en  string // the templates' headers
@@ -160,31 +161,6 @@ func columnNamed(name string) column {
 	return column{name: name, vi: name, en: name}
 }
 
-// fold is how reported words are compared: catalogue.Clean, lower case, without diacritics (đ as d), punctuation
-// as spaces. Officers type headers and values with and without diacritics, and some systems write them decomposed.
-func fold(s string) string {
-	var b strings.Builder
-	space := false
-	for _, r := range norm.NFD.String(catalogue.Clean(s)) {
-		switch {
-		case unicode.Is(unicode.Mn, r):
-			continue
-		case r == 'đ' || r == 'Đ':
-			r = 'd'
-		}
-		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
-			space = b.Len() > 0
-			continue
-		}
-		if space {
-			b.WriteByte(' ')
-			space = false
-		}
-		b.WriteRune(unicode.ToLower(r))
-	}
-	return b.String()
-}
-
 // headerKey folds a header, dropping remarks in parentheses: "Mã thủ tục (*)" or "Mức độ (1-4)" are common.
 func headerKey(s string) string {
 	var b strings.Builder
@@ -199,7 +175,7 @@ func headerKey(s string) string {
 			b.WriteRune(r)
 		}
 	}
-	return fold(b.String())
+	return catalogue.Fold(b.String())
 }
 
 // record is one non-blank row of a sheet with its row number.
@@ -330,13 +306,18 @@ func ReadFile(ctx context.Context, path string) (Table, error) {
 	return Read(ctx, f)
 }
 
-// Read reads a catalogue spreadsheet from r: an XLSX workbook, or CSV in UTF-8 (with or without a byte order mark)
-// separated by commas, semicolons (Excel's choice where the decimal separator is a comma, as in Vietnam) or tabs.
+// Read reads a catalogue spreadsheet from r: an XLSX workbook, or CSV separated by commas, semicolons (Excel's choice
+// where the decimal separator is a comma, as in Vietnam) or tabs, in UTF-8 (with or without a byte order mark) or in
+// Windows-1258, the Vietnamese code page of Excel's plain "CSV (Comma delimited)" (Table.Encoding says which).
 //
 // The header is the first row naming at least two of the catalogue's columns among the first rows; rows above it
 // are ignored as titles, columns it does not name are ignored, and so are rows blank in every catalogue column. In a
-// workbook, the one worksheet with such a header is read. Errors: *HeaderError when the header lacks a column or
-// gives one twice, ErrEmpty when the file holds no row at all.
+// workbook, the one worksheet with such a header is read, each cell as Excel last computed and saved it.
+//
+// Errors: *HeaderError when the header lacks a column or gives one twice; ErrEmpty when the file holds no row at
+// all; *FontEncodingError for text typed in a TCVN3 (ABC) or VNI font rather than Unicode; *CellsError for a
+// workbook whose catalogue has merged cells or formulas without a value; and errors that say what else the file
+// is (larger than a catalogue, an .xls, UTF-16, not text).
 func Read(ctx context.Context, r io.Reader) (Table, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxFileBytes+1))
 	if err != nil {
@@ -362,11 +343,17 @@ func readCSV(ctx context.Context, data []byte) (Table, error) {
 	if bytes.HasPrefix(data, []byte{0xFF, 0xFE}) || bytes.HasPrefix(data, []byte{0xFE, 0xFF}) {
 		return Table{}, errors.New("the file is UTF-16 text (Excel's \"Unicode Text\"): save it as CSV UTF-8 or Excel Workbook (.xlsx)")
 	}
+	if i := bytes.IndexFunc(data, func(r rune) bool { return r < ' ' && r != '\t' && r != '\n' && r != '\r' }); i >= 0 {
+		line := 1 + bytes.Count(data[:i], []byte("\n"))
+		return Table{}, fmt.Errorf("the file is not text (line %d holds the control character %#02x at byte offset %d): save the catalogue as Excel Workbook (.xlsx) or \"CSV UTF-8 (Comma delimited)\"", line, data[i], i+1)
+	}
+	enc := UTF8
 	if !utf8.Valid(data) {
-		// Excel's plain "CSV (Comma delimited)" writes the Windows code page (1258 for Vietnamese), which would turn
-		// every accented letter into garbage: refuse rather than guess.
-		line := 1 + bytes.Count(data[:invalidUTF8At(data)], []byte("\n"))
-		return Table{}, fmt.Errorf("the file is not UTF-8 text (first bad byte on line %d): in Excel, save it as \"CSV UTF-8 (Comma delimited)\" or as Excel Workbook (.xlsx)", line)
+		text, err := decodeLegacy(data)
+		if err != nil {
+			return Table{}, err
+		}
+		data, enc = text, Windows1258
 	}
 	type split struct {
 		recs  []record
@@ -387,7 +374,19 @@ func readCSV(ctx context.Context, data []byte) (Table, error) {
 			best = s
 		}
 	}
-	return finish(CSV, "", best.recs, best.h, best.known)
+	if enc == UTF8 {
+		// A file typed in a .Vn or VNI- font and saved as CSV UTF-8 keeps the font's letters. (Windows-1258 was
+		// only taken for text that reads as Vietnamese.)
+		if err := checkFont(recordTexts(best.recs), func(i int) string { return fmt.Sprintf("row %d", best.recs[i].line) }); err != nil {
+			return Table{}, err
+		}
+	}
+	t, err := finish(CSV, "", best.recs, best.h, best.known)
+	if err != nil {
+		return Table{}, err
+	}
+	t.Encoding = enc
+	return t, nil
 }
 
 func width(recs []record) int {
@@ -453,25 +452,26 @@ func readXLSX(ctx context.Context, data []byte) (Table, error) {
 	}
 	defer f.Close()
 	type candidate struct {
-		sheet string
-		recs  []record
-		h     header
-		known int
+		sheet        string
+		recs, hollow []record
+		h            header
+		known        int
 	}
 	var found, first []candidate
 	for _, name := range f.GetSheetList() {
-		recs, err := sheetRecords(ctx, f, name)
+		recs, hollow, err := sheetRecords(ctx, f, name)
 		if err != nil {
 			return Table{}, err
 		}
 		h, known := findHeader(recs)
-		c := candidate{name, recs, h, known}
+		c := candidate{name, recs, hollow, h, known}
 		if known >= 0 {
 			found = append(found, c)
 		} else if len(recs) > 0 && len(first) == 0 {
 			first = append(first, c)
 		}
 	}
+	var c candidate
 	switch {
 	case len(found) > 1:
 		// Reading one and ignoring the other would retire every procedure of the other.
@@ -481,79 +481,59 @@ func readXLSX(ctx context.Context, data []byte) (Table, error) {
 		}
 		return Table{}, fmt.Errorf("the sheets %s all have a catalogue header: put the whole catalogue on one sheet, or delete the others", strings.Join(names, ", "))
 	case len(found) == 1:
-		c := found[0]
-		return finish(XLSX, c.sheet, c.recs, c.h, c.known)
+		c = found[0]
 	case len(first) == 1:
-		c := first[0]
-		return finish(XLSX, c.sheet, c.recs, c.h, c.known)
+		c = first[0]
+	default:
+		return Table{}, fmt.Errorf("every sheet of the workbook is blank: %w", ErrEmpty)
 	}
-	return Table{}, fmt.Errorf("every sheet of the workbook is blank: %w", ErrEmpty)
+	// A workbook typed in a .Vn or VNI- font stores the font's letters in Unicode.
+	if err := checkFont(recordTexts(c.recs), func(i int) string { return fmt.Sprintf("sheet %q, row %d", c.sheet, c.recs[i].line) }); err != nil {
+		return Table{}, err
+	}
+	t, err := finish(XLSX, c.sheet, c.recs, c.h, c.known)
+	if err != nil {
+		return t, err
+	}
+	if err := checkCells(f, t, append(slices.Clone(c.recs), c.hollow...)); err != nil {
+		return Table{}, err
+	}
+	return t, nil
 }
 
-// sheetRecords reads a worksheet's non-blank rows, numbered as Excel shows them.
-func sheetRecords(ctx context.Context, f *excelize.File, sheet string) ([]record, error) {
+// sheetRecords reads a worksheet's non-blank rows, numbered as Excel shows them. hollow are the rows that hold cells
+// but no text: formulas without a value (see checkCells).
+func sheetRecords(ctx context.Context, f *excelize.File, sheet string) (recs, hollow []record, err error) {
 	rows, err := f.Rows(sheet)
 	if err != nil {
-		return nil, fmt.Errorf("sheet %q: %w", sheet, err)
+		return nil, nil, fmt.Errorf("sheet %q: %w", sheet, err)
 	}
 	defer rows.Close()
-	var recs []record
 	// The iterator steps through every row number, yielding nothing for rows the file leaves out, so the count is
 	// the row number.
 	for n := 1; rows.Next(); n++ {
 		if n%1000 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 		cells, err := rows.Columns()
 		if err != nil {
-			return nil, fmt.Errorf("sheet %q, row %d: %w", sheet, n, err)
+			return nil, nil, fmt.Errorf("sheet %q, row %d: %w", sheet, n, err)
 		}
-		if !blank(cells) {
+		switch {
+		case !blank(cells):
 			recs = append(recs, record{line: n, cells: cells})
+		case len(cells) > 0:
+			hollow = append(hollow, record{line: n, cells: cells})
 		}
 	}
 	if err := rows.Error(); err != nil {
-		return nil, fmt.Errorf("sheet %q: %w", sheet, err)
+		return nil, nil, fmt.Errorf("sheet %q: %w", sheet, err)
 	}
-	return recs, nil
+	return recs, hollow, nil
 }
 
-func invalidUTF8At(b []byte) int {
-	for i := 0; i < len(b); {
-		r, n := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && n <= 1 {
-			return i
-		}
-		i += n
-	}
-	return len(b)
-}
-
-// levelWords and eligibleWords are spellings catalogue.ParseRows does not know, in folded form (see fold), mapped
-// to ones it does. Officers write "Mức độ 4" (the phrase of Decree 43/2011) and type without diacritics; the
-// values themselves stay as written wherever they are wrong, so an error shows what the officer wrote.
-var (
-	levelWords = map[string]string{
-		"muc do 1": "1", "muc do 2": "2", "muc do 3": "3", "muc do 4": "4",
-		"muc 1": "1", "muc 2": "2", "muc 3": "3", "muc 4": "4",
-		"mot phan": "partial", "truc tuyen mot phan": "partial",
-		"toan trinh": "full", "truc tuyen toan trinh": "full",
-	}
-	eligibleWords = map[string]string{
-		"co": "có", "khong": "không", "du dieu kien": "có", "khong du dieu kien": "không",
-	}
-)
-
-// Parse checks a table's rows with catalogue.ParseRows, after reading the Vietnamese spellings it lacks.
+// Parse checks a table's rows with catalogue.ParseRows, which reads the spellings officers use ("Mức độ 4", "Toan
+// trinh", "Đủ điều kiện", …) as every collector does.
 func Parse(t Table) ([]catalogue.Procedure, []catalogue.RowError) {
-	rows := slices.Clone(t.Rows)
-	for i, r := range rows {
-		if w, ok := levelWords[fold(r.Level)]; ok {
-			rows[i].Level = w
-		}
-		if w, ok := eligibleWords[fold(r.Eligible)]; ok {
-			rows[i].Eligible = w
-		}
-	}
-	return catalogue.ParseRows(rows)
+	return catalogue.ParseRows(t.Rows)
 }

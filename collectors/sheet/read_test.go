@@ -1,8 +1,10 @@
 package sheet_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -111,12 +113,12 @@ func TestReadRefusesAnUnknownHeader(t *testing.T) {
 	}
 }
 
-// Files that are not a UTF-8 CSV or an XLSX are refused with what to do instead.
+// Files that are not a CSV or an XLSX are refused with what to do instead (TestBadInput has the rest).
 func TestReadRefusesOtherFormats(t *testing.T) {
 	tests := []struct {
 		name, content, says string
 	}{
-		{"Windows-1258 CSV", "M\xe3 th\xf9 t\xf2c,T\xean\n", "not UTF-8"},
+		{"single-byte text that is no Vietnamese in Windows-1258", "M\xe3 th\xf9 t\xf2c,T\xean\n", "reads as no Vietnamese in Unicode or in Windows-1258"},
 		{"UTF-16 text", "\xff\xfeM\x00", "UTF-16"},
 		{"Excel 97-2003", "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", ".xls"},
 	}
@@ -190,7 +192,8 @@ func TestXLSXSheetAndRowNumbers(t *testing.T) {
 	}
 }
 
-// The spellings catalogue.ParseRows lacks are read; wrong values keep what the officer wrote.
+// The spellings officers use are read (by catalogue.ParseRows and event.ParseLevel, as every collector reads them);
+// wrong values keep what the officer wrote.
 func TestParseVietnameseSpellings(t *testing.T) {
 	row := func(eligible, level string) catalogue.Row {
 		return catalogue.Row{Line: 2, Code: "1.001193", Name: "Đăng ký khai sinh", Sector: "Hộ tịch", Eligible: eligible, Level: level}
@@ -219,6 +222,52 @@ func TestParseVietnameseSpellings(t *testing.T) {
 			}
 			if len(errs) != 1 || errs[0].Line != tc.bad.Line || errs[0].Column != tc.bad.Column || errs[0].Value != tc.bad.Value {
 				t.Errorf("errors %+v, want one on %s with value %q", errs, tc.bad.Column, tc.bad.Value)
+			}
+		})
+	}
+}
+
+// Vietnamese is read as written, in UTF-8 and in Windows-1258 alike, whatever its names hold: abbreviations with Đ,
+// loanwords, vowels that look like VNI's marks, punctuation and symbols. None of it is taken for a font encoding.
+func TestReadVietnameseInEveryEncoding(t *testing.T) {
+	names := []string{
+		"Đăng ký khai sinh, kết hôn; cấp Phiếu lý lịch tư pháp",
+		"Theo Nghị định 42/2022/NĐ-CP và Quyết định số 15/QĐ-UBND của HĐND tỉnh",
+		"Hoà giải, khoá sổ, thuở trước, khuỷu tay, quý, người, ngõ, võ thuật, Việt Nam",
+		"Mẫu «01» – “Tờ khai” … phí 50.000₫, 30°C, 1×2",
+		"Cấp giấy phép kinh doanh karaoke qua ứng dụng VNeID",
+		"Chứng thực bản sao từ bản chính giấy tờ, văn bản do cơ quan có thẩm quyền của Việt Nam cấp hoặc chứng nhận",
+	}
+	var b strings.Builder
+	b.WriteString("Mã thủ tục,Tên thủ tục,Lĩnh vực,Đủ điều kiện mức 4,Mức độ\r\n")
+	for i, n := range names {
+		fmt.Fprintf(&b, "1.00100%d,\"%s\",Hộ tịch,Không,Toàn trình\r\n", i, strings.ReplaceAll(n, `"`, `""`))
+	}
+	for _, enc := range []struct {
+		name string
+		file []byte
+		want sheet.Encoding
+	}{
+		{"UTF-8", []byte(b.String()), sheet.UTF8},
+		{"UTF-8, decomposed", []byte(norm.NFD.String(b.String())), sheet.UTF8},
+		{"Windows-1258", windows1258(t, b.String()), sheet.Windows1258},
+	} {
+		t.Run(enc.name, func(t *testing.T) {
+			tab, err := sheet.Read(context.Background(), bytes.NewReader(enc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tab.Encoding != enc.want {
+				t.Errorf("read as %s, want %s", tab.Encoding, enc.want)
+			}
+			procs, bad := sheet.Parse(tab)
+			if len(bad) > 0 || len(procs) != len(names) {
+				t.Fatalf("%d procedures, errors %v", len(procs), bad)
+			}
+			for i, p := range procs {
+				if p.Name != names[i] {
+					t.Errorf("name %q, want %q", p.Name, names[i])
+				}
 			}
 		})
 	}

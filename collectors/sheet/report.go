@@ -20,6 +20,7 @@ const listMax = 20
 
 func printRejected(w io.Writer, u units.Unit, path string, t Table, bad []catalogue.RowError) {
 	fmt.Fprintf(w, "REJECTED: %s, nothing was published for %s (%s).\n", path, u.Name, u.Ref)
+	readAs(w, t)
 	fmt.Fprintf(w, "%s on %d of the %d rows %s:\n\n", plural(len(bad), "problem"), countRows(bad), len(t.Rows), where(t))
 	writeProblems(w, t, bad)
 	fmt.Fprintf(w, "\nCorrect these rows and import the whole file again. To publish the valid rows now and list the others, add --skip-invalid.\n")
@@ -47,6 +48,13 @@ func printKept(w io.Writer, cur catalogue.Catalogue, kept []string, lost, retire
 		fmt.Fprintf(w, "\nWARNING: %s without a valid procedure code. If such a row stood for a procedure of the catalogue, that procedure is retired above: correct the row and import the file again to register it back.\n", plural(lost, "skipped row"))
 	}
 	fmt.Fprintf(w, "\nCorrect the skipped rows and import the whole file again.\n")
+}
+
+// readAs says that a CSV file was not UTF-8 and how its text was read, so that the officer checks the names.
+func readAs(w io.Writer, t Table) {
+	if t.Encoding == Windows1258 {
+		fmt.Fprintf(w, "Read as Windows-1258, the Vietnamese code page of Excel's \"CSV (Comma delimited)\": check the names, and next time save as \"CSV UTF-8 (Comma delimited)\".\n")
+	}
 }
 
 func where(t Table) string {
@@ -94,6 +102,7 @@ func short(s string) string {
 
 func printSummary(w io.Writer, u units.Unit, path string, t Table, cur catalogue.Catalogue, reported []catalogue.Procedure, res catalogue.Result) {
 	fmt.Fprintf(w, "%s (%s): %d procedures in %s %s\n", u.Name, u.Ref, len(reported), path, where(t))
+	readAs(w, t)
 	if len(t.Ignored) > 0 {
 		fmt.Fprintf(w, "Columns not read: %s\n", strings.Join(t.Ignored, ", "))
 	}

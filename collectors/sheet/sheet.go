@@ -161,7 +161,7 @@ func (c Command) Run(ctx context.Context, pub stream.Publisher, r catalogue.Read
 		}
 		return fmt.Errorf("read %s: %w", c.Path, err)
 	}
-	log.Info("catalogue read", "file", c.Path, "format", t.Format, "sheet", t.Sheet, "header_row", t.HeaderRow, "rows", len(t.Rows))
+	log.Info("catalogue read", "file", c.Path, "format", t.Format, "encoding", t.Encoding, "sheet", t.Sheet, "header_row", t.HeaderRow, "rows", len(t.Rows))
 	if len(t.Rows) == 0 {
 		fmt.Fprintf(stdout, "%s: %s\n", c.Path, emptyMessage(u, fmt.Sprintf("no procedure under the header (row %d)", t.HeaderRow)))
 		return fmt.Errorf("read %s: no row under the header (row %d): %w", c.Path, t.HeaderRow, ErrEmpty)

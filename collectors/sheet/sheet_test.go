@@ -378,7 +378,7 @@ func TestUnreadableFileIsRefused(t *testing.T) {
 		name, path, says string
 	}{
 		{"unknown headers", "testdata/wrong-header.csv", `the header (row 1) lacks "Lĩnh vực" (sector), "Đủ điều kiện mức 4" (eligible); found "Mã thủ tục"`},
-		{"Windows code page", writeFile(t, "ansi.csv", "M\xe3 th\xf9 t\xf2c\n"), `save it as "CSV UTF-8 (Comma delimited)"`},
+		{"a code page that is not Vietnamese", writeFile(t, "ansi.csv", "M\xe3 th\xf9 t\xf2c\n"), `save the file as Excel Workbook (.xlsx) or "CSV UTF-8 (Comma delimited)"`},
 		{"no such file", "testdata/no-such-file.xlsx", "no such file"},
 	}
 	for _, tc := range tests {

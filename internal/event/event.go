@@ -37,6 +37,11 @@ const (
 // Types lists every event type the contract defines.
 var Types = []Type{ProcedureRegistered, LevelChanged, ProcedureRetired, AssistantStageChanged, ReportSubmitted, TargetSet}
 
+// MaxSize is the most bytes an event may take, as JSON. The largest events egovtrack makes, registrations with long
+// names, take about a kilobyte: a message of tens of kilobytes is not an event, and refusing it keeps a wrong
+// message from filling the projector's tables.
+const MaxSize = 64 << 10
+
 // Envelope is a CloudEvents 1.0 structured-mode event.
 type Envelope struct {
 	ID              string          `json:"id"`
@@ -63,8 +68,9 @@ type Data interface {
 // whom it was reported, so reporting the same fact again yields the same id: JetStream drops the duplicate within its
 // window, and the projector's tables are keyed by it beyond that.
 //
-// New validates source against the envelope's schema and the encoded data as Validate does; an event it returns is
-// one Decode accepts. The error is FieldErrors when the fact breaks the contract.
+// New validates source against the envelope's schema and the encoded data as Validate does, and refuses an event of
+// more than MaxSize bytes; an event it returns is one Decode accepts. The error is FieldErrors when the fact breaks
+// the contract.
 func New(source string, d Data) (Envelope, error) {
 	normalize(d)
 	errs := check(schemas.source, source, "source")
@@ -77,7 +83,7 @@ func New(source string, d Data) (Envelope, error) {
 	if len(errs) > 0 {
 		return Envelope{}, errs
 	}
-	return Envelope{
+	env := Envelope{
 		ID:              deriveID(d.EventType(), d.Subject(), raw),
 		Source:          source,
 		SpecVersion:     SpecVersion,
@@ -86,7 +92,15 @@ func New(source string, d Data) (Envelope, error) {
 		Time:            d.OccurredAt().UTC(),
 		DataContentType: DataContentType,
 		Data:            raw,
-	}, nil
+	}
+	b, err := json.Marshal(env)
+	if err != nil {
+		return Envelope{}, fmt.Errorf("encode envelope: %w", err)
+	}
+	if len(b) > MaxSize {
+		return Envelope{}, FieldErrors{{"data", fmt.Sprintf("makes an event of %d bytes, more than the %d an event may be: a text is far too long", len(b), MaxSize)}}
+	}
+	return env, nil
 }
 
 // Decode parses an event and validates it against the contract: first against the schemas, the envelope's and its
@@ -94,10 +108,17 @@ func New(source string, d Data) (Envelope, error) {
 // time and id are the ones its data derives. The returned Data is one of the pointer types of this package
 // (*LevelChangedData, …).
 //
-// Input that is not a JSON object is an error saying so ("decode envelope: …", with the byte offset where malformed
-// JSON broke); an event that breaks the contract gives FieldErrors naming every problem, with the envelope as far
-// as it could be read.
+// Input that is not an event at all is an error saying so ("decode envelope: …"): more than MaxSize bytes, bytes that
+// are not UTF-8 (with the byte offset of the first), malformed JSON (with the byte offset where it broke), or JSON
+// that is not an object. An event that breaks the contract gives FieldErrors naming every problem, with the envelope
+// as far as it could be read; a field given twice is one of them, alone.
 func Decode(b []byte) (Envelope, Data, error) {
+	if len(b) > MaxSize {
+		return Envelope{}, nil, fmt.Errorf("decode envelope: the event is %d bytes, more than the %d an event may be", len(b), MaxSize)
+	}
+	if off, ok := InvalidUTF8(b); ok {
+		return Envelope{}, nil, fmt.Errorf("decode envelope: invalid UTF-8 at byte offset %d: an event is UTF-8 text", off)
+	}
 	doc, err := parseJSON(b)
 	if err != nil {
 		return Envelope{}, nil, fmt.Errorf("decode envelope: %w", err)
@@ -105,6 +126,10 @@ func Decode(b []byte) (Envelope, Data, error) {
 	obj, ok := doc.(map[string]any)
 	if !ok {
 		return Envelope{}, nil, fmt.Errorf("decode envelope: the event is %s, not a JSON object", typeName(jsonKind(doc)))
+	}
+	if err := CheckDuplicateKeys(b); err != nil {
+		de := err.(*DuplicateKeyError)
+		return Envelope{}, nil, FieldErrors{{de.Field, fmt.Sprintf("is given twice (the second time at byte offset %d): give each field once", de.Offset)}}
 	}
 	var env Envelope
 	envErr := json.Unmarshal(b, &env) // what the schema refuses is reported by decode
@@ -117,13 +142,22 @@ func Decode(b []byte) (Envelope, Data, error) {
 
 // Decode validates the envelope as Decode does its JSON, and returns its data.
 func (e Envelope) Decode() (Data, error) {
+	if off, ok := InvalidUTF8(e.Data); ok {
+		return nil, FieldErrors{{"data", fmt.Sprintf("is not UTF-8 text: invalid UTF-8 at byte offset %d", off)}}
+	}
 	if len(e.Data) > 0 && !json.Valid(e.Data) {
 		_, err := parseJSON(e.Data)
 		return nil, FieldErrors{{"data", "is " + err.Error()}}
 	}
+	if err := CheckDuplicateKeys(e.Data); err != nil {
+		return nil, FieldErrors{{joinPath("data", err.(*DuplicateKeyError).Field), "is given twice: give each field once"}}
+	}
 	b, err := json.Marshal(e)
 	if err != nil {
 		return nil, fmt.Errorf("encode envelope: %w", err)
+	}
+	if len(b) > MaxSize {
+		return nil, fmt.Errorf("the event is %d bytes, more than the %d an event may be", len(b), MaxSize)
 	}
 	doc, err := parseJSON(b)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -26,21 +27,47 @@ const (
 // Valid reports whether l is on the scale.
 func (l Level) Valid() bool { return l >= MinLevel && l <= MaxLevel }
 
-// levelWords maps the words reports use to the scale; keys are lower case.
+// levelWords maps the words the contract accepts for a level (see the definition "level" in common.v1.json, which
+// lists them too) to the scale; keys are lower case.
 var levelWords = map[string]Level{
 	"partial": 3, "partial online": 3, "partial_online": 3, "một phần": 3, "trực tuyến một phần": 3,
 	"full": 4, "full online": 4, "full_online": 4, "toàn trình": 4, "trực tuyến toàn trình": 4,
 }
 
-// ParseLevel reads a level as reports write it: 1–4, "level 4", "mức 4", or Decree 42/2022's words "partial" and
-// "full" (also in Vietnamese: "một phần", "toàn trình").
+// foldedLevelWords are levelWords without diacritics ("toan trinh"), as officers type them on a keyboard without a
+// Vietnamese input method.
+var foldedLevelWords = func() map[string]Level {
+	m := make(map[string]Level, len(levelWords))
+	for w, l := range levelWords {
+		m[withoutDiacritics(w)] = l
+	}
+	return m
+}()
+
+// levelPrefixes come before a number: English, and Decree 43/2011's "mức độ" (level) and its short form "mức", here
+// without diacritics.
+var levelPrefixes = []string{"level ", "muc do ", "muc "}
+
+// ParseLevel reads a level as people write it: 1–4, "level 4", "mức 4", "mức độ 4" (the phrase of Decree 43/2011), or
+// Decree 42/2022's words "partial" and "full" (in Vietnamese "một phần", "toàn trình", also "trực tuyến …"). Case,
+// runs of spaces, the Unicode form and diacritics do not matter: "TOÀN TRÌNH", "Toan trinh" and "muc do 4" are read
+// too. Every collector reads levels with it, so that a spreadsheet, a portal and the intake API accept the same.
 func ParseLevel(s string) (Level, error) {
 	// NFC: a spreadsheet may write "toàn trình" with decomposed letters.
 	w := strings.ToLower(strings.Join(strings.Fields(norm.NFC.String(s)), " "))
 	if l, ok := levelWords[w]; ok {
 		return l, nil
 	}
-	w = strings.TrimPrefix(strings.TrimPrefix(w, "level "), "mức ")
+	w = withoutDiacritics(w)
+	if l, ok := foldedLevelWords[w]; ok {
+		return l, nil
+	}
+	for _, p := range levelPrefixes {
+		if rest, ok := strings.CutPrefix(w, p); ok {
+			w = rest
+			break
+		}
+	}
 	n, err := strconv.Atoi(w)
 	if err != nil {
 		return 0, fmt.Errorf("%q is not a level (1–4, partial or full)", s)
@@ -49,6 +76,21 @@ func ParseLevel(s string) (Level, error) {
 		return l, nil
 	}
 	return 0, fmt.Errorf("%d is out of range 1–4", n)
+}
+
+// withoutDiacritics writes lower-case s without its diacritics, đ as d: "mức độ" → "muc do".
+func withoutDiacritics(s string) string {
+	var b strings.Builder
+	for _, r := range norm.NFD.String(s) {
+		switch {
+		case unicode.Is(unicode.Mn, r):
+		case r == 'đ' || r == 'Đ':
+			b.WriteByte('d')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // UnmarshalJSON accepts a whole number (4, or 4.0, as JSON Schema's integer does) or any word ParseLevel knows.

@@ -45,6 +45,19 @@ func TestParseLevel(t *testing.T) {
 		{"một phần", 3},
 		{"Một phần", 3},
 		{"trực tuyến một phần", 3},
+		// Decree 43/2011's phrase, and words typed without a Vietnamese input method: the spreadsheet, the portal
+		// and the intake API read them alike.
+		{"Mức độ 4", 4},
+		{"MỨC ĐỘ 2", 2},
+		{"mức  độ 3", 3},
+		{"muc do 4", 4},
+		{"Muc 1", 1},
+		{"toan trinh", 4},
+		{"Toan Trinh", 4},
+		{"truc tuyen toan trinh", 4},
+		{"mot phan", 3},
+		{"Truc tuyen mot phan", 3},
+		{"to\u0061\u0300n tri\u0300nh", 4},
 	}
 	for _, tt := range tests {
 		got, err := event.ParseLevel(tt.in)
@@ -76,6 +89,11 @@ func TestParseLevelErrors(t *testing.T) {
 		{"level four", `"level four" is not a level`},
 		{"partially", `"partially" is not a level`},
 		{"toàn", `"toàn" is not a level`},
+		{"Mức độ 5", "5 is out of range 1–4"},
+		{"muc do 0", "0 is out of range 1–4"},
+		{"mức độ", `"mức độ" is not a level`},
+		{"toan", `"toan" is not a level`},
+		{"muc do muc 4", `"muc do muc 4" is not a level`},
 	}
 	for _, tt := range tests {
 		got, err := event.ParseLevel(tt.in)
@@ -107,6 +125,8 @@ func TestLevelUnmarshalJSON(t *testing.T) {
 		{json: `"toàn trình"`, want: 4},
 		{json: `"một phần"`, want: 3},
 		{json: `" Full Online "`, want: 4},
+		{json: `"Mức độ 2"`, want: 2},
+		{json: `"toan trinh"`, want: 4},
 		// Numbers out of range are kept for validation to name the field.
 		{json: `7`, want: 7},
 		{json: `0`, want: 0},

@@ -193,19 +193,31 @@ func collect(es *FieldErrors, e *jsonschema.ValidationError, root any, prefix st
 			return
 		}
 	}
-	field := joinPath(prefix, e.InstanceLocation...)
+	tokens := make([]string, len(e.InstanceLocation))
+	for i, tok := range e.InstanceLocation {
+		tokens[i] = keyName(tok)
+	}
+	field := joinPath(prefix, tokens...)
 	switch k := e.ErrorKind.(type) {
 	case *kind.Required:
 		for _, name := range k.Missing {
-			es.add(joinPath(field, name), "is missing")
+			es.add(joinPath(field, keyName(name)), "is missing")
 		}
 	case *kind.AdditionalProperties:
 		for _, name := range k.Properties {
-			es.add(joinPath(field, name), "is not a field of the contract")
+			es.add(joinPath(field, keyName(name)), "is not a field of the contract")
 		}
 	default:
 		es.add(field, describe(e, valueAt(root, e.InstanceLocation)))
 	}
+}
+
+// keyName is how a key of the event is named in a field's path: as it is, but the empty key, which is written "".
+func keyName(k string) string {
+	if k == "" {
+		return `""`
+	}
+	return k
 }
 
 func joinPath(prefix string, tokens ...string) string {

@@ -89,9 +89,13 @@ func checkData(d Data) ([]byte, error) {
 	return raw, merge(check(sch, doc, "data"), checkBeyondSchema(d)).err()
 }
 
-// checkEncodable refuses the Go values JSON cannot carry, before encoding fails on them.
+// checkEncodable refuses the Go values JSON cannot carry, before encoding fails on them: percentages that are not
+// numbers, and times beyond the years encoding/json writes.
 func checkEncodable(d Data) FieldErrors {
 	var es FieldErrors
+	if t := d.OccurredAt(); !t.IsZero() && !encodable(t) {
+		checkTime(&es, timeField(d), t)
+	}
 	if d, ok := d.(*TargetSetData); ok {
 		for _, f := range []struct {
 			name string
@@ -147,12 +151,32 @@ func checkUnit(es *FieldErrors, field string, u units.Ref) {
 	}
 }
 
-// checkTime refuses the zero time (a Go value never set: its encoding, 0001-01-01T00:00:00Z, is a valid date-time)
-// and a time in the future beyond the clock skew.
+// encodable reports whether encoding/json can write t in UTC, as egovtrack writes times: years 0000–9999.
+// 0000-01-01T00:00:00+01:00 is a valid RFC 3339 time that is not.
+func encodable(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= 0 && y <= 9999
+}
+
+// timeField names the field of the time a fact took effect, in an event.
+func timeField(d Data) string {
+	switch d.(type) {
+	case *ReportSubmittedData:
+		return "data.reported_at"
+	case *TargetSetData:
+		return "data.set_at"
+	}
+	return "data.effective_at"
+}
+
+// checkTime refuses the zero time (a Go value never set: its encoding, 0001-01-01T00:00:00Z, is a valid date-time),
+// a time JSON cannot carry in UTC, and a time in the future beyond the clock skew.
 func checkTime(es *FieldErrors, field string, t time.Time) {
 	switch {
 	case t.IsZero():
 		es.add(field, "is missing")
+	case !encodable(t):
+		es.add(field, fmt.Sprintf("%s is not a time egovtrack can write: years run from 0000 to 9999, in UTC", t.Format(time.RFC3339Nano)))
 	case t.After(Now().Add(MaxClockSkew)):
 		es.add(field, fmt.Sprintf("%s is in the future", t.Format(time.RFC3339)))
 	}
