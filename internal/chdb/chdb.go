@@ -8,9 +8,12 @@ package chdb
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -23,13 +26,26 @@ import (
 //
 // Its String and LogValue redact Password, so a Config may be logged or printed as is.
 type Config struct {
-	// Addr is host:port of the native protocol (9000 by default, not HTTP's 8123).
+	// Addr is host:port of the native protocol (9000 by default, not HTTP's 8123; 9440 with TLS).
 	Addr     string `env:"ADDR" envDefault:"127.0.0.1:9000"`
 	Database string `env:"DATABASE" envDefault:"egov"`
 	User     string `env:"USER" envDefault:"default"`
-	Password string `env:"PASSWORD"`
+	// PasswordFile holds User's password, its first line (a Docker or Kubernetes secret); Password gives it
+	// directly instead. The file is read on every Open, so a rotated secret is picked up on reconnecting.
+	PasswordFile string `env:"PASSWORD_FILE"`
+	Password     string `env:"PASSWORD"`
 	// DialTimeout bounds each TCP connect; queries are bounded by their context.
 	DialTimeout time.Duration `env:"DIAL_TIMEOUT" envDefault:"5s"`
+
+	// TLS connects with TLS (ClickHouse's tcp_port_secure, 9440 by default). The server's certificate is verified
+	// against TLSCAFile (empty: the system's authorities) for TLSServerName (empty: Addr's host). Setting TLSCAFile or
+	// TLSServerName turns TLS on too.
+	TLS           bool   `env:"TLS" envDefault:"false"`
+	TLSCAFile     string `env:"TLS_CA_FILE"`
+	TLSServerName string `env:"TLS_SERVER_NAME"`
+	// TLSInsecureSkipVerify accepts any certificate: encryption without knowing who answers, for a test server
+	// with a self-signed certificate only; a CA file is the way to trust such a certificate in production.
+	TLSInsecureSkipVerify bool `env:"TLS_INSECURE_SKIP_VERIFY" envDefault:"false"`
 }
 
 const redacted = "REDACTED"
@@ -43,8 +59,52 @@ func (c Config) Validate() error {
 		return errors.New("clickhouse config: database is empty")
 	case c.DialTimeout <= 0:
 		return fmt.Errorf("clickhouse config: dial timeout %v is not positive", c.DialTimeout)
+	case c.PasswordFile != "" && c.Password != "":
+		return errors.New("clickhouse config: EGOV_CLICKHOUSE_PASSWORD_FILE and EGOV_CLICKHOUSE_PASSWORD both give the password: set one")
+	case c.TLSInsecureSkipVerify && !c.useTLS():
+		return errors.New("clickhouse config: EGOV_CLICKHOUSE_TLS_INSECURE_SKIP_VERIFY without EGOV_CLICKHOUSE_TLS: there is no certificate to skip")
 	}
 	return nil
+}
+
+// useTLS reports whether connections use TLS.
+func (c Config) useTLS() bool { return c.TLS || c.TLSCAFile != "" || c.TLSServerName != "" }
+
+// password is the password to send: Password, or the first line of PasswordFile. Errors name the file, never its
+// content.
+func (c Config) password() (string, error) {
+	if c.PasswordFile == "" {
+		return c.Password, nil
+	}
+	b, err := os.ReadFile(c.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("clickhouse password file: %w", err)
+	}
+	pw, _, _ := strings.Cut(string(b), "\n")
+	return strings.TrimSuffix(pw, "\r"), nil
+}
+
+// tlsConfig is the TLS of the connection, nil without TLS.
+func (c Config) tlsConfig() (*tls.Config, error) {
+	if !c.useTLS() {
+		return nil, nil
+	}
+	t := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         c.TLSServerName,
+		InsecureSkipVerify: c.TLSInsecureSkipVerify, // off by default: the operator's explicit choice
+	}
+	if c.TLSCAFile != "" {
+		pem, err := os.ReadFile(c.TLSCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse TLS CA file: %w", err)
+		}
+		t.RootCAs = x509.NewCertPool()
+		if !t.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("clickhouse TLS CA file %s: no PEM certificate in it", c.TLSCAFile)
+		}
+	}
+	return t, nil
 }
 
 // LogValue lets slog log a Config without its password.
@@ -55,8 +115,15 @@ func (c Config) LogValue() slog.Value {
 		slog.String("user", c.User),
 		slog.Duration("dial_timeout", c.DialTimeout),
 	}
+	if c.PasswordFile != "" {
+		attrs = append(attrs, slog.String("password_file", c.PasswordFile))
+	}
 	if c.Password != "" {
 		attrs = append(attrs, slog.String("password", redacted))
+	}
+	if c.useTLS() {
+		attrs = append(attrs, slog.Bool("tls", true), slog.String("tls_ca_file", c.TLSCAFile),
+			slog.String("tls_server_name", c.TLSServerName), slog.Bool("tls_insecure_skip_verify", c.TLSInsecureSkipVerify))
 	}
 	return slog.GroupValue(attrs...)
 }
@@ -67,8 +134,9 @@ func (c Config) String() string {
 	if c.Password != "" {
 		pw = redacted
 	}
-	return fmt.Sprintf("{Addr:%s Database:%s User:%s Password:%s DialTimeout:%v}",
-		c.Addr, c.Database, c.User, pw, c.DialTimeout)
+	return fmt.Sprintf("{Addr:%s Database:%s User:%s PasswordFile:%s Password:%s DialTimeout:%v TLS:%t TLSCAFile:%s "+
+		"TLSServerName:%s TLSInsecureSkipVerify:%t}",
+		c.Addr, c.Database, c.User, c.PasswordFile, pw, c.DialTimeout, c.TLS, c.TLSCAFile, c.TLSServerName, c.TLSInsecureSkipVerify)
 }
 
 // GoString keeps %#v from printing the password too.
@@ -121,14 +189,23 @@ func knowsAsyncInsert(major, minor uint64) bool {
 // dial opens a pool to cfg.Addr with the given default database and settings and
 // pings it, since clickhouse.Open itself does not touch the network.
 func dial(ctx context.Context, cfg Config, database string, settings clickhouse.Settings) (driver.Conn, error) {
+	password, err := cfg.password()
+	if err != nil {
+		return nil, err
+	}
+	tlsCfg, err := cfg.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Protocol: clickhouse.Native,
 		Addr:     []string{cfg.Addr},
 		Auth: clickhouse.Auth{
 			Database: database,
 			Username: cfg.User,
-			Password: cfg.Password,
+			Password: password,
 		},
+		TLS:         tlsCfg,
 		DialTimeout: cfg.DialTimeout,
 		Settings:    settings,
 	})

@@ -63,7 +63,11 @@ func Ensure(ctx context.Context, cfg Config, dir string, log *slog.Logger) (Conf
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Config{}, nil, fmt.Errorf("local clickhouse: %w", err)
 	}
-	srv, err := startServer(ctx, dir, log, serverUser{name: cfg.User, password: cfg.Password})
+	password, err := cfg.password()
+	if err != nil {
+		return Config{}, nil, err
+	}
+	srv, err := StartServerAs(ctx, dir, log, ServerUser{Name: cfg.User, Password: password})
 	if err != nil {
 		return Config{}, nil, err
 	}

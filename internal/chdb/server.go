@@ -99,9 +99,12 @@ type process struct {
 	waitErr error         // set before done is closed
 }
 
-// serverUser is the account a started server accepts from 127.0.0.1 and ::1.
-type serverUser struct {
-	name, password string
+// ServerUser is the account a started server accepts from 127.0.0.1 and ::1.
+type ServerUser struct {
+	Name, Password string
+	// Databases, when not empty, are the only databases the user may use (users.xml's allow_databases), so that
+	// tests can provoke an access error; empty allows every one.
+	Databases []string
 }
 
 // StartServer starts a throwaway clickhouse-server whose config, data and logs all
@@ -115,15 +118,17 @@ type serverUser struct {
 // call Stop to end it cleanly. Errors wrap ErrNoServerBinary when there is no
 // server to run, and include the tail of the server's logs when it fails to start.
 func StartServer(ctx context.Context, dir string, log *slog.Logger) (*Server, error) {
-	return startServer(ctx, dir, log, serverUser{name: "default"})
+	return StartServerAs(ctx, dir, log, ServerUser{Name: "default"})
 }
 
-func startServer(ctx context.Context, dir string, log *slog.Logger, user serverUser) (*Server, error) {
+// StartServerAs is StartServer with the one account the server accepts: user, rather than "default" without a
+// password. Its Config hands out that user and password.
+func StartServerAs(ctx context.Context, dir string, log *slog.Logger, user ServerUser) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if user.name == "" {
-		user.name = "default" // as ClickHouse assumes for an empty user name
+	if user.Name == "" {
+		user.Name = "default" // as ClickHouse assumes for an empty user name
 	}
 	bin, err := FindServerBinary()
 	if err != nil {
@@ -148,8 +153,8 @@ func startServer(ctx context.Context, dir string, log *slog.Logger, user serverU
 		bin:      bin,
 		dir:      dir,
 		tcpPort:  ports[0],
-		user:     user.name,
-		password: user.password,
+		user:     user.Name,
+		password: user.Password,
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -467,12 +472,13 @@ type userXML struct {
 	Networks       []string `xml:"networks>ip"`
 	Profile        string   `xml:"profile"`
 	Quota          string   `xml:"quota"`
+	AllowDatabases []string `xml:"allow_databases>database,omitempty"`
 }
 
 // writeServerConfig writes dir/config.xml and dir/users.xml and the directories they name.
-func writeServerConfig(dir string, tcpPort, httpPort, interserverPort int, user serverUser) error {
-	if !validUserName.MatchString(user.name) {
-		return fmt.Errorf("user name %q cannot be written to users.xml", user.name)
+func writeServerConfig(dir string, tcpPort, httpPort, interserverPort int, user ServerUser) error {
+	if !validUserName.MatchString(user.Name) {
+		return fmt.Errorf("user name %q cannot be written to users.xml", user.Name)
 	}
 	sub := func(name string) string { return filepath.Join(dir, name) + string(filepath.Separator) }
 
@@ -503,16 +509,17 @@ func writeServerConfig(dir string, tcpPort, httpPort, interserverPort int, user 
 	var u usersXML
 	u.Profiles.Default.PollInterval = 1
 	u.Users.User = userXML{
-		XMLName:  xml.Name{Local: user.name},
-		Networks: []string{"127.0.0.1", "::1"},
-		Profile:  "default",
-		Quota:    "default",
+		XMLName:        xml.Name{Local: user.Name},
+		Networks:       []string{"127.0.0.1", "::1"},
+		Profile:        "default",
+		Quota:          "default",
+		AllowDatabases: user.Databases,
 	}
-	if user.password == "" {
+	if user.Password == "" {
 		empty := ""
 		u.Users.User.Password = &empty
 	} else {
-		sum := sha256.Sum256([]byte(user.password))
+		sum := sha256.Sum256([]byte(user.Password))
 		u.Users.User.PasswordSHA256 = hex.EncodeToString(sum[:])
 	}
 

@@ -147,6 +147,38 @@ func New(t testing.TB) chdb.Config {
 	return cfg
 }
 
+// ProtectedUser and ProtectedDatabase are the account and the one database of the server Protected starts.
+const (
+	ProtectedUser     = "egov"
+	ProtectedDatabase = "egov"
+)
+
+// Protected starts a throwaway server of the test's own, in a temporary directory, whose one user, ProtectedUser,
+// needs password and may use only ProtectedDatabase (and "default", where connections start): tests of what a
+// secret may leak into can then provoke a wrong password and a database the user may not use. It returns the
+// Config to reach it with the password, and the server, for its logs; the server stops when the test ends. Unlike
+// New, it ignores EGOV_TEST_CLICKHOUSE_ADDR, whose server has no such user.
+func Protected(t testing.TB, password string) (chdb.Config, *chdb.Server) {
+	t.Helper()
+	dir := t.TempDir()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, err := chdb.StartServerAs(t.Context(), dir, log, chdb.ServerUser{
+		Name: ProtectedUser, Password: password, Databases: []string{ProtectedDatabase, "default"},
+	})
+	if err != nil {
+		t.Fatalf("chdbtest: no ClickHouse for tests: %v", err)
+	}
+	t.Cleanup(func() { // before TempDir's removal: cleanups run last-in first-out
+		if t.Failed() {
+			t.Logf("ClickHouse server logs (%s):\n%s", srv.Dir(), srv.LogTail(logTailLines))
+		}
+		if err := srv.Stop(); err != nil {
+			t.Errorf("chdbtest: %v", err)
+		}
+	})
+	return srv.Config(ProtectedDatabase), srv
+}
+
 // Conn opens a connection to cfg that is closed when the test ends.
 func Conn(t testing.TB, cfg chdb.Config) driver.Conn {
 	t.Helper()
