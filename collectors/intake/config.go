@@ -13,9 +13,19 @@ const EnvPrefix = "EGOV_SERVE_"
 
 // Config configures the intake API; LoadConfig reads it from EGOV_SERVE_* variables.
 type Config struct {
-	// Addr is where the API listens. The default is loopback only: until the API terminates TLS itself, it belongs
-	// behind a reverse proxy that does, since bearer tokens must not cross a network in clear text.
+	// Addr is where the API listens. The default is loopback only: without TLSCertFile the API belongs behind a
+	// reverse proxy that terminates TLS, since bearer tokens must not cross a network in clear text.
 	Addr string `env:"ADDR" envDefault:"127.0.0.1:8080"`
+	// TLSCertFile and TLSKeyFile, both set, make the API serve HTTPS itself with this certificate (PEM, the chain
+	// after the leaf) and its private key (PEM). They are read once at start.
+	TLSCertFile string `env:"TLS_CERT_FILE"`
+	TLSKeyFile  string `env:"TLS_KEY_FILE"`
+	// Rate and Burst limit each token: Burst requests at once, then Rate a second. A provincial system reports a
+	// day's changes in a few requests (a batch of events, or its whole catalogue, is one request), so the limit
+	// never slows it down; it stops a leaked token or a runaway client from flooding the stream and the projector.
+	// A request over the limit is refused with 429 and Retry-After, before its body is read.
+	Rate  float64 `env:"RATE" envDefault:"1"`
+	Burst int     `env:"BURST" envDefault:"30"`
 	// TokensFile lists each unit's token as a SHA-256 hash, one "kind/code hex" line per token (see ParseTokens), so
 	// that the server never stores a token that could be used to report. Required by Serve.
 	TokensFile string `env:"TOKENS_FILE"`
@@ -77,6 +87,16 @@ func (c Config) Validate() error {
 	if c.MaxBody <= 0 {
 		bad("MAX_BODY", "is %d, want a positive number of bytes", c.MaxBody)
 	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		// Serving plain HTTP when TLS was meant would send tokens in clear text: refuse rather than guess.
+		bad("TLS_CERT_FILE", "and %sTLS_KEY_FILE must be set together (the certificate and its key), or neither", EnvPrefix)
+	}
+	if !(c.Rate > 0) { // also NaN
+		bad("RATE", "is %v, want a positive number of requests a second", c.Rate)
+	}
+	if c.Burst <= 0 {
+		bad("BURST", "is %d, want a positive number of requests", c.Burst)
+	}
 	for _, t := range []struct {
 		name string
 		d    time.Duration
@@ -103,6 +123,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = d.RequestTimeout
+	}
+	if !(c.Rate > 0) || c.Burst <= 0 {
+		c.Rate, c.Burst = d.Rate, d.Burst
 	}
 	return c
 }

@@ -33,9 +33,10 @@ type FieldError struct {
 
 // apiError is a refusal the client can act on. Handlers return it; the edge turns it into a status and a body.
 type apiError struct {
-	status    int
-	body      ErrorResponse
-	challenge string // WWW-Authenticate of a 401
+	status     int
+	body       ErrorResponse
+	challenge  string // WWW-Authenticate of a 401
+	retryAfter string // Retry-After of a 429, in seconds
 }
 
 func (e *apiError) Error() string {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/egovtrack/egovtrack/collectors/catalogue"
 	"github.com/egovtrack/egovtrack/internal/event"
+	"github.com/egovtrack/egovtrack/internal/natsauth"
 	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/internal/units"
 )
@@ -32,12 +33,15 @@ type handler struct {
 	log    *slog.Logger
 	now    func() time.Time
 	locks  unitLocks
+	limits *limiters
 }
 
-// caller is who a request speaks for: the unit of its token (and of its path), and the credential, for the logs.
+// caller is who a request speaks for: the unit of its token (and of its path), and the credential, for the logs
+// and for the events it submits (natsauth.WithOnBehalf).
 type caller struct {
-	unit units.Ref
-	cred string
+	unit    units.Ref
+	cred    string
+	tokenID string
 }
 
 // route is one endpoint: a net/http pattern (method and path) and what serves it. openapi.yaml describes each.
@@ -57,7 +61,8 @@ func NewHandler(cfg Config, tokens Tokens, pub stream.Publisher, r catalogue.Rea
 	if now == nil {
 		now = time.Now
 	}
-	h := &handler{cfg: cfg.withDefaults(), tokens: tokens, pub: pub, read: r, log: log, now: now}
+	cfg = cfg.withDefaults()
+	h := &handler{cfg: cfg, tokens: tokens, pub: pub, read: r, log: log, now: now, limits: newLimiters(cfg.Rate, cfg.Burst)}
 	mux := http.NewServeMux()
 	for _, rt := range h.routes() {
 		mux.Handle(rt.pattern, rt.serve)
@@ -81,14 +86,15 @@ func (h *handler) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// forUnit authorises a request for the unit in its path, bounds its work by the request timeout, and turns what
-// serve returns into the response.
+// forUnit authorises a request for the unit in its path, bounds its work by the request timeout, names its token as
+// the submitter of the events it publishes, and turns what serve returns into the response.
 func (h *handler) forUnit(serve func(http.ResponseWriter, *http.Request, caller) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := h.authorize(r)
 		if err == nil {
 			ctx, cancel := context.WithTimeout(r.Context(), h.cfg.RequestTimeout)
 			defer cancel()
+			ctx = natsauth.WithOnBehalf(ctx, c.unit, c.tokenID)
 			err = serve(w, r.WithContext(ctx), c)
 		}
 		if err != nil {
@@ -97,8 +103,9 @@ func (h *handler) forUnit(serve func(http.ResponseWriter, *http.Request, caller)
 	})
 }
 
-// authorize finds the unit of the request's bearer token: 401 without a valid token, 403 when the token is another
-// unit's. Refusals are logged with the units involved and where the request came from, never with the token.
+// authorize finds the unit of the request's bearer token: 401 without a valid token, 429 when the token is over its
+// rate limit, 403 when the token is another unit's. Refusals are logged with the units involved and where the
+// request came from, never with the token.
 func (h *handler) authorize(r *http.Request) (caller, error) {
 	target := units.Ref{Kind: units.Kind(r.PathValue("kind")), Code: r.PathValue("code")}
 	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
@@ -116,7 +123,13 @@ func (h *handler) authorize(r *http.Request) (caller, error) {
 		e.challenge = `Bearer realm="egovtrack", error="invalid_token"`
 		return caller{}, e
 	}
-	c := caller{unit: cred.unit, cred: cred.id()}
+	c := caller{unit: cred.unit, cred: cred.id(), tokenID: cred.tokenID()}
+	// Before the unit is compared, so that a flood of refused requests is limited as well, and their log lines too.
+	if ok, wait := h.limits.allow(cred, time.Now()); !ok {
+		h.log.Warn("request over the token's rate limit refused", "credential", c.cred, "target", target,
+			"remote", r.RemoteAddr, "path", r.URL.Path, "retry_after", wait)
+		return c, tooMany(wait, h.cfg)
+	}
 	if cred.unit != target {
 		h.log.Warn("token of another unit refused", "token_unit", cred.unit, "credential", c.cred, "target", target,
 			"remote", r.RemoteAddr, "path", r.URL.Path)
@@ -132,7 +145,12 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, c caller, err err
 		if ae.challenge != "" {
 			w.Header().Set("WWW-Authenticate", ae.challenge)
 		}
-		if ae.status != http.StatusUnauthorized && ae.status != http.StatusForbidden { // logged where refused
+		if ae.retryAfter != "" {
+			w.Header().Set("Retry-After", ae.retryAfter)
+		}
+		switch ae.status {
+		case http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests: // logged where refused
+		default:
 			h.log.Info("request refused", "unit", c.unit, "credential", c.cred, "method", r.Method, "path", r.URL.Path,
 				"status", ae.status, "error", ae.body.Error, "fields", len(ae.body.Fields))
 			h.log.Debug("request refused: fields", "unit", c.unit, "detail", ae.Error())

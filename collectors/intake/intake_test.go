@@ -64,6 +64,8 @@ func newAPI(t *testing.T, configure ...func(*intake.Config)) *api {
 		t.Fatal(err)
 	}
 	cfg := intake.DefaultConfig()
+	// Tests send dozens of requests a second with one token; TestRateLimit sets its own limit.
+	cfg.Burst = 1000
 	for _, f := range configure {
 		f(&cfg)
 	}

@@ -2,6 +2,7 @@ package intake
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,8 +22,8 @@ type Stream interface {
 }
 
 // Serve runs the intake API on cfg.Addr with the tokens of cfg.TokensFile until ctx ends, then stops accepting
-// connections and lets the requests in flight finish for up to cfg.ShutdownTimeout. It returns nil after a clean
-// shutdown.
+// connections and lets the requests in flight finish for up to cfg.ShutdownTimeout. It serves HTTPS when cfg has a
+// certificate and key, HTTP otherwise. It returns nil after a clean shutdown.
 func Serve(ctx context.Context, cfg Config, s Stream, log *slog.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -31,17 +32,37 @@ func Serve(ctx context.Context, cfg Config, s Stream, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	tlsCfg, err := tlsConfig(cfg)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("intake API: listen on %s: %w", cfg.Addr, err)
 	}
 	log.Info("intake API listening", "addr", ln.Addr().String(), "units_with_tokens", len(tokens.Units()),
-		"max_body", cfg.MaxBody)
-	return serve(ctx, cfg, ln, NewHandler(cfg, tokens, s, s, log, time.Now), log)
+		"max_body", cfg.MaxBody, "tls", tlsCfg != nil, "rate", cfg.Rate, "burst", cfg.Burst)
+	return serve(ctx, cfg, ln, tlsCfg, NewHandler(cfg, tokens, s, s, log, time.Now), log)
 }
 
-// serve serves h on ln until ctx ends; split from Serve so that tests can listen on a free port.
-func serve(ctx context.Context, cfg Config, ln net.Listener, h http.Handler, log *slog.Logger) error {
+// tlsConfig reads cfg's certificate and key, or returns nil when cfg has none. Reading them before listening makes
+// a wrong path or a key that does not match the certificate stop the start, not the first client's handshake.
+func tlsConfig(cfg Config) (*tls.Config, error) {
+	if cfg.TLSCertFile == "" && cfg.TLSKeyFile == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+	if err != nil {
+		// The error names the files, never their content.
+		return nil, fmt.Errorf("intake API: TLS certificate %s and key %s: %w", cfg.TLSCertFile, cfg.TLSKeyFile, err)
+	}
+	// TLS 1.2 is the oldest that provincial systems' clients still need; Go's defaults choose the cipher suites.
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// serve serves h on ln until ctx ends, over TLS when tlsCfg is not nil; split from Serve so that tests can listen on
+// a free port.
+func serve(ctx context.Context, cfg Config, ln net.Listener, tlsCfg *tls.Config, h http.Handler, log *slog.Logger) error {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -54,9 +75,16 @@ func serve(ctx context.Context, cfg Config, ln net.Listener, h http.Handler, log
 		// Requests in flight when ctx ends are finished, not cancelled: their events may be half published.
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		TLSConfig:   tlsCfg,
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
+	go func() {
+		if tlsCfg != nil {
+			done <- srv.ServeTLS(ln, "", "") // the certificate is in TLSConfig
+			return
+		}
+		done <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-done:
 		return fmt.Errorf("intake API: %w", err)

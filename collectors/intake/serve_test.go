@@ -27,7 +27,7 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(t.Context())
 	served := make(chan error, 1)
-	go func() { served <- serve(ctx, DefaultConfig(), ln, h, slog.New(slog.DiscardHandler)) }()
+	go func() { served <- serve(ctx, DefaultConfig(), ln, nil, h, slog.New(slog.DiscardHandler)) }()
 
 	answer := make(chan string, 1)
 	go func() {

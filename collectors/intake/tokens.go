@@ -27,7 +27,10 @@ type credential struct {
 
 // id names a credential in logs without revealing it: its unit and the first 8 hex digits of its hash, which tell
 // a rotated token from its successor but say nothing usable about a random token.
-func (c credential) id() string { return c.unit.String() + ":" + hex.EncodeToString(c.hash[:4]) }
+func (c credential) id() string { return c.unit.String() + ":" + c.tokenID() }
+
+// tokenID is the part of id that tells a unit's tokens apart.
+func (c credential) tokenID() string { return hex.EncodeToString(c.hash[:4]) }
 
 // MinTokenLength is the shortest token RunHashToken accepts: 32 hex digits are 128 random bits, beyond guessing.
 // `openssl rand -hex 32` gives 64.

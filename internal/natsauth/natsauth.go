@@ -2,7 +2,9 @@
 //
 //   - one credential per ministry and province, which may publish events only under its own subjects
 //     (egov.<kind>.<code>.>) and read back, through JetStream, only those subjects;
-//   - intake, for the intake API (collectors serve), which speaks for any unit whose token it has checked;
+//   - intake, for the intake API (collectors serve), which speaks for any unit whose token it has checked, and signs
+//     each event on behalf of that token (Credential.SignOnBehalf), so that the projector records the token and
+//     accepts the event on that unit's subjects only;
 //   - office, for the digital office's tools (collectors simulate, imports), which may publish any event and create
 //     and update the stream;
 //   - projector, which consumes the stream through its durable consumer and may neither publish an event nor delete
@@ -52,9 +54,12 @@ const (
 // User is one credential of the model.
 type User struct {
 	// Name is "province/19", "ministry/BTTTT", "office", "intake" or "projector": what events.submitted_by records.
+	// For an event the intake signed on behalf of a token, Authorise returns the intake's User named after the
+	// token, "intake:province/19:1a2b3c4d".
 	Name string
 	Role Role
-	// Unit is the unit a credential of role Unit speaks for.
+	// Unit is the unit a credential of role Unit speaks for, or, from Authorise, the unit of the token the intake
+	// signed for.
 	Unit units.Ref
 	// Key is the credential's public user nkey, "U…".
 	Key string

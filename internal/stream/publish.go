@@ -56,7 +56,7 @@ func (c *Conn) Publish(ctx context.Context, envs []event.Envelope, progress func
 	defer stop()
 	for start := 0; start < len(envs); start += window {
 		chunk := envs[start:min(start+window, len(envs))]
-		msgs, err := c.messages(chunk)
+		msgs, err := c.messages(ctx, chunk)
 		if err != nil {
 			return res, err
 		}
@@ -106,7 +106,7 @@ func (c *Conn) awaitAck(ctx context.Context, f jetstream.PubAckFuture) (*jetstre
 }
 
 func (c *Conn) publishRetrying(ctx context.Context, env event.Envelope) (*jetstream.PubAck, error) {
-	msg, err := c.message(env)
+	msg, err := c.message(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +136,7 @@ func (c *Conn) publishRetrying(ctx context.Context, env event.Envelope) (*jetstr
 
 // messages are envs as they are published, encoded and signed on as many goroutines as there are cores: signing
 // is most of the CPU a publish takes.
-func (c *Conn) messages(envs []event.Envelope) ([]*nats.Msg, error) {
+func (c *Conn) messages(ctx context.Context, envs []event.Envelope) ([]*nats.Msg, error) {
 	msgs := make([]*nats.Msg, len(envs))
 	errs := make([]error, len(envs))
 	workers := max(1, min(runtime.GOMAXPROCS(0), len(envs)/64))
@@ -144,7 +144,7 @@ func (c *Conn) messages(envs []event.Envelope) ([]*nats.Msg, error) {
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < len(envs); i += workers {
-				msgs[i], errs[i] = c.message(envs[i])
+				msgs[i], errs[i] = c.message(ctx, envs[i])
 			}
 		})
 	}
@@ -152,8 +152,9 @@ func (c *Conn) messages(envs []event.Envelope) ([]*nats.Msg, error) {
 	return msgs, errors.Join(errs...)
 }
 
-// message is env as it is published: its JSON, signed with the connection's credential when it has one.
-func (c *Conn) message(env event.Envelope) (*nats.Msg, error) {
+// message is env as it is published: its JSON, signed with the connection's credential when it has one, on behalf
+// of the token ctx names, if any (natsauth.WithOnBehalf: the intake API's requests).
+func (c *Conn) message(ctx context.Context, env event.Envelope) (*nats.Msg, error) {
 	b, err := json.Marshal(env)
 	if err != nil {
 		return nil, fmt.Errorf("encode event %s: %w", env.ID, err)
@@ -162,7 +163,7 @@ func (c *Conn) message(env event.Envelope) (*nats.Msg, error) {
 	msg.Data = b
 	msg.Header.Set("Content-Type", "application/cloudevents+json")
 	if c.cred != nil {
-		if err := c.cred.Sign(msg); err != nil {
+		if err := c.cred.SignOnBehalf(msg, natsauth.OnBehalf(ctx)); err != nil {
 			return nil, err
 		}
 	}
