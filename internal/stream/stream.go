@@ -5,6 +5,7 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -296,7 +297,9 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
 		c.Close()
 		return nil, scrub(fmt.Errorf("connect to NATS at %s: %w", redactURL(url), err), cfg.secrets())
 	}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(1024))
+	// Every async publish times out on its own clock: those in flight to a node that stops get no ack, and waiting
+	// for them one after another would cost a timeout each.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(1024), jetstream.WithPublishAsyncTimeout(cfg.ConnectTimeout))
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("open JetStream: %w", err)
@@ -446,6 +449,10 @@ type ServerOptions struct {
 	// TLS, when not nil, makes the server accept TLS connections only; with ClientAuth set, it verifies clients'
 	// certificates.
 	TLS *tls.Config
+	// Name is the server's name, which JetStream needs unique within a cluster; empty: "egovtrack-embedded".
+	Name string
+	// Cluster, with a port, makes the server one node of a cluster.
+	Cluster ClusterOptions
 }
 
 // StartServer starts a real nats-server inside this process, with JetStream storing into cfg.StoreDir and clients
@@ -469,7 +476,7 @@ func StartServerWith(cfg Config, o ServerOptions) (*Server, error) {
 		return nil, err
 	}
 	opts := &server.Options{
-		ServerName: "egovtrack-embedded",
+		ServerName: cmp.Or(o.Name, "egovtrack-embedded"),
 		Host:       "127.0.0.1",
 		Port:       cfg.Port,
 		JetStream:  true,
@@ -477,6 +484,10 @@ func StartServerWith(cfg Config, o ServerOptions) (*Server, error) {
 		NoSigs:     true,
 		NoLog:      o.Log == nil,
 		SyncAlways: cfg.SyncAlways,
+	}
+	if err := o.Cluster.configure(opts); err != nil {
+		lock.Close()
+		return nil, err
 	}
 	if o.Auth != nil {
 		o.Auth.Configure(opts)
@@ -541,7 +552,16 @@ func (c *Conn) ensureStream(ctx context.Context) error {
 		return strings.HasPrefix(subject, prefix) && strings.HasSuffix(subject, "."+c.cfg.Stream)
 	})
 	defer stop()
-	if _, err := c.JS.CreateOrUpdateStream(rctx, StreamConfig(c.cfg)); err != nil {
+	sc := StreamConfig(c.cfg)
+	// A process started on a cluster without EGOV_NATS_REPLICAS would scale the stream down to one copy: keep the
+	// replicas it has. Fewer is an operator's decision, for the nats CLI.
+	if s, err := c.JS.Stream(rctx, c.cfg.Stream); err == nil {
+		if have := s.CachedInfo().Config.Replicas; have > sc.Replicas {
+			c.log.Warn("the stream has more replicas than EGOV_NATS_REPLICAS says: keeping them", "stream", c.cfg.Stream, "replicas", have, "configured", sc.Replicas)
+			sc.Replicas = have
+		}
+	}
+	if _, err := c.JS.CreateOrUpdateStream(rctx, sc); err != nil {
 		if cause := context.Cause(rctx); errors.Is(cause, nats.ErrPermissionViolation) {
 			err = fmt.Errorf("%w (only the office credential may create or update it: unset EGOV_NATS_MANAGE_STREAM for others)", cause)
 		}

@@ -1,0 +1,75 @@
+package stream_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/egovtrack/egovtrack/internal/stream"
+	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
+)
+
+// On a three-node cluster the stream gets EGOV_NATS_REPLICAS replicas, also when it existed with one, keeps them when
+// a process configured for one connects, and keeps every acknowledged event and takes new ones when the node that
+// leads it stops.
+func TestClusterStreamSurvivesItsLeader(t *testing.T) {
+	ctx := context.Background()
+	cl := streamtest.StartCluster(t, 3)
+	// A stream created with one replica, as on a single server, gets three at the next start that manages it.
+	single := cl.Config()
+	single.Replicas = 1
+	connect(t, single).Close()
+	c := connect(t, cl.Config())
+	// And a process that does not say keeps them: one copy would be lost with its node.
+	connect(t, single).Close()
+	envs := envelopes(t, 200)
+	if _, err := c.Publish(ctx, envs[:100], nil); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Stream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, err := cl.AwaitStreamLeader(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Config.Replicas != 3 || len(info.Cluster.Replicas) != 2 {
+		t.Fatalf("stream: %d replicas configured, %d followers; want 3 and 2", info.Config.Replicas, len(info.Cluster.Replicas))
+	}
+	leader := cl.Node(name)
+	if leader < 0 {
+		t.Fatalf("the stream's leader %q is none of the nodes", name)
+	}
+	cl.Stop(leader)
+
+	// The first half again (deduplicated by id) and the second half, through the nodes left.
+	res, err := c.Publish(ctx, envs, nil)
+	if err != nil {
+		t.Fatalf("publish with the leader down: %v", err)
+	}
+	if res.Stored != 100 || res.Duplicates != 100 {
+		t.Errorf("publish stored %d and found %d duplicates, want 100 and 100", res.Stored, res.Duplicates)
+	}
+	if name, err = cl.AwaitStreamLeader(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if info, err = s.Info(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 200 || cl.Node(name) == leader {
+		t.Errorf("after the stop: %d messages, leader %q; want 200 and another leader", info.State.Msgs, name)
+	}
+}
+
+// A clustered server needs a cluster name.
+func TestClusterOptionsNeedAName(t *testing.T) {
+	cfg := streamtest.New(t)
+	cfg.StoreDir = t.TempDir()
+	if _, err := stream.StartServerWith(cfg, stream.ServerOptions{Cluster: stream.ClusterOptions{Port: 1}}); err == nil {
+		t.Error("a clustered server without a cluster name started")
+	}
+}
