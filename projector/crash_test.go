@@ -208,6 +208,14 @@ func TestCrashes(t *testing.T) {
 			t.Errorf("%s: the raw log holds %d rows of %d distinct ids, want %d of %d: every published event once",
 				db.name, rows, ids, len(published.ids), len(published.ids))
 		}
+		// The lag tables count every insert into the raw log: a repeat would show here, whatever the lag.
+		var lagged, laggedHourly uint64
+		if err := conn.QueryRow(ctx, "SELECT (SELECT sum(events) FROM ingestion_lag), (SELECT sum(events) FROM ingestion_lag_hourly)").Scan(&lagged, &laggedHourly); err != nil {
+			t.Fatal(err)
+		}
+		if lagged != rows || laggedHourly != rows {
+			t.Errorf("%s: the ingestion lag counts %d events per second and %d per hour, want the raw log's %d", db.name, lagged, laggedHourly, rows)
+		}
 		if quarantined != uint64(published.invalid) {
 			t.Errorf("%s: %d messages quarantined, want the %d invalid ones published", db.name, quarantined, published.invalid)
 		}

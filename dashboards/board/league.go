@@ -55,7 +55,8 @@ func colouredText() dashboard.DynamicConfigValue {
 
 // leagueSQL: one row per unit with coverage on the latest day, ranked by coverage (competition ranking: equal
 // coverage, equal rank; nothing eligible ranks last). Ranks come from the sorted array of every unit's coverage, as
-// ClickHouse 18.16 has no window functions.
+// ClickHouse 18.16 has no window functions; the units' rows travel in an array of tuples beside it (a tuple, as
+// groupArray skips NULLs), so that unitStatus is computed once.
 var leagueSQL = `SELECT
     rank,
     name,
@@ -81,42 +82,30 @@ FROM
         status,
         eligible_now,
         level4_now,
-        has_report,
-        latest_report
+        rank
     FROM
     (
         SELECT
-            ref,
-            name,
-            kind,
-            unit_coverage,
-            unit_coverage_before,
-            trajectory,
-            status,
-            eligible_now,
-            level4_now
-        FROM ` + unitStatus + `
-        ANY LEFT JOIN
-        ` + unitNames + ` USING ref
+            tupleElement(unit, 1) AS ref,
+            tupleElement(unit, 2) AS unit_coverage,
+            tupleElement(unit, 3) AS unit_coverage_before,
+            tupleElement(unit, 4) AS trajectory,
+            tupleElement(unit, 5) AS status,
+            tupleElement(unit, 6) AS eligible_now,
+            tupleElement(unit, 7) AS level4_now,
+            indexOf(ranked, ifNull(unit_coverage, -1)) AS rank
+        FROM
+        (
+            SELECT
+                groupArray((ref, unit_coverage, unit_coverage_before, trajectory, status, eligible_now, level4_now)) AS unit_rows,
+                arrayReverseSort(groupArray(ifNull(unit_coverage, -1))) AS ranked
+            FROM ` + unitStatus + `
+        )
+        ARRAY JOIN unit_rows AS unit
     )
     ANY LEFT JOIN
-    ` + lastReports + ` USING ref
+    ` + unitNames + ` USING ref
 )
 ANY LEFT JOIN
-(
-    SELECT
-        ref,
-        indexOf(ranked, rank_key) AS rank
-    FROM
-    (
-        SELECT
-            groupArray(ref) AS refs,
-            groupArray(ifNull(unit_coverage, -1)) AS rank_keys,
-            arrayReverseSort(rank_keys) AS ranked
-        FROM ` + unitStatus + `
-    )
-    ARRAY JOIN
-        refs AS ref,
-        rank_keys AS rank_key
-) USING ref
+` + lastReports + ` USING ref
 ORDER BY rank, name`

@@ -172,7 +172,7 @@ func kindsTable() *table.PanelBuilder {
 // "no data") when nothing in the range is eligible.
 const coverageNowSQL = `SELECT 100 * sum(level4) / sum(eligible) AS coverage
 FROM coverage_daily FINAL
-WHERE day = ` + latestDay + `
+WHERE day IN ` + latestDay + `
 HAVING sum(eligible) > 0`
 
 // countStatus counts the units with a status on the latest day (see unitStatus).
@@ -222,9 +222,17 @@ FROM
         (
             SELECT
                 day,
-                ` + shareOf("sum(level4)", "sum(eligible)") + ` AS share
-            FROM coverage_daily FINAL
-            WHERE day = ` + latestDay + ` OR day = ` + latestDay + ` - ` + paceDays + `
+                ` + shareOf("sum(unit_level4)", "sum(unit_eligible)") + ` AS share
+            FROM
+            (
+                SELECT
+                    day,
+                    argMax(eligible, version) AS unit_eligible,
+                    argMax(level4, version) AS unit_level4
+                FROM coverage_daily /* no FINAL: argMax by version keeps each row of its latest version */
+                WHERE day IN ` + latestDays + `
+                GROUP BY unit_kind, unit_code, day
+            )
             GROUP BY day
         )
         HAVING count() > 0

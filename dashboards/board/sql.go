@@ -5,7 +5,10 @@ import "strings"
 // The SQL of the panels. It runs on ClickHouse 18.16 and 24.x+: no toStartOfInterval (so no $__timeInterval), no
 // window functions, no WITH FILL, no DateTime64. Tables are named without their database: the datasource's default
 // database (egov) applies, and tests run the same SQL in a database of their own. Every table is a
-// ReplacingMergeTree read with FINAL, so that rows written twice (redelivery, rebuild) count once.
+// ReplacingMergeTree read with FINAL, so that rows written twice (redelivery, rebuild) count once, unless the query
+// only takes aggregates that a row written twice leaves unchanged (max, argMax, countIf(…) > 0), or keeps each key's
+// row of the highest version itself (argMax by version), as FINAL would: FINAL over a big table, or over every
+// monthly partition of a long range, costs hundreds of milliseconds to seconds.
 //
 // Three habits follow from ClickHouse 18.16 and from the plugin:
 //   - One JOIN per SELECT: 18.16 has no other. Queries that need several nest them, each joining with ANY LEFT
@@ -24,15 +27,25 @@ import "strings"
 // Grafana's images), a day off for seven hours of every Vietnamese day.
 const vnDays = `day >= toDate($__fromTime, 'Asia/Ho_Chi_Minh') AND day <= toDate($__toTime, 'Asia/Ho_Chi_Minh')`
 
-// latestDay is the last Vietnamese day within the time range that has coverage, as a scalar subquery.
+// latestDay is the last Vietnamese day within the time range that has coverage, as a set of one day for IN. It is a
+// set rather than a scalar subquery because ClickHouse 18.16 runs a scalar subquery again for every analysis of the
+// queries around it, while it builds a set once, and prunes partitions with it. It reads without FINAL: every version
+// of a row has the same day.
 const latestDay = `(
     SELECT max(day)
-    FROM coverage_daily FINAL
+    FROM coverage_daily /* no FINAL: every version of a row has the same day */
     WHERE ` + vnDays + `
 )`
 
 // paceDays is how far back "the pace of the last 30 days" looks.
 const paceDays = "30"
+
+// latestDays is the latest day and the day paceDays before it, as a set for IN (see latestDay).
+var latestDays = `(
+    SELECT arrayJoin([max(day), max(day) - ` + paceDays + `])
+    FROM coverage_daily /* no FINAL: every version of a row has the same day */
+    WHERE ` + vnDays + `
+)`
 
 // nationalTarget is the target in force for national level-4 coverage, as one row keyed by scope = 'national': the
 // latest set (by set_at, stream sequence breaking ties). Its columns: scope, has_target (1; 0 after a join finds
@@ -129,7 +142,15 @@ const (
 //	behind            coverage is below the trajectory
 //	no_target         below 100%, and no trajectory applies that day
 //	nothing_eligible  the unit has no eligible procedure
-var unitStatus = `(
+//
+// It reads coverage_daily without FINAL, taking each day's row of the highest version (argMax by day then version;
+// argMin by day then the highest version): FINAL merges every partition of the table.
+var unitStatus = unitStatusOf(allUnits)
+
+// unitStatusOf is unitStatus for the units that filter keeps (allUnits, or unitFilter, which reads only the unit's
+// rows).
+func unitStatusOf(filter string) string {
+	return `(
     SELECT
         unit_kind,
         unit_code,
@@ -153,19 +174,20 @@ var unitStatus = `(
             unit_code,
             'national' AS scope,
             max(day) AS latest,
-            argMax(eligible, day) AS eligible_now,
-            argMax(level4, day) AS level4_now,
+            argMax(eligible, (day, version)) AS eligible_now,
+            argMax(level4, (day, version)) AS level4_now,
             min(day) < max(day) AS has_before,
-            argMin(eligible, day) AS eligible_before,
-            argMin(level4, day) AS level4_before
-        FROM coverage_daily FINAL
-        WHERE day = ` + latestDay + ` OR day = ` + latestDay + ` - ` + paceDays + `
+            argMin(eligible, (day, -toInt64(version))) AS eligible_before,
+            argMin(level4, (day, -toInt64(version))) AS level4_before
+        FROM coverage_daily /* no FINAL: argMax and argMin by version keep each row of its latest version */
+        WHERE day IN ` + latestDays + ` AND ` + filter + `
         GROUP BY unit_kind, unit_code
-        HAVING latest = ` + latestDay + `
+        HAVING latest IN ` + latestDay + `
     )
     ANY LEFT JOIN
     ` + nationalTarget + ` USING scope
 )`
+}
 
 // unitNames is every unit's reference and Vietnamese name. Its columns: ref, name, kind.
 const unitNames = `(

@@ -129,8 +129,10 @@ func unitNumber(id uint32, title, description, field string) *stat.PanelBuilder 
 		ReduceOptions(common.NewReduceDataOptionsBuilder().Calcs([]string{"lastNotNull"}).Values(false).Fields("/^" + field + "$/"))
 }
 
-// unitFilter keeps the rows of the unit chosen in the variable.
-const unitFilter = `concat(unit_kind, '/', unit_code) = ${` + UnitVar + `:singlequote}`
+// unitFilter keeps the rows of the unit chosen in the variable. It compares unit_kind and unit_code themselves, not
+// their concatenation, so that ClickHouse reads only the unit's range of tables sorted by unit first.
+const unitFilter = `unit_kind = splitByChar('/', ${` + UnitVar + `:singlequote})[1]
+        AND unit_code = splitByChar('/', ${` + UnitVar + `:singlequote})[2]`
 
 // unitNowSQL: the unit on the latest day: coverage, eligible procedures not at level 4, gap to the trajectory in
 // percentage points, and status (see unitStatus).
@@ -139,7 +141,7 @@ var unitNowSQL = `SELECT
     eligible_now - level4_now AS left_to_do,
     unit_coverage - trajectory AS gap,
     status
-FROM ` + unitStatus + `
+FROM ` + unitStatusOf(unitFilter) + `
 WHERE ref = ${` + UnitVar + `:singlequote}`
 
 // stageNotReported is the stage of a unit that has reported none.
@@ -171,6 +173,7 @@ ANY LEFT JOIN
 // internal/coverage folds them: the latest registration gives name, sector and eligibility; the latest registration
 // or level change gives the level; the latest registration or retirement says whether it is offered. Its columns:
 // procedure_code, proc_name, proc_sector, proc_eligible, proc_level, proc_offered (1 when offered), proc_changed_at.
+// Without FINAL: a change written twice is the same row twice, which none of these aggregates counts.
 const procedureState = `(
     SELECT
         procedure_code,
@@ -181,7 +184,7 @@ const procedureState = `(
         (countIf(change = 'registered') > 0
             AND argMaxIf(change, (effective_at, stream_seq), change != 'level_changed') = 'registered') AS proc_offered,
         max(effective_at) AS proc_changed_at
-    FROM procedure_changes FINAL
+    FROM procedure_changes /* no FINAL: a change written twice moves no argMax or max */
     WHERE ` + unitFilter + ` AND (effective_at <= $__toTime)
     GROUP BY procedure_code
 )`
@@ -217,7 +220,8 @@ var changeLabels = []label{
 }
 
 // recentChangesSQL: the unit's procedure changes within the range, latest first, with the procedure's name from its
-// latest registration.
+// latest registration. A change written twice is listed once (LIMIT 1 BY event_id rather than FINAL over the unit's
+// changes), and only the 200 shown are joined to names.
 const recentChangesSQL = `SELECT
     effective_at AS time,
     procedure_code AS code,
@@ -227,20 +231,24 @@ const recentChangesSQL = `SELECT
 FROM
 (
     SELECT
+        event_id,
         effective_at,
         stream_seq,
         procedure_code,
         change,
         level
-    FROM procedure_changes FINAL
+    FROM procedure_changes /* no FINAL: LIMIT 1 BY event_id lists a change written twice once */
     WHERE ` + unitFilter + ` AND $__timeFilter(effective_at)
+    ORDER BY effective_at DESC, stream_seq DESC
+    LIMIT 1 BY event_id
+    LIMIT 200
 )
 ANY LEFT JOIN
 (
     SELECT
         procedure_code,
         argMax(name, (effective_at, stream_seq)) AS proc_name
-    FROM procedure_changes FINAL
+    FROM procedure_changes /* no FINAL: a registration written twice moves no argMax */
     WHERE ` + unitFilter + ` AND change = 'registered'
     GROUP BY procedure_code
 ) USING procedure_code

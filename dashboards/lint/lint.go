@@ -2,9 +2,9 @@
 // clash or are too long, links and drill-downs to dashboards that do not exist (or with variables the target does not
 // have), variables that are not defined or that SQL uses unquoted, macros the ClickHouse plugin does not have (or
 // that ClickHouse 18.16 cannot run), time series without a time column or time filter, SQL that 18.16 rejects, tables
-// read without FINAL, targets the plugin would rewrite, and what egovtrack asks of every dashboard: read-only, a
-// ClickHouse datasource variable, every panel titled, described and with a unit. It reads plain JSON, so it checks
-// hand-made dashboards too.
+// read without FINAL (unless a comment says why that counts no row twice), targets the plugin would rewrite, and what
+// egovtrack asks of every dashboard: read-only, a ClickHouse datasource variable, every panel titled, described and
+// with a unit. It reads plain JSON, so it checks hand-made dashboards too.
 package lint
 
 import (
@@ -323,7 +323,9 @@ func (c *checker) target(panel string, i int, raw json.RawMessage) {
 var (
 	timeColumn  = regexp.MustCompile("(?i)\\bAS\\s+`?time`?(\\s|,|$)")
 	orderByTime = regexp.MustCompile("(?i)\\bORDER\\s+BY\\s+`?time`?\\b")
-	tableRead   = regexp.MustCompile(`(?i)\b(FROM|JOIN)\s+(\w+\.)?(\w+)(\s+FINAL\b)?`)
+	// A read without FINAL is accepted when a comment right after the table says why rows written twice do not
+	// count twice there: /* no FINAL: argMax by version keeps a row's latest version */.
+	tableRead   = regexp.MustCompile(`(?i)\b(FROM|JOIN)\s+(\w+\.)?(\w+)(\s+FINAL\b|\s+/\*\s*no FINAL:[^*]+\*/)?`)
 	unsupported = []struct {
 		re     *regexp.Regexp
 		reason string
@@ -393,7 +395,8 @@ func (c *checker) sql(where string, q chquery.Query) {
 			c.add(where, "table %s%s names its database: leave it to the datasource's default database", m[2], table)
 		}
 		if m[4] == "" {
-			c.add(where, "table %s is read without FINAL: rows written twice would count twice", table)
+			c.add(where, "table %s is read without FINAL: rows written twice would count twice "+
+				"(or say why they do not, in /* no FINAL: … */ after the table)", table)
 		}
 	}
 	if q.QueryType != chquery.TimeSeries {

@@ -162,6 +162,13 @@ var differs = map[string][]string{
 	"coverage_daily": {"version"},
 }
 
+// counted are the tables that count events by when they were received (migration 0002), by their time column. Their
+// lag comes from events.projected_at, so only how many events each second or hour received is compared.
+var counted = map[string]string{
+	"ingestion_lag":        "received_at",
+	"ingestion_lag_hourly": "hour",
+}
+
 // snapshot reads every table with FINAL, all its columns but those in differs, in a total order; a row is its
 // columns' text joined by tabs.
 func snapshot(t testing.TB, conn driver.Conn) map[string][]string {
@@ -173,6 +180,14 @@ func snapshot(t testing.TB, conn driver.Conn) map[string][]string {
 	}
 	out := map[string][]string{}
 	for _, table := range tables {
+		if isView(t, conn, table) {
+			continue // its rows are its target table's
+		}
+		if at, ok := counted[table]; ok {
+			out[table] = rowsOf(t, conn, fmt.Sprintf("SELECT concat(toString(%s), '\t', toString(sum(events))) FROM %s GROUP BY %[1]s ORDER BY %[1]s",
+				chdb.QuoteIdent(at), chdb.QuoteIdent(table)))
+			continue
+		}
 		rows, err := conn.Query(ctx, "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = ?", table)
 		if err != nil {
 			t.Fatal(err)
@@ -192,26 +207,42 @@ func snapshot(t testing.TB, conn driver.Conn) map[string][]string {
 		if len(cols) == 0 {
 			t.Fatalf("table %s has no columns to compare", table)
 		}
-		q := fmt.Sprintf("SELECT arrayStringConcat([%s], '\t') FROM %s FINAL ORDER BY %s",
-			strings.Join(texts, ", "), chdb.QuoteIdent(table), strings.Join(cols, ", "))
-		rows, err = conn.Query(ctx, q)
-		if err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-		out[table] = []string{}
-		for rows.Next() {
-			var row string
-			if err := rows.Scan(&row); err != nil {
-				t.Fatal(err)
-			}
-			out[table] = append(out[table], row)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		rows.Close()
+		out[table] = rowsOf(t, conn, fmt.Sprintf("SELECT arrayStringConcat([%s], '\t') FROM %s FINAL ORDER BY %s",
+			strings.Join(texts, ", "), chdb.QuoteIdent(table), strings.Join(cols, ", ")))
 	}
 	return out
+}
+
+// rowsOf returns the single string column of every row of q.
+func rowsOf(t testing.TB, conn driver.Conn, q string) []string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var row string
+		if err := rows.Scan(&row); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// isView reports whether a table of the schema is a view, which holds no rows of its own.
+func isView(t testing.TB, conn driver.Conn, table string) bool {
+	t.Helper()
+	var engine string
+	if err := conn.QueryRow(context.Background(), "SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = ?", table).Scan(&engine); err != nil {
+		t.Fatalf("engine of %s: %v", table, err)
+	}
+	return strings.HasSuffix(engine, "View")
 }
 
 // sameTables reports, row by row, where two snapshots differ.
@@ -274,6 +305,9 @@ func TestRebuildReproducesTheLiveTables(t *testing.T) {
 		t.Errorf("rebuild projected %d and rejected %d, want %d and 0", res.Projected, res.Rejected, r.ids)
 	}
 	for _, tr := range res.Rows {
+		if _, ok := before[tr.Table]; !ok || counted[tr.Table] != "" {
+			continue // a view, or counts whose rows depend on the lag
+		}
 		if want := uint64(len(before[tr.Table])); tr.Rows != want {
 			t.Errorf("rebuild counted %d rows in %s, want %d", tr.Rows, tr.Table, want)
 		}
