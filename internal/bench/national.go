@@ -26,7 +26,8 @@ const loadBatch = 100_000
 //   - every procedure change goes straight into events, procedure_changes, procedures and coverage_daily, with the
 //     store's column lists and values, the states folded in Go as internal/coverage folds them (coverage_daily dense
 //     from each unit's first day to the last day with a change). The events are received and projected as they
-//     happen, a second apart, as if reported live.
+//     happen, a second apart, as if reported live. The ingestion-lag counts (migration 0002) fill themselves from
+//     the inserts into events, through their materialized views.
 //
 // The store writes several versions of procedures and coverage_daily rows that FINAL collapses; this writes one, and
 // waits for ClickHouse's background merges to finish before the queries run.
@@ -181,14 +182,20 @@ func (b *bench) loadNational(ctx context.Context, conn driver.Conn) (lastReceive
 	return lastReceived, nil
 }
 
-// loader appends rows to one table, sending every loadBatch rows.
+// loader appends rows to one table, sending every loadBatch rows, or sooner when the batch has been open for
+// loadBatchAge.
 type loader struct {
 	ctx   context.Context
 	conn  driver.Conn
 	query string
 	batch driver.Batch
 	n     int
+	began time.Time // when the batch in flight was prepared
 }
+
+// loadBatchAge is how long a batch may stay open: ClickHouse drops an INSERT whose data it has not received for
+// receive_timeout (300 s), which a small table's batch (coverage_daily) reached on a loaded machine.
+const loadBatchAge = time.Minute
 
 func (l *loader) add(vals ...any) error {
 	if l.batch == nil {
@@ -196,13 +203,13 @@ func (l *loader) add(vals ...any) error {
 		if err != nil {
 			return fmt.Errorf("prepare %s: %w", l.query, err)
 		}
-		l.batch = b
+		l.batch, l.began = b, time.Now()
 	}
 	if err := l.batch.Append(vals...); err != nil {
 		return fmt.Errorf("append to %s: %w", l.query, err)
 	}
 	l.n++
-	if l.n == loadBatch {
+	if l.n == loadBatch || time.Since(l.began) > loadBatchAge {
 		return l.send()
 	}
 	return nil

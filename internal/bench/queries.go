@@ -24,10 +24,11 @@ type timeRange struct {
 }
 
 // stepQueries loads the national-scale database (loadNational) and runs every panel of every dashboard, and the unit
-// variable's query, as Grafana would send them (chquery.Expand, the unit dashboard on its default unit), over two
-// ranges: the dashboard's default one (the 2021 campaign; for reporting health, whose default is the last seven
-// days, the last seven days of the data) and the whole two years. Each gets one untimed warm-up run, then QueryRuns
-// timed ones within QueryBudget; a run is timed from sending the query to reading its last row.
+// variable's query, as Grafana would send them (chquery.Expand, the unit dashboard on its default unit, the interval
+// as Grafana rounds it for 1,000 points), over two ranges: the dashboard's default one (the 2021 campaign; for
+// reporting health, whose default is the last seven days, the last seven days of the data) and the whole two years.
+// Each gets one untimed warm-up run, then QueryRuns timed ones within QueryBudget; a run is timed from sending the
+// query to reading its last row.
 func (b *bench) stepQueries(ctx context.Context) error {
 	conn, _, err := b.database(ctx, "bench_national")
 	if err != nil {
@@ -118,7 +119,7 @@ func (b *bench) stepQueries(ctx context.Context) error {
 // timePanel runs one panel's SQL over one range: a warm-up, then up to QueryRuns timed runs within QueryBudget.
 func (b *bench) timePanel(ctx context.Context, conn driver.Conn, uid, title, sql string, r timeRange) panelTiming {
 	pt := panelTiming{Dashboard: uid, Panel: title, Range: r.name}
-	interval := max(r.to.Sub(r.from)/1000, time.Second).Truncate(time.Second)
+	interval := grafanaInterval(r.to.Sub(r.from) / 1000)
 	expanded, err := chquery.Expand(sql, chquery.Request{From: r.from, To: r.to, Interval: interval,
 		Vars: map[string]string{board.DatasourceVar: board.DatasourceUID, board.UnitVar: board.DefaultUnit}})
 	if err != nil {
@@ -168,6 +169,43 @@ func (b *bench) timePanel(ctx context.Context, conn driver.Conn, uid, title, sql
 	pt.Runs = len(sorted)
 	pt.P50, pt.P95, pt.Max = percentile(sorted, 0.5), percentile(sorted, 0.95), sorted[len(sorted)-1]
 	return pt
+}
+
+// grafanaInterval rounds a range's length over the panel's data points to the interval Grafana sends with a query
+// ($__interval): it picks from fixed steps (rangeutil.roundInterval in Grafana's source), at least a second here.
+func grafanaInterval(d time.Duration) time.Duration {
+	steps := []struct{ below, interval time.Duration }{
+		{3500 * time.Millisecond, 2 * time.Second},
+		{7500 * time.Millisecond, 5 * time.Second},
+		{12500 * time.Millisecond, 10 * time.Second},
+		{17500 * time.Millisecond, 15 * time.Second},
+		{25 * time.Second, 20 * time.Second},
+		{45 * time.Second, 30 * time.Second},
+		{90 * time.Second, time.Minute},
+		{3 * time.Minute, 2 * time.Minute},
+		{450 * time.Second, 5 * time.Minute},
+		{750 * time.Second, 10 * time.Minute},
+		{1050 * time.Second, 15 * time.Minute},
+		{1500 * time.Second, 20 * time.Minute},
+		{45 * time.Minute, 30 * time.Minute},
+		{90 * time.Minute, time.Hour},
+		{150 * time.Minute, 2 * time.Hour},
+		{270 * time.Minute, 3 * time.Hour},
+		{9 * time.Hour, 6 * time.Hour},
+		{24 * time.Hour, 12 * time.Hour},
+		{7 * 24 * time.Hour, 24 * time.Hour},
+		{21 * 24 * time.Hour, 7 * 24 * time.Hour},
+		{42 * 24 * time.Hour, 30 * 24 * time.Hour},
+	}
+	if d < 1500*time.Millisecond {
+		return time.Second
+	}
+	for _, s := range steps {
+		if d < s.below {
+			return s.interval
+		}
+	}
+	return 365 * 24 * time.Hour
 }
 
 // waitMerges waits, at most limit, for ClickHouse's background merges of the database to end, so that the queries
