@@ -71,7 +71,9 @@ type State struct {
 	Level                        event.Level
 }
 
-func (s State) counts() (procs, eligible, level4 int) {
+// Counts is what the state adds to its unit's coverage: whether it is an active procedure, an eligible one, and an
+// eligible one at level 4.
+func (s State) Counts() (procs, eligible, level4 int) {
 	if !s.Registered || !s.Active {
 		return 0, 0, 0
 	}
@@ -85,7 +87,8 @@ func (s State) counts() (procs, eligible, level4 int) {
 	return procs, eligible, level4
 }
 
-func (s State) apply(c Change) State {
+// Apply returns the state after c, a change that takes effect after every change already applied.
+func (s State) Apply(c Change) State {
 	switch c.Kind {
 	case Registered:
 		return State{Registered: true, Active: true, Eligible: c.Eligible, Level: c.Level}
@@ -118,7 +121,7 @@ func Current(cs []Change) map[units.Ref]map[string]State {
 			m = map[string]State{}
 			out[c.Unit] = m
 		}
-		m[c.Procedure] = m[c.Procedure].apply(c)
+		m[c.Procedure] = m[c.Procedure].Apply(c)
 	}
 	return out
 }
@@ -144,14 +147,14 @@ func Daily(cs []Change, last time.Time) map[units.Ref][]Day {
 		for k := i; k < j; k++ {
 			day := DayOf(cs[k].EffectiveAt)
 			before := st
-			st = st.apply(cs[k])
+			st = st.Apply(cs[k])
 			// Only the state at the end of the day counts: skip to the day's last change.
 			for k+1 < j && DayOf(cs[k+1].EffectiveAt).Equal(day) {
 				k++
-				st = st.apply(cs[k])
+				st = st.Apply(cs[k])
 			}
-			p0, e0, l0 := before.counts()
-			p1, e1, l1 := st.counts()
+			p0, e0, l0 := before.Counts()
+			p1, e1, l1 := st.Counts()
 			m := deltas[cs[i].Unit]
 			if m == nil {
 				m = map[time.Time]delta{}
