@@ -25,3 +25,25 @@ func FailAfterCarry() (restore func()) {
 }
 
 var errCrash = errors.New("killed after carrying coverage forward")
+
+// FailBeforeRows makes the next Write fail after its units' folds took the batch and before their rows are written;
+// it returns a func that removes the failure.
+func FailBeforeRows() (restore func()) {
+	testHookBeforeRows = func() error { return errors.New("killed before writing the folds' rows") }
+	return func() { testHookBeforeRows = nil }
+}
+
+// ForgetFolds drops every fold, as a restarted projector starts: the next batch of each unit reads its changes.
+func (s *Store) ForgetFolds() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.folds)
+}
+
+// FoldCounts says how many times a unit's batch was added to its fold, and how many times a unit was folded from
+// its stored changes.
+func (s *Store) FoldCounts() (extended, reloaded int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.extended, s.reloaded
+}

@@ -1,8 +1,8 @@
 // Package store writes batches of events into the projector's ClickHouse tables (see projector/schema) and keeps the
 // derived ones, the current state of every procedure and the daily coverage of every unit, up to date.
 //
-// Every write is idempotent: rows are keyed by event id, and derived rows are recomputed from the stored changes, not
-// adjusted by increments. Writing a batch again after a crash or a redelivery therefore changes nothing.
+// Every write is idempotent: rows are keyed by event id, and derived rows hold whole values, versioned by how many
+// changes they fold, never increments. Writing a batch again after a crash or a redelivery therefore changes nothing.
 package store
 
 import (
@@ -10,10 +10,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
 
@@ -43,17 +47,41 @@ type Rejected struct {
 }
 
 // Store writes to one ClickHouse database.
+//
+// It keeps each unit's coverage fold in memory, so that a batch of changes that follow those stored need not read
+// them back; see unitFold for what that assumes.
 type Store struct {
 	conn driver.Conn
 	log  *slog.Logger
+
+	mu    sync.Mutex // one write at a time: the folds follow the tables
+	folds map[units.Ref]*unitFold
+	// names holds one copy of each procedure name and sector the folds keep: the national catalogue gives most
+	// procedures the same name in every unit.
+	names map[string]string
+	// How many times a unit's batch was added to its fold, and how many times a unit was folded from the table.
+	extended, reloaded int
+	// owns says which units this store writes; nil: all. See OwnUnits.
+	owns func(units.Ref) bool
 }
 
+// Option configures a Store.
+type Option func(*Store)
+
+// OwnUnits limits the units whose coverage the store carries forward to those owns reports. With several projector
+// instances, each writing the units of its partition, an instance that carried another's unit forward would copy
+// that unit's last row with its version while the owner rewrites it, and the stale copy could win the tie.
+func OwnUnits(owns func(units.Ref) bool) Option { return func(s *Store) { s.owns = owns } }
+
 // Open applies the schema and writes the units' reference data.
-func Open(ctx context.Context, conn driver.Conn, log *slog.Logger) (*Store, error) {
+func Open(ctx context.Context, conn driver.Conn, log *slog.Logger, opts ...Option) (*Store, error) {
 	if _, err := schema.Apply(ctx, conn, log); err != nil {
 		return nil, err
 	}
-	s := &Store{conn: conn, log: log}
+	s := &Store{conn: conn, log: log, folds: map[units.Ref]*unitFold{}, names: map[string]string{}}
+	for _, o := range opts {
+		o(s)
+	}
 	if err := s.writeUnits(ctx); err != nil {
 		return nil, err
 	}
@@ -101,6 +129,17 @@ func (s *Store) WriteCountingSkips(ctx context.Context, recs []Record, rejected 
 }
 
 func (s *Store) writeFresh(ctx context.Context, fresh []Record, rejected []Rejected) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.writeAll(ctx, fresh, rejected); err != nil {
+		// The folds may be ahead of what the tables hold now: read the units again next time.
+		s.forget(fresh)
+		return err
+	}
+	return nil
+}
+
+func (s *Store) writeAll(ctx context.Context, fresh []Record, rejected []Rejected) error {
 	if err := s.insertDerived(ctx, fresh); err != nil {
 		return err
 	}
@@ -113,14 +152,16 @@ func (s *Store) writeFresh(ctx context.Context, fresh []Record, rejected []Rejec
 	return s.insertEvents(ctx, fresh)
 }
 
-// lookupChunk bounds the ids in one query, well under ClickHouse's 256 KiB query size.
-const lookupChunk = 1000
-
 // unwritten returns the records whose events the raw log does not hold yet, each event once (the first delivery of
 // one delivered twice in the batch).
 func (s *Store) unwritten(ctx context.Context, recs []Record) ([]Record, error) {
+	// The batch's ids go as external data, a temporary table of the query: ClickHouse 18.16 takes seconds to parse
+	// and analyse thousands of toUUID('…') literals, and milliseconds to read the same ids this way.
+	ids, err := ext.NewTable("batch_ids", ext.Column("id", "UUID"))
+	if err != nil {
+		return nil, fmt.Errorf("look up written events: %w", err)
+	}
 	seen := make(map[uuid.UUID]bool, len(recs))
-	ids := make([]uuid.UUID, 0, len(recs))
 	for _, r := range recs {
 		id, err := uuid.Parse(r.Env.ID)
 		if err != nil {
@@ -128,22 +169,14 @@ func (s *Store) unwritten(ctx context.Context, recs []Record) ([]Record, error) 
 		}
 		if !seen[id] {
 			seen[id] = true
-			ids = append(ids, id)
+			if err := ids.Append(id); err != nil {
+				return nil, fmt.Errorf("look up written events: %w", err)
+			}
 		}
 	}
 	stored := map[uuid.UUID]bool{}
-	for start := 0; start < len(ids); start += lookupChunk {
-		chunk := ids[start:min(start+lookupChunk, len(ids))]
-		var q strings.Builder
-		q.WriteString("SELECT id FROM events WHERE id IN (")
-		for i, id := range chunk {
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteString("toUUID('" + id.String() + "')") // a parsed UUID: nothing to escape
-		}
-		q.WriteString(")")
-		rows, err := s.conn.Query(ctx, q.String())
+	if len(seen) > 0 {
+		rows, err := s.conn.Query(clickhouse.Context(ctx, clickhouse.WithExternalTable(ids)), "SELECT id FROM events WHERE id IN batch_ids")
 		if err != nil {
 			return nil, fmt.Errorf("look up written events: %w", err)
 		}
@@ -172,34 +205,34 @@ func (s *Store) unwritten(ctx context.Context, recs []Record) ([]Record, error) 
 	return out, nil
 }
 
-// inserter fills one table in one INSERT; it skips the round trip when it gets no rows.
+// inserter fills one table in one INSERT; it skips the round trip when it gets no rows. It holds the rows until
+// send, so that no INSERT stays open while the store reads, or after an error.
 type inserter struct {
 	conn  driver.Conn
 	query string
-	batch driver.Batch
+	rows  [][]any
 }
 
-func (in *inserter) add(ctx context.Context, vals ...any) error {
-	if in.batch == nil {
-		b, err := in.conn.PrepareBatch(ctx, in.query)
-		if err != nil {
-			return fmt.Errorf("prepare %q: %w", in.query, err)
-		}
-		in.batch = b
-	}
-	if err := in.batch.Append(vals...); err != nil {
-		return fmt.Errorf("append to %q: %w", in.query, err)
-	}
-	return nil
-}
+func (in *inserter) add(vals ...any) { in.rows = append(in.rows, vals) }
 
-func (in *inserter) send() error {
-	if in.batch == nil {
+func (in *inserter) send(ctx context.Context) error {
+	if len(in.rows) == 0 {
 		return nil
 	}
-	if err := in.batch.Send(); err != nil {
+	b, err := in.conn.PrepareBatch(ctx, in.query)
+	if err != nil {
+		return fmt.Errorf("prepare %q: %w", in.query, err)
+	}
+	for _, vals := range in.rows {
+		if err := b.Append(vals...); err != nil {
+			_ = b.Abort() // the connection goes back to the pool
+			return fmt.Errorf("append to %q: %w", in.query, err)
+		}
+	}
+	if err := b.Send(); err != nil {
 		return fmt.Errorf("%s: %w", in.query, err)
 	}
+	in.rows = nil
 	return nil
 }
 
@@ -214,30 +247,26 @@ func (s *Store) insertDerived(ctx context.Context, recs []Record) error {
 		id := uuid.MustParse(r.Env.ID) // checked by unwritten
 		u, _ := event.UnitOf(r.Data)
 		kind, code := string(u.Kind), u.Code
-		var err error
 		switch d := r.Data.(type) {
 		case *event.ProcedureRegisteredData:
-			err = changes.add(ctx, kind, code, d.Procedure, id, r.Seq, "registered", d.EffectiveAt, coverage.DayOf(d.EffectiveAt), d.Name, d.Sector, boolU8(d.Eligible), uint8(d.Level))
+			changes.add(kind, code, d.Procedure, id, r.Seq, "registered", d.EffectiveAt, coverage.DayOf(d.EffectiveAt), d.Name, d.Sector, boolU8(d.Eligible), uint8(d.Level))
 		case *event.LevelChangedData:
-			err = changes.add(ctx, kind, code, d.Procedure, id, r.Seq, "level_changed", d.EffectiveAt, coverage.DayOf(d.EffectiveAt), "", "", uint8(0), uint8(d.To))
+			changes.add(kind, code, d.Procedure, id, r.Seq, "level_changed", d.EffectiveAt, coverage.DayOf(d.EffectiveAt), "", "", uint8(0), uint8(d.To))
 		case *event.ProcedureRetiredData:
-			err = changes.add(ctx, kind, code, d.Procedure, id, r.Seq, "retired", d.EffectiveAt, coverage.DayOf(d.EffectiveAt), "", "", uint8(0), uint8(0))
+			changes.add(kind, code, d.Procedure, id, r.Seq, "retired", d.EffectiveAt, coverage.DayOf(d.EffectiveAt), "", "", uint8(0), uint8(0))
 		case *event.AssistantStageChangedData:
-			err = assistant.add(ctx, kind, code, id, r.Seq, d.EffectiveAt, coverage.DayOf(d.EffectiveAt), string(d.Stage), d.Users)
+			assistant.add(kind, code, id, r.Seq, d.EffectiveAt, coverage.DayOf(d.EffectiveAt), string(d.Stage), d.Users)
 		case *event.ReportSubmittedData:
 			c := d.Counts
-			err = reports.add(ctx, kind, code, id, r.Seq, d.Collector, d.ReportedAt, uint32(c.Registered), uint32(c.Changed), uint32(c.Retired), uint32(c.Unchanged))
+			reports.add(kind, code, id, r.Seq, d.Collector, d.ReportedAt, uint32(c.Registered), uint32(c.Changed), uint32(c.Retired), uint32(c.Unchanged))
 		case *event.TargetSetData:
 			bd, _ := d.BaselineDate.Time() // validated by event.Decode
 			dl, _ := d.Deadline.Time()
-			err = targets.add(ctx, string(d.Metric), string(d.Scope), id, r.Seq, d.SetAt, d.Baseline, dateOnly(bd), d.Target, dateOnly(dl))
-		}
-		if err != nil {
-			return err
+			targets.add(string(d.Metric), string(d.Scope), id, r.Seq, d.SetAt, d.Baseline, dateOnly(bd), d.Target, dateOnly(dl))
 		}
 	}
 	for _, in := range []*inserter{changes, assistant, reports, targets} {
-		if err := in.send(); err != nil {
+		if err := in.send(ctx); err != nil {
 			return fmt.Errorf("insert batch: %w", err)
 		}
 	}
@@ -253,11 +282,9 @@ func (s *Store) insertEvents(ctx context.Context, recs []Record) error {
 		if by == "" {
 			by = r.Env.Source
 		}
-		if err := in.add(ctx, uuid.MustParse(r.Env.ID), string(r.Env.Type), r.Env.Source, by, r.Env.Subject, string(u.Kind), u.Code, r.Env.Time, string(r.Env.Data), r.Seq, r.ReceivedAt); err != nil {
-			return err
-		}
+		in.add(uuid.MustParse(r.Env.ID), string(r.Env.Type), r.Env.Source, by, r.Env.Subject, string(u.Kind), u.Code, r.Env.Time, string(r.Env.Data), r.Seq, r.ReceivedAt)
 	}
-	if err := in.send(); err != nil {
+	if err := in.send(ctx); err != nil {
 		return fmt.Errorf("insert raw events: %w", err)
 	}
 	return nil
@@ -266,11 +293,9 @@ func (s *Store) insertEvents(ctx context.Context, recs []Record) error {
 func (s *Store) insertRejected(ctx context.Context, rejected []Rejected) error {
 	q := &inserter{conn: s.conn, query: "INSERT INTO quarantine (stream_seq, subject, payload, reason, received_at)"}
 	for _, r := range rejected {
-		if err := q.add(ctx, r.Seq, r.Subject, string(r.Payload), r.Reason, r.ReceivedAt); err != nil {
-			return err
-		}
+		q.add(r.Seq, r.Subject, string(r.Payload), r.Reason, r.ReceivedAt)
 	}
-	if err := q.send(); err != nil {
+	if err := q.send(ctx); err != nil {
 		return fmt.Errorf("quarantine %d messages: %w", len(rejected), err)
 	}
 	return nil
@@ -281,25 +306,29 @@ func (s *Store) insertRejected(ctx context.Context, rejected []Rejected) error {
 //
 // Each unit's series is complete up to its own last stored day, and everything is written from there: a refresh cut
 // short by a crash or an outage leaves some units ahead of others, and the redelivered batch completes the rest.
+//
+// A unit whose fold the store holds, and whose changes in the batch all take effect after those folded (the usual
+// case: collectors report in time order), is extended from the fold without reading anything. Any other unit (the
+// first batch after a start, a late or repeated change) is folded again from all its stored changes, which also
+// gives the store its fold.
 func (s *Store) refresh(ctx context.Context, recs []Record) error {
-	dirty := map[units.Ref]time.Time{} // unit → earliest day a change of the batch took effect
-	touched := map[procKey]bool{}
+	batch := map[units.Ref][]coverage.Change{}
+	names := map[uint64]naming{} // registrations' names, by stream sequence
 	var lastInBatch time.Time
 	for _, r := range recs {
 		c, ok := coverage.FromEvent(r.Data, r.Seq)
 		if !ok {
 			continue
 		}
-		day := coverage.DayOf(c.EffectiveAt)
-		if d, ok := dirty[c.Unit]; !ok || day.Before(d) {
-			dirty[c.Unit] = day
+		batch[c.Unit] = append(batch[c.Unit], c)
+		if d, ok := r.Data.(*event.ProcedureRegisteredData); ok {
+			names[r.Seq] = naming{s.intern(d.Name), s.intern(d.Sector)}
 		}
-		touched[procKey{c.Unit, c.Procedure}] = true
-		if day.After(lastInBatch) {
+		if day := coverage.DayOf(c.EffectiveAt); day.After(lastInBatch) {
 			lastInBatch = day
 		}
 	}
-	if len(dirty) == 0 {
+	if len(batch) == 0 {
 		return nil
 	}
 	stored, err := s.lastCoverageDays(ctx)
@@ -314,7 +343,7 @@ func (s *Store) refresh(ctx context.Context, recs []Record) error {
 	}
 	behind := map[units.Ref]time.Time{} // untouched units whose series stops before last
 	for u, d := range stored {
-		if _, ok := dirty[u]; !ok && d.Before(last) {
+		if _, ok := batch[u]; !ok && d.Before(last) && (s.owns == nil || s.owns(u)) {
 			behind[u] = d
 		}
 	}
@@ -326,31 +355,59 @@ func (s *Store) refresh(ctx context.Context, recs []Record) error {
 			return err
 		}
 	}
-	changes, info, err := s.loadChanges(ctx, dirty)
-	if err != nil {
-		return err
+	w := rowWriter{
+		procs:    &inserter{conn: s.conn, query: "INSERT INTO procedures (unit_kind, unit_code, procedure_code, name, sector, eligible, level, active, effective_at, version)"},
+		coverage: &inserter{conn: s.conn, query: "INSERT INTO coverage_daily (unit_kind, unit_code, day, procedures, eligible, level4, version)"},
 	}
-	if err := s.writeProcedures(ctx, changes, info, touched); err != nil {
-		return err
-	}
-	for u, from := range dirty {
-		switch d, ok := stored[u]; {
+	refs := slices.SortedFunc(maps.Keys(batch), compareRef)
+	reload := map[units.Ref]time.Time{} // unit → the first day to write
+	for _, u := range refs {
+		cs := batch[u]
+		from := coverage.DayOf(slices.MinFunc(cs, func(a, b coverage.Change) int { return a.EffectiveAt.Compare(b.EffectiveAt) }).EffectiveAt)
+		d, ok := stored[u]
+		switch {
 		case !ok:
-			dirty[u] = time.Time{} // no rows yet: the whole series
+			from = time.Time{} // no rows yet: the whole series
 		case from.After(d):
-			dirty[u] = d.AddDate(0, 0, 1) // the days between its last row and the batch's first change too
+			from = d.AddDate(0, 0, 1) // the days between its last row and the batch's first change too
+		}
+		if ok && s.extend(&w, u, cs, names, from, last) {
+			continue
+		}
+		reload[u] = from
+	}
+	if err := s.reload(ctx, &w, reload, batch, last); err != nil {
+		return err
+	}
+	if testHookBeforeRows != nil {
+		if err := testHookBeforeRows(); err != nil {
+			return err
 		}
 	}
-	return s.writeCoverage(ctx, changes, dirty, last)
+	if err := w.procs.send(ctx); err != nil {
+		return fmt.Errorf("update procedures: %w", err)
+	}
+	if err := w.coverage.send(ctx); err != nil {
+		return fmt.Errorf("update daily coverage: %w", err)
+	}
+	return nil
 }
 
 // testHookAfterCarry, set by tests, runs between carrying untouched units forward and writing the touched ones: a
 // crash there once left gaps in the touched units' series.
 var testHookAfterCarry func() error
 
-type procKey struct {
-	unit units.Ref
-	code string
+// testHookBeforeRows, set by tests, runs after the folds took the batch and before their rows are written.
+var testHookBeforeRows func() error
+
+// unitFold is what the store knows of a unit from the changes it stored: its coverage fold and its procedures'
+// latest registrations. It reflects what the tables hold only while this store is the only one writing the unit:
+// the projector runs one instance per unit (several instances each take their own units), and a fresh store, after
+// a start, folds each unit once from the table.
+type unitFold struct {
+	cov     *coverage.Fold
+	procs   map[string]*procInfo
+	changes uint64 // how many changes were folded: the version of the unit's coverage rows
 }
 
 // procInfo is what a procedure's latest registration says of it, and how many changes it has.
@@ -360,6 +417,120 @@ type procInfo struct {
 	regSeq       uint64
 	lastAt       time.Time
 	changes      uint64 // how many changes were folded: the version of the procedure's row
+}
+
+// add counts change c, and takes the name and sector of a registration later than those before.
+func (pi *procInfo) add(c coverage.Change, n naming) {
+	if c.Kind == coverage.Registered && later(c.EffectiveAt, c.Seq, pi.regAt, pi.regSeq) {
+		pi.name, pi.sector, pi.regAt, pi.regSeq = n.name, n.sector, c.EffectiveAt, c.Seq
+	}
+	if c.EffectiveAt.After(pi.lastAt) {
+		pi.lastAt = c.EffectiveAt
+	}
+	pi.changes++
+}
+
+type naming struct{ name, sector string }
+
+// rowWriter collects a batch's rows of the derived tables, one INSERT per table.
+type rowWriter struct {
+	procs, coverage *inserter
+}
+
+func (w *rowWriter) procedure(u units.Ref, code string, st coverage.State, pi *procInfo) {
+	if pi == nil || !st.Registered {
+		return // changes of a procedure whose registration has not arrived yet: nothing to show
+	}
+	w.procs.add(string(u.Kind), u.Code, code, pi.name, pi.sector, boolU8(st.Eligible), uint8(st.Level), boolU8(st.Active), pi.lastAt, pi.changes)
+}
+
+func (w *rowWriter) days(u units.Ref, days []coverage.Day, from time.Time, version uint64) {
+	for _, d := range days {
+		if d.Day.Before(from) {
+			continue // unchanged by this batch
+		}
+		w.coverage.add(string(u.Kind), u.Code, dateOnly(d.Day), uint32(d.Procedures), uint32(d.Eligible), uint32(d.Level4), version)
+	}
+}
+
+// extend adds the batch's changes cs of unit u to the unit's fold and writes the rows they change, from day from on.
+// It returns false, having changed nothing, when it holds no fold of u or cs do not all follow it.
+func (s *Store) extend(w *rowWriter, u units.Ref, cs []coverage.Change, names map[uint64]naming, from, last time.Time) bool {
+	f := s.folds[u]
+	if f == nil {
+		return false
+	}
+	days, ok := f.cov.Extend(cs, from, last)
+	if !ok {
+		return false
+	}
+	f.changes += uint64(len(cs))
+	s.extended++
+	touched := map[string]bool{}
+	for _, c := range cs {
+		pi := f.procs[c.Procedure]
+		if pi == nil {
+			pi = &procInfo{}
+			f.procs[c.Procedure] = pi
+		}
+		pi.add(c, names[c.Seq])
+		touched[c.Procedure] = true
+	}
+	for code := range touched {
+		w.procedure(u, code, f.cov.State(code), f.procs[code])
+	}
+	w.days(u, days, from, f.changes)
+	return true
+}
+
+// reloadChunk is how many units reload reads in one query: what it holds at once is their whole histories.
+const reloadChunk = 4
+
+// reload folds the given units from all their stored changes, keeps the folds, and writes the rows of the
+// procedures the batch touched and each unit's days from the day given. It reads a few units at a time, so that
+// the first batch after a start, which reloads every unit it touches, holds a few units' histories at once, not all.
+func (s *Store) reload(ctx context.Context, w *rowWriter, from map[units.Ref]time.Time, batch map[units.Ref][]coverage.Change, last time.Time) error {
+	for chunk := range slices.Chunk(slices.SortedFunc(maps.Keys(from), compareRef), reloadChunk) {
+		changes, info, err := s.loadChanges(ctx, chunk)
+		if err != nil {
+			return err
+		}
+		byUnit := map[units.Ref][]coverage.Change{}
+		for _, c := range changes {
+			byUnit[c.Unit] = append(byUnit[c.Unit], c)
+		}
+		daily := coverage.Daily(changes, last)
+		for _, u := range chunk {
+			cs := byUnit[u]
+			f := &unitFold{cov: coverage.NewFold(u, cs), procs: info[u], changes: uint64(len(cs))}
+			if f.cov == nil {
+				// None of its changes is stored (the table was emptied under the store): nothing to show, as before.
+				delete(s.folds, u)
+				continue
+			}
+			s.folds[u] = f
+			s.reloaded++
+			touched := map[string]bool{}
+			for _, c := range batch[u] {
+				touched[c.Procedure] = true
+			}
+			for code := range touched {
+				w.procedure(u, code, f.cov.State(code), f.procs[code])
+			}
+			w.days(u, daily[u], from[u], f.changes)
+		}
+	}
+	return nil
+}
+
+// forget drops the folds of the units of recs: a write of them failed part way, and the next batch of each reads
+// the unit's changes again.
+func (s *Store) forget(recs []Record) {
+	for _, r := range recs {
+		if c, ok := coverage.FromEvent(r.Data, r.Seq); ok {
+			delete(s.folds, c.Unit)
+		}
+	}
 }
 
 // lastCoverageDays returns each unit's last day in coverage_daily.
@@ -403,20 +574,27 @@ WHERE has(?, concat(unit_kind, '/', unit_code, '/', toString(day)))`
 	return nil
 }
 
-// loadChanges reads every stored change of the dirty units.
-func (s *Store) loadChanges(ctx context.Context, dirty map[units.Ref]time.Time) ([]coverage.Change, map[procKey]*procInfo, error) {
-	refs := make([]string, 0, len(dirty))
-	for u := range dirty {
-		refs = append(refs, u.String())
+// loadChanges reads every stored change of the given units, and the procedures' latest registrations.
+func (s *Store) loadChanges(ctx context.Context, of []units.Ref) ([]coverage.Change, map[units.Ref]map[string]*procInfo, error) {
+	// Conditions on the table's key prefix, so that ClickHouse reads only these units' parts of it.
+	var q strings.Builder
+	q.WriteString(`SELECT unit_kind, unit_code, procedure_code, toString(change), effective_at, stream_seq, name, sector, eligible, level
+FROM procedure_changes FINAL WHERE `)
+	args := make([]any, 0, 2*len(of))
+	for i, u := range of {
+		if i > 0 {
+			q.WriteString(" OR ")
+		}
+		q.WriteString("(unit_kind = ? AND unit_code = ?)")
+		args = append(args, string(u.Kind), u.Code)
 	}
-	rows, err := s.conn.Query(ctx, `SELECT unit_kind, unit_code, procedure_code, toString(change), effective_at, stream_seq, name, sector, eligible, level
-FROM procedure_changes FINAL WHERE has(?, concat(unit_kind, '/', unit_code))`, refs)
+	rows, err := s.conn.Query(ctx, q.String(), args...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read changes of %d units: %w", len(refs), err)
+		return nil, nil, fmt.Errorf("read changes of %d units: %w", len(of), err)
 	}
 	defer rows.Close()
 	var cs []coverage.Change
-	info := map[procKey]*procInfo{}
+	info := map[units.Ref]map[string]*procInfo{}
 	for rows.Next() {
 		var (
 			kind, code, proc, change, name, sector string
@@ -427,7 +605,7 @@ FROM procedure_changes FINAL WHERE has(?, concat(unit_kind, '/', unit_code))`, r
 		if err := rows.Scan(&kind, &code, &proc, &change, &at, &seq, &name, &sector, &eligible, &level); err != nil {
 			return nil, nil, fmt.Errorf("scan change: %w", err)
 		}
-		c := coverage.Change{Unit: units.Ref{Kind: units.Kind(kind), Code: code}, Procedure: proc, EffectiveAt: at, Seq: seq, Eligible: eligible == 1, Level: event.Level(level)}
+		c := coverage.Change{Unit: units.Ref{Kind: units.Kind(s.intern(kind)), Code: s.intern(code)}, Procedure: proc, EffectiveAt: at, Seq: seq, Eligible: eligible == 1, Level: event.Level(level)}
 		switch change {
 		case "registered":
 			c.Kind = coverage.Registered
@@ -437,19 +615,17 @@ FROM procedure_changes FINAL WHERE has(?, concat(unit_kind, '/', unit_code))`, r
 			c.Kind = coverage.Retired
 		}
 		cs = append(cs, c)
-		k := procKey{c.Unit, proc}
-		pi := info[k]
+		procs := info[c.Unit]
+		if procs == nil {
+			procs = map[string]*procInfo{}
+			info[c.Unit] = procs
+		}
+		pi := procs[proc]
 		if pi == nil {
 			pi = &procInfo{}
-			info[k] = pi
+			procs[proc] = pi
 		}
-		if c.Kind == coverage.Registered && later(at, seq, pi.regAt, pi.regSeq) {
-			pi.name, pi.sector, pi.regAt, pi.regSeq = name, sector, at, seq
-		}
-		if later(at, seq, pi.lastAt, 0) {
-			pi.lastAt = at
-		}
-		pi.changes++
+		pi.add(c, naming{s.intern(name), s.intern(sector)})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, nil, fmt.Errorf("read changes: %w", err)
@@ -457,57 +633,17 @@ FROM procedure_changes FINAL WHERE has(?, concat(unit_kind, '/', unit_code))`, r
 	return cs, info, nil
 }
 
+// intern returns the copy of v the store keeps.
+func (s *Store) intern(v string) string {
+	if w, ok := s.names[v]; ok {
+		return w
+	}
+	s.names[v] = v
+	return v
+}
+
 func later(at time.Time, seq uint64, than time.Time, thanSeq uint64) bool {
 	return at.After(than) || at.Equal(than) && seq > thanSeq
-}
-
-func (s *Store) writeProcedures(ctx context.Context, cs []coverage.Change, info map[procKey]*procInfo, touched map[procKey]bool) error {
-	cur := coverage.Current(cs)
-	in := &inserter{conn: s.conn, query: "INSERT INTO procedures (unit_kind, unit_code, procedure_code, name, sector, eligible, level, active, effective_at, version)"}
-	for k := range touched {
-		st := cur[k.unit][k.code]
-		pi := info[k]
-		if pi == nil || !st.Registered {
-			continue // changes of a procedure whose registration has not arrived yet: nothing to show
-		}
-		if err := in.add(ctx, string(k.unit.Kind), k.unit.Code, k.code, pi.name, pi.sector, boolU8(st.Eligible), uint8(st.Level), boolU8(st.Active), pi.lastAt, pi.changes); err != nil {
-			return err
-		}
-	}
-	if err := in.send(); err != nil {
-		return fmt.Errorf("update procedures: %w", err)
-	}
-	return nil
-}
-
-func (s *Store) writeCoverage(ctx context.Context, cs []coverage.Change, dirty map[units.Ref]time.Time, last time.Time) error {
-	// A fold of more changes is a later one: the changes stored only ever grow.
-	version := map[units.Ref]uint64{}
-	for _, c := range cs {
-		version[c.Unit]++
-	}
-	in := &inserter{conn: s.conn, query: "INSERT INTO coverage_daily (unit_kind, unit_code, day, procedures, eligible, level4, version)"}
-	daily := coverage.Daily(cs, last)
-	refs := make([]units.Ref, 0, len(daily))
-	for u := range daily {
-		refs = append(refs, u)
-	}
-	slices.SortFunc(refs, compareRef)
-	for _, u := range refs {
-		from := dirty[u]
-		for _, d := range daily[u] {
-			if d.Day.Before(from) {
-				continue // unchanged by this batch
-			}
-			if err := in.add(ctx, string(u.Kind), u.Code, dateOnly(d.Day), uint32(d.Procedures), uint32(d.Eligible), uint32(d.Level4), version[u]); err != nil {
-				return err
-			}
-		}
-	}
-	if err := in.send(); err != nil {
-		return fmt.Errorf("update daily coverage: %w", err)
-	}
-	return nil
 }
 
 func compareRef(a, b units.Ref) int {
