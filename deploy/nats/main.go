@@ -60,6 +60,7 @@ func main() {
 type generator struct {
 	dir, secrets    string
 	stream, durable string
+	partitions      int
 	rekey           []string // names, or "all"
 	check           bool
 }
@@ -76,6 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (*generator, error) {
 	fs.StringVar(&g.secrets, "secrets", filepath.Join("deploy", "nats", "secrets"), "where new seeds are written, mode 0600 (keep it out of git)")
 	fs.StringVar(&g.stream, "stream", "EGOV", "the stream's name (EGOV_NATS_STREAM)")
 	fs.StringVar(&g.durable, "durable", "projector", "the projector's durable consumer (EGOV_PROJECTOR_DURABLE)")
+	fs.IntVar(&g.partitions, "partitions", 1, "how many projector instances share the stream (EGOV_PROJECTOR_PARTITION k/n): each gets its durable consumer")
 	rekey := fs.String("rekey", "", `new keys for these credentials: names separated by commas ("province/19,office"), or "all"`)
 	fs.BoolVar(&g.check, "check", false, "write nothing; fail if auth.conf is not what nkeys.txt and units.csv give")
 	if err := fs.Parse(args); err != nil {
@@ -94,6 +96,10 @@ func parseFlags(args []string, stderr io.Writer) (*generator, error) {
 				return nil, errors.New("rekey")
 			}
 		}
+	}
+	if g.partitions < 1 {
+		fmt.Fprintf(stderr, "-partitions %d: at least one projector\n", g.partitions)
+		return nil, errors.New("partitions")
 	}
 	if g.check && len(g.rekey) > 0 {
 		fmt.Fprintln(stderr, "-check writes nothing: it cannot -rekey")
@@ -120,6 +126,7 @@ func (g *generator) run(out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	m.Partitions = g.partitions
 	if err := m.WriteConfigFile(g.confFile(), source); err != nil {
 		return err
 	}
@@ -134,6 +141,7 @@ func (g *generator) verify(out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	m.Partitions = g.partitions
 	var want bytes.Buffer
 	if err := m.WriteConfig(&want, source); err != nil {
 		return err

@@ -82,6 +82,9 @@ type Model struct {
 	// Durable is the projector's durable consumer (EGOV_PROJECTOR_DURABLE): no other credential may create, read
 	// from or look at it.
 	Durable string
+	// Partitions is how many projector instances share the stream (EGOV_PROJECTOR_PARTITION k/n): each consumes
+	// through a durable of its own (PartitionDurable), which the projector may use and nobody else. 0 or 1: one.
+	Partitions int
 	// Users are in the order of Names.
 	Users []User
 
@@ -224,4 +227,26 @@ func unitKindPatterns() []string {
 // validToken reports whether s can be one token of a subject: a stream's or a consumer's name.
 func validToken(s string) bool {
 	return s != "" && !strings.ContainsAny(s, ".*> \t\r\n\"") && server.IsValidLiteralSubject(s)
+}
+
+// PartitionDurable is the durable consumer of the k-th of n projector instances: base itself when there is one, so a
+// change of n starts fresh consumers rather than reusing ones filtered differently. projector/consumer names its
+// consumers with it, and the model allows exactly these names.
+func PartitionDurable(base string, k, n int) string {
+	if n <= 1 {
+		return base
+	}
+	return fmt.Sprintf("%s-%d-of-%d", base, k, n)
+}
+
+// Durables are the projector's durable consumers: one, or one per partition.
+func (m *Model) Durables() []string {
+	if m.Partitions <= 1 {
+		return []string{m.Durable}
+	}
+	out := make([]string, 0, m.Partitions)
+	for k := 1; k <= m.Partitions; k++ {
+		out = append(out, PartitionDurable(m.Durable, k, m.Partitions))
+	}
+	return out
 }

@@ -40,23 +40,27 @@ func (m *Model) Permissions(u User) *server.Permissions {
 		if u.Role == Office {
 			allow = append(allow, api+".STREAM.CREATE."+s, api+".STREAM.UPDATE."+s, api+".STREAM.INFO."+s)
 		}
-		deny = []string{
-			api + ".CONSUMER.CREATE." + s + "." + m.Durable + ".>",
-			api + ".CONSUMER.INFO." + s + "." + m.Durable,
-			api + ".CONSUMER.MSG.NEXT." + s + "." + m.Durable,
+		for _, durable := range m.Durables() {
+			deny = append(deny,
+				api+".CONSUMER.CREATE."+s+"."+durable+".>",
+				api+".CONSUMER.INFO."+s+"."+durable,
+				api+".CONSUMER.MSG.NEXT."+s+"."+durable,
+			)
 		}
 	case Projector:
-		d := s + "." + m.Durable
-		allow = []string{
-			api + ".STREAM.INFO." + s,
-			api + ".CONSUMER.CREATE." + d,
-			api + ".CONSUMER.INFO." + d,
-			api + ".CONSUMER.MSG.NEXT." + d,
-			api + ".CONSUMER.DELETE." + d,
-			// Acks, in the reply subjects' two formats: $JS.ACK.<stream>.<consumer>.… and, with the server's v2
-			// format, $JS.ACK.<domain>.<account hash>.<stream>.<consumer>.…
-			"$JS.ACK." + d + ".>",
-			"$JS.ACK.*.*." + d + ".>",
+		allow = []string{api + ".STREAM.INFO." + s}
+		for _, durable := range m.Durables() {
+			d := s + "." + durable
+			allow = append(allow,
+				api+".CONSUMER.CREATE."+d,
+				api+".CONSUMER.INFO."+d,
+				api+".CONSUMER.MSG.NEXT."+d,
+				api+".CONSUMER.DELETE."+d,
+				// Acks, in the reply subjects' two formats: $JS.ACK.<stream>.<consumer>.… and, with the server's v2
+				// format, $JS.ACK.<domain>.<account hash>.<stream>.<consumer>.…
+				"$JS.ACK."+d+".>",
+				"$JS.ACK.*.*."+d+".>",
+			)
 		}
 	}
 	return &server.Permissions{

@@ -286,6 +286,51 @@ func TestProjectorCannotPublishOfficeSimulates(t *testing.T) {
 	}
 }
 
+// With three projector instances, the projector's credential uses each partition's durable consumer and no other
+// name, and a province none of them.
+func TestPartitionDurablesAreTheProjectors(t *testing.T) {
+	ctx := context.Background()
+	srv := streamtest.StartAuthPartitions(t, 3)
+	p, _ := connectAs(t, srv, natsauth.ProjectorName)
+	s, err := p.Stream(ctx)
+	if err != nil {
+		t.Fatalf("the projector looking at the stream: %v", err)
+	}
+	prov, _ := connectAs(t, srv, "province/19")
+	for _, tc := range []struct {
+		durable string
+		allowed bool
+	}{
+		{"projector-1-of-3", true},
+		{"projector-3-of-3", true},
+		{"projector", false}, // one instance's name is not in use with three
+		{"projector-4-of-3", false},
+		{"projector-1-of-2", false},
+	} {
+		t.Run(tc.durable, func(t *testing.T) {
+			rctx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			_, err := s.CreateOrUpdateConsumer(rctx, jetstream.ConsumerConfig{
+				Durable: tc.durable, AckPolicy: jetstream.AckExplicitPolicy,
+				FilterSubjects: []string{"egov.province.19.>", "egov.province.1.>"},
+			})
+			if (err == nil) != tc.allowed {
+				t.Errorf("the projector creating %s: %v, allowed %v", tc.durable, err, tc.allowed)
+			}
+			if tc.allowed {
+				if err := s.DeleteConsumer(ctx, tc.durable); err != nil {
+					t.Errorf("the projector deleting %s, as a rebuild does: %v", tc.durable, err)
+				}
+			}
+		})
+	}
+	rctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if _, err := prov.JS.CreateOrUpdateConsumer(rctx, "EGOV", jetstream.ConsumerConfig{Durable: "projector-2-of-3", FilterSubject: "egov.province.19.>"}); err == nil {
+		t.Error("province/19 created a partition's consumer")
+	}
+}
+
 // A credential that may not manage the stream says so when told to.
 func TestManageStreamNeedsTheOffice(t *testing.T) {
 	srv := streamtest.StartAuth(t)

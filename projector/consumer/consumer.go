@@ -39,6 +39,8 @@ type Config struct {
 	SignersFile string `env:"SIGNERS_FILE"`
 	// RequireSignature quarantines, as unauthorised, every event that no credential of SignersFile signed.
 	RequireSignature bool `env:"REQUIRE_SIGNATURE" envDefault:"false"`
+	// Partition is "k/n" when n projector instances share the stream, this one the k-th: see Partition. Empty: all.
+	Partition string `env:"PARTITION"`
 }
 
 // Validate checks the settings make sense together.
@@ -55,7 +57,8 @@ func (c Config) Validate() error {
 	case c.RequireSignature && c.SignersFile == "":
 		return errors.New("EGOV_PROJECTOR_REQUIRE_SIGNATURE needs EGOV_PROJECTOR_SIGNERS_FILE, the credentials' public keys")
 	}
-	return nil
+	_, err := ParsePartition(c.Partition)
+	return err
 }
 
 // Writer stores a batch, returning only when all of it is stored.
@@ -107,17 +110,20 @@ func New(ctx context.Context, s jetstream.Stream, cfg Config, w Writer, m *metri
 		}
 		signers = m
 	}
+	part, _ := ParsePartition(cfg.Partition) // checked by Validate
 	cons, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       cfg.Durable,
-		Description:   "egovtrack projector: events into ClickHouse",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       cfg.AckWait,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		// Room for a full batch in flight and the next one arriving meanwhile.
-		MaxAckPending: 4 * cfg.BatchSize,
+		Durable:        part.Durable(cfg.Durable),
+		FilterSubjects: part.Subjects(),
+		Description:    "egovtrack projector: events into ClickHouse",
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        cfg.AckWait,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		// Room for a batch being written, the next one decoded and waiting for it, and a third arriving meanwhile;
+		// every message beyond that would only sit in memory.
+		MaxAckPending: 3 * cfg.BatchSize,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create consumer %s: %w", cfg.Durable, err)
+		return nil, fmt.Errorf("create consumer %s: %w", part.Durable(cfg.Durable), err)
 	}
 	if m == nil {
 		m = metrics.New(nil)
@@ -147,19 +153,35 @@ func (c *Consumer) Run(ctx context.Context, untilCaughtUp bool) (st Stats, err e
 	}
 	defer cc.Stop()
 
+	// One batch is written while the next is collected and decoded: the store spends most of a write waiting on
+	// ClickHouse, and decoding is most of the consumer's CPU.
+	wr := c.startWriter()
+	defer func() {
+		// The writer keeps the stats: it alone knows what was written.
+		var werr error
+		st, werr = wr.stop()
+		if err == nil {
+			err = werr
+		}
+	}()
 	batch := make([]jetstream.Msg, 0, c.cfg.BatchSize)
 	flush := func(ctx context.Context) error {
 		if len(batch) == 0 {
 			return nil
 		}
-		err := c.flush(ctx, batch, &st)
-		batch = batch[:0]
-		return err
+		d, err := c.decode(batch)
+		batch = make([]jetstream.Msg, 0, c.cfg.BatchSize) // the writer holds the last one
+		if err != nil {
+			return err
+		}
+		return wr.submit(ctx, d)
 	}
 	tick := time.NewTicker(c.cfg.FlushInterval)
 	defer tick.Stop()
 	for {
 		select {
+		case <-wr.done:
+			return st, nil // with the writer's error, set by the deferred stop
 		case <-ctx.Done():
 			cc.Stop()
 			// Drain what was delivered; a fresh context so that the write in flight can finish.
@@ -171,7 +193,9 @@ func (c *Consumer) Run(ctx context.Context, untilCaughtUp bool) (st Stats, err e
 			if err := flush(dctx); err != nil {
 				return st, err
 			}
-			return st, nil
+			// Wait for the drained batch here, while dctx lasts.
+			_, err := wr.stop()
+			return st, err
 		case m := <-msgs:
 			batch = append(batch, m)
 			if len(batch) >= c.cfg.BatchSize {
@@ -240,11 +264,17 @@ func (c *Consumer) caughtUp(ctx context.Context, buffered int) (bool, error) {
 	return info.NumPending == 0 && info.NumAckPending == 0, nil
 }
 
-// flush decodes a batch, writes it (retrying until the store accepts it or ctx ends) and acks every message.
-func (c *Consumer) flush(ctx context.Context, msgs []jetstream.Msg, st *Stats) error {
-	recs := make([]store.Record, 0, len(msgs))
-	var rejected []store.Rejected
-	reasons := map[metrics.Reason]int{}
+// decoded is a batch of messages decoded: the events to write and the messages to quarantine.
+type decoded struct {
+	msgs     []jetstream.Msg
+	recs     []store.Record
+	rejected []store.Rejected
+	reasons  map[metrics.Reason]int
+}
+
+// decode decodes and authorises a batch.
+func (c *Consumer) decode(msgs []jetstream.Msg) (decoded, error) {
+	d := decoded{msgs: msgs, recs: make([]store.Record, 0, len(msgs)), reasons: map[metrics.Reason]int{}}
 	var pending uint64
 	// Decoding and checking signatures is most of the CPU a batch takes here: spread over the cores.
 	checked := make([]checkedMsg, len(msgs))
@@ -252,20 +282,72 @@ func (c *Consumer) flush(ctx context.Context, msgs []jetstream.Msg, st *Stats) e
 	for i, m := range msgs {
 		meta, err := m.Metadata()
 		if err != nil {
-			return fmt.Errorf("message metadata: %w", err)
+			return decoded{}, fmt.Errorf("message metadata: %w", err)
 		}
 		pending = meta.NumPending
 		ch := checked[i]
 		if ch.err != nil {
-			reasons[ch.reason]++
+			d.reasons[ch.reason]++
 			c.log.Warn("quarantining message", "seq", meta.Sequence.Stream, "subject", m.Subject(), "reason", string(ch.reason), "err", ch.err)
-			rejected = append(rejected, store.Rejected{Seq: meta.Sequence.Stream, Subject: m.Subject(), Payload: m.Data(), Reason: ch.err.Error(), ReceivedAt: meta.Timestamp})
+			d.rejected = append(d.rejected, store.Rejected{Seq: meta.Sequence.Stream, Subject: m.Subject(), Payload: m.Data(), Reason: ch.err.Error(), ReceivedAt: meta.Timestamp})
 			continue
 		}
-		recs = append(recs, store.Record{Env: ch.env, Data: ch.d, Seq: meta.Sequence.Stream, ReceivedAt: meta.Timestamp, SubmittedBy: ch.by})
+		d.recs = append(d.recs, store.Record{Env: ch.env, Data: ch.d, Seq: meta.Sequence.Stream, ReceivedAt: meta.Timestamp, SubmittedBy: ch.by})
 	}
 	// The batch's last message is its latest delivery: what it says was still pending is the lag.
 	c.natsAnswered(pending)
+	return d, nil
+}
+
+// writer writes decoded batches on its own goroutine, one at a time and in the order submitted.
+type writer struct {
+	jobs    chan writeJob
+	closing sync.Once
+	done    chan struct{} // closed when the goroutine has ended; then err and st are its own
+	err     error
+	st      Stats
+}
+
+type writeJob struct {
+	ctx context.Context
+	d   decoded
+}
+
+func (c *Consumer) startWriter() *writer {
+	w := &writer{jobs: make(chan writeJob), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for j := range w.jobs {
+			if err := c.flush(j.ctx, j.d, &w.st); err != nil {
+				w.err = err
+				return
+			}
+		}
+	}()
+	return w
+}
+
+// submit hands a batch to the writer once it has written the one before; it returns the writer's error if the
+// writer stopped on one. The write itself is not cut short by ctx (see flush).
+func (w *writer) submit(ctx context.Context, d decoded) error {
+	select {
+	case w.jobs <- writeJob{ctx, d}:
+		return nil
+	case <-w.done:
+		return w.err
+	}
+}
+
+// stop waits for the batch being written and returns what the writer did. It may be called again.
+func (w *writer) stop() (Stats, error) {
+	w.closing.Do(func() { close(w.jobs) })
+	<-w.done
+	return w.st, w.err
+}
+
+// flush writes a decoded batch (retrying until the store accepts it or ctx ends) and acks every message.
+func (c *Consumer) flush(ctx context.Context, d decoded, st *Stats) error {
+	msgs, recs, rejected, reasons := d.msgs, d.recs, d.rejected, d.reasons
 	began := time.Now()
 	wait := 250 * time.Millisecond
 	var skipped int

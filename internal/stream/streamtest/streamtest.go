@@ -71,6 +71,13 @@ type AuthServer struct {
 // Its log, permission violations included, is kept for Log.
 func StartAuth(t testing.TB) *AuthServer {
 	t.Helper()
+	return StartAuthPartitions(t, 1)
+}
+
+// StartAuthPartitions is StartAuth with n projector instances sharing the stream, each allowed its own durable
+// consumer (natsauth.PartitionDurable).
+func StartAuthPartitions(t testing.TB, n int) *AuthServer {
+	t.Helper()
 	dir := t.TempDir()
 	keys, err := natsauth.EnsureKeys(filepath.Join(dir, "nkeys.txt"), dir, nil, &bytes.Buffer{})
 	if err != nil {
@@ -81,6 +88,7 @@ func StartAuth(t testing.TB) *AuthServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.Partitions = n
 	buf := &syncBuffer{}
 	s := &AuthServer{Server: &Server{cfg: cfg, opts: stream.ServerOptions{Auth: m, Log: slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelWarn}))}},
 		Model: m, Keys: dir, log: buf}
