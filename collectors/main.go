@@ -5,6 +5,7 @@
 //	collectors sheet      report a unit's whole catalogue from a spreadsheet (CSV or XLSX)
 //	collectors poll       poll a unit's portal for its whole catalogue and report what changed
 //	collectors serve      the intake API for provincial systems that push events or catalogues
+//	collectors stream     create or update the stream, then exit (the office credential; a deployment's first step)
 package main
 
 import (
@@ -25,6 +26,7 @@ import (
 	"github.com/egovtrack/egovtrack/collectors/sheet"
 	"github.com/egovtrack/egovtrack/collectors/simulate"
 	"github.com/egovtrack/egovtrack/internal/event"
+	"github.com/egovtrack/egovtrack/internal/healthcheck"
 	"github.com/egovtrack/egovtrack/internal/stream"
 )
 
@@ -48,7 +50,8 @@ commands:
              collectors/poll/README.md)
   serve      the intake API for systems that push events or catalogues (EGOV_SERVE_*, see
              collectors/intake/README.md); serve hash-token [kind/code] < FILE prints a token's line for
-             EGOV_SERVE_TOKENS_FILE
+             EGOV_SERVE_TOKENS_FILE; serve healthcheck exits 0 when the API running beside it answers /healthz
+  stream     create or update the stream and exit, with the office credential (EGOV_NATS_NKEY_SEED_FILE)
 
 Configuration is read from EGOV_* environment variables; see README.md.`
 
@@ -98,6 +101,22 @@ func main() {
 			fmt.Fprintf(os.Stderr, "collectors serve %v\n", herr)
 			os.Exit(2)
 		}
+	case cmd == "serve" && len(args) == 1 && args[0] == "healthcheck":
+		// For images that hold no HTTP client; the address is the API's own EGOV_SERVE_ADDR.
+		serveCfg, serr := intake.LoadConfig()
+		if serr != nil {
+			fmt.Fprintf(os.Stderr, "collectors: configuration: %v\n", serr)
+			os.Exit(2)
+		}
+		err = healthcheck.Probe(ctx, serveCfg.Addr, "/healthz")
+	case cmd == "stream" && len(args) == 0:
+		// Only the office credential may create the stream, and neither the intake nor the projector holds it: a
+		// deployment runs this once before them.
+		cfg.NATS.ManageStream = true
+		err = withStream(ctx, cfg, log, func(*stream.Conn) error {
+			log.Info("stream ready", "stream", cfg.NATS.Stream, "replicas", cfg.NATS.Replicas)
+			return nil
+		})
 	case cmd == "serve" && len(args) == 0:
 		// EGOV_SERVE_* is read here, not in config: its TOKENS_FILE is required by serve alone.
 		serveCfg, serr := intake.LoadConfig()

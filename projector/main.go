@@ -3,10 +3,12 @@
 //
 //	projector run       consume the stream until stopped (or, with EGOV_PROJECTOR_UNTIL_CAUGHT_UP, until caught up)
 //	projector rebuild   recreate every projection from the stream
+//	projector healthcheck  ask the running projector's /healthz (a container's HEALTHCHECK)
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -19,9 +21,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/egovtrack/egovtrack/internal/chdb"
+	"github.com/egovtrack/egovtrack/internal/healthcheck"
 	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/projector/consumer"
 	"github.com/egovtrack/egovtrack/projector/metrics"
+	"github.com/egovtrack/egovtrack/projector/schema"
 	"github.com/egovtrack/egovtrack/projector/store"
 )
 
@@ -29,6 +33,9 @@ type config struct {
 	NATS       stream.Config   `envPrefix:"EGOV_NATS_"`
 	ClickHouse chdb.Config     `envPrefix:"EGOV_CLICKHOUSE_"`
 	Consumer   consumer.Config `envPrefix:"EGOV_PROJECTOR_"`
+	// ClickHouseCluster is the ClickHouse cluster (remote_servers) the tables live on, replicated and distributed;
+	// empty for one server. See projector/schema's Cluster.
+	ClickHouseCluster string `env:"EGOV_CLICKHOUSE_CLUSTER"`
 	// UntilCaughtUp stops the projector once every event in the stream is written, for batch jobs and the demo.
 	UntilCaughtUp bool `env:"EGOV_PROJECTOR_UNTIL_CAUGHT_UP" envDefault:"false"`
 	// MetricsAddr is where `projector run` serves /metrics and /healthz; "off" serves neither. It listens on loopback
@@ -42,11 +49,13 @@ const usage = `usage: projector <command>
 commands:
   run       project the event stream into ClickHouse until stopped (SIGINT/SIGTERM write the batch in flight first)
   rebuild   recreate every projection from the stream, with the projector stopped
+  healthcheck
+            exit 0 when the projector running beside it answers ok on /healthz (EGOV_PROJECTOR_METRICS_ADDR)
 
 Configuration is read from EGOV_* environment variables; see README.md.`
 
 func main() {
-	commands := map[string]func(context.Context, config, *slog.Logger) error{"run": run, "rebuild": rebuild}
+	commands := map[string]func(context.Context, config, *slog.Logger) error{"run": run, "rebuild": rebuild, "healthcheck": probe}
 	var cmd func(context.Context, config, *slog.Logger) error
 	if len(os.Args) == 2 {
 		cmd = commands[os.Args[1]]
@@ -60,6 +69,12 @@ func main() {
 		fmt.Fprintf(os.Stderr, "projector: configuration: %v\n", err)
 		os.Exit(2)
 	}
+	if os.Args[1] == "rebuild" && (cfg.ClickHouseCluster != "" || cfg.Consumer.Partition != "") {
+		// A rebuild drops and recreates the single-server tables, and replays through one consumer: on a cluster or
+		// for one partition it would lose the other partitions' units or the Distributed layout.
+		fmt.Fprintln(os.Stderr, "projector: rebuild runs on one server with one projector: unset EGOV_CLICKHOUSE_CLUSTER and EGOV_PROJECTOR_PARTITION")
+		os.Exit(2)
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -67,6 +82,14 @@ func main() {
 		log.Error("projector "+os.Args[1]+" failed", "err", err)
 		os.Exit(1)
 	}
+}
+
+// probe is `projector healthcheck`, for images that hold no HTTP client.
+func probe(ctx context.Context, cfg config, _ *slog.Logger) error {
+	if cfg.MetricsAddr == "off" {
+		return errors.New("EGOV_PROJECTOR_METRICS_ADDR is off: there is no /healthz to ask")
+	}
+	return healthcheck.Probe(ctx, cfg.MetricsAddr, "/healthz")
 }
 
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
@@ -94,7 +117,18 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer conn.Close()
-	st, err := store.Open(ctx, conn, log)
+	if cfg.ClickHouseCluster != "" {
+		// Before store.Open, whose single-server migrations then find every version recorded.
+		if _, err := schema.ApplyCluster(ctx, conn, schema.Cluster{Name: cfg.ClickHouseCluster}, log); err != nil {
+			return err
+		}
+	}
+	part, err := consumer.ParsePartition(cfg.Consumer.Partition)
+	if err != nil {
+		return err
+	}
+	// Each unit has one writer: this instance carries forward only its own units' coverage.
+	st, err := store.Open(ctx, conn, log, store.OwnUnits(part.Owns))
 	if err != nil {
 		return err
 	}
@@ -111,7 +145,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	log.Info("projecting", "stream", cfg.NATS.Stream, "consumer", cfg.Consumer.Durable, "clickhouse", cfg.ClickHouse)
+	log.Info("projecting", "stream", cfg.NATS.Stream, "consumer", cfg.Consumer.Durable, "partition", cfg.Consumer.Partition,
+		"clickhouse", cfg.ClickHouse, "cluster", cfg.ClickHouseCluster)
 	stats, err := c.Run(ctx, cfg.UntilCaughtUp)
 	log.Info("projector stopped", "projected", stats.Projected, "skipped", stats.Skipped, "rejected", stats.Rejected, "batches", stats.Batches)
 	return err
