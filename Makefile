@@ -32,12 +32,14 @@ generate:
 clickhouse:
 	@bash .ci/install-clickhouse
 
-# The fuzz targets, one after the other, each for FUZZTIME: the event decoder, the spreadsheet reader (any file, and
-# a workbook's sheet), the intake API's bodies and the poller's documents. A failure stops the run and leaves the input
+# The fuzz targets, one after the other, each for FUZZTIME: the event decoder (and its one-pass reader against
+# encoding/json), the spreadsheet reader (any file, and a workbook's sheet), the intake API's bodies and the poller's
+# documents. A failure stops the run and leaves the input
 # under the package's testdata/fuzz/<target>/: once fixed, keep it there as a regression case. make fuzz FUZZTIME=10m
 FUZZTIME ?= 60s
 FUZZ_TARGETS = \
 	./internal/event:FuzzDecode \
+	./internal/event:FuzzReadObject \
 	./collectors/sheet:FuzzRead \
 	./collectors/sheet:FuzzReadXLSX \
 	./collectors/intake:FuzzEvents \

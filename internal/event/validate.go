@@ -82,8 +82,10 @@ func checkData(d Data) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode %s data: %w", d.EventType(), err)
 	}
-	doc, err := parseJSON(raw)
-	if err != nil {
+	var doc any
+	if obj, _, ok := readObject(raw); ok {
+		doc = obj
+	} else if doc, err = parseJSON(raw); err != nil {
 		return nil, fmt.Errorf("encode %s data: %w", d.EventType(), err)
 	}
 	return raw, merge(check(sch, doc, "data"), checkBeyondSchema(d)).err()
