@@ -155,28 +155,3 @@ func (d dataset) load(from, n int) ([]record, error) {
 	}
 	return out, nil
 }
-
-// dataOf decodes an event's data without validating it again: the dataset was validated when it was generated.
-func dataOf(env event.Envelope) (event.Data, error) {
-	var d event.Data
-	switch env.Type {
-	case event.ProcedureRegistered:
-		d = &event.ProcedureRegisteredData{}
-	case event.LevelChanged:
-		d = &event.LevelChangedData{}
-	case event.ProcedureRetired:
-		d = &event.ProcedureRetiredData{}
-	case event.AssistantStageChanged:
-		d = &event.AssistantStageChangedData{}
-	case event.ReportSubmitted:
-		d = &event.ReportSubmittedData{}
-	case event.TargetSet:
-		d = &event.TargetSetData{}
-	default:
-		return nil, fmt.Errorf("event %s: unknown type %q", env.ID, env.Type)
-	}
-	if err := json.Unmarshal(env.Data, d); err != nil {
-		return nil, fmt.Errorf("event %s: %w", env.ID, err)
-	}
-	return d, nil
-}
