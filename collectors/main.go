@@ -108,7 +108,11 @@ func main() {
 			fmt.Fprintf(os.Stderr, "collectors: configuration: %v\n", serr)
 			os.Exit(2)
 		}
-		err = healthcheck.Probe(ctx, serveCfg.Addr, "/healthz")
+		if serveCfg.TLSCertFile != "" {
+			err = healthcheck.ProbeTLS(ctx, serveCfg.Addr, "/healthz", serveCfg.TLSCertFile)
+		} else {
+			err = healthcheck.Probe(ctx, serveCfg.Addr, "/healthz")
+		}
 	case cmd == "stream" && len(args) == 0:
 		// Only the office credential may create the stream, and neither the intake nor the projector holds it: a
 		// deployment runs this once before them.
