@@ -92,13 +92,7 @@ func (b *bench) stepE2E(ctx context.Context) error {
 		return err
 	}
 	total := uint64(n)
-	done := func() uint64 {
-		left, ok := p.pending(ctx, "projector")
-		if !ok {
-			return 0
-		}
-		return total - min(left, total)
-	}
+	done := p.acked(ctx, "projector", total)
 	w := b.watch(ctx, pr, b.cfg.E2EMax, done, nil)
 	b.progress("e2e", w.Progress)
 	if w.ExitErr != nil && !w.Capped {

@@ -62,13 +62,7 @@ func (b *bench) stepFresh(ctx context.Context) error {
 	}
 	defer pr.stop(2 * time.Minute)
 	total := uint64(regs)
-	done := func() uint64 {
-		left, ok := p.pending(ctx, "projector")
-		if !ok {
-			return 0
-		}
-		return total - min(left, total)
-	}
+	done := p.acked(ctx, "projector", total)
 	w := b.watch(ctx, pr, b.cfg.PreloadMax, done, func(n uint64) bool { return n >= total })
 	b.add(result{Step: "c fresh", Name: "projector catching up on the catalogue (preload)", Value: float64(w.Done) / w.Elapsed.Seconds(),
 		Unit: "events/s", Status: info, Note: fmt.Sprintf("%s registrations in %s", thousands(int64(w.Done)), w.Elapsed.Round(time.Second))})

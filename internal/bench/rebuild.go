@@ -37,13 +37,7 @@ func (b *bench) stepRebuild(ctx context.Context) error {
 		return err
 	}
 	total := uint64(n)
-	done := func() uint64 {
-		left, ok := p.pending(ctx, "projector")
-		if !ok {
-			return 0
-		}
-		return total - min(left, total)
-	}
+	done := p.acked(ctx, "projector", total)
 	w := b.watch(ctx, pr, b.cfg.RebuildMax, done, nil)
 	b.progress("rebuild", w.Progress)
 	target := fmt.Sprintf("≤ %s for 10,000,000", rebuildTarget)

@@ -79,6 +79,17 @@ func (p *natsPhase) pending(ctx context.Context, durable string) (uint64, bool) 
 	return ci.NumPending + uint64(ci.NumAckPending), true
 }
 
+// acked counts, for watch, how many of the total messages the durable consumer has acknowledged so far.
+func (p *natsPhase) acked(ctx context.Context, durable string, total uint64) func() uint64 {
+	return func() uint64 {
+		left, ok := p.pending(ctx, durable)
+		if !ok {
+			return 0
+		}
+		return total - min(left, total)
+	}
+}
+
 func (p *natsPhase) stream(ctx context.Context) (jetstream.Stream, error) { return p.conn.Stream(ctx) }
 
 // process is a projector running as a child process.
