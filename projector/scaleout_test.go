@@ -302,21 +302,8 @@ func TestNATSClusterLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	name, err := cl.AwaitStreamLeader(ctx, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.Config.Replicas != 3 || len(info.Cluster.Replicas) != 2 {
-		t.Fatalf("stream has %d replicas configured and %d followers; want 3 and 2", info.Config.Replicas, len(info.Cluster.Replicas))
-	}
-	leader := cl.Node(name)
-	if leader < 0 {
-		t.Fatalf("stream leader %q is none of the nodes", name)
-	}
+	leader, info := cl.StreamLeader(ctx, t, s)
+	name := info.Cluster.Leader
 	for range turns - turns/2 {
 		pub.turn()
 	}

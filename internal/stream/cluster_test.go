@@ -29,21 +29,7 @@ func TestClusterStreamSurvivesItsLeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	name, err := cl.AwaitStreamLeader(ctx, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if info.Config.Replicas != 3 || len(info.Cluster.Replicas) != 2 {
-		t.Fatalf("stream: %d replicas configured, %d followers; want 3 and 2", info.Config.Replicas, len(info.Cluster.Replicas))
-	}
-	leader := cl.Node(name)
-	if leader < 0 {
-		t.Fatalf("the stream's leader %q is none of the nodes", name)
-	}
+	leader, _ := cl.StreamLeader(ctx, t, s)
 	cl.Stop(leader)
 
 	// The first half again (deduplicated by id) and the second half, through the nodes left.
@@ -54,10 +40,12 @@ func TestClusterStreamSurvivesItsLeader(t *testing.T) {
 	if res.Stored != 100 || res.Duplicates != 100 {
 		t.Errorf("publish stored %d and found %d duplicates, want 100 and 100", res.Stored, res.Duplicates)
 	}
-	if name, err = cl.AwaitStreamLeader(ctx, s); err != nil {
+	name, err := cl.AwaitStreamLeader(ctx, s)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if info, err = s.Info(ctx); err != nil {
+	info, err := s.Info(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if info.State.Msgs != 200 || cl.Node(name) == leader {

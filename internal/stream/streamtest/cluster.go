@@ -144,3 +144,26 @@ func (c *Cluster) AwaitStreamLeader(ctx context.Context, s jetstream.Stream) (st
 		}
 	}
 }
+
+// StreamLeader waits for the stream's leader (AwaitStreamLeader), checks that the stream keeps a replica on every
+// node, and returns the leader's node index and the stream's info; it fails the test otherwise.
+func (c *Cluster) StreamLeader(ctx context.Context, t testing.TB, s jetstream.Stream) (int, *jetstream.StreamInfo) {
+	t.Helper()
+	name, err := c.AwaitStreamLeader(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Config.Replicas != len(c.Nodes) || len(info.Cluster.Replicas) != len(c.Nodes)-1 {
+		t.Fatalf("stream %s: %d replicas configured, %d followers; want %d and %d",
+			info.Config.Name, info.Config.Replicas, len(info.Cluster.Replicas), len(c.Nodes), len(c.Nodes)-1)
+	}
+	leader := c.Node(name)
+	if leader < 0 {
+		t.Fatalf("stream %s: its leader %q is none of the nodes", info.Config.Name, name)
+	}
+	return leader, info
+}
