@@ -2,7 +2,14 @@
 # missing and they run as root.
 GO ?= go
 
-.PHONY: demo demo-sql test vet generate clickhouse bench
+# What `make test` installs besides Go and clickhouse-server (.ci/install-tools) lives here, outside the clone, so
+# that clones share it: ClickHouse 26.7 as chDB's libchdb.so, which the tests load by CHDB_LIB_PATH.
+EGOV_TOOLS ?= $(HOME)/.cache/egovtrack
+export EGOV_TOOLS
+export PATH := $(EGOV_TOOLS)/bin:$(PATH)
+export CHDB_LIB_PATH ?= $(EGOV_TOOLS)/chdb-26.7.3-stable.1/libchdb.so
+
+.PHONY: demo demo-sql test vet generate clickhouse tools bench
 
 demo: clickhouse
 	$(GO) run ./internal/demo
@@ -11,7 +18,7 @@ demo: clickhouse
 demo-sql:
 	$(GO) run ./internal/demo sql "$(Q)"
 
-test: clickhouse vet
+test: clickhouse tools vet
 	$(GO) test ./...
 
 vet:
@@ -31,6 +38,9 @@ generate:
 
 clickhouse:
 	@bash .ci/install-clickhouse
+
+tools:
+	@bash .ci/install-tools
 
 # The fuzz targets, one after the other, each for FUZZTIME: the event decoder (and its one-pass reader against
 # encoding/json), the spreadsheet reader (any file, and a workbook's sheet), the intake API's bodies and the poller's
