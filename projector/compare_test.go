@@ -11,7 +11,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/egovtrack/egovtrack/internal/chdb"
+	"github.com/egovtrack/egovtrack/internal/chsql"
 )
 
 // This file compares two projector databases table by table, by query.
@@ -59,7 +59,7 @@ func tableNames(ctx context.Context, conn driver.Conn, database string) ([]strin
 // adds is compared without changing this test.
 func tableQuery(ctx context.Context, conn driver.Conn, database, table string, leftOut []string) (string, error) {
 	// DESCRIBE lists the columns in order on 18.16 too, whose system.columns has no position.
-	_, desc, err := queryRows(ctx, conn, "DESCRIBE TABLE "+chdb.QuoteIdent(database)+"."+chdb.QuoteIdent(table))
+	_, desc, err := queryRows(ctx, conn, "DESCRIBE TABLE "+chsql.QuoteIdent(database)+"."+chsql.QuoteIdent(table))
 	if err != nil {
 		return "", fmt.Errorf("columns of %s: %w", table, err)
 	}

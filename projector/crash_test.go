@@ -16,6 +16,7 @@ import (
 	"github.com/egovtrack/egovtrack/collectors/simulate"
 	"github.com/egovtrack/egovtrack/internal/chdb"
 	"github.com/egovtrack/egovtrack/internal/chdb/chdbtest"
+	"github.com/egovtrack/egovtrack/internal/chsql"
 	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
 	"github.com/egovtrack/egovtrack/internal/units"
@@ -330,7 +331,7 @@ func dropTablesAtCleanup(t *testing.T, cfgs ...chdb.Config) {
 			tables, err := tableNames(ctx, conn, cfg.Database)
 			for _, table := range tables {
 				if err == nil {
-					err = conn.Exec(ctx, "DROP TABLE IF EXISTS "+chdb.QuoteIdent(table))
+					err = conn.Exec(ctx, "DROP TABLE IF EXISTS "+chsql.QuoteIdent(table))
 				}
 			}
 			if err != nil {

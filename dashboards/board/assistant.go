@@ -250,9 +250,9 @@ FROM
         lon
     FROM units FINAL
     WHERE kind = 'province'
-)
+) AS provinces
 ANY LEFT JOIN
-` + stageNow + ` USING ref
+` + stageNow + ` AS stages USING ref
 ORDER BY name`
 
 // unitStagesSQL: every unit with its stage at the end of the range, the furthest along first.
@@ -263,9 +263,9 @@ const unitStagesSQL = `SELECT
     if(has_stage = 0, '` + stageNotReported + `', toString(current_stage)) AS stage,
     if(has_stage = 0, NULL, stage_since) AS since,
     stage_users AS users
-FROM ` + unitNames + `
+FROM ` + unitNames + ` AS names
 ANY LEFT JOIN
-` + stageNow + ` USING ref
+` + stageNow + ` AS stages USING ref
 ORDER BY ` + stageRank + ` DESC, name`
 
 // stageTimelineSQL: every unit's stage at the end of every day, as numbers, labelled with the unit's name. The
@@ -281,7 +281,7 @@ FROM
         concat(unit_kind, '/', unit_code) AS ref,
         day_stage
     FROM ` + stageByDay + `
-)
+) AS unit_days
 ANY LEFT JOIN
-` + unitNames + ` USING ref
+` + unitNames + ` AS names USING ref
 ORDER BY time, unit`

@@ -163,9 +163,9 @@ const reportFreshness = `(
             kind,
             cadence_days
         FROM units FINAL
-    )
+    ) AS all_units
     ANY LEFT JOIN
-    ` + lastReports + ` USING ref
+    ` + lastReports + ` AS last_reports USING ref
 )`
 
 // staleCountSQL: the stale units at the end of the time range.

@@ -102,10 +102,10 @@ FROM
             FROM ` + unitStatus + `
         )
         ARRAY JOIN unit_rows AS unit
-    )
+    ) AS ranked_units
     ANY LEFT JOIN
-    ` + unitNames + ` USING ref
-)
+    ` + unitNames + ` AS names USING ref
+) AS named_units
 ANY LEFT JOIN
-` + lastReports + ` USING ref
+` + lastReports + ` AS last_reports USING ref
 ORDER BY rank, name`

@@ -257,9 +257,9 @@ FROM
     FROM coverage_daily FINAL
     WHERE ` + vnDays + `
     GROUP BY day
-)
+) AS days
 ANY LEFT JOIN
-` + nationalTarget + ` USING scope
+` + nationalTarget + ` AS target USING scope
 ORDER BY time`
 
 // kindsTableSQL: the ministries and the provinces on the latest day, with their units' statuses counted.

@@ -12,7 +12,10 @@ import "strings"
 //
 // Three habits follow from ClickHouse 18.16 and from the plugin:
 //   - One JOIN per SELECT: 18.16 has no other. Queries that need several nest them, each joining with ANY LEFT
-//     JOIN … USING; a one-row table is attached to every row through a constant key (scope = 'national').
+//     JOIN … USING; a one-row table is attached to every row through a constant key (scope = 'national'). A
+//     subquery on either side of a JOIN has an alias, (SELECT …) AS name: ClickHouse 20.3 and later refuse it
+//     without one (ALIAS_REQUIRED), and dashboards/lint refuses it too. Never SELECT * over such a join: 18.16 then
+//     adds the right side's key again, as name.key.
 //   - An alias never reuses the name of a column the same SELECT reads: ClickHouse substitutes aliases everywhere in
 //     their SELECT, so `argMax(eligible, day) AS eligible` would nest an aggregate in itself.
 //   - $__fromTime and $__toTime stand as a function's argument or in parentheses, followed by a closing
@@ -95,9 +98,9 @@ func dailyCoverage(filter string) string {
     FROM coverage_daily FINAL
     WHERE ` + vnDays + ` AND ` + filter + `
     GROUP BY day
-)
+) AS days
 ANY LEFT JOIN
-` + nationalTarget + ` USING scope`
+` + nationalTarget + ` AS target USING scope`
 }
 
 // coverageSeries is a chart of coverage and its trajectory, one point per Vietnamese day at its midnight in Vietnam.
@@ -183,9 +186,9 @@ func unitStatusOf(filter string) string {
         WHERE day IN ` + latestDays + ` AND ` + filter + `
         GROUP BY unit_kind, unit_code
         HAVING latest IN ` + latestDay + `
-    )
+    ) AS unit_days
     ANY LEFT JOIN
-    ` + nationalTarget + ` USING scope
+    ` + nationalTarget + ` AS target USING scope
 )`
 }
 

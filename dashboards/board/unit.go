@@ -162,12 +162,12 @@ FROM
         SELECT ref
         FROM ` + unitNames + `
         WHERE ref = ${` + UnitVar + `:singlequote}
-    )
+    ) AS the_unit
     ANY LEFT JOIN
-    ` + lastReports + ` USING ref
-)
+    ` + lastReports + ` AS last_reports USING ref
+) AS unit_reports
 ANY LEFT JOIN
-` + stageNow + ` USING ref`
+` + stageNow + ` AS stages USING ref`
 
 // procedureState is each of the unit's procedures at the end of the time range, folded from its changes as
 // internal/coverage folds them: the latest registration gives name, sector and eligibility; the latest registration
@@ -242,7 +242,7 @@ FROM
     ORDER BY effective_at DESC, stream_seq DESC
     LIMIT 1 BY event_id
     LIMIT 200
-)
+) AS changes
 ANY LEFT JOIN
 (
     SELECT
@@ -251,6 +251,6 @@ ANY LEFT JOIN
     FROM procedure_changes /* no FINAL: a registration written twice moves no argMax */
     WHERE ` + unitFilter + ` AND change = 'registered'
     GROUP BY procedure_code
-) USING procedure_code
+) AS names USING procedure_code
 ORDER BY effective_at DESC, stream_seq DESC
 LIMIT 200`

@@ -1,7 +1,8 @@
 // Package lint checks dashboard JSON for the mistakes that Grafana only shows when a panel is opened: uids that
 // clash or are too long, links and drill-downs to dashboards that do not exist (or with variables the target does not
 // have), variables that are not defined or that SQL uses unquoted, macros the ClickHouse plugin does not have (or
-// that ClickHouse 18.16 cannot run), time series without a time column or time filter, SQL that 18.16 rejects, tables
+// that ClickHouse 18.16 cannot run), time series without a time column or time filter, SQL that 18.16 rejects, joined
+// subqueries without an alias (which ClickHouse 20.3 and later reject), tables
 // read without FINAL (unless a comment says why that counts no row twice), targets the plugin would rewrite, and what
 // egovtrack asks of every dashboard: read-only, a ClickHouse datasource variable, every panel titled, described and
 // with a unit. It reads plain JSON, so it checks hand-made dashboards too.
@@ -385,6 +386,9 @@ func (c *checker) sql(where string, q chquery.Query) {
 		if u.re.MatchString(sql) {
 			c.add(where, "%s", u.reason)
 		}
+	}
+	for _, msg := range UnaliasedJoins(sql) {
+		c.add(where, "%s", msg)
 	}
 	for _, m := range tableRead.FindAllStringSubmatch(sql, -1) {
 		table := m[3]

@@ -129,6 +129,9 @@ func TestCheckFindsEachFault(t *testing.T) {
 			`passes variable "region" to dashboard "egov-other"`},
 		{"data link with an undefined variable", replace(`${__data.fields.ref}`, `${unit}`),
 			"override 1 data link 1: variable ${unit} is not defined"},
+		{"a joined subquery without an alias", replace(statSQL,
+			`SELECT count() FROM (SELECT 1 AS k) AS l ANY LEFT JOIN (SELECT 1 AS k, count() AS n FROM assistant_changes FINAL WHERE (effective_at <= $__toTime)) USING k`),
+			"panel 2 target A: the subquery right of JOIN has no alias"},
 		{"variable query without FINAL", replace(`FROM units FINAL WHERE kind`, `FROM units WHERE kind`),
 			"variable region: table units is read without FINAL"},
 		{"variable query with an unknown macro", replace(`WHERE kind = 'province'"`, `WHERE $__unitFilter(kind)"`),
@@ -248,5 +251,40 @@ func TestReplacingTablesMatchTheSchema(t *testing.T) {
 	got := slices.Sorted(slices.Values(lint.ReplacingTables))
 	if !slices.Equal(got, replacing) {
 		t.Errorf("lint.ReplacingTables = %v, the schema's ReplacingMergeTree tables are %v", got, replacing)
+	}
+}
+
+// The shape every dashboard used before ClickHouse 20.3 made aliases compulsory is refused; the same join with
+// aliases, ARRAY JOIN and a join of plain tables are not.
+func TestUnaliasedJoins(t *testing.T) {
+	tests := []struct {
+		name, sql string
+		want      []string // which sides are refused
+	}{
+		{"the old shape", "SELECT a FROM (SELECT 1 AS a) ANY LEFT JOIN (SELECT 1 AS a) USING a", []string{"left", "right"}},
+		{"aliased", "SELECT a FROM (SELECT 1 AS a) AS l ANY LEFT JOIN (SELECT 1 AS a) AS r USING a", nil},
+		{"aliased without AS", "SELECT a FROM (SELECT 1 AS a) l ALL INNER JOIN (SELECT 1 AS a) r ON l.a = r.a", nil},
+		{"only the left", "SELECT a FROM (SELECT 1 AS a) LEFT JOIN (SELECT 1 AS a) AS r USING a", []string{"left"}},
+		{"only the right, ON", "SELECT a FROM t AS l JOIN (SELECT 1 AS a) ON l.a = a", []string{"right"}},
+		{"a table function", "SELECT a FROM t ANY LEFT JOIN numbers(10) USING number", []string{"right"}},
+		{"global", "SELECT a FROM (SELECT 1 AS a) GLOBAL ANY LEFT JOIN t USING a", []string{"left"}},
+		{"plain tables", "SELECT a FROM t FINAL ANY LEFT JOIN u USING a", nil},
+		{"array join", "SELECT x FROM (SELECT [1, 2] AS xs) ARRAY JOIN xs AS x", nil},
+		{"left array join", "SELECT x FROM (SELECT [1, 2] AS xs) LEFT ARRAY JOIN xs AS x", nil},
+		{"words in comments and strings", "SELECT 'x) JOIN (y' AS s FROM t /* (a) JOIN (b) */ -- ) JOIN (\n", nil},
+		{"nested, the inner join unaliased", "SELECT a FROM (SELECT a FROM (SELECT 1 AS a) ANY LEFT JOIN u USING a) AS l ANY LEFT JOIN u AS r USING a", []string{"left"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := lint.UnaliasedJoins(tt.sql)
+			var sides []string
+			for _, msg := range got {
+				side, _, _ := strings.Cut(strings.TrimPrefix(msg, "the subquery "), " of JOIN")
+				sides = append(sides, side)
+			}
+			if !slices.Equal(sides, tt.want) {
+				t.Errorf("refused %q (%q), want %q", sides, got, tt.want)
+			}
+		})
 	}
 }

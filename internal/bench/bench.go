@@ -15,6 +15,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/egovtrack/egovtrack/internal/chdb"
+	"github.com/egovtrack/egovtrack/internal/chsql"
 )
 
 // bench is one run of the benchmark: its servers, its dataset and what it measured.
@@ -141,7 +142,7 @@ func (b *bench) database(ctx context.Context, name string) (driver.Conn, chdb.Co
 	if err != nil {
 		return nil, cfg, err
 	}
-	err = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+chdb.QuoteIdent(name))
+	err = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+chsql.QuoteIdent(name))
 	admin.Close()
 	if err != nil {
 		return nil, cfg, err
@@ -156,7 +157,7 @@ func (b *bench) dropDatabase(ctx context.Context, name string) {
 		return
 	}
 	defer admin.Close()
-	if err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+chdb.QuoteIdent(name)); err != nil {
+	if err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+chsql.QuoteIdent(name)); err != nil {
 		b.log.Warn("drop database", "database", name, "err", err)
 	}
 }

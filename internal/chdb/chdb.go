@@ -19,6 +19,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/egovtrack/egovtrack/internal/chsql"
 )
 
 // Config says where ClickHouse is and who to be there. Commands fill it with
@@ -169,7 +171,7 @@ func Open(ctx context.Context, cfg Config) (driver.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse at %s: read server version: %w", cfg.Addr, err)
 	}
-	if err := admin.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+QuoteIdent(cfg.Database)); err != nil {
+	if err := admin.Exec(ctx, chsql.CreateDatabase(cfg.Database).SQL); err != nil {
 		return nil, fmt.Errorf("clickhouse at %s: create database %s: %w", cfg.Addr, cfg.Database, err)
 	}
 
@@ -217,11 +219,4 @@ func dial(ctx context.Context, cfg Config, database string, settings clickhouse.
 		return nil, fmt.Errorf("clickhouse at %s: ping: %w", cfg.Addr, err)
 	}
 	return conn, nil
-}
-
-// QuoteIdent quotes a database, table or column name for ClickHouse SQL, so
-// names such as "egov-test" or ones with quotes in them stay one identifier.
-func QuoteIdent(name string) string {
-	r := strings.NewReplacer("\\", "\\\\", "`", "\\`")
-	return "`" + r.Replace(name) + "`"
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/egovtrack/egovtrack/internal/chdb"
 	"github.com/egovtrack/egovtrack/internal/chdb/chdbtest"
+	"github.com/egovtrack/egovtrack/internal/chsql"
 )
 
 func TestMain(m *testing.M) { chdbtest.Main(m) }
@@ -134,22 +135,6 @@ func TestKnowsAsyncInsert(t *testing.T) {
 	}
 }
 
-func TestQuoteIdent(t *testing.T) {
-	tests := map[string]string{
-		"egov":       "`egov`",
-		"egov-test":  "`egov-test`",
-		"we`ird":     "`we\\`ird`",
-		`back\slash`: "`back\\\\slash`",
-	}
-	for in, want := range tests {
-		if got := chdb.QuoteIdent(in); got != want {
-			t.Errorf("QuoteIdent(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-// TestOpen checks that Open creates the database, that a batch insert naming its
-// columns (the form 18.16 accepts) lands, and that async inserts are off.
 func TestOpen(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -170,7 +155,7 @@ func TestOpen(t *testing.T) {
 			t.Cleanup(func() {
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
-				if err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+chdb.QuoteIdent(cfg.Database)); err != nil {
+				if err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+chsql.QuoteIdent(cfg.Database)); err != nil {
 					t.Errorf("drop %s: %v", cfg.Database, err)
 				}
 			})
@@ -206,7 +191,7 @@ func TestOpen(t *testing.T) {
 
 			var count, sum uint64
 			var last string
-			if err := conn.QueryRow(ctx, "SELECT count(), sum(a), max(b) FROM "+chdb.QuoteIdent(cfg.Database)+".t").Scan(&count, &sum, &last); err != nil {
+			if err := conn.QueryRow(ctx, "SELECT count(), sum(a), max(b) FROM "+chsql.QuoteIdent(cfg.Database)+".t").Scan(&count, &sum, &last); err != nil {
 				t.Fatal(err)
 			}
 			wantSum := uint64(tt.rows * (tt.rows - 1) / 2)

@@ -84,6 +84,7 @@ type Server struct {
 	bin       string
 	dir       string
 	tcpPort   int
+	httpPort  int
 	user      string // the user that Config hands out and that readiness pings use
 	password  string
 	startedAt time.Time
@@ -153,6 +154,7 @@ func StartServerAs(ctx context.Context, dir string, log *slog.Logger, user Serve
 		bin:      bin,
 		dir:      dir,
 		tcpPort:  ports[0],
+		httpPort: ports[1],
 		user:     user.Name,
 		password: user.Password,
 	}
@@ -167,6 +169,12 @@ func StartServerAs(ctx context.Context, dir string, log *slog.Logger, user Serve
 // Addr is the native protocol address, "127.0.0.1:PORT".
 func (s *Server) Addr() string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.tcpPort))
+}
+
+// HTTPAddr is the HTTP interface's address, "127.0.0.1:PORT": what Grafana's plugin may use, and how tests read an
+// answer as the server writes it.
+func (s *Server) HTTPAddr() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.httpPort))
 }
 
 // Dir is the directory holding the server's config, data and logs.

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/egovtrack/egovtrack/internal/chsql"
 )
 
 // summary is what the demo tells the digital office, every figure read back from ClickHouse.
@@ -40,7 +42,7 @@ var tables = []string{"events", "procedure_changes", "procedures", "coverage_dai
 
 func summarise(ctx context.Context, conn driver.Conn) (summary, error) {
 	var s summary
-	rows, err := conn.Query(ctx, `SELECT day, sum(eligible), sum(level4) FROM coverage_daily FINAL GROUP BY day ORDER BY day`)
+	rows, err := conn.Query(ctx, chsql.DemoNationalByDay.SQL)
 	if err != nil {
 		return s, fmt.Errorf("national coverage per day: %w", err)
 	}
@@ -60,21 +62,18 @@ func summarise(ctx context.Context, conn driver.Conn) (summary, error) {
 		return s, fmt.Errorf("coverage_daily is empty: the projector wrote no coverage")
 	}
 	var units, full uint64
-	if err := conn.QueryRow(ctx, `SELECT count(), countIf(eligible > 0 AND level4 = eligible)
-FROM coverage_daily FINAL WHERE day = (SELECT max(day) FROM coverage_daily)`).Scan(&units, &full); err != nil {
+	if err := conn.QueryRow(ctx, chsql.DemoUnitsFull.SQL).Scan(&units, &full); err != nil {
 		return s, fmt.Errorf("units at 100%%: %w", err)
 	}
 	s.Units, s.UnitsFull = int(units), int(full)
 	var live uint64
-	if err := conn.QueryRow(ctx, `SELECT countIf(stage = 'live') FROM (
-    SELECT argMax(stage, (effective_at, stream_seq)) AS stage FROM assistant_changes FINAL GROUP BY unit_kind, unit_code
-)`).Scan(&live); err != nil {
+	if err := conn.QueryRow(ctx, chsql.DemoAssistantLive.SQL).Scan(&live); err != nil {
 		return s, fmt.Errorf("units with the assistant live: %w", err)
 	}
 	s.AssistantLive = int(live)
 	for _, t := range tables {
 		var n uint64
-		if err := conn.QueryRow(ctx, "SELECT count() FROM "+t+" FINAL").Scan(&n); err != nil {
+		if err := conn.QueryRow(ctx, chsql.CountRows(t, true).SQL).Scan(&n); err != nil {
 			return s, fmt.Errorf("count %s: %w", t, err)
 		}
 		s.Tables = append(s.Tables, tableRows{t, n})

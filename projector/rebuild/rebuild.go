@@ -20,7 +20,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/egovtrack/egovtrack/internal/chdb"
+	"github.com/egovtrack/egovtrack/internal/chsql"
 	"github.com/egovtrack/egovtrack/internal/progress"
 	"github.com/egovtrack/egovtrack/projector/consumer"
 	"github.com/egovtrack/egovtrack/projector/schema"
@@ -185,14 +185,14 @@ func checkIdle(ctx context.Context, s jetstream.Stream, durable string) error {
 // checkSchemaKnown returns ErrNewerSchema when schema_migrations records a version later than the last embedded one.
 func checkSchemaKnown(ctx context.Context, conn driver.Conn) error {
 	var n uint64
-	if err := conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = ?", MigrationsTable).Scan(&n); err != nil {
+	if err := conn.QueryRow(ctx, chsql.TableExists.SQL, MigrationsTable).Scan(&n); err != nil {
 		return fmt.Errorf("look for %s: %w", MigrationsTable, err)
 	}
 	if n == 0 {
 		return nil
 	}
 	var recorded uint32
-	if err := conn.QueryRow(ctx, "SELECT max(version) FROM "+MigrationsTable).Scan(&recorded); err != nil {
+	if err := conn.QueryRow(ctx, chsql.LatestMigration.SQL).Scan(&recorded); err != nil {
 		return fmt.Errorf("read %s: %w", MigrationsTable, err)
 	}
 	ms, err := schema.Migrations()
@@ -218,7 +218,7 @@ func dropTables(ctx context.Context, conn driver.Conn, tables []string) error {
 		if i >= 0 {
 			t = tables[i]
 		}
-		if err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+chdb.QuoteIdent(t)); err != nil {
+		if err := conn.Exec(ctx, chsql.DropTable(t).SQL); err != nil {
 			return fmt.Errorf("drop table %s: %w", t, err)
 		}
 	}
@@ -230,24 +230,24 @@ func countRows(ctx context.Context, conn driver.Conn, tables []string) ([]TableR
 	out := make([]TableRows, 0, len(tables))
 	for _, t := range tables {
 		var engine string
-		if err := conn.QueryRow(ctx, "SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = ?", t).Scan(&engine); err != nil {
+		if err := conn.QueryRow(ctx, chsql.TableEngine.SQL, t).Scan(&engine); err != nil {
 			return out, fmt.Errorf("engine of %s: %w", t, err)
 		}
-		q := "SELECT count() FROM " + chdb.QuoteIdent(t)
+		final := false
 		switch {
 		case strings.HasSuffix(engine, "View"):
 			continue // a materialized view's rows are its target table's, counted there
 		case strings.Contains(engine, "SummingMergeTree"):
 			// FINAL does not sum on 18.16 (it returned no rows): merge the counts once instead; a rebuild owns the
 			// database, and these tables are small.
-			if err := conn.Exec(ctx, "OPTIMIZE TABLE "+chdb.QuoteIdent(t)+" FINAL"); err != nil {
+			if err := conn.Exec(ctx, chsql.OptimizeFinal(t).SQL); err != nil {
 				return out, fmt.Errorf("merge %s: %w", t, err)
 			}
 		case mergesRows(engine):
-			q += " FINAL"
+			final = true
 		}
 		var n uint64
-		if err := conn.QueryRow(ctx, q).Scan(&n); err != nil {
+		if err := conn.QueryRow(ctx, chsql.CountRows(t, final).SQL).Scan(&n); err != nil {
 			return out, fmt.Errorf("count rows of %s: %w", t, err)
 		}
 		out = append(out, TableRows{Table: t, Rows: n})

@@ -17,6 +17,7 @@ import (
 	"github.com/egovtrack/egovtrack/collectors/simulate"
 	"github.com/egovtrack/egovtrack/internal/chdb"
 	"github.com/egovtrack/egovtrack/internal/chdb/chdbtest"
+	"github.com/egovtrack/egovtrack/internal/chsql"
 	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
 	"github.com/egovtrack/egovtrack/internal/units"
@@ -185,7 +186,7 @@ func snapshot(t testing.TB, conn driver.Conn) map[string][]string {
 		}
 		if at, ok := counted[table]; ok {
 			out[table] = rowsOf(t, conn, fmt.Sprintf("SELECT concat(toString(%s), '\t', toString(sum(events))) FROM %s GROUP BY %[1]s ORDER BY %[1]s",
-				chdb.QuoteIdent(at), chdb.QuoteIdent(table)))
+				chsql.QuoteIdent(at), chsql.QuoteIdent(table)))
 			continue
 		}
 		rows, err := conn.Query(ctx, "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = ?", table)
@@ -200,7 +201,7 @@ func snapshot(t testing.TB, conn driver.Conn) map[string][]string {
 			}
 			if !slices.Contains(differs[table], c) {
 				cols = append(cols, c)
-				texts = append(texts, fmt.Sprintf("ifNull(toString(%s), 'NULL')", chdb.QuoteIdent(c)))
+				texts = append(texts, fmt.Sprintf("ifNull(toString(%s), 'NULL')", chsql.QuoteIdent(c)))
 			}
 		}
 		rows.Close()
@@ -208,7 +209,7 @@ func snapshot(t testing.TB, conn driver.Conn) map[string][]string {
 			t.Fatalf("table %s has no columns to compare", table)
 		}
 		out[table] = rowsOf(t, conn, fmt.Sprintf("SELECT arrayStringConcat([%s], '\t') FROM %s FINAL ORDER BY %s",
-			strings.Join(texts, ", "), chdb.QuoteIdent(table), strings.Join(cols, ", ")))
+			strings.Join(texts, ", "), chsql.QuoteIdent(table), strings.Join(cols, ", ")))
 	}
 	return out
 }

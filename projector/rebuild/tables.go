@@ -6,12 +6,13 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/egovtrack/egovtrack/internal/chsql"
 	"github.com/egovtrack/egovtrack/projector/schema"
 )
 
 // MigrationsTable is where projector/schema records the migrations it applied; dropping it makes the next start
 // apply them all again.
-const MigrationsTable = "schema_migrations"
+const MigrationsTable = chsql.MigrationsTable
 
 var (
 	createStmt = regexp.MustCompile("(?is)^CREATE\\s+(?:TABLE|VIEW|MATERIALIZED\\s+VIEW)\\s+(?:IF\\s+NOT\\s+EXISTS\\s+)?([`\\w.]+)")

@@ -9,7 +9,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/egovtrack/egovtrack/internal/chdb"
+	"github.com/egovtrack/egovtrack/internal/chsql"
 )
 
 // Cluster is the cluster form of the schema: the same migrations, transformed statement by statement, so that the
@@ -72,13 +72,13 @@ func ApplyCluster(ctx context.Context, conn driver.Conn, c Cluster, log *slog.Lo
 		return nil, err
 	}
 	var db string
-	if err := conn.QueryRow(ctx, "SELECT currentDatabase()").Scan(&db); err != nil {
+	if err := conn.QueryRow(ctx, chsql.CurrentDatabase.SQL).Scan(&db); err != nil {
 		return nil, fmt.Errorf("read the current database: %w", err)
 	}
 	// ON CLUSTER statements are run by each server in the database they name, not in the connection's: every name
 	// is qualified with it.
 	f := newClusterForm(c, db)
-	table, err := f.statements(migrationsTable)
+	table, err := f.statements(chsql.CreateMigrationsTable.SQL)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +112,7 @@ func ClusterStatements(c Cluster, db string) ([]string, error) {
 		return nil, err
 	}
 	f := newClusterForm(c, db)
-	out, err := f.statements(migrationsTable)
+	out, err := f.statements(chsql.CreateMigrationsTable.SQL)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func newClusterForm(c Cluster, db string) *clusterForm {
 
 // name is a table's qualified name.
 func (f *clusterForm) name(table string) string {
-	return chdb.QuoteIdent(f.db) + "." + chdb.QuoteIdent(table)
+	return chsql.QuoteIdent(f.db) + "." + chsql.QuoteIdent(table)
 }
 
 // on is the ON CLUSTER clause, with a space before it.
@@ -150,7 +150,7 @@ func (f *clusterForm) on() string {
 	if f.c.WithoutKeeper {
 		return ""
 	}
-	return " ON CLUSTER " + chdb.QuoteIdent(f.c.Name)
+	return " ON CLUSTER " + chsql.QuoteIdent(f.c.Name)
 }
 
 // literal quotes s as a ClickHouse string.

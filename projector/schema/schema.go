@@ -21,6 +21,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/egovtrack/egovtrack/internal/chsql"
 )
 
 //go:embed *.sql
@@ -62,13 +64,6 @@ func load(fsys fs.FS) ([]Migration, error) {
 	return ms, nil
 }
 
-const migrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
-    version    UInt32,
-    name       String,
-    applied_at DateTime
-) ENGINE = ReplacingMergeTree
-ORDER BY version`
-
 // Apply runs every embedded migration not yet recorded, in order, and returns the versions it ran.
 func Apply(ctx context.Context, conn driver.Conn, log *slog.Logger) ([]uint32, error) {
 	ms, err := Migrations()
@@ -79,7 +74,7 @@ func Apply(ctx context.Context, conn driver.Conn, log *slog.Logger) ([]uint32, e
 }
 
 func apply(ctx context.Context, conn driver.Conn, ms []Migration, log *slog.Logger) ([]uint32, error) {
-	if err := conn.Exec(ctx, migrationsTable); err != nil {
+	if err := conn.Exec(ctx, chsql.CreateMigrationsTable.SQL); err != nil {
 		return nil, fmt.Errorf("create schema_migrations: %w", err)
 	}
 	done, err := applied(ctx, conn)
@@ -96,7 +91,7 @@ func apply(ctx context.Context, conn driver.Conn, ms []Migration, log *slog.Logg
 				return ran, fmt.Errorf("migration %04d_%s, statement %d: %w", m.Version, m.Name, i+1, err)
 			}
 		}
-		if err := conn.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) SELECT ?, ?, now()", m.Version, m.Name); err != nil {
+		if err := conn.Exec(ctx, chsql.RecordMigration.SQL, m.Version, m.Name); err != nil {
 			return ran, fmt.Errorf("record migration %04d_%s: %w", m.Version, m.Name, err)
 		}
 		log.Info("schema migration applied", "version", m.Version, "name", m.Name)
@@ -106,7 +101,7 @@ func apply(ctx context.Context, conn driver.Conn, ms []Migration, log *slog.Logg
 }
 
 func applied(ctx context.Context, conn driver.Conn) ([]uint32, error) {
-	rows, err := conn.Query(ctx, "SELECT DISTINCT version FROM schema_migrations")
+	rows, err := conn.Query(ctx, chsql.AppliedMigrations.SQL)
 	if err != nil {
 		return nil, fmt.Errorf("read schema_migrations: %w", err)
 	}

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
 
+	"github.com/egovtrack/egovtrack/internal/chsql"
 	"github.com/egovtrack/egovtrack/internal/coverage"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/units"
@@ -89,7 +89,7 @@ func Open(ctx context.Context, conn driver.Conn, log *slog.Logger, opts ...Optio
 }
 
 func (s *Store) writeUnits(ctx context.Context) error {
-	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO units (kind, code, name, lat, lon, cadence_days)")
+	b, err := s.conn.PrepareBatch(ctx, chsql.InsertUnits.SQL)
 	if err != nil {
 		return fmt.Errorf("prepare units insert: %w", err)
 	}
@@ -157,7 +157,7 @@ func (s *Store) writeAll(ctx context.Context, fresh []Record, rejected []Rejecte
 func (s *Store) unwritten(ctx context.Context, recs []Record) ([]Record, error) {
 	// The batch's ids go as external data, a temporary table of the query: ClickHouse 18.16 takes seconds to parse
 	// and analyse thousands of toUUID('…') literals, and milliseconds to read the same ids this way.
-	ids, err := ext.NewTable("batch_ids", ext.Column("id", "UUID"))
+	ids, err := ext.NewTable(chsql.BatchIDs, ext.Column("id", "UUID"))
 	if err != nil {
 		return nil, fmt.Errorf("look up written events: %w", err)
 	}
@@ -176,7 +176,7 @@ func (s *Store) unwritten(ctx context.Context, recs []Record) ([]Record, error) 
 	}
 	stored := map[uuid.UUID]bool{}
 	if len(seen) > 0 {
-		rows, err := s.conn.Query(clickhouse.Context(ctx, clickhouse.WithExternalTable(ids)), "SELECT id FROM events WHERE id IN batch_ids")
+		rows, err := s.conn.Query(clickhouse.Context(ctx, clickhouse.WithExternalTable(ids)), chsql.WrittenIDs.SQL)
 		if err != nil {
 			return nil, fmt.Errorf("look up written events: %w", err)
 		}
@@ -237,11 +237,11 @@ func (in *inserter) send(ctx context.Context) error {
 }
 
 func (s *Store) insertDerived(ctx context.Context, recs []Record) error {
-	ins := func(q string) *inserter { return &inserter{conn: s.conn, query: q} }
-	changes := ins("INSERT INTO procedure_changes (unit_kind, unit_code, procedure_code, event_id, stream_seq, change, effective_at, day, name, sector, eligible, level)")
-	assistant := ins("INSERT INTO assistant_changes (unit_kind, unit_code, event_id, stream_seq, effective_at, day, stage, users)")
-	reports := ins("INSERT INTO reports (unit_kind, unit_code, event_id, stream_seq, collector, reported_at, registered, changed, retired, unchanged)")
-	targets := ins("INSERT INTO targets (metric, scope, event_id, stream_seq, set_at, baseline, baseline_date, target, deadline)")
+	ins := func(st chsql.Statement) *inserter { return &inserter{conn: s.conn, query: st.SQL} }
+	changes := ins(chsql.InsertProcedureChanges)
+	assistant := ins(chsql.InsertAssistantChanges)
+	reports := ins(chsql.InsertReports)
+	targets := ins(chsql.InsertTargets)
 
 	for _, r := range recs {
 		id := uuid.MustParse(r.Env.ID) // checked by unwritten
@@ -275,7 +275,7 @@ func (s *Store) insertDerived(ctx context.Context, recs []Record) error {
 
 // insertEvents writes the raw log: one INSERT, so that a batch's events are all there or none are.
 func (s *Store) insertEvents(ctx context.Context, recs []Record) error {
-	in := &inserter{conn: s.conn, query: "INSERT INTO events (id, type, source, submitted_by, subject, unit_kind, unit_code, time, data, stream_seq, received_at)"}
+	in := &inserter{conn: s.conn, query: chsql.InsertEvents.SQL}
 	for _, r := range recs {
 		u, _ := event.UnitOf(r.Data)
 		by := r.SubmittedBy
@@ -291,7 +291,7 @@ func (s *Store) insertEvents(ctx context.Context, recs []Record) error {
 }
 
 func (s *Store) insertRejected(ctx context.Context, rejected []Rejected) error {
-	q := &inserter{conn: s.conn, query: "INSERT INTO quarantine (stream_seq, subject, payload, reason, received_at)"}
+	q := &inserter{conn: s.conn, query: chsql.InsertQuarantine.SQL}
 	for _, r := range rejected {
 		q.add(r.Seq, r.Subject, string(r.Payload), r.Reason, r.ReceivedAt)
 	}
@@ -356,8 +356,8 @@ func (s *Store) refresh(ctx context.Context, recs []Record) error {
 		}
 	}
 	w := rowWriter{
-		procs:    &inserter{conn: s.conn, query: "INSERT INTO procedures (unit_kind, unit_code, procedure_code, name, sector, eligible, level, active, effective_at, version)"},
-		coverage: &inserter{conn: s.conn, query: "INSERT INTO coverage_daily (unit_kind, unit_code, day, procedures, eligible, level4, version)"},
+		procs:    &inserter{conn: s.conn, query: chsql.InsertProcedures.SQL},
+		coverage: &inserter{conn: s.conn, query: chsql.InsertCoverage.SQL},
 	}
 	refs := slices.SortedFunc(maps.Keys(batch), compareRef)
 	reload := map[units.Ref]time.Time{} // unit → the first day to write
@@ -535,7 +535,7 @@ func (s *Store) forget(recs []Record) {
 
 // lastCoverageDays returns each unit's last day in coverage_daily.
 func (s *Store) lastCoverageDays(ctx context.Context) (map[units.Ref]time.Time, error) {
-	rows, err := s.conn.Query(ctx, "SELECT unit_kind, unit_code, max(day) FROM coverage_daily GROUP BY unit_kind, unit_code")
+	rows, err := s.conn.Query(ctx, chsql.LastCoverageDays.SQL)
 	if err != nil {
 		return nil, fmt.Errorf("read last coverage days: %w", err)
 	}
@@ -562,13 +562,7 @@ func (s *Store) extendCoverage(ctx context.Context, from map[units.Ref]time.Time
 	for u, d := range from {
 		keys = append(keys, u.String()+"/"+d.Format(event.DateLayout))
 	}
-	// range(n) shifted by one: 18.16 has no range(start, end).
-	q := `INSERT INTO coverage_daily (unit_kind, unit_code, day, procedures, eligible, level4, version)
-SELECT unit_kind, unit_code, addDays(day, n), procedures, eligible, level4, version
-FROM coverage_daily FINAL
-ARRAY JOIN arrayMap(i -> i + 1, range(toUInt64(dateDiff('day', day, toDate(?))))) AS n
-WHERE has(?, concat(unit_kind, '/', unit_code, '/', toString(day)))`
-	if err := s.conn.Exec(ctx, q, last.Format(event.DateLayout), keys); err != nil {
+	if err := s.conn.Exec(ctx, chsql.CarryCoverage.SQL, last.Format(event.DateLayout), keys); err != nil {
 		return fmt.Errorf("carry coverage of %d units forward to %s: %w", len(from), last.Format(event.DateLayout), err)
 	}
 	return nil
@@ -576,19 +570,11 @@ WHERE has(?, concat(unit_kind, '/', unit_code, '/', toString(day)))`
 
 // loadChanges reads every stored change of the given units, and the procedures' latest registrations.
 func (s *Store) loadChanges(ctx context.Context, of []units.Ref) ([]coverage.Change, map[units.Ref]map[string]*procInfo, error) {
-	// Conditions on the table's key prefix, so that ClickHouse reads only these units' parts of it.
-	var q strings.Builder
-	q.WriteString(`SELECT unit_kind, unit_code, procedure_code, toString(change), effective_at, stream_seq, name, sector, eligible, level
-FROM procedure_changes FINAL WHERE `)
 	args := make([]any, 0, 2*len(of))
-	for i, u := range of {
-		if i > 0 {
-			q.WriteString(" OR ")
-		}
-		q.WriteString("(unit_kind = ? AND unit_code = ?)")
+	for _, u := range of {
 		args = append(args, string(u.Kind), u.Code)
 	}
-	rows, err := s.conn.Query(ctx, q.String(), args...)
+	rows, err := s.conn.Query(ctx, chsql.LoadChanges(len(of)).SQL, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read changes of %d units: %w", len(of), err)
 	}

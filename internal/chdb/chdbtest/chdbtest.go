@@ -26,11 +26,13 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/egovtrack/egovtrack/internal/chdb"
+	"github.com/egovtrack/egovtrack/internal/chsql"
 )
 
 // Environment variables naming an external server for tests.
 const (
 	EnvAddr     = "EGOV_TEST_CLICKHOUSE_ADDR"
+	EnvHTTPAddr = "EGOV_TEST_CLICKHOUSE_HTTP_ADDR" // its HTTP interface, for tests that compare answers as text
 	EnvUser     = "EGOV_TEST_CLICKHOUSE_USER"
 	EnvPassword = "EGOV_TEST_CLICKHOUSE_PASSWORD"
 )
@@ -51,7 +53,10 @@ var shared struct {
 
 // Main runs the tests, then stops the shared server if one was started and
 // removes its directory, and exits with the tests' code.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main without the exit: it returns the tests' code, for a TestMain that has more to clean up.
+func Run(m *testing.M) int {
 	code := m.Run()
 	if shared.server != nil {
 		if err := shared.server.Stop(); err != nil {
@@ -63,7 +68,7 @@ func Main(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "chdbtest: remove %s: %v\n", shared.dir, err)
 		}
 	}
-	os.Exit(code)
+	return code
 }
 
 // startShared starts the test binary's server once; every later call returns the
@@ -102,6 +107,24 @@ func Server(t testing.TB) *chdb.Server {
 	return srv
 }
 
+// HTTPAddr returns the HTTP address of the server New's databases are on: the shared server's, or
+// EGOV_TEST_CLICKHOUSE_HTTP_ADDR when EGOV_TEST_CLICKHOUSE_ADDR names an external server.
+func HTTPAddr(t testing.TB) string {
+	t.Helper()
+	if os.Getenv(EnvAddr) != "" {
+		addr := os.Getenv(EnvHTTPAddr)
+		if addr == "" {
+			t.Fatalf("chdbtest: %s is set: set %s to its HTTP interface's address too", EnvAddr, EnvHTTPAddr)
+		}
+		return addr
+	}
+	srv, err := startShared()
+	if err != nil {
+		t.Fatalf("chdbtest: no ClickHouse for tests: %v", err)
+	}
+	return srv.HTTPAddr()
+}
+
 // New returns a Config for a new, empty database named after the test, which is
 // dropped when the test ends. When the test has failed, the server's log tail is
 // logged too.
@@ -125,7 +148,7 @@ func New(t testing.TB) chdb.Config {
 	}
 
 	cfg := base
-	cfg.Database = databaseName(t.Name())
+	cfg.Database = DatabaseName(t.Name())
 	conn, err := chdb.Open(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("chdbtest: create database: %v", err)
@@ -199,15 +222,15 @@ func dropDatabase(ctx context.Context, cfg chdb.Config) error {
 		return fmt.Errorf("drop database %s: %w", cfg.Database, err)
 	}
 	defer conn.Close()
-	if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+chdb.QuoteIdent(cfg.Database)); err != nil {
+	if err := conn.Exec(ctx, chsql.DropDatabase(cfg.Database).SQL); err != nil {
 		return fmt.Errorf("drop database %s: %w", cfg.Database, err)
 	}
 	return nil
 }
 
-// databaseName turns a test name such as "TestOpen/dash-name" into a unique
+// DatabaseName turns a test name such as "TestOpen/dash-name" into a unique
 // database name such as "t_testopen_dash_name_3fa9c2d1".
-func databaseName(testName string) string {
+func DatabaseName(testName string) string {
 	const maxLen = 40
 	var b strings.Builder
 	b.WriteString("t_")

@@ -1,0 +1,165 @@
+// Package chsql holds every SQL statement egovtrack sends to ClickHouse apart from two kinds that have places of their
+// own: the migrations (projector/schema/*.sql) and the dashboards' panels (dashboards/board). Keeping them here gives
+// one place to read what egovtrack asks of ClickHouse, and one list (All) for the test that runs every statement on
+// both engines egovtrack is tested on, ClickHouse 18.16 and 26.7, and requires the same answers.
+//
+// The SQL must run on 18.16 and on 24.x and newer: no window functions, no toStartOfInterval, no DateTime64, no
+// LowCardinality, an alias on every joined subquery. Tables are named without their database: the connection's
+// applies. Statements that take values use clickhouse-go's positional ? placeholders, bound on the client.
+package chsql
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Statement is one SQL statement, with the name tests and errors call it by.
+type Statement struct {
+	Name string
+	SQL  string
+}
+
+// The store (projector/store): the projector's writes and the reads they need.
+var (
+	// WrittenIDs finds which of a batch's event ids the raw log holds. The ids go as external data, a temporary table
+	// BatchIDs with one UUID column id: ClickHouse 18.16 takes seconds to parse thousands of toUUID('…') literals.
+	WrittenIDs = Statement{"store: written ids", `SELECT id FROM events WHERE id IN ` + BatchIDs}
+
+	InsertUnits            = insert("store: insert units", "units", "kind, code, name, lat, lon, cadence_days")
+	InsertProcedureChanges = insert("store: insert procedure changes", "procedure_changes", "unit_kind, unit_code, procedure_code, event_id, stream_seq, change, effective_at, day, name, sector, eligible, level")
+	InsertAssistantChanges = insert("store: insert assistant changes", "assistant_changes", "unit_kind, unit_code, event_id, stream_seq, effective_at, day, stage, users")
+	InsertReports          = insert("store: insert reports", "reports", "unit_kind, unit_code, event_id, stream_seq, collector, reported_at, registered, changed, retired, unchanged")
+	InsertTargets          = insert("store: insert targets", "targets", "metric, scope, event_id, stream_seq, set_at, baseline, baseline_date, target, deadline")
+	InsertEvents           = insert("store: insert events", "events", "id, type, source, submitted_by, subject, unit_kind, unit_code, time, data, stream_seq, received_at")
+	InsertQuarantine       = insert("store: insert quarantine", "quarantine", "stream_seq, subject, payload, reason, received_at")
+	InsertProcedures       = insert("store: insert procedures", "procedures", "unit_kind, unit_code, procedure_code, name, sector, eligible, level, active, effective_at, version")
+	InsertCoverage         = insert("store: insert coverage", "coverage_daily", "unit_kind, unit_code, day, procedures, eligible, level4, version")
+
+	// LastCoverageDays is each unit's last day in coverage_daily.
+	LastCoverageDays = Statement{"store: last coverage days", `SELECT unit_kind, unit_code, max(day) FROM coverage_daily GROUP BY unit_kind, unit_code`}
+
+	// CarryCoverage copies the coverage of units on their last stored day to every later day up to a day. Its
+	// arguments: the day to carry to ('YYYY-MM-DD'), and the units with their last days as an array of
+	// 'kind/code/YYYY-MM-DD'. range(n) is shifted by one: 18.16 has no range(start, end).
+	CarryCoverage = Statement{"store: carry coverage forward", `INSERT INTO coverage_daily (unit_kind, unit_code, day, procedures, eligible, level4, version)
+SELECT unit_kind, unit_code, addDays(day, n), procedures, eligible, level4, version
+FROM coverage_daily FINAL
+ARRAY JOIN arrayMap(i -> i + 1, range(toUInt64(dateDiff('day', day, toDate(?))))) AS n
+WHERE has(?, concat(unit_kind, '/', unit_code, '/', toString(day)))`}
+)
+
+// BatchIDs is the external table WrittenIDs reads: one column, id UUID.
+const BatchIDs = "batch_ids"
+
+// LoadChanges reads every stored change of n units, each given as two arguments, its kind and its code. The
+// conditions are on the table's key prefix, so that ClickHouse reads only these units' parts of it.
+func LoadChanges(n int) Statement {
+	q := `SELECT unit_kind, unit_code, procedure_code, toString(change), effective_at, stream_seq, name, sector, eligible, level
+FROM procedure_changes FINAL WHERE `
+	for i := range n {
+		if i > 0 {
+			q += " OR "
+		}
+		q += "(unit_kind = ? AND unit_code = ?)"
+	}
+	return Statement{"store: load changes of " + strconv.Itoa(n) + " units", q}
+}
+
+// The migrations' bookkeeping (projector/schema).
+var (
+	// MigrationsTable records the migrations applied.
+	CreateMigrationsTable = Statement{"schema: create schema_migrations", `CREATE TABLE IF NOT EXISTS ` + MigrationsTable + ` (
+    version    UInt32,
+    name       String,
+    applied_at DateTime
+) ENGINE = ReplacingMergeTree
+ORDER BY version`}
+	// RecordMigration takes the version and the name.
+	RecordMigration   = Statement{"schema: record a migration", `INSERT INTO ` + MigrationsTable + ` (version, name, applied_at) SELECT ?, ?, now()`}
+	AppliedMigrations = Statement{"schema: applied migrations", `SELECT DISTINCT version FROM ` + MigrationsTable + ` ORDER BY version`}
+	// LatestMigration is the highest version applied.
+	LatestMigration = Statement{"rebuild: latest migration", `SELECT max(version) FROM ` + MigrationsTable}
+	// CurrentDatabase names the connection's database.
+	CurrentDatabase = Statement{"schema: current database", `SELECT currentDatabase()`}
+)
+
+// MigrationsTable is where projector/schema records the migrations it applied.
+const MigrationsTable = "schema_migrations"
+
+// The rebuild (projector/rebuild) and the connection (internal/chdb).
+var (
+	// TableExists counts the tables of the connection's database named by its one argument: 0 or 1.
+	TableExists = Statement{"rebuild: table exists", `SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = ?`}
+	// TableEngine is the engine of the table named by its one argument.
+	TableEngine = Statement{"rebuild: table engine", `SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = ?`}
+)
+
+// DropTable drops table t when it exists.
+func DropTable(t string) Statement {
+	return Statement{"rebuild: drop " + t, "DROP TABLE IF EXISTS " + QuoteIdent(t)}
+}
+
+// CountRows counts table t's rows, with FINAL when final, as the dashboards read a table whose engine merges rows.
+func CountRows(t string, final bool) Statement {
+	q := "SELECT count() FROM " + QuoteIdent(t)
+	name := "count rows of " + t
+	if final {
+		q += " FINAL"
+		name += " with FINAL"
+	}
+	return Statement{name, q}
+}
+
+// OptimizeFinal merges table t's parts, so that a SummingMergeTree's rows are summed: 18.16's FINAL does not sum.
+func OptimizeFinal(t string) Statement {
+	return Statement{"rebuild: merge " + t, "OPTIMIZE TABLE " + QuoteIdent(t) + " FINAL"}
+}
+
+// CreateDatabase creates database db when it is missing.
+func CreateDatabase(db string) Statement {
+	return Statement{"create database", "CREATE DATABASE IF NOT EXISTS " + QuoteIdent(db)}
+}
+
+// DropDatabase drops database db when it exists.
+func DropDatabase(db string) Statement {
+	return Statement{"drop database", "DROP DATABASE IF EXISTS " + QuoteIdent(db)}
+}
+
+// The summary `make demo` prints (internal/demo).
+var (
+	DemoNationalByDay = Statement{"demo: national coverage by day", `SELECT day, sum(eligible), sum(level4) FROM coverage_daily FINAL GROUP BY day ORDER BY day`}
+	DemoUnitsFull     = Statement{"demo: units at 100%", `SELECT count(), countIf(eligible > 0 AND level4 = eligible)
+FROM coverage_daily FINAL WHERE day = (SELECT max(day) FROM coverage_daily)`}
+	DemoAssistantLive = Statement{"demo: assistants live", `SELECT countIf(stage = 'live') FROM (
+    SELECT argMax(stage, (effective_at, stream_seq)) AS stage FROM assistant_changes FINAL GROUP BY unit_kind, unit_code
+)`}
+)
+
+func insert(name, table, columns string) Statement {
+	return Statement{name, "INSERT INTO " + table + " (" + columns + ")"}
+}
+
+// QuoteIdent quotes a database, table or column name, so that names such as "egov-test" or ones with quotes in them
+// stay one identifier.
+func QuoteIdent(name string) string {
+	return "`" + identEscaper.Replace(name) + "`"
+}
+
+var identEscaper = strings.NewReplacer("\\", "\\\\", "`", "\\`")
+
+// All lists every statement of this package, the parametric ones for the given tables (the projector's, in the
+// order the migrations create them) and for two units, so that a test can run each one.
+func All(tables []string) []Statement {
+	out := []Statement{
+		WrittenIDs, InsertUnits, InsertProcedureChanges, InsertAssistantChanges, InsertReports, InsertTargets,
+		InsertEvents, InsertQuarantine, InsertProcedures, InsertCoverage, LastCoverageDays, CarryCoverage,
+		LoadChanges(1), LoadChanges(2),
+		CreateMigrationsTable, RecordMigration, AppliedMigrations, LatestMigration, CurrentDatabase,
+		TableExists, TableEngine, CreateDatabase("egov_test"), DropDatabase("egov_test"),
+		DemoNationalByDay, DemoUnitsFull, DemoAssistantLive,
+	}
+	for _, t := range tables {
+		out = append(out, CountRows(t, false), CountRows(t, true), OptimizeFinal(t), DropTable(t))
+	}
+	return out
+}
