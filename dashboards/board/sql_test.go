@@ -19,30 +19,34 @@ import (
 	"github.com/egovtrack/egovtrack/dashboards/chquery"
 	"github.com/egovtrack/egovtrack/dashboards/internal/campaigntest"
 	_ "github.com/egovtrack/egovtrack/dashboards/internal/golden" // accepts -update
-	"github.com/egovtrack/egovtrack/internal/chdb/chdbtest"
+	"github.com/egovtrack/egovtrack/internal/enginetest"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/units"
 )
 
-func TestMain(m *testing.M) { chdbtest.Main(m) }
+func TestMain(m *testing.M) { enginetest.Main(m) }
 
 // unitsShown are the units the unit dashboard is run for: a province and a ministry.
 var unitsShown = []string{"province/19", "ministry/BTTTT"}
 
 // TestDashboardsOnTheCampaign runs the dashboards' SQL against a real ClickHouse holding the simulated 2021 campaign
 // as the real projector wrote it (loaded once, for all the subtests), and compares the answers with the same figures
-// computed in Go from the published events (see model).
+// computed in Go from the published events (see model). Every panel also runs on ClickHouse 26.7, over a copy of the
+// same rows, and must answer as 18.16 does; so must every other statement egovtrack sends (everyStatement).
 func TestDashboardsOnTheCampaign(t *testing.T) {
 	c := campaigntest.Load(t)
+	e := c.Engines(t)
 	m := newModel(c)
-	t.Run("every panel", func(t *testing.T) { everyPanel(t, c, m) })
-	t.Run("headline figures on given days", func(t *testing.T) { headlineFigures(t, c, m) })
-	t.Run("the unit variable", func(t *testing.T) { unitVariable(t, c) })
+	t.Run("every panel", func(t *testing.T) { everyPanel(t, c, e, m) })
+	t.Run("headline figures on given days", func(t *testing.T) { headlineFigures(t, c, e, m) })
+	t.Run("the unit variable", func(t *testing.T) { unitVariable(t, c, e) })
+	// Last: some statements write, as the projector and a rebuild do.
+	t.Run("every statement on both engines", func(t *testing.T) { everyStatement(t, c, e) })
 }
 
 // everyPanel runs the SQL of every panel of every dashboard, expanded as Grafana and the plugin would, over several
 // time ranges, and compares each answer's columns and rows with the model's.
-func everyPanel(t *testing.T, c *campaigntest.Campaign, m *model) {
+func everyPanel(t *testing.T, c *campaigntest.Campaign, e *campaigntest.Engines, m *model) {
 	dashboards, err := board.All()
 	if err != nil {
 		t.Fatal(err)
@@ -165,6 +169,7 @@ func everyPanel(t *testing.T, c *campaigntest.Campaign, m *model) {
 								t.Fatal(err)
 							}
 							got := run(t, c.Conn, sql)
+							sameOnBothEngines(t, e, sql)
 							compareColumns(t, got, check.columns)
 							for _, field := range linkFields(p.Panel) {
 								if !slices.Contains(got.columns, field) {
@@ -189,7 +194,7 @@ func everyPanel(t *testing.T, c *campaigntest.Campaign, m *model) {
 // headlineFigures checks the headline figures on given days, each day as the whole time range: national coverage,
 // units at 100%, on track and behind, and assistants live, from the panels' SQL against the same figures from the
 // events.
-func headlineFigures(t *testing.T, c *campaigntest.Campaign, m *model) {
+func headlineFigures(t *testing.T, c *campaigntest.Campaign, e *campaigntest.Engines, m *model) {
 	national, err := board.National()
 	if err != nil {
 		t.Fatal(err)
@@ -228,6 +233,7 @@ func headlineFigures(t *testing.T, c *campaigntest.Campaign, m *model) {
 					t.Fatal(err)
 				}
 				got := run(t, c.Conn, sql)
+				sameOnBothEngines(t, e, sql)
 				if len(got.rows) != 1 || !same(got.rows[0][0], value) {
 					t.Errorf("%s on %s: ClickHouse says %v, the events say %v", title, day, got.rows, value)
 				}
@@ -246,7 +252,7 @@ func headlineFigures(t *testing.T, c *campaigntest.Campaign, m *model) {
 
 // unitVariable checks that the unit variable's query gives every unit of the reference data: its reference as the
 // value (first column) and its Vietnamese name as the text (second column), provinces first.
-func unitVariable(t *testing.T, c *campaigntest.Campaign) {
+func unitVariable(t *testing.T, c *campaigntest.Campaign, e *campaigntest.Engines) {
 	d, err := board.Unit()
 	if err != nil {
 		t.Fatal(err)
@@ -265,6 +271,7 @@ func unitVariable(t *testing.T, c *campaigntest.Campaign) {
 		t.Fatal(err)
 	}
 	got := run(t, c.Conn, sql)
+	sameOnBothEngines(t, e, sql)
 	all := units.All()
 	slices.SortStableFunc(all, func(a, b units.Unit) int {
 		return cmp.Or(cmp.Compare(b.Kind, a.Kind), cmp.Compare(a.Code, b.Code))

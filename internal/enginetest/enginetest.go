@@ -213,3 +213,73 @@ func (s Server) Run(ctx context.Context, sql, format string) ([]byte, error) {
 	}
 	return body, nil
 }
+
+// Bind writes args into sql's ? placeholders as ClickHouse literals, as clickhouse-go binds them on the client, so
+// that a statement with arguments runs where nothing binds them (HTTP, chDB): strings quoted and escaped, string
+// slices as arrays, integers as they are. A ? inside a string literal of sql would be taken too: egovtrack's
+// statements have none.
+func Bind(sql string, args ...any) (string, error) {
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(sql); i++ {
+		if sql[i] != '?' {
+			b.WriteByte(sql[i])
+			continue
+		}
+		if n == len(args) {
+			return "", fmt.Errorf("bind: more placeholders than the %d arguments", len(args))
+		}
+		lit, err := literal(args[n])
+		if err != nil {
+			return "", fmt.Errorf("bind argument %d: %w", n+1, err)
+		}
+		b.WriteString(lit)
+		n++
+	}
+	if n != len(args) {
+		return "", fmt.Errorf("bind: %d placeholders, %d arguments", n, len(args))
+	}
+	return b.String(), nil
+}
+
+var quoteEscaper = strings.NewReplacer(`\`, `\\`, `'`, `\'`)
+
+func literal(v any) (string, error) {
+	switch v := v.(type) {
+	case string:
+		return "'" + quoteEscaper.Replace(v) + "'", nil
+	case []string:
+		parts := make([]string, len(v))
+		for i, s := range v {
+			parts[i], _ = literal(s)
+		}
+		return "[" + strings.Join(parts, ", ") + "]", nil
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		return fmt.Sprint(v), nil
+	}
+	return "", fmt.Errorf("cannot write %T as a literal", v)
+}
+
+// Ordered reports whether sql orders its rows: ORDER BY outside any parentheses. Without it, rows come in any order,
+// and two engines' answers compare as multisets.
+func Ordered(sql string) bool {
+	depth := 0
+	upper := strings.ToUpper(sql)
+	for i := 0; i < len(upper); i++ {
+		switch c := upper[i]; {
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		case c == '\'':
+			for i++; i < len(upper) && upper[i] != '\''; i++ {
+				if upper[i] == '\\' {
+					i++
+				}
+			}
+		case depth == 0 && strings.HasPrefix(upper[i:], "ORDER BY"):
+			return true
+		}
+	}
+	return false
+}

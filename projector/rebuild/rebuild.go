@@ -233,33 +233,23 @@ func countRows(ctx context.Context, conn driver.Conn, tables []string) ([]TableR
 		if err := conn.QueryRow(ctx, chsql.TableEngine.SQL, t).Scan(&engine); err != nil {
 			return out, fmt.Errorf("engine of %s: %w", t, err)
 		}
-		final := false
-		switch {
-		case strings.HasSuffix(engine, "View"):
+		// A rebuild owns the database: merging a SummingMergeTree table first (CountRowsOf) costs nobody anything.
+		stmts := chsql.CountRowsOf(t, engine)
+		if len(stmts) == 0 {
 			continue // a materialized view's rows are its target table's, counted there
-		case strings.Contains(engine, "SummingMergeTree"):
-			// FINAL does not sum on 18.16 (it returned no rows): merge the counts once instead; a rebuild owns the
-			// database, and these tables are small.
-			if err := conn.Exec(ctx, chsql.OptimizeFinal(t).SQL); err != nil {
-				return out, fmt.Errorf("merge %s: %w", t, err)
+		}
+		for _, st := range stmts[:len(stmts)-1] {
+			if err := conn.Exec(ctx, st.SQL); err != nil {
+				return out, fmt.Errorf("%s: %w", st.Name, err)
 			}
-		case mergesRows(engine):
-			final = true
 		}
 		var n uint64
-		if err := conn.QueryRow(ctx, chsql.CountRows(t, final).SQL).Scan(&n); err != nil {
+		if err := conn.QueryRow(ctx, stmts[len(stmts)-1].SQL).Scan(&n); err != nil {
 			return out, fmt.Errorf("count rows of %s: %w", t, err)
 		}
 		out = append(out, TableRows{Table: t, Rows: n})
 	}
 	return out, nil
-}
-
-// mergesRows reports whether an engine collapses rows on merge, so that only a read with FINAL is exact:
-// ReplacingMergeTree and its kin, replicated or not, but not a plain MergeTree, a view or a log.
-func mergesRows(engine string) bool {
-	e := strings.TrimPrefix(strings.TrimPrefix(engine, "Replicated"), "Shared")
-	return strings.HasSuffix(e, "MergeTree") && e != "MergeTree"
 }
 
 // progressEvery is how often the progress bar asks the consumer how far it got: often enough for a smooth bar, one

@@ -35,21 +35,3 @@ func TestTablesOfRefusesWhatItCannotFollow(t *testing.T) {
 		}
 	}
 }
-
-func TestMergesRows(t *testing.T) {
-	t.Parallel()
-	for engine, want := range map[string]bool{
-		"ReplacingMergeTree":           true,
-		"ReplicatedReplacingMergeTree": true,
-		"SharedReplacingMergeTree":     true,
-		"AggregatingMergeTree":         true,
-		"MergeTree":                    false,
-		"ReplicatedMergeTree":          false,
-		"MaterializedView":             false,
-		"Log":                          false,
-	} {
-		if got := mergesRows(engine); got != want {
-			t.Errorf("mergesRows(%q) = %v, want %v", engine, got, want)
-		}
-	}
-}

@@ -71,6 +71,8 @@ type Campaign struct {
 	// received_at and projected_at lies between them (to the second).
 	Published, Projected time.Time
 	Stats                consumer.Stats
+
+	engines *Engines // the copy into ClickHouse 26.7, made by Engines
 }
 
 var cache struct {
