@@ -69,7 +69,7 @@ func matching(toks []string, open int) int {
 }
 
 // sqlTokens splits sql into words, parentheses and other punctuation, leaving out comments and the contents of
-// string literals (a literal becomes the token "''").
+// string literals (a literal becomes a token of two single quotes).
 func sqlTokens(sql string) []string {
 	var toks []string
 	for i := 0; i < len(sql); {
