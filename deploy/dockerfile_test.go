@@ -425,18 +425,18 @@ func TestParseDockerfile(t *testing.T) {
 
 func TestPinned(t *testing.T) {
 	for ref, want := range map[string]bool{
-		"nats:2.15.2-alpine":                      true,
-		"clickhouse/clickhouse-server:24.8.14.39": true,
-		"golang:1.26.8-alpine":                    true,
-		"registry.example:5000/egov/app:1.2.3":    true,
-		"nats@sha256:" + strings.Repeat("a", 64):  true,
-		"nats":                                    false,
-		"nats:latest":                             false,
-		"nats:2":                                  false,
-		"nats:alpine":                             false,
-		"registry.example:5000/egov/app":          false,
-		"nats:${TAG}":                             false,
-		"nats@sha256:abc":                         false,
+		"nats:2.15.2-alpine":                     true,
+		"clickhouse/clickhouse-server:25.8.33.6": true,
+		"golang:1.26.8-alpine":                   true,
+		"registry.example:5000/egov/app:1.2.3":   true,
+		"nats@sha256:" + strings.Repeat("a", 64): true,
+		"nats":                                   false,
+		"nats:latest":                            false,
+		"nats:2":                                 false,
+		"nats:alpine":                            false,
+		"registry.example:5000/egov/app":         false,
+		"nats:${TAG}":                            false,
+		"nats@sha256:abc":                        false,
 	} {
 		if got := pinned(ref); got != want {
 			t.Errorf("pinned(%q) = %v, want %v", ref, got, want)
