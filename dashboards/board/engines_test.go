@@ -135,9 +135,17 @@ func everyStatement(t *testing.T, c *campaigntest.Campaign, e *campaigntest.Engi
 		chsql.InsertProcedures.Name:       insertSome(chsql.InsertProcedures),
 		chsql.InsertCoverage.Name:         insertSome(chsql.InsertCoverage),
 		chsql.LastCoverageDays.Name:       func(t *testing.T) { same(t, chsql.LastCoverageDays.SQL, true) },
-		chsql.CarryCoverage.Name: func(t *testing.T) {
-			keys := []string{"province/19/" + lastDay(t, "province", "19"), "ministry/BTTTT/" + lastDay(t, "ministry", "BTTTT")}
-			exec(t, chsql.CarryCoverage.SQL, "2022-01-20", keys)
+		chsql.LatestCoverageDay.Name: func(t *testing.T) {
+			same(t, chsql.LatestCoverageDay.SQL, true, "2021-12-01")
+			same(t, chsql.LatestCoverageDay.SQL, true, "2030-01-01") // no day: no row on either engine
+		},
+		chsql.CarryCoverage(1).Name: func(t *testing.T) {
+			exec(t, chsql.CarryCoverage(1).SQL, "2022-01-10", "province", "19", lastDay(t, "province", "19"))
+			tableSame(t, "coverage_daily", "")
+		},
+		chsql.CarryCoverage(2).Name: func(t *testing.T) {
+			exec(t, chsql.CarryCoverage(2).SQL, "2022-01-20", "province", "19", lastDay(t, "province", "19"),
+				"ministry", "BTTTT", lastDay(t, "ministry", "BTTTT"))
 			tableSame(t, "coverage_daily", "")
 		},
 		chsql.LoadChanges(1).Name: func(t *testing.T) { same(t, chsql.LoadChanges(1).SQL+" ORDER BY stream_seq", true, thaiNguyen...) },

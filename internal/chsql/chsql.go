@@ -35,18 +35,40 @@ var (
 	InsertProcedures       = insert("store: insert procedures", "procedures", "unit_kind, unit_code, procedure_code, name, sector, eligible, level, active, effective_at, version")
 	InsertCoverage         = insert("store: insert coverage", "coverage_daily", "unit_kind, unit_code, day, procedures, eligible, level4, version")
 
-	// LastCoverageDays is each unit's last day in coverage_daily.
+	// LastCoverageDays is each unit's last day in coverage_daily. It reads the whole table's days: the store asks once,
+	// after a start or a failed write, and keeps the answer (see LatestCoverageDay).
 	LastCoverageDays = Statement{"store: last coverage days", `SELECT unit_kind, unit_code, max(day) FROM coverage_daily GROUP BY unit_kind, unit_code`}
+	// LatestCoverageDay is the last day of coverage_daily from a day on ('YYYY-MM-DD', one the table holds), or no row
+	// when it holds none (the max of no dates is 0000-00-00 on 18.16, 1970-01-01 on 26.x). It reads only the monthly
+	// partitions from that day on, so its cost does not grow with the years the table holds.
+	LatestCoverageDay = Statement{"store: latest coverage day", `SELECT max(day) FROM coverage_daily WHERE day >= toDate(?) HAVING count() > 0`}
 
-	// CarryCoverage copies the coverage of units on their last stored day to every later day up to a day. Its
-	// arguments: the day to carry to ('YYYY-MM-DD'), and the units with their last days as an array of
-	// 'kind/code/YYYY-MM-DD'. range(n) is shifted by one: 18.16 has no range(start, end).
-	CarryCoverage = Statement{"store: carry coverage forward", `INSERT INTO coverage_daily (unit_kind, unit_code, day, procedures, eligible, level4, version)
-SELECT unit_kind, unit_code, addDays(day, n), procedures, eligible, level4, version
-FROM coverage_daily FINAL
-ARRAY JOIN arrayMap(i -> i + 1, range(toUInt64(dateDiff('day', day, toDate(?))))) AS n
-WHERE has(?, concat(unit_kind, '/', unit_code, '/', toString(day)))`}
 )
+
+// CarryCoverage copies the coverage of n units on their last stored day to every later day up to a day. Its
+// arguments: the day to carry to ('YYYY-MM-DD'), then each unit's kind, code and last day ('YYYY-MM-DD'). It reads
+// the n rows by the table's key, before the days are made: its cost is the rows it writes, whatever the table holds
+// (reading the whole table, then making every row's days, once made 132 million array elements and failed).
+// range(n) is shifted by one: 18.16 has no range(start, end).
+func CarryCoverage(n int) Statement {
+	q := `INSERT INTO coverage_daily (unit_kind, unit_code, day, procedures, eligible, level4, version)
+SELECT unit_kind, unit_code, addDays(day, n), procedures, eligible, level4, version
+FROM
+(
+    SELECT unit_kind, unit_code, day, procedures, eligible, level4, version, toDate(?) AS carry_to
+    FROM coverage_daily FINAL
+    WHERE `
+	for i := range n {
+		if i > 0 {
+			q += " OR "
+		}
+		q += "(unit_kind = ? AND unit_code = ? AND day = toDate(?))"
+	}
+	q += `
+) AS last_rows
+ARRAY JOIN arrayMap(i -> i + 1, range(toUInt64(dateDiff('day', day, carry_to)))) AS n`
+	return Statement{"store: carry coverage of " + strconv.Itoa(n) + " units forward", q}
+}
 
 // BatchIDs is the external table WrittenIDs reads: one column, id UUID.
 const BatchIDs = "batch_ids"
@@ -174,8 +196,8 @@ var DemoTables = []string{"events", "procedure_changes", "procedures", "coverage
 func All(tables []string) []Statement {
 	out := []Statement{
 		WrittenIDs, InsertUnits, InsertProcedureChanges, InsertAssistantChanges, InsertReports, InsertTargets,
-		InsertEvents, InsertQuarantine, InsertProcedures, InsertCoverage, LastCoverageDays, CarryCoverage,
-		LoadChanges(1), LoadChanges(2),
+		InsertEvents, InsertQuarantine, InsertProcedures, InsertCoverage, LastCoverageDays, LatestCoverageDay,
+		CarryCoverage(1), CarryCoverage(2), LoadChanges(1), LoadChanges(2),
 		CreateMigrationsTable, RecordMigration, AppliedMigrations, LatestMigration, CurrentDatabase,
 		TableExists, TableEngine, CreateDatabase("egov_test"), DropDatabase("egov_test"),
 		DemoNationalByDay, DemoUnitsFull, DemoAssistantLive,

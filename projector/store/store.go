@@ -63,6 +63,11 @@ type Store struct {
 	extended, reloaded int
 	// owns says which units this store writes; nil: all. See OwnUnits.
 	owns func(units.Ref) bool
+	// lastDays is each unit's last day in coverage_daily, as the store wrote it; nil until it is read (after a start
+	// or a failed write). Only this store writes its units, so between reads it follows them; the latest day of all,
+	// which other projector instances move too, is read every batch, from the recent partitions only (latestDay).
+	lastDays  map[units.Ref]time.Time
+	latestDay time.Time
 }
 
 // Option configures a Store.
@@ -132,8 +137,9 @@ func (s *Store) writeFresh(ctx context.Context, fresh []Record, rejected []Rejec
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.writeAll(ctx, fresh, rejected); err != nil {
-		// The folds may be ahead of what the tables hold now: read the units again next time.
+		// The folds and the last days may be ahead of what the tables hold now: read them again next time.
 		s.forget(fresh)
+		s.lastDays = nil
 		return err
 	}
 	return nil
@@ -331,15 +337,13 @@ func (s *Store) refresh(ctx context.Context, recs []Record) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	stored, err := s.lastCoverageDays(ctx)
+	stored, latest, err := s.lastCoverageDays(ctx)
 	if err != nil {
 		return err
 	}
 	last := lastInBatch
-	for _, d := range stored {
-		if d.After(last) {
-			last = d
-		}
+	if latest.After(last) {
+		last = latest
 	}
 	behind := map[units.Ref]time.Time{} // untouched units whose series stops before last
 	for u, d := range stored {
@@ -358,6 +362,7 @@ func (s *Store) refresh(ctx context.Context, recs []Record) error {
 	w := rowWriter{
 		procs:    &inserter{conn: s.conn, query: chsql.InsertProcedures.SQL},
 		coverage: &inserter{conn: s.conn, query: chsql.InsertCoverage.SQL},
+		lastDay:  map[units.Ref]time.Time{},
 	}
 	refs := slices.SortedFunc(maps.Keys(batch), compareRef)
 	reload := map[units.Ref]time.Time{} // unit → the first day to write
@@ -390,6 +395,15 @@ func (s *Store) refresh(ctx context.Context, recs []Record) error {
 	if err := w.coverage.send(ctx); err != nil {
 		return fmt.Errorf("update daily coverage: %w", err)
 	}
+	for u := range behind {
+		stored[u] = last
+	}
+	for u, d := range w.lastDay {
+		if d.After(stored[u]) {
+			stored[u] = d
+		}
+	}
+	s.latestDay = last
 	return nil
 }
 
@@ -435,6 +449,7 @@ type naming struct{ name, sector string }
 // rowWriter collects a batch's rows of the derived tables, one INSERT per table.
 type rowWriter struct {
 	procs, coverage *inserter
+	lastDay         map[units.Ref]time.Time // each unit's last day among the coverage rows
 }
 
 func (w *rowWriter) procedure(u units.Ref, code string, st coverage.State, pi *procInfo) {
@@ -450,6 +465,9 @@ func (w *rowWriter) days(u units.Ref, days []coverage.Day, from time.Time, versi
 			continue // unchanged by this batch
 		}
 		w.coverage.add(string(u.Kind), u.Code, dateOnly(d.Day), uint32(d.Procedures), uint32(d.Eligible), uint32(d.Level4), version)
+		if d.Day.After(w.lastDay[u]) {
+			w.lastDay[u] = d.Day
+		}
 	}
 }
 
@@ -533,23 +551,58 @@ func (s *Store) forget(recs []Record) {
 	}
 }
 
-// lastCoverageDays returns each unit's last day in coverage_daily.
-func (s *Store) lastCoverageDays(ctx context.Context) (map[units.Ref]time.Time, error) {
-	rows, err := s.conn.Query(ctx, chsql.LastCoverageDays.SQL)
+// lastCoverageDays returns each unit's last day in coverage_daily, which the store keeps and refresh updates, and the
+// latest day of all. It reads every unit's last day only when it holds none; the latest day it reads every time,
+// from the partitions from the one it knew on, since another projector instance may have moved it.
+func (s *Store) lastCoverageDays(ctx context.Context) (map[units.Ref]time.Time, time.Time, error) {
+	if s.lastDays == nil {
+		rows, err := s.conn.Query(ctx, chsql.LastCoverageDays.SQL)
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("read last coverage days: %w", err)
+		}
+		defer rows.Close()
+		days := map[units.Ref]time.Time{}
+		var latest time.Time
+		for rows.Next() {
+			var kind, code string
+			var d time.Time
+			if err := rows.Scan(&kind, &code, &d); err != nil {
+				return nil, time.Time{}, fmt.Errorf("read last coverage days: %w", err)
+			}
+			d = dayIn(d)
+			days[units.Ref{Kind: units.Kind(s.intern(kind)), Code: s.intern(code)}] = d
+			if d.After(latest) {
+				latest = d
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return nil, time.Time{}, fmt.Errorf("read last coverage days: %w", err)
+		}
+		s.lastDays, s.latestDay = days, latest
+		return days, latest, nil
+	}
+	from := "1970-01-01" // the table was empty when read: until this store writes, another may have
+	if !s.latestDay.IsZero() {
+		from = s.latestDay.Format(event.DateLayout)
+	}
+	rows, err := s.conn.Query(ctx, chsql.LatestCoverageDay.SQL, from)
 	if err != nil {
-		return nil, fmt.Errorf("read last coverage days: %w", err)
+		return nil, time.Time{}, fmt.Errorf("read the latest coverage day: %w", err)
 	}
 	defer rows.Close()
-	out := map[units.Ref]time.Time{}
 	for rows.Next() {
-		var kind, code string
 		var d time.Time
-		if err := rows.Scan(&kind, &code, &d); err != nil {
-			return nil, fmt.Errorf("read last coverage days: %w", err)
+		if err := rows.Scan(&d); err != nil {
+			return nil, time.Time{}, fmt.Errorf("read the latest coverage day: %w", err)
 		}
-		out[units.Ref{Kind: units.Kind(kind), Code: code}] = dayIn(d)
+		if d = dayIn(d); d.After(s.latestDay) {
+			s.latestDay = d
+		}
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, time.Time{}, fmt.Errorf("read the latest coverage day: %w", err)
+	}
+	return s.lastDays, s.latestDay, nil
 }
 
 // extendCoverage copies each given unit's coverage on its last stored day to every day up to last: nothing changed
@@ -558,11 +611,12 @@ func (s *Store) extendCoverage(ctx context.Context, from map[units.Ref]time.Time
 	if len(from) == 0 {
 		return nil
 	}
-	keys := make([]string, 0, len(from))
-	for u, d := range from {
-		keys = append(keys, u.String()+"/"+d.Format(event.DateLayout))
+	args := make([]any, 0, 1+3*len(from))
+	args = append(args, last.Format(event.DateLayout))
+	for _, u := range slices.SortedFunc(maps.Keys(from), compareRef) {
+		args = append(args, string(u.Kind), u.Code, from[u].Format(event.DateLayout))
 	}
-	if err := s.conn.Exec(ctx, chsql.CarryCoverage.SQL, last.Format(event.DateLayout), keys); err != nil {
+	if err := s.conn.Exec(ctx, chsql.CarryCoverage(len(from)).SQL, args...); err != nil {
 		return fmt.Errorf("carry coverage of %d units forward to %s: %w", len(from), last.Format(event.DateLayout), err)
 	}
 	return nil
