@@ -42,7 +42,6 @@ var (
 	// when it holds none (the max of no dates is 0000-00-00 on 18.16, 1970-01-01 on 26.x). It reads only the monthly
 	// partitions from that day on, so its cost does not grow with the years the table holds.
 	LatestCoverageDay = Statement{"store: latest coverage day", `SELECT max(day) FROM coverage_daily WHERE day >= toDate(?) HAVING count() > 0`}
-
 )
 
 // CarryCoverage copies the coverage of n units on their last stored day to every later day up to a day. Its
