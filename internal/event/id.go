@@ -8,8 +8,10 @@ import (
 	"github.com/gowebpki/jcs"
 )
 
-// idSpace is the UUIDv5 namespace of egovtrack's event ids. Changing it changes every id: never do.
-var idSpace = uuid.MustParse("8f0c7a52-9a3e-4c1e-9d0b-5b8e3f1f6a21")
+// IDNamespace is the UUIDv5 namespace of egovtrack's event ids. Changing it changes every id: never do.
+const IDNamespace = "8f0c7a52-9a3e-4c1e-9d0b-5b8e3f1f6a21"
+
+var idSpace = uuid.MustParse(IDNamespace)
 
 // Canonical returns the bytes an event's id is derived from: the data normalized (times in UTC, levels as numbers,
 // empty optional fields left out; see normalize and the README's "Ids"), written as JSON and then in the canonical
