@@ -139,3 +139,28 @@ func TestNewRefusesTextThatIsNotUTF8(t *testing.T) {
 		t.Fatalf("New = %v, want data.name: is not UTF-8 text", err)
 	}
 }
+
+// The README's worked example of the id rule is what Canonical and New compute for its registration example.
+func TestReadmeCanonicalExample(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := bytes.Cut(readme, []byte("normalized and canonical, is\n\n```\n"))
+	canonical, rest, ok2 := bytes.Cut(rest, []byte("\n```\n"))
+	if !ok || !ok2 {
+		t.Fatal("README has no canonical example")
+	}
+	_, d, err := event.Decode(readmeExamples(t)[event.ProcedureRegistered])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := event.Canonical(d); err != nil || !bytes.Equal(got, canonical) {
+		t.Errorf("Canonical = %s (%v)\nthe README says %s", got, err, canonical)
+	}
+	id := mustNew(t, "test", d).ID
+	if !bytes.Contains(rest, []byte("and its id `"+id+"`")) {
+		t.Errorf("the README does not give the id %s", id)
+	}
+}
