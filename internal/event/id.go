@@ -66,3 +66,19 @@ func ids(t Type, subject string, marshalled []byte) (current, legacy string, err
 func legacyID(t Type, subject string, marshalled []byte) string {
 	return deriveID(t, subject, marshalled)
 }
+
+// IDs returns every id the fact d has had, one per id rule, the current rule's first: an event of the stream that
+// reports d carries one of them. A reader that looks for a fact among stored events by id (the intake API, to see a
+// re-sent event) looks for all of them. It writes d's times in UTC, in place.
+func IDs(d Data) ([]string, error) {
+	normalize(d)
+	marshalled, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s data: %w", d.EventType(), err)
+	}
+	current, legacy, err := ids(d.EventType(), d.Subject(), marshalled)
+	if err != nil {
+		return nil, err
+	}
+	return []string{current, legacy}, nil
+}
