@@ -14,7 +14,7 @@ import (
 
 // Events published before ids were derived from the JCS form carry ids of the legacy rule, and the stream keeps them
 // forever. Decode still accepts each, and answers with the id the current rule gives the same fact, the one New
-// makes, so that a fact has one id wherever it is stored; the data stays as it was sent.
+// makes, so that a fact has one id wherever it is stored; the data stays as it was sent. IDs lists both.
 //
 // testdata/legacy-ids.jsonl holds events made by the code before the change: the README's six examples, and six
 // with "&", "<", U+2028, milliseconds, 0 users and a fractional percentage, where the two rules' bytes differ most.
@@ -48,6 +48,9 @@ func TestDecodeAcceptsLegacyIDsAndAnswersWithTheCurrentOne(t *testing.T) {
 			t.Errorf("line %d: Decode answered with the legacy id %s", n, sent.ID)
 		case env.ID != current:
 			t.Errorf("line %d: Decode answered with %s, want the current rule's %s", n, env.ID, current)
+		}
+		if all, err := event.IDs(d); err != nil || len(all) != 2 || all[0] != current || all[1] != sent.ID {
+			t.Errorf("line %d: IDs = %v (%v), want the current %s, then the legacy %s", n, all, err, current, sent.ID)
 		}
 		if !bytes.Equal(env.Data, sent.Data) {
 			t.Errorf("line %d: the data changed:\n got %s\nwant %s", n, env.Data, sent.Data)
