@@ -384,12 +384,13 @@ func (e Envelope) checkIdentity(d Data) (string, FieldErrors) {
 		errs.add("data", err.Error())
 		return "", errs
 	}
-	current, legacy, err := ids(e.Type, d.Subject(), marshalled)
+	canonical, err := canonicalOf(e.Type, marshalled)
 	if err != nil {
 		errs.add("data", err.Error())
 		return "", errs
 	}
-	if e.ID != current && e.ID != legacy {
+	current := deriveID(e.Type, d.Subject(), canonical)
+	if e.ID != current && e.ID != legacyID(e.Type, d.Subject(), marshalled) {
 		errs.add("id", fmt.Sprintf("is %q, but this fact's id is %q: ids are derived from the fact", e.ID, current))
 	}
 	return current, errs
