@@ -12,13 +12,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/egovtrack/egovtrack/internal/chdb/chdbtest"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
 	"github.com/egovtrack/egovtrack/projector/consumer"
-	"github.com/egovtrack/egovtrack/projector/metrics"
-	"github.com/egovtrack/egovtrack/projector/store"
 )
 
 // A fact published before ids were derived from the JCS form carries the legacy rule's id; published again now, it
@@ -57,16 +54,7 @@ func TestAFactUnderItsLegacyAndCurrentIDsIsOneRow(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer nc.Close()
-			s, err := nc.Stream(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ch := chdbtest.Conn(t, chdbtest.New(t))
-			st, err := store.Open(ctx, ch, quiet)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := &rig{nc: nc, s: s, conn: ch, store: st, w: st, m: metrics.New(nil)}
+			r := openRig(t, nc)
 			publishLegacy(t, nc, legacy)
 			var stats []consumer.Stats
 			if tt.batches == 2 {
