@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,16 +16,13 @@ import (
 	"github.com/egovtrack/egovtrack/internal/chdb/chdbtest"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/natsauth"
-	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
 	"github.com/egovtrack/egovtrack/internal/units"
 	"github.com/egovtrack/egovtrack/projector/consumer"
-	"github.com/egovtrack/egovtrack/projector/store"
+	"github.com/egovtrack/egovtrack/projector/consumer/consumertest"
 )
 
 func TestMain(m *testing.M) { chdbtest.Main(m) }
-
-var quiet = slog.New(slog.DiscardHandler)
 
 // nodeDir is the Node example, from this package's directory.
 const nodeDir = "node"
@@ -250,44 +246,19 @@ func writeJSON(t *testing.T, path string, v any) {
 	}
 }
 
-// projection is the projector run once over the stream, as deployed: its own credential, signatures required.
+// projection is the projector run once over the stream, as deployed (consumertest.ProjectAsDeployed).
 type projection struct {
 	stats consumer.Stats
 	// query runs a query whose rows are one string each.
 	query func(q string) ([]string, error)
 }
 
-// project runs the projector over everything srv's stream holds, as its own credential, with the signers file and
-// signatures required, into a fresh ClickHouse database.
+// project runs the projector over everything srv's stream holds, as it is deployed.
 func project(t *testing.T, srv *streamtest.AuthServer) *projection {
 	t.Helper()
-	ctx := t.Context()
-	conn, err := stream.Connect(ctx, srv.As(natsauth.ProjectorName), quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	s, err := conn.Stream(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch := chdbtest.Conn(t, chdbtest.New(t))
-	st, err := store.Open(ctx, ch, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := consumer.Config{Durable: "projector", BatchSize: 100, FlushInterval: 50 * time.Millisecond, AckWait: time.Minute,
-		SignersFile: srv.SignersFile(), RequireSignature: true}
-	c, err := consumer.New(ctx, s, cfg, st, nil, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stats, err := c.Run(ctx, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stats, ch := consumertest.ProjectAsDeployed(t, srv)
 	return &projection{stats: stats, query: func(q string) ([]string, error) {
-		rows, err := ch.Query(ctx, q)
+		rows, err := ch.Query(t.Context(), q)
 		if err != nil {
 			return nil, err
 		}
