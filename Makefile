@@ -3,7 +3,8 @@
 GO ?= go
 
 # What `make test` installs besides Go and clickhouse-server (.ci/install-tools) lives here, outside the clone, so
-# that clones share it: ClickHouse 26.7 as chDB's libchdb.so, which the tests load by CHDB_LIB_PATH.
+# that clones share it: ClickHouse 26.7 as chDB's libchdb.so, which the tests load by CHDB_LIB_PATH, and the nats
+# command (bin/nats), which examples/ runs. (The Node example's dependencies go into examples/node/node_modules.)
 EGOV_TOOLS ?= $(HOME)/.cache/egovtrack
 export EGOV_TOOLS
 export PATH := $(EGOV_TOOLS)/bin:$(PATH)

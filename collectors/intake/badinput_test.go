@@ -124,6 +124,12 @@ func TestBadInput(t *testing.T) {
 			fields: []intake.FieldError{field("data.level", "is given twice (the second time at byte offset 217, line 1, column 217): give each field once")},
 		},
 		{
+			item:   "half of a surrogate pair",
+			body:   `{` + reg + `, "data": {` + unit + `, "procedure": "1.000001", "name": "Đăng ký \ud800", "sector": "Hộ tịch", "eligible": true, "level": 4, ` + at + `}}`,
+			status: 422, offset: 149, error: "a text holds half of a UTF-16 surrogate pair; nothing was stored",
+			fields: []intake.FieldError{field("data.name", `holds \ud800 (at byte offset 149, line 1, column 149), half of a UTF-16 surrogate pair without its other half: write the character itself, or both halves of its pair`)},
+		},
+		{
 			item:   "an empty body",
 			body:   "",
 			status: 400, error: "the body is empty: send a JSON document",

@@ -28,8 +28,9 @@ const (
 // readBody checks the content type, reads at most maxBody bytes, and makes sure the body is one well-formed JSON
 // value in UTF-8 that gives each key of an object once. Each refusal says where the client went wrong: 415 for the
 // content type, 413 for the size, 400 with the byte offset for bytes that are not UTF-8 or not JSON, 422 with the
-// field and the byte offset for a key given twice. (encoding/json would read bytes that are not UTF-8 as U+FFFD,
-// storing a name no one wrote, and keep the last value of a key given twice.)
+// field and the byte offset for a key given twice or a string holding half of a surrogate pair. (encoding/json would
+// read bytes that are not UTF-8, and half a pair, as U+FFFD, storing a name no one wrote, and keep the last value of a
+// key given twice.)
 //
 // Offsets are counted as json.SyntaxError counts them, the bytes read when the problem was found: the offending byte
 // is the offset-th, counting from 1 (see event.InvalidUTF8).
@@ -78,13 +79,26 @@ func readBody(w http.ResponseWriter, r *http.Request, maxBody int64, accept ...s
 	// encoding/json keeps the last of two values of a key: the client may have meant the first.
 	if err := event.CheckDuplicateKeys(b); err != nil {
 		de := err.(*event.DuplicateKeyError)
-		line, col := position(b, de.Offset)
-		e := refuse(http.StatusUnprocessableEntity, "a field is given twice; nothing was stored",
-			FieldError{Field: de.Field, Message: fmt.Sprintf("is given twice (the second time at byte offset %d, line %d, column %d): give each field once", de.Offset, line, col)})
-		e.body.Offset = &de.Offset
-		return nil, e
+		return nil, fieldRefusal(b, "a field is given twice; nothing was stored", de.Field, de.Offset,
+			"is given twice (the second time at byte offset %d, line %d, column %d): give each field once")
+	}
+	// encoding/json reads half of a surrogate pair as U+FFFD: a character the client did not write.
+	if err := event.CheckLoneSurrogates(b); err != nil {
+		le := err.(*event.LoneSurrogateError)
+		return nil, fieldRefusal(b, "a text holds half of a UTF-16 surrogate pair; nothing was stored", le.Field, le.Offset,
+			"holds "+le.Escape+" (at byte offset %d, line %d, column %d), half of a UTF-16 surrogate pair without its other half: "+
+				"write the character itself, or both halves of its pair")
 	}
 	return b, nil
+}
+
+// fieldRefusal refuses a body with 422 for what it holds at offset in field; msg is the field's message, formatted
+// with the offset and its line and column.
+func fieldRefusal(b []byte, error, field string, offset int64, msg string) error {
+	line, col := position(b, offset)
+	e := refuse(http.StatusUnprocessableEntity, error, FieldError{Field: field, Message: fmt.Sprintf(msg, offset, line, col)})
+	e.body.Offset = &offset
+	return e
 }
 
 // position returns the line and column (in bytes, both from 1), which editors show, of the offset-th byte.

@@ -41,8 +41,8 @@ type conflict struct {
 
 // check holds the events to the unit's catalogue as the stream knows it, applying them in order of effective time
 // (the order catalogue.Load folds them in), so that a batch may register a procedure and then change its level. It
-// returns the events to publish, in that order: an event already in the stream is a re-send, accepted with its id
-// and not stored again.
+// returns the events to publish, in that order: an event already in the stream, under the current id or an earlier
+// rule's, is a re-send, accepted with its current id and not stored again.
 func (h *handler) check(ctx context.Context, unit units.Ref, evs []incoming) ([]event.Envelope, []conflict, error) {
 	stored := idSet{r: h.read, ids: map[string]bool{}}
 	cat, err := catalogue.Load(ctx, &stored, unit)
@@ -68,7 +68,15 @@ func (h *handler) check(ctx context.Context, unit units.Ref, evs []incoming) ([]
 		seen      = map[string]bool{}
 	)
 	for _, in := range ordered {
-		if stored.ids[in.env.ID] || seen[in.env.ID] {
+		if seen[in.env.ID] {
+			continue
+		}
+		// The stream may hold the fact under the id of an earlier rule (event.IDs): a re-send all the same.
+		ids, err := event.IDs(in.data)
+		if err != nil {
+			return nil, nil, err
+		}
+		if slices.ContainsFunc(ids, func(id string) bool { return stored.ids[id] }) {
 			continue
 		}
 		seen[in.env.ID] = true

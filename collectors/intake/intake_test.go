@@ -8,11 +8,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/egovtrack/egovtrack/collectors/catalogue"
 	"github.com/egovtrack/egovtrack/collectors/intake"
@@ -720,4 +724,74 @@ func TestStreamUnavailable(t *testing.T) {
 	if !strings.Contains(a.logs.String(), "request failed") {
 		t.Error("the failure is not logged")
 	}
+}
+
+// An envelope made by the code before ids were derived from the JCS form carries the legacy rule's id: the API
+// accepts it, stores it under the current id, and answers with that. And a fact the stream holds under its legacy id,
+// sent again, is a re-send: nothing is stored, and the answer is the current id.
+func TestLegacyIDs(t *testing.T) {
+	t.Parallel()
+	legacy, err := os.ReadFile("testdata/legacy-id-event.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent event.Envelope
+	if err := json.Unmarshal(legacy, &sent); err != nil {
+		t.Fatal(err)
+	}
+	_, d, err := event.Decode(legacy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	current := id(t, d)
+	if current == sent.ID {
+		t.Fatal("the fixture's id is the current rule's")
+	}
+
+	a := newAPI(t)
+	r := a.do(http.MethodPost, eventsPath, tokenThaiNguyen, "application/cloudevents+json", bytes.NewReader(legacy))
+	if r.status != http.StatusAccepted {
+		t.Fatalf("status %d, body %s; want 202", r.status, r.body)
+	}
+	if got := decode[intake.EventsResponse](t, r).IDs; !slices.Equal(got, []string{current}) {
+		t.Errorf("ids %v, want the current id [%s]", got, current)
+	}
+	if got := a.rawIDs(sent.Subject); !slices.Equal(got, []string{current}) {
+		t.Errorf("the stream holds ids %v, want [%s]", got, current)
+	}
+
+	b := newAPI(t)
+	m := nats.NewMsg(sent.Subject)
+	m.Data = legacy
+	if _, err := b.conn.JS.PublishMsg(t.Context(), m, jetstream.WithMsgID(sent.ID)); err != nil {
+		t.Fatal(err)
+	}
+	r = b.send(http.MethodPost, eventsPath, short(d))
+	if r.status != http.StatusAccepted {
+		t.Fatalf("re-send: status %d, body %s; want 202", r.status, r.body)
+	}
+	if got := decode[intake.EventsResponse](t, r).IDs; !slices.Equal(got, []string{current}) {
+		t.Errorf("re-send: ids %v, want [%s]", got, current)
+	}
+	if got := b.rawIDs(sent.Subject); !slices.Equal(got, []string{sent.ID}) {
+		t.Errorf("after the re-send the stream holds ids %v, want only the legacy one [%s]", got, sent.ID)
+	}
+}
+
+// rawIDs are the ids the events stored under subject carry, as published.
+func (a *api) rawIDs(subject string) []string {
+	a.t.Helper()
+	var out []string
+	err := a.conn.Read(a.t.Context(), subject, func(_ uint64, b []byte) error {
+		var env struct{ ID string }
+		if err := json.Unmarshal(b, &env); err != nil {
+			return err
+		}
+		out = append(out, env.ID)
+		return nil
+	})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return out
 }

@@ -16,9 +16,7 @@ import (
 	"github.com/egovtrack/egovtrack/internal/natsauth"
 	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
-	"github.com/egovtrack/egovtrack/projector/consumer"
-	"github.com/egovtrack/egovtrack/projector/metrics"
-	"github.com/egovtrack/egovtrack/projector/store"
+	"github.com/egovtrack/egovtrack/projector/consumer/consumertest"
 )
 
 func TestMain(m *testing.M) { chdbtest.Main(m) }
@@ -65,24 +63,7 @@ func TestSubmittedByNamesTheToken(t *testing.T) {
 		"data": map[string]any{"unit": haNoi, "procedure": "1.000002", "name": "Đăng ký khai sinh", "sector": "Hộ tịch",
 			"eligible": true, "level": 4, "effective_at": day(1)}})
 
-	proj := connect(natsauth.ProjectorName)
-	s, err := proj.Stream(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch := chdbtest.Conn(t, chdbtest.New(t))
-	st, err := store.Open(ctx, ch, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := consumer.New(ctx, s, consumer.Config{Durable: "projector", BatchSize: 100, FlushInterval: 50 * time.Millisecond,
-		AckWait: time.Minute, SignersFile: srv.SignersFile(), RequireSignature: true}, st, metrics.New(nil), quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Run(ctx, true); err != nil {
-		t.Fatal(err)
-	}
+	_, ch := consumertest.ProjectAsDeployed(t, srv)
 
 	rows, err := ch.Query(ctx, "SELECT unit_code, submitted_by FROM events FINAL ORDER BY unit_code")
 	if err != nil {

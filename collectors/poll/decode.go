@@ -62,6 +62,10 @@ func decode(body []byte, want units.Ref) ([]catalogue.Procedure, error) {
 	if err := event.CheckDuplicateKeys(body); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
+	// encoding/json reads half of a surrogate pair (\ud800) as U+FFFD: a name the portal did not write.
+	if err := event.CheckLoneSurrogates(body); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
 	if snap.Unit == (units.Ref{}) {
 		return nil, fmt.Errorf("%w: \"unit\" is missing", ErrMalformed)
 	}

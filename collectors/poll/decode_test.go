@@ -77,6 +77,12 @@ func TestDecodeBadInput(t *testing.T) {
 			err:  "document is not a catalogue: procedures[0].level is given twice (the second time at byte offset 175)",
 		},
 		{
+			item: "half of a surrogate pair",
+			body: doc(strings.Replace(item, "Đăng ký", `\udc00 Đăng ký`, 1)),
+			is:   ErrMalformed,
+			err:  `document is not a catalogue: procedures[0].name holds \udc00 at byte offset 96, half of a UTF-16 surrogate pair without its other half`,
+		},
+		{
 			item: "an empty document",
 			body: "",
 			is:   ErrMalformed,

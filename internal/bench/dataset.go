@@ -46,8 +46,10 @@ func (d dataset) registrations() int { return d.Procedures * len(units.All()) }
 // openDataset returns the cached dataset, generating it first when the cache has none.
 func openDataset(ctx context.Context, dir string, seed uint64, events, procedures int, log *slog.Logger) (dataset, time.Duration, error) {
 	per := min(max(procedures, 1), max(1, events/2/len(units.All())))
+	// "jcs-ids": a dataset cached before ids were derived from the JCS form carries legacy ids, which the projector
+	// stores under the current ones, so the freshness step would never see its events arrive: it is not reused.
 	d := dataset{Events: events, Procedures: per, Seed: seed,
-		Path: filepath.Join(dir, fmt.Sprintf("bulk-seed%d-events%d-procs%d.jsonl", seed, events, procedures))}
+		Path: filepath.Join(dir, fmt.Sprintf("bulk-jcs-ids-seed%d-events%d-procs%d.jsonl", seed, events, procedures))}
 	if fi, err := os.Stat(d.Path); err == nil && fi.Size() > 0 {
 		log.Info("dataset cached", "path", d.Path, "events", events)
 		return d, 0, nil

@@ -65,9 +65,9 @@ type Data interface {
 	OccurredAt() time.Time
 }
 
-// New wraps data in an envelope (writing its times in UTC, in place). The id is derived from the type, the subject and the data, never from when or by
-// whom it was reported, so reporting the same fact again yields the same id: JetStream drops the duplicate within its
-// window, and the projector's tables are keyed by it beyond that.
+// New wraps data in an envelope (writing its times in UTC, in place). The id is derived from the type, the subject and
+// the data (see Canonical), never from when or by whom it was reported, so reporting the same fact again yields the
+// same id: JetStream drops the duplicate within its window, and the projector's tables are keyed by it beyond that.
 //
 // New validates source against the envelope's schema and the encoded data as Validate does, and refuses an event of
 // more than MaxSize bytes; an event it returns is one Decode accepts. The error is FieldErrors when the fact breaks
@@ -84,8 +84,12 @@ func New(source string, d Data) (Envelope, error) {
 	if len(errs) > 0 {
 		return Envelope{}, errs
 	}
+	canonical, err := canonicalOf(d.EventType(), raw) // raw is the encoding of the normalized data
+	if err != nil {
+		return Envelope{}, err
+	}
 	env := Envelope{
-		ID:              deriveID(d.EventType(), d.Subject(), raw),
+		ID:              deriveID(d.EventType(), d.Subject(), canonical),
 		Source:          source,
 		SpecVersion:     SpecVersion,
 		Type:            d.EventType(),
@@ -109,16 +113,24 @@ func New(source string, d Data) (Envelope, error) {
 // time and id are the ones its data derives. The returned Data is one of the pointer types of this package
 // (*LevelChangedData, …).
 //
+// The id may be the current rule's or the legacy rule's (events published before ids were derived from the JCS
+// form; see legacyID): either is accepted, and the envelope returned carries the current rule's id, so that a fact
+// has one id wherever it is stored, whichever rule its publisher followed.
+//
 // Input that is not an event at all is an error saying so ("decode envelope: …"): more than MaxSize bytes, bytes that
 // are not UTF-8 (with the byte offset of the first), malformed JSON (with the byte offset where it broke), or JSON
 // that is not an object. An event that breaks the contract gives FieldErrors naming every problem, with the envelope
-// as far as it could be read; a field given twice is one of them, alone.
+// as far as it could be read; a field given twice, or a string holding half of a UTF-16 surrogate pair (\ud800,
+// which JSON readers turn into U+FFFD, a character the sender did not write), is one of them, alone.
 func Decode(b []byte) (Envelope, Data, error) {
 	if len(b) > MaxSize {
 		return Envelope{}, nil, fmt.Errorf("decode envelope: the event is %d bytes, more than the %d an event may be", len(b), MaxSize)
 	}
 	if off, ok := InvalidUTF8(b); ok {
 		return Envelope{}, nil, fmt.Errorf("decode envelope: invalid UTF-8 at byte offset %d: an event is UTF-8 text", off)
+	}
+	if fe, ok := loneSurrogateError("", b); ok {
+		return Envelope{}, nil, FieldErrors{fe}
 	}
 	obj, top, ok := readObject(b)
 	if !ok {
@@ -143,10 +155,14 @@ func Decode(b []byte) (Envelope, Data, error) {
 	return env, d, nil
 }
 
-// Decode validates the envelope as Decode does its JSON, and returns its data.
+// Decode validates the envelope as Decode does its JSON, and returns its data. It accepts an id of either rule, as
+// Decode does, and leaves e as it is: the package's Decode returns the envelope with the current rule's id.
 func (e Envelope) Decode() (Data, error) {
 	if off, ok := InvalidUTF8(e.Data); ok {
 		return nil, FieldErrors{{"data", fmt.Sprintf("is not UTF-8 text: invalid UTF-8 at byte offset %d", off)}}
+	}
+	if fe, ok := loneSurrogateError("data", e.Data); ok {
+		return nil, FieldErrors{fe}
 	}
 	// An envelope whose JSON reads plainly passes every check below but the schemas': go straight to them. Marshal
 	// fails on malformed data, and readObject on a key the data gives twice.
@@ -232,8 +248,9 @@ func envelopeOf(b []byte, obj map[string]any, top map[string]span) (Envelope, er
 	return env, nil
 }
 
-// decode validates doc, the JSON of e, and decodes e's data. envErr is what decoding doc into e said.
-func (e Envelope) decode(doc map[string]any, envErr error) (Data, error) {
+// decode validates doc, the JSON of e, and decodes e's data. envErr is what decoding doc into e said. When the event
+// is valid, e.ID becomes the current rule's id (it may have been the legacy rule's).
+func (e *Envelope) decode(doc map[string]any, envErr error) (Data, error) {
 	errs := check(schemas.envelope, doc, "")
 	d := newData(e.Type)
 	data, isObject := doc["data"].(map[string]any)
@@ -262,12 +279,14 @@ func (e Envelope) decode(doc map[string]any, envErr error) (Data, error) {
 		return nil, errs
 	}
 	errs = merge(errs, checkBeyondSchema(d))
+	var id string
 	if len(errs) == 0 {
-		errs = e.checkIdentity(d)
+		id, errs = e.checkIdentity(d)
 	}
 	if err := errs.err(); err != nil {
 		return nil, err
 	}
+	e.ID = id
 	return d, nil
 }
 
@@ -328,7 +347,9 @@ func UnitOf(d Data) (units.Ref, bool) {
 	return unitOf(d)
 }
 
-// normalize writes every time in UTC, so that the same instant always encodes, and so hashes, the same way.
+// normalize writes every time in UTC, so that the same instant always encodes, and so hashes, the same way. The rest
+// of the normalization the id rule states is the types' own: a level decodes to its number, empty optional fields
+// (reason, digest, unknown users) carry omitempty, and encoding/json writes a time's fraction shortest.
 func normalize(d Data) {
 	switch d := d.(type) {
 	case *ProcedureRegisteredData:
@@ -347,9 +368,9 @@ func normalize(d Data) {
 }
 
 // checkIdentity holds the envelope to the fact it carries: its subject and time are the fact's, and its id is the
-// one the fact derives, so that no one can give the same fact a second id (and have it counted twice) or two facts
-// one id.
-func (e Envelope) checkIdentity(d Data) FieldErrors {
+// one the fact derives, by the current rule or the legacy one, so that no one can give the same fact an id of their
+// own (and have it counted twice) or two facts one id. It returns the current rule's id.
+func (e Envelope) checkIdentity(d Data) (string, FieldErrors) {
 	var errs FieldErrors
 	if d.Subject() != e.Subject {
 		errs.add("subject", fmt.Sprintf("is %q, but the data is about %q", e.Subject, d.Subject()))
@@ -358,13 +379,19 @@ func (e Envelope) checkIdentity(d Data) FieldErrors {
 		errs.add("time", fmt.Sprintf("is %s, but the data took effect at %s", e.Time.Format(time.RFC3339), d.OccurredAt().Format(time.RFC3339)))
 	}
 	normalize(d)
-	canonical, err := json.Marshal(d)
+	marshalled, err := json.Marshal(d)
 	if err != nil {
 		errs.add("data", err.Error())
-		return errs
+		return "", errs
 	}
-	if want := deriveID(e.Type, d.Subject(), canonical); e.ID != want {
-		errs.add("id", fmt.Sprintf("is %q, but this fact's id is %q: ids are derived from the fact", e.ID, want))
+	canonical, err := canonicalOf(e.Type, marshalled)
+	if err != nil {
+		errs.add("data", err.Error())
+		return "", errs
 	}
-	return errs
+	current := deriveID(e.Type, d.Subject(), canonical)
+	if e.ID != current && e.ID != legacyID(e.Type, d.Subject(), marshalled) {
+		errs.add("id", fmt.Sprintf("is %q, but this fact's id is %q: ids are derived from the fact", e.ID, current))
+	}
+	return current, errs
 }

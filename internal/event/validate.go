@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/egovtrack/egovtrack/internal/units"
 )
@@ -91,12 +92,25 @@ func checkData(d Data) ([]byte, error) {
 	return raw, merge(check(sch, doc, "data"), checkBeyondSchema(d)).err()
 }
 
-// checkEncodable refuses the Go values JSON cannot carry, before encoding fails on them: percentages that are not
-// numbers, and times beyond the years encoding/json writes.
+// checkEncodable refuses the Go values JSON cannot carry, before encoding fails on them or changes them: percentages
+// that are not numbers, times beyond the years encoding/json writes, and texts that are not UTF-8 (encoding/json
+// would write U+FFFD for their bad bytes, a text no one wrote).
 func checkEncodable(d Data) FieldErrors {
 	var es FieldErrors
 	if t := d.OccurredAt(); !t.IsZero() && !encodable(t) {
 		checkTime(&es, timeField(d), t)
+	}
+	var texts []struct{ name, v string }
+	switch d := d.(type) {
+	case *ProcedureRegisteredData:
+		texts = append(texts, struct{ name, v string }{"data.name", d.Name}, struct{ name, v string }{"data.sector", d.Sector})
+	case *ProcedureRetiredData:
+		texts = append(texts, struct{ name, v string }{"data.reason", d.Reason})
+	}
+	for _, t := range texts {
+		if !utf8.ValidString(t.v) {
+			es.add(t.name, "is not UTF-8 text")
+		}
 	}
 	if d, ok := d.(*TargetSetData); ok {
 		for _, f := range []struct {

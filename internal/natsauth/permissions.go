@@ -10,7 +10,8 @@ const api = "$JS.API"
 // InboxPrefix is the prefix of the inboxes a credential's connection receives replies on: publish acks, consumer
 // deliveries, API responses. Each credential has its own, derived from its public key (stream.Connect sets it), and
 // may subscribe to nothing else, so that no credential can listen to the replies another one receives, as it could
-// on a shared _INBOX.>.
+// on a shared _INBOX.>. A client in another language must set it too (internal/event/publishing.md): with the default
+// prefix it never receives JetStream's acknowledgements.
 func InboxPrefix(key string) string { return "_INBOX." + key }
 
 // Permissions is what u may publish and subscribe to:

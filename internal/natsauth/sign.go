@@ -24,7 +24,7 @@ const (
 	SubmittedByHeader = "Egov-Submitted-By"
 	// SignerHeader is the signing credential's public user nkey.
 	SignerHeader = "Egov-Signer"
-	// SignatureHeader is the ed25519 signature of the message (see signed), base64url without padding.
+	// SignatureHeader is the ed25519 signature of the message (see Signed), base64url without padding.
 	SignatureHeader = "Egov-Signature"
 )
 
@@ -36,13 +36,17 @@ var (
 	ErrNotAllowed    = errors.New("the signer may not submit it")
 )
 
-// signed is what a signature covers: a label naming the scheme, the subject, the submitter's name and the payload, so
-// that a signature can neither be moved to another subject, nor claimed for another credential, nor kept for changed
-// bytes. Subjects and names hold no newline.
-func signed(subject, by string, data []byte) []byte {
-	const label = "egovtrack event signature v1\n"
-	b := make([]byte, 0, len(label)+len(subject)+len(by)+len(data)+2)
-	b = append(b, label...)
+// SignatureLabel starts the bytes every signature covers; it names the scheme and its version.
+const SignatureLabel = "egovtrack event signature v1\n"
+
+// Signed is what a signature covers: SignatureLabel, the subject the message is published on, a newline, the
+// submitter's name (SubmittedByHeader's value, "" when the header is absent), a newline and the payload exactly as
+// published, so that a signature can neither be moved to another subject, nor claimed for another credential, nor
+// kept for changed bytes. Subjects and names hold no newline. internal/event/README.md ("Signatures") states the same
+// for publishers in other languages, and internal/event/conformance/vectors.json gives examples.
+func Signed(subject, by string, data []byte) []byte {
+	b := make([]byte, 0, len(SignatureLabel)+len(subject)+len(by)+len(data)+2)
+	b = append(b, SignatureLabel...)
 	b = append(b, subject...)
 	b = append(b, '\n')
 	b = append(b, by...)
@@ -93,7 +97,7 @@ func (c *Credential) SignOnBehalf(msg *nats.Msg, onBehalf string) error {
 }
 
 func (c *Credential) sign(msg *nats.Msg, by string) error {
-	sig, err := c.kp.Sign(signed(msg.Subject, by, msg.Data))
+	sig, err := c.kp.Sign(Signed(msg.Subject, by, msg.Data))
 	if err != nil {
 		return fmt.Errorf("sign with %s: %w", c, err)
 	}
@@ -127,7 +131,7 @@ func (m *Model) Authorise(subject string, h nats.Header, data []byte) (User, err
 	}
 	u := m.Users[i]
 	raw, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || m.verifiers[i].Verify(signed(subject, by, data), raw) != nil {
+	if err != nil || m.verifiers[i].Verify(Signed(subject, by, data), raw) != nil {
 		return User{}, fmt.Errorf("%w of %s", ErrBadSignature, u.Name)
 	}
 	if u.Role == Intake && strings.HasPrefix(by, onBehalfPrefix) {

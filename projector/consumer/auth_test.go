@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/egovtrack/egovtrack/collectors/simulate"
-	"github.com/egovtrack/egovtrack/internal/chdb/chdbtest"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/natsauth"
 	"github.com/egovtrack/egovtrack/internal/stream"
@@ -23,7 +22,6 @@ import (
 	"github.com/egovtrack/egovtrack/internal/units"
 	"github.com/egovtrack/egovtrack/projector/consumer"
 	"github.com/egovtrack/egovtrack/projector/metrics"
-	"github.com/egovtrack/egovtrack/projector/store"
 )
 
 var (
@@ -51,20 +49,10 @@ func registeredAt(t *testing.T, unit units.Ref, code string, level event.Level) 
 
 func projectVerified(t *testing.T, conn *stream.Conn, signers string, require bool) (*rig, consumer.Stats) {
 	t.Helper()
-	ctx := context.Background()
-	s, err := conn.Stream(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch := chdbtest.Conn(t, chdbtest.New(t))
-	st, err := store.Open(ctx, ch, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &rig{nc: conn, s: s, conn: ch, store: st, w: st, m: metrics.New(nil)}
+	r := openRig(t, conn)
 	cfg := config(500, 50*time.Millisecond)
 	cfg.SignersFile, cfg.RequireSignature = signers, require
-	stats, err := r.consumer(t, cfg).Run(ctx, true)
+	stats, err := r.consumer(t, cfg).Run(context.Background(), true)
 	if err != nil {
 		t.Fatal(err)
 	}

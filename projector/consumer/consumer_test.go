@@ -59,6 +59,15 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r := openRig(t, nc)
+	r.sent = res.Stored
+	return r
+}
+
+// openRig opens a fresh ClickHouse database and the store on it, to project what nc's stream holds.
+func openRig(t *testing.T, nc *stream.Conn) *rig {
+	t.Helper()
+	ctx := context.Background()
 	s, err := nc.Stream(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +77,7 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &rig{nc: nc, s: s, conn: conn, store: st, sent: res.Stored, w: st, m: metrics.New(nil)}
+	return &rig{nc: nc, s: s, conn: conn, store: st, w: st, m: metrics.New(nil)}
 }
 
 func (r *rig) consumer(t *testing.T, cfg consumer.Config) *consumer.Consumer {
