@@ -29,7 +29,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.NATS.URL = ""
+	cfg.NATS.URL, cfg.NATS.Embedded = "", true
 	cfg.Dir = t.TempDir()
 	cfg.ClickHouse = chdbtest.New(t)
 	var out bytes.Buffer
