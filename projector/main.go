@@ -177,6 +177,7 @@ func runProjector(ctx context.Context, cfg config, _, _ io.Writer, log *slog.Log
 	log.Info("projecting", "stream", cfg.NATS.Stream, "consumer", cfg.Consumer.Durable, "partition", cfg.Consumer.Partition,
 		"clickhouse", cfg.ClickHouse, "cluster", cfg.ClickHouseCluster)
 	stats, err := c.Run(ctx, cfg.UntilCaughtUp)
-	log.Info("projector stopped", "projected", stats.Projected, "skipped", stats.Skipped, "rejected", stats.Rejected, "batches", stats.Batches)
+	// projected counts what this run wrote; the consumer's Projected counts the repeats it skipped as well.
+	log.Info("projector stopped", "projected", stats.Projected-stats.Skipped, "skipped", stats.Skipped, "rejected", stats.Rejected, "batches", stats.Batches)
 	return err
 }

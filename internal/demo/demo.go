@@ -133,7 +133,9 @@ func demo(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) (sum
 	if err != nil {
 		return sum, err
 	}
-	fmt.Fprintf(out, "    %d events projected in %d batches, %d rejected\n", stats.Projected, stats.Batches, stats.Rejected)
+	// The consumer's Projected counts the repeats it skipped too: a second demo writes none of them again.
+	fmt.Fprintf(out, "    %d events projected, %d already written (skipped), %d rejected, in %d batches\n",
+		stats.Projected-stats.Skipped, stats.Skipped, stats.Rejected, stats.Batches)
 
 	fmt.Fprintln(out, "3/4 dashboards generate…")
 	files, err := provision.Write(cfg.grafanaDir())

@@ -122,6 +122,11 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second demo: %v", err)
 	}
+	// Nothing is said to be projected again: within the duplicate window the stream dropped the repeats, beyond it
+	// they are skipped and said apart.
+	if want := "    0 events projected, "; !strings.Contains(out.String(), want) {
+		t.Errorf("the second run's output does not say %q:\n%s", want, out.String())
+	}
 	var raw uint64
 	if err := chdbtest.Conn(t, cfg.ClickHouse).QueryRow(context.Background(), "SELECT count() FROM events").Scan(&raw); err != nil {
 		t.Fatal(err)
