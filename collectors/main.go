@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -56,89 +57,122 @@ commands:
 Configuration is read from EGOV_* environment variables; see README.md.`
 
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, usage)
-		os.Exit(2)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Exit codes: what a script running a collector can tell apart.
+const (
+	exitOK     = 0
+	exitFailed = 1 // nothing, or not everything, was acknowledged: the output says what was
+	exitUsage  = 2 // the command line or the configuration; nothing was sent
+)
+
+// run carries out one command line (without the program's name) and returns its exit code. Every command that
+// talks to the stream first checks the NATS configuration, so that one naming no server is refused before anything
+// is read or sent (stream.ErrNoServer).
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) < 1 {
+		fmt.Fprintln(stderr, usage)
+		return exitUsage
 	}
 	var cfg config
 	if err := env.Parse(&cfg); err != nil {
-		fmt.Fprintf(os.Stderr, "collectors: configuration: %v\n", err)
-		os.Exit(2)
+		fmt.Fprintf(stderr, "collectors: configuration: %v\n", err)
+		return exitUsage
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	var err error
-	switch cmd, args := os.Args[1], os.Args[2:]; {
-	case cmd == "simulate" && len(args) == 0:
-		err = withStream(ctx, cfg, log, func(conn *stream.Conn) error { return runSimulate(ctx, cfg, conn, log) })
-	case cmd == "sheet":
-		// Arguments first: a typo is reported without starting or reaching a NATS server.
-		sheetCmd, serr := sheet.ParseArgs(args, os.Stderr)
-		switch {
-		case errors.Is(serr, flag.ErrHelp):
-			os.Exit(0)
-		case serr != nil:
-			os.Exit(2) // the reason and the usage are already printed
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	cmd, args := args[0], args[1:]
+	// connected runs fn on a connection to the stream: publishing commands say that nothing was sent when the
+	// configuration is refused.
+	connected := func(publishes bool, fn func(*stream.Conn) error) int {
+		if err := cfg.NATS.Validate(); err != nil {
+			fmt.Fprintf(stderr, "collectors %s: configuration: %v\n", cmd, err)
+			if publishes {
+				fmt.Fprintln(stderr, "Nothing was sent.")
+			}
+			return exitUsage
 		}
-		err = withStream(ctx, cfg, log, func(conn *stream.Conn) error {
-			return sheetCmd.Run(ctx, conn, conn, os.Stdout, log, time.Now)
+		return failed(log, cmd, withStream(ctx, cfg, log, fn))
+	}
+
+	switch {
+	case cmd == "simulate" && len(args) == 0:
+		return connected(true, func(conn *stream.Conn) error { return runSimulate(ctx, cfg, conn, stderr, log) })
+	case cmd == "sheet":
+		// Arguments first: a typo is reported without reaching a NATS server.
+		sheetCmd, err := sheet.ParseArgs(args, stderr)
+		switch {
+		case errors.Is(err, flag.ErrHelp):
+			return exitOK
+		case err != nil:
+			return exitUsage // the reason and the usage are already printed
+		}
+		return connected(true, func(conn *stream.Conn) error {
+			return sheetCmd.Run(ctx, conn, conn, stdout, log, time.Now)
 		})
 	case cmd == "poll" && len(args) == 0:
 		// EGOV_POLL_* is read here, not in config: its URL and UNIT are required by poll alone.
-		pollCfg, perr := poll.LoadConfig()
-		if perr != nil {
-			fmt.Fprintf(os.Stderr, "collectors: configuration: %v\n", perr)
-			os.Exit(2)
+		pollCfg, err := poll.LoadConfig()
+		if err != nil {
+			fmt.Fprintf(stderr, "collectors: configuration: %v\n", err)
+			return exitUsage
 		}
-		err = withStream(ctx, cfg, log, func(conn *stream.Conn) error {
+		return connected(true, func(conn *stream.Conn) error {
 			return poll.Run(ctx, pollCfg, conn, conn, log, time.Now)
 		})
 	case cmd == "serve" && len(args) > 0 && args[0] == "hash-token":
 		// The token comes on stdin, so that it stays out of the shell history; no NATS server is needed.
-		if herr := intake.RunHashToken(os.Stdin, os.Stdout, args[1:]); herr != nil {
-			fmt.Fprintf(os.Stderr, "collectors serve %v\n", herr)
-			os.Exit(2)
+		if err := intake.RunHashToken(stdin, stdout, args[1:]); err != nil {
+			fmt.Fprintf(stderr, "collectors serve %v\n", err)
+			return exitUsage
 		}
+		return exitOK
 	case cmd == "serve" && len(args) == 1 && args[0] == "healthcheck":
 		// For images that hold no HTTP client; the address is the API's own EGOV_SERVE_ADDR.
-		serveCfg, serr := intake.LoadConfig()
-		if serr != nil {
-			fmt.Fprintf(os.Stderr, "collectors: configuration: %v\n", serr)
-			os.Exit(2)
+		serveCfg, err := intake.LoadConfig()
+		if err != nil {
+			fmt.Fprintf(stderr, "collectors: configuration: %v\n", err)
+			return exitUsage
 		}
 		if serveCfg.TLSCertFile != "" {
 			err = healthcheck.ProbeTLS(ctx, serveCfg.Addr, "/healthz", serveCfg.TLSCertFile)
 		} else {
 			err = healthcheck.Probe(ctx, serveCfg.Addr, "/healthz")
 		}
+		return failed(log, cmd, err)
 	case cmd == "stream" && len(args) == 0:
 		// Only the office credential may create the stream, and neither the intake nor the projector holds it: a
-		// deployment runs this once before them.
+		// deployment runs this once before them. "ready" is said once the server has answered the update.
 		cfg.NATS.ManageStream = true
-		err = withStream(ctx, cfg, log, func(*stream.Conn) error {
-			log.Info("stream ready", "stream", cfg.NATS.Stream, "replicas", cfg.NATS.Replicas)
+		return connected(false, func(*stream.Conn) error {
+			log.Info("stream ready", "stream", cfg.NATS.Stream, "replicas", cfg.NATS.Replicas, "url", cfg.NATS.RedactedURL())
 			return nil
 		})
 	case cmd == "serve" && len(args) == 0:
 		// EGOV_SERVE_* is read here, not in config: its TOKENS_FILE is required by serve alone.
-		serveCfg, serr := intake.LoadConfig()
-		if serr != nil {
-			fmt.Fprintf(os.Stderr, "collectors: configuration: %v\n", serr)
-			os.Exit(2)
+		serveCfg, err := intake.LoadConfig()
+		if err != nil {
+			fmt.Fprintf(stderr, "collectors: configuration: %v\n", err)
+			return exitUsage
 		}
-		err = withStream(ctx, cfg, log, func(conn *stream.Conn) error {
+		return connected(false, func(conn *stream.Conn) error {
 			return intake.Serve(ctx, serveCfg, conn, log)
 		})
-	default:
-		fmt.Fprintln(os.Stderr, usage)
-		os.Exit(2)
 	}
+	fmt.Fprintln(stderr, usage)
+	return exitUsage
+}
+
+// failed logs err, if any, and returns the exit code it means.
+func failed(log *slog.Logger, cmd string, err error) int {
 	if err != nil {
-		log.Error("collectors "+os.Args[1]+" failed", "err", err)
-		os.Exit(1)
+		log.Error("collectors "+cmd+" failed", "err", err)
+		return exitFailed
 	}
+	return exitOK
 }
 
 // withStream connects to JetStream for the length of fn.
@@ -151,15 +185,15 @@ func withStream(ctx context.Context, cfg config, log *slog.Logger, fn func(*stre
 	return fn(conn)
 }
 
-func runSimulate(ctx context.Context, cfg config, conn *stream.Conn, log *slog.Logger) error {
+func runSimulate(ctx context.Context, cfg config, conn *stream.Conn, progress io.Writer, log *slog.Logger) error {
 	if cfg.Events > 0 {
 		_, err := simulate.RunBulk(ctx, conn, simulate.BulkOptions{
 			Seed: cfg.Seed, Events: cfg.Events, ProceduresPerUnit: cfg.ProceduresPerUnit,
 			// Two years of history: the national scale the dashboards must answer at.
 			Start: time.Date(2020, 1, 1, 0, 0, 0, 0, event.Vietnam), End: time.Date(2022, 1, 1, 0, 0, 0, 0, event.Vietnam),
-		}, os.Stderr, log)
+		}, progress, log)
 		return err
 	}
-	_, err := simulate.Run(ctx, conn, simulate.Campaign2021(cfg.Seed), os.Stderr, log)
+	_, err := simulate.Run(ctx, conn, simulate.Campaign2021(cfg.Seed), progress, log)
 	return err
 }

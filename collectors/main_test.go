@@ -1,12 +1,26 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/egovtrack/egovtrack/collectors/intake"
 	"github.com/egovtrack/egovtrack/collectors/poll"
 	"github.com/egovtrack/egovtrack/internal/envdoc"
+	"github.com/egovtrack/egovtrack/internal/natsauth"
+	"github.com/egovtrack/egovtrack/internal/stream"
+	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
 )
 
 // Every variable the command reads is in the README's configuration table, with its default.
@@ -23,4 +37,162 @@ func TestREADMEDocumentsConfiguration(t *testing.T) {
 	for _, v := range envdoc.Missing(string(b), envdoc.Vars(all)) {
 		t.Errorf("README.md lacks the row | `%s` | `%s` | …", v.Name, v.Default)
 	}
+}
+
+// invocation is one command line of a collector, with the environment it runs in.
+type invocation struct {
+	name string
+	args []string
+	env  map[string]string
+}
+
+// template is the officer's spreadsheet, as the README has them import it.
+var template, _ = filepath.Abs("sheet/templates/danh-muc-thu-tuc.xlsx")
+
+// everyCommand is every command that talks to the stream, as a unit, the office or a deployment runs it: with
+// what each needs besides NATS. portal serves the poller's document.
+func everyCommand(t *testing.T, portal string) []invocation {
+	tokens := filepath.Join(t.TempDir(), "tokens.txt")
+	if err := os.WriteFile(tokens, []byte("province/19 "+strings.Repeat("ab", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []invocation{
+		{name: "sheet", args: []string{"sheet", "--unit", "province/19", template}},
+		{name: "poll", args: []string{"poll"}, env: map[string]string{
+			"EGOV_POLL_URL": portal, "EGOV_POLL_UNIT": "province/19", "EGOV_POLL_INTERVAL": "0", "EGOV_POLL_RETRIES": "0"}},
+		{name: "simulate", args: []string{"simulate"}, env: map[string]string{"EGOV_SIM_EVENTS": "20"}},
+		{name: "serve", args: []string{"serve"}, env: map[string]string{
+			"EGOV_SERVE_TOKENS_FILE": tokens, "EGOV_SERVE_ADDR": "127.0.0.1:0"}},
+		{name: "stream", args: []string{"stream"}},
+	}
+}
+
+// run runs the command in this process, as main would, with env on top of a NATS environment emptied of what the
+// developer's shell may hold; it returns the exit code and what was written to stdout and stderr.
+func (inv invocation) run(t *testing.T, env map[string]string) (int, string, string) {
+	t.Helper()
+	for _, k := range []string{"EGOV_NATS_URL", "EGOV_NATS_EMBEDDED", "EGOV_NATS_NKEY_SEED_FILE", "EGOV_NATS_MANAGE_STREAM"} {
+		t.Setenv(k, "")
+	}
+	for _, e := range []map[string]string{inv.env, env} {
+		for k, v := range e {
+			t.Setenv(k, v)
+		}
+	}
+	// serve would run until stopped: a minute is the bound of any test here.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, inv.args, strings.NewReader(""), &stdout, &stderr)
+	t.Logf("collectors %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(inv.args, " "), code, stdout.String(), stderr.String())
+	return code, stdout.String(), stderr.String()
+}
+
+// success is what a command says when it believes it has delivered: none may say it of a server that did not
+// acknowledge, nor of one it made up.
+var success = regexp.MustCompile(`Published \d|events published|simulation published|stream ready|msg=submitted|intake API listening`)
+
+// No command that talks to the stream falls back to a private embedded server: without EGOV_NATS_URL each refuses,
+// naming the variable to set, exits 2 and starts nothing (no .demo/nats appears where it ran). Asking for the
+// embedded server beside a URL is refused too.
+func TestCommandsRefuseWithoutAServer(t *testing.T) {
+	t.Chdir(t.TempDir())
+	cases := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"no URL", nil, "EGOV_NATS_URL is not set"},
+		{"a URL and the embedded server", map[string]string{"EGOV_NATS_URL": "nats://127.0.0.1:4222", "EGOV_NATS_EMBEDDED": "true"},
+			"EGOV_NATS_URL and EGOV_NATS_EMBEDDED=true"},
+	}
+	for _, c := range cases {
+		for _, inv := range everyCommand(t, "http://127.0.0.1:9/catalogue.json") {
+			t.Run(c.name+"/"+inv.name, func(t *testing.T) {
+				code, stdout, stderr := inv.run(t, c.env)
+				if code != exitUsage {
+					t.Errorf("exit %d, want %d", code, exitUsage)
+				}
+				if !strings.Contains(stderr, c.want) {
+					t.Errorf("stderr does not say %q", c.want)
+				}
+				if success.MatchString(stdout + stderr) {
+					t.Errorf("it says it succeeded")
+				}
+				if inv.name != "serve" && inv.name != "stream" && !strings.Contains(stderr, "Nothing was sent.") {
+					t.Errorf("stderr does not say that nothing was sent")
+				}
+				if _, err := os.Stat(".demo"); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf(".demo exists (%v): an embedded server was started", err)
+				}
+			})
+		}
+	}
+}
+
+// A server that stores without acknowledging (a stream with no_ack) is not a delivery: every publishing command,
+// holding its real credential, exits 1 within EGOV_NATS_PUBLISH_RETRY_FOR and never says it published.
+func TestCommandsFailWhenTheServerDoesNotAck(t *testing.T) {
+	readme, err := os.ReadFile("poll/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := regexp.MustCompile("(?s)```json\n(.*?)```").FindSubmatch(readme)
+	if doc == nil {
+		t.Fatal("poll/README.md has no ```json example")
+	}
+	portal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(doc[1])
+	}))
+	t.Cleanup(portal.Close)
+
+	credential := map[string]string{"sheet": "province/19", "poll": "province/19", "simulate": natsauth.OfficeName}
+	for _, inv := range everyCommand(t, portal.URL) {
+		name, ok := credential[inv.name]
+		if !ok {
+			continue // serve answers 503 then (collectors/intake's TestStreamUnavailable); stream publishes nothing
+		}
+		t.Run(inv.name, func(t *testing.T) {
+			srv := noAckServer(t) // each its own: the server keeps what it does not acknowledge
+			began := time.Now()
+			code, stdout, stderr := inv.run(t, map[string]string{
+				"EGOV_NATS_URL":               srv.Config().URL,
+				"EGOV_NATS_NKEY_SEED_FILE":    natsauth.SeedFile(srv.Keys, name),
+				"EGOV_NATS_CONNECT_TIMEOUT":   "300ms",
+				"EGOV_NATS_PUBLISH_RETRY_FOR": "1s",
+			})
+			if code != exitFailed {
+				t.Errorf("exit %d, want %d", code, exitFailed)
+			}
+			if success.MatchString(stdout + stderr) {
+				t.Errorf("it says it succeeded")
+			}
+			if !strings.Contains(stderr, "not acknowledged by stream EGOV") {
+				t.Errorf("stderr does not say the events were not acknowledged")
+			}
+			if inv.name == "sheet" && !strings.Contains(stdout, "PUBLISHING FAILED: the stream acknowledged 0 of the") {
+				t.Errorf("the officer is not told that publishing failed")
+			}
+			t.Logf("failed after %s", time.Since(began).Round(time.Millisecond))
+		})
+	}
+}
+
+// noAckServer is a server running the authorisation model whose stream stores without acknowledging (JetStream's
+// no_ack), as a misconfigured or failing server would.
+func noAckServer(t *testing.T) *streamtest.AuthServer {
+	t.Helper()
+	srv := streamtest.StartAuth(t)
+	office, err := stream.Connect(context.Background(), srv.As(natsauth.OfficeName), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer office.Close()
+	sc := stream.StreamConfig(srv.As(natsauth.OfficeName))
+	sc.NoAck = true
+	if _, err := office.JS.UpdateStream(context.Background(), sc); err != nil {
+		t.Fatal(err)
+	}
+	return srv
 }

@@ -66,14 +66,28 @@ func run(args []string, stderr io.Writer, log *slog.Logger) int {
 		defer stop()
 		return pushAll(ctx, cfg.Grafana, log)
 	}
-	files, err := provision.Write(cfg.Dir)
+	// The root must exist: made up from a relative default in the wrong directory, it would receive files that no
+	// Grafana and no commit ever reads, and "wrote" would be true of nothing anyone meant.
+	root, err := filepath.Abs(cfg.Dir)
+	if err == nil {
+		var fi os.FileInfo
+		if fi, err = os.Stat(root); err == nil && !fi.IsDir() {
+			err = fmt.Errorf("%s is not a directory", root)
+		}
+	}
+	if err != nil {
+		log.Error("generate: EGOV_DASHBOARDS_DIR must be an existing directory (deploy/grafana: run from the repository's root)", "dir", cfg.Dir, "err", err)
+		return 1
+	}
+	files, err := provision.Write(root)
 	if err != nil {
 		log.Error("generate", "err", err)
 		return 1
 	}
 	for _, f := range files {
-		log.Info("wrote", "file", filepath.Join(cfg.Dir, filepath.FromSlash(f.Path)), "bytes", len(f.Data))
+		log.Info("wrote", "file", filepath.Join(root, filepath.FromSlash(f.Path)), "bytes", len(f.Data))
 	}
+	log.Info("dashboards generated", "files", len(files), "dir", root)
 	return 0
 }
 

@@ -224,3 +224,55 @@ func TestPushNeedsURLAndToken(t *testing.T) {
 		}
 	}
 }
+
+// generate writes under an existing directory only: from the wrong working directory, the relative default would
+// otherwise make a tree of its own that nothing reads, and log that it wrote it.
+func TestGenerateNeedsItsDirectory(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "deploy", "grafana")
+	t.Setenv("EGOV_DASHBOARDS_DIR", missing)
+	var logs bytes.Buffer
+	if code := run([]string{"generate"}, io.Discard, slog.New(slog.NewTextHandler(&logs, nil))); code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, logs.String())
+	}
+	if !strings.Contains(logs.String(), "EGOV_DASHBOARDS_DIR must be an existing directory") || strings.Contains(logs.String(), "msg=wrote") {
+		t.Errorf("the log does not refuse, or says it wrote:\n%s", logs.String())
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Errorf("%s was made", missing)
+	}
+}
+
+// push counts a dashboard as pushed only when Grafana's answer says it saved it: a 200 from something else at the
+// URL (a proxy's login page, an empty answer, another dashboard's) fails the command, and nothing says "pushed".
+func TestPushFailsUnlessGrafanaSavedIt(t *testing.T) {
+	tests := []struct {
+		name, contentType, folder, dashboard string
+	}{
+		{"a proxy's login page", "text/html", "<html><form>Đăng nhập</form></html>", "<html><form>Đăng nhập</form></html>"},
+		{"an empty answer", "application/json", `{}`, `{}`},
+		{"another dashboard saved", "application/json", `{"uid":"egovtrack"}`, `{"status":"success","uid":"other","version":1}`},
+		{"not a success", "application/json", `{"uid":"egovtrack"}`, `{"status":"queued","uid":"egov-national","version":1}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", tt.contentType)
+				if strings.HasPrefix(r.URL.Path, "/api/folders") {
+					io.WriteString(w, tt.folder)
+					return
+				}
+				io.WriteString(w, tt.dashboard)
+			}))
+			t.Cleanup(srv.Close)
+			t.Setenv("EGOV_GRAFANA_URL", srv.URL)
+			t.Setenv("EGOV_GRAFANA_TOKEN", "glsa_0123456789abcdef")
+			var logs bytes.Buffer
+			if code := run([]string{"push"}, io.Discard, slog.New(slog.NewTextHandler(&logs, nil))); code != 1 {
+				t.Errorf("exit %d, want 1", code)
+			}
+			if strings.Contains(logs.String(), `msg="dashboards pushed"`) || strings.Contains(logs.String(), "msg=pushed") {
+				t.Errorf("the log says something was pushed:\n%s", logs.String())
+			}
+		})
+	}
+}

@@ -120,6 +120,11 @@ func buildCommands(t *testing.T, s stack) string {
 }
 
 func TestMain(m *testing.M) {
+	// Run as the runbook's systemctl (TestWithoutDocker): before the testing flags are parsed, which its arguments
+	// are not.
+	if socket := os.Getenv(systemctlSocket); socket != "" {
+		os.Exit(runSystemctl(socket, os.Args[1:]))
+	}
 	code := m.Run()
 	if buildDir != "" {
 		os.RemoveAll(buildDir)

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -59,47 +60,68 @@ commands:
 Configuration is read from EGOV_* environment variables; see README.md.`
 
 func main() {
-	commands := map[string]func(context.Context, config, *slog.Logger) error{"run": run, "rebuild": rebuild, "healthcheck": probe}
-	var cmd func(context.Context, config, *slog.Logger) error
-	if len(os.Args) == 2 {
-		cmd = commands[os.Args[1]]
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// command is one of the projector's commands; out gets what it reports for a person (the rebuild's count, its
+// progress on stderr).
+type command func(ctx context.Context, cfg config, out, progress io.Writer, log *slog.Logger) error
+
+// run carries out one command line (without the program's name) and returns its exit code: 0 done, 1 failed, 2 a
+// usage or configuration error, refused before anything was read, written or dropped.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	commands := map[string]command{"run": runProjector, "rebuild": rebuild, "healthcheck": probe}
+	var cmd command
+	if len(args) == 1 {
+		cmd = commands[args[0]]
 	}
 	if cmd == nil {
-		fmt.Fprintln(os.Stderr, usage)
-		os.Exit(2)
+		fmt.Fprintln(stderr, usage)
+		return 2
 	}
 	var cfg config
 	if err := env.Parse(&cfg); err != nil {
-		fmt.Fprintf(os.Stderr, "projector: configuration: %v\n", err)
-		os.Exit(2)
+		fmt.Fprintf(stderr, "projector: configuration: %v\n", err)
+		return 2
+	}
+	if args[0] != "healthcheck" {
+		// Before ClickHouse is touched: a rebuild against a private embedded server would drop every table and
+		// replay an empty stream into them.
+		if err := cfg.NATS.Validate(); err != nil {
+			fmt.Fprintf(stderr, "projector %s: configuration: %v\n", args[0], err)
+			return 2
+		}
 	}
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && cfg.MemoryLimitMiB > 0 {
 		debug.SetMemoryLimit(cfg.MemoryLimitMiB << 20)
 	}
-	if os.Args[1] == "rebuild" && (cfg.ClickHouseCluster != "" || cfg.Consumer.Partition != "") {
+	if args[0] == "rebuild" && (cfg.ClickHouseCluster != "" || cfg.Consumer.Partition != "") {
 		// A rebuild drops and recreates the single-server tables, and replays through one consumer: on a cluster or
 		// for one partition it would lose the other partitions' units or the Distributed layout.
-		fmt.Fprintln(os.Stderr, "projector: rebuild runs on one server with one projector: unset EGOV_CLICKHOUSE_CLUSTER and EGOV_PROJECTOR_PARTITION")
-		os.Exit(2)
+		fmt.Fprintln(stderr, "projector: rebuild runs on one server with one projector: unset EGOV_CLICKHOUSE_CLUSTER and EGOV_PROJECTOR_PARTITION")
+		return 2
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := cmd(ctx, cfg, log); err != nil {
-		log.Error("projector "+os.Args[1]+" failed", "err", err)
-		os.Exit(1)
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	if err := cmd(ctx, cfg, stdout, stderr, log); err != nil {
+		log.Error("projector "+args[0]+" failed", "err", err)
+		return 1
 	}
+	return 0
 }
 
 // probe is `projector healthcheck`, for images that hold no HTTP client.
-func probe(ctx context.Context, cfg config, _ *slog.Logger) error {
+func probe(ctx context.Context, cfg config, _, _ io.Writer, _ *slog.Logger) error {
 	if cfg.MetricsAddr == "off" {
 		return errors.New("EGOV_PROJECTOR_METRICS_ADDR is off: there is no /healthz to ask")
 	}
 	return healthcheck.Probe(ctx, cfg.MetricsAddr, "/healthz")
 }
 
-func run(ctx context.Context, cfg config, log *slog.Logger) error {
+// runProjector is `projector run`.
+func runProjector(ctx context.Context, cfg config, _, _ io.Writer, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg)
@@ -155,6 +177,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	log.Info("projecting", "stream", cfg.NATS.Stream, "consumer", cfg.Consumer.Durable, "partition", cfg.Consumer.Partition,
 		"clickhouse", cfg.ClickHouse, "cluster", cfg.ClickHouseCluster)
 	stats, err := c.Run(ctx, cfg.UntilCaughtUp)
-	log.Info("projector stopped", "projected", stats.Projected, "skipped", stats.Skipped, "rejected", stats.Rejected, "batches", stats.Batches)
+	// projected counts what this run wrote; the consumer's Projected counts the repeats it skipped as well.
+	log.Info("projector stopped", "projected", stats.Projected-stats.Skipped, "skipped", stats.Skipped, "rejected", stats.Rejected, "batches", stats.Batches)
 	return err
 }

@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
+	"io"
 	"log/slog"
-	"os"
 
 	"github.com/egovtrack/egovtrack/internal/chdb"
 	"github.com/egovtrack/egovtrack/internal/stream"
@@ -12,8 +12,8 @@ import (
 
 // rebuild recreates every projection from the stream, with the projector stopped: it drops the tables, recreates the
 // durable consumer and replays the whole stream through it (see projector/rebuild). Progress goes to stderr (a bar
-// on a terminal), the final count to stdout.
-func rebuild(ctx context.Context, cfg config, log *slog.Logger) error {
+// on a terminal), the final count to out.
+func rebuild(ctx context.Context, cfg config, out, progress io.Writer, log *slog.Logger) error {
 	conn, err := chdb.Open(ctx, cfg.ClickHouse)
 	if err != nil {
 		return err
@@ -28,9 +28,9 @@ func rebuild(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	res, err := rebuilder.Run(ctx, conn, s, cfg.Consumer, os.Stderr, log)
+	res, err := rebuilder.Run(ctx, conn, s, cfg.Consumer, progress, log)
 	if err != nil {
 		return err
 	}
-	return res.Print(os.Stdout)
+	return res.Print(out)
 }

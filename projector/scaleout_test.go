@@ -71,7 +71,7 @@ func runProjectors(ctx context.Context, t *testing.T, cfgs ...config) {
 	var wg sync.WaitGroup
 	errs := make([]error, len(cfgs))
 	for i, cfg := range cfgs {
-		wg.Go(func() { errs[i] = run(ctx, cfg, quietLog) })
+		wg.Go(func() { errs[i] = runProjector(ctx, cfg, io.Discard, io.Discard, quietLog) })
 	}
 	wg.Wait()
 	for i, err := range errs {
@@ -283,7 +283,9 @@ func TestNATSClusterLosesNothing(t *testing.T) {
 			t.Logf("the projector's log:\n%s", logs.String())
 		}
 	})
-	go func() { projected <- run(pctx, cfg, slog.New(slog.NewTextHandler(&logs, nil))) }()
+	go func() {
+		projected <- runProjector(pctx, cfg, io.Discard, io.Discard, slog.New(slog.NewTextHandler(&logs, nil)))
+	}()
 
 	// Half the campaign goes out and the projector writes some of it; then the rest goes out, and the stream's
 	// leader goes as it starts.

@@ -46,7 +46,7 @@ func TestPasswordStaysSecret(t *testing.T) {
 	// Running: scrape /metrics and /healthz once a batch is written, then stop.
 	ctx, cancel := context.WithCancel(t.Context())
 	ran := make(chan error, 1)
-	go func() { ran <- run(ctx, cfg, log) }()
+	go func() { ran <- runProjector(ctx, cfg, io.Discard, io.Discard, log) }()
 	select {
 	case <-out.wait(`msg="batch written"`):
 	case err := <-ran:
@@ -83,7 +83,7 @@ func TestPasswordStaysSecret(t *testing.T) {
 		bad := cfg
 		bad.MetricsAddr = "off"
 		set(&bad)
-		err := run(t.Context(), bad, log)
+		err := runProjector(t.Context(), bad, io.Discard, io.Discard, log)
 		if err == nil {
 			t.Errorf("%s: run succeeded", name)
 			continue

@@ -153,16 +153,20 @@ func printSummary(w io.Writer, u units.Unit, path string, t Table, cur catalogue
 	fmt.Fprintf(tw, "  unchanged\t%d\n", len(p.Unchanged))
 	tw.Flush()
 	fmt.Fprintln(w)
+	// "Published" counts what the stream acknowledged storing now; events it already held (sent by an earlier run of
+	// an import that failed part way) are said apart, never counted as published by this run.
 	pub := res.Published
-	dup := ""
-	if pub.Duplicates > 0 {
-		dup = fmt.Sprintf(" (%d of them were already in the stream)", pub.Duplicates)
+	switch {
+	case p.Empty() && pub.Duplicates == 0:
+		fmt.Fprintf(w, "No procedure changed since the last report. The report of this import was published, so that the unit is seen to be reporting.\n")
+	case p.Empty():
+		fmt.Fprintf(w, "No procedure changed since the last report. The report of this import was already in the stream: the unit is seen to be reporting.\n")
+	case pub.Duplicates == 0:
+		fmt.Fprintf(w, "Published %d events: %d changes and the report of this import.\n", pub.Stored, len(p.Events))
+	default:
+		fmt.Fprintf(w, "Published %d events; the stream already held the other %d, from an earlier run of this import: all %d changes and the report of this import are in the stream.\n",
+			pub.Stored, pub.Duplicates, len(p.Events))
 	}
-	if p.Empty() {
-		fmt.Fprintf(w, "No procedure changed since the last report. The report of this import was published%s, so that the unit is seen to be reporting.\n", dup)
-		return
-	}
-	fmt.Fprintf(w, "Published %d events: %d changes and the report of this import%s.\n", pub.Stored+pub.Duplicates, len(p.Events), dup)
 }
 
 // attributes says what made a procedure be registered again.

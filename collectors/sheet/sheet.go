@@ -52,6 +52,9 @@ Reports a unit's whole catalogue of procedures from a spreadsheet (CSV or XLSX):
 level, name, sector or eligibility changed, or that are no longer in the file are published; the rest is left as it
 is. A file with bad rows is rejected as a whole, with the list of what is wrong, and nothing is published.
 
+The events go to the NATS server of EGOV_NATS_URL, signed with the unit's key (EGOV_NATS_NKEY_SEED_FILE), both
+given by the digital office; without EGOV_NATS_URL nothing is sent.
+
   FILE                  the catalogue, filled in from collectors/sheet/templates/danh-muc-thu-tuc.xlsx
 `
 
@@ -188,7 +191,8 @@ func (c Command) Run(ctx context.Context, pub stream.Publisher, r catalogue.Read
 		return fmt.Errorf("%s: %w", c.Path, err)
 	}
 	if err != nil {
-		fmt.Fprintf(stdout, "%s: publishing failed after %d events were stored: run the same import again to complete it (nothing is stored twice).\n", c.Path, res.Published.Stored)
+		fmt.Fprintf(stdout, "%s: PUBLISHING FAILED: the stream acknowledged %d of the %d events for %s. The report counts only once all are acknowledged: run the same import again (nothing is stored twice).\n",
+			c.Path, res.Published.Stored+res.Published.Duplicates, len(res.Plan.Events)+1, u.Name)
 		return err
 	}
 	printSummary(stdout, u, c.Path, t, cur, reported, res)

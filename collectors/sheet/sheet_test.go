@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"io"
 	"log/slog"
 	"reflect"
 	"regexp"
@@ -454,5 +455,39 @@ func TestLongListsAreCut(t *testing.T) {
 	}
 	if !slices.Contains(strings.Fields(out), "1.001029") {
 		t.Errorf("the 20th code is not listed")
+	}
+}
+
+// heldAlready is a stream that already holds the first n events of the next publish, as after a run that stored them
+// and then failed: the publish then stores the rest and finds those n duplicates.
+type heldAlready struct {
+	*stream.Conn
+	n int
+}
+
+func (h heldAlready) Publish(ctx context.Context, envs []event.Envelope, progress func(int)) (stream.Result, error) {
+	if _, err := h.Conn.Publish(ctx, envs[:h.n], nil); err != nil {
+		return stream.Result{}, err
+	}
+	return h.Conn.Publish(ctx, envs, progress)
+}
+
+// "Published" counts only what this run stored: events the stream already held are said apart, not counted.
+func TestPublishedCountsOnlyWhatThisRunStored(t *testing.T) {
+	c := connect(t)
+	cmd, err := sheet.ParseArgs([]string{"--unit", "province/19", "testdata/snapshot-a.csv"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := cmd.Run(context.Background(), heldAlready{c, 2}, c, &out, slog.New(slog.DiscardHandler), func() time.Time { return july1 }); err != nil {
+		t.Fatalf("import: %v\n%s", err, out.String())
+	}
+	says(t, out.String(), "Published 4 events; the stream already held the other 2, from an earlier run of this import: all 5 changes and the report of this import are in the stream.")
+	if strings.Contains(out.String(), "Published 6") {
+		t.Errorf("the events the stream already held are counted as published:\n%s", out.String())
+	}
+	if n := messages(t, c); n != 6 {
+		t.Errorf("the stream holds %d messages, want 6", n)
 	}
 }

@@ -3,6 +3,7 @@ package board_test
 import (
 	"cmp"
 	"math"
+	"math/big"
 	"slices"
 	"strings"
 	"time"
@@ -232,38 +233,62 @@ func (m *model) nationalShare(day time.Time) (any, bool) {
 	return share(d.Level4, d.Eligible), true
 }
 
-// forecast is the row of the pace forecast, or nil when the window has no coverage.
+// forecast is the row of the pace forecast, or nil when the window has no coverage. The days still needed are worked
+// out in exact fractions (math/big), not in the SQL's integers nor in floating point: coverage rose by
+// L1/E1 − L0/E0 in 30 days and lacks 1 − L1/E1, and the days are the quotient rounded up. The coverage and the pace
+// are the figures the panel shows, in floating point as the SQL computes them.
 func (m *model) forecast(w window) []any {
 	if w.latest.IsZero() {
 		return nil
 	}
-	now, _ := m.nationalShare(w.latest)
 	beforeDay := w.latest.AddDate(0, 0, -30)
-	before, hasBefore := m.nationalShare(beforeDay)
-	var pace, days any
-	c1 := now.(float64)
-	forecast := ""
+	n1 := m.national[w.latest]
+	n0, hasBefore := m.national[beforeDay]
+	hasBefore = hasBefore && n0.Eligible > 0
+	now, before := share(n1.Level4, n1.Eligible), any(nil)
+	var pace, days, forecast any
 	if hasBefore {
-		p := (c1 - before.(float64)) / 30
-		pace = p
-		if p > 0 {
-			n := int64(math.Ceil((100 - c1) / p))
-			days = float64(n)
-			forecast = w.latest.AddDate(0, 0, int(n)).Format(time.DateOnly)
-			if n > 3650 {
-				forecast = "beyond"
-			}
-		} else {
-			forecast = "stalled"
+		before = share(n0.Level4, n0.Eligible)
+		if now != nil {
+			pace = (now.(float64) - before.(float64)) / 30
 		}
-	} else {
-		before = nil
-		forecast = "no_history"
 	}
-	if c1 >= 100 {
-		forecast = "reached"
+	if n1.Eligible > 0 {
+		c1 := big.NewRat(int64(n1.Level4), int64(n1.Eligible))
+		one := big.NewRat(1, 1)
+		switch {
+		case c1.Cmp(one) >= 0:
+			days, forecast = 0.0, "reached"
+		case !hasBefore:
+			forecast = "no_history"
+		default:
+			rise := new(big.Rat).Sub(c1, big.NewRat(int64(n0.Level4), int64(n0.Eligible)))
+			switch {
+			case rise.Sign() <= 0:
+				forecast = "stalled"
+			case max(n0.Eligible, n1.Eligible) > 500_000_000:
+				forecast = "overflow"
+			default:
+				left := new(big.Rat).Sub(one, c1)
+				n := ceil(new(big.Rat).Quo(new(big.Rat).Mul(left, big.NewRat(30, 1)), rise))
+				days = float64(n)
+				forecast = w.latest.AddDate(0, 0, int(n)).Format(time.DateOnly)
+				if n > 3650 {
+					forecast = "beyond"
+				}
+			}
+		}
 	}
 	return []any{w.latest.Format(time.DateOnly), now, beforeDay.Format(time.DateOnly), before, pace, days, forecast}
+}
+
+// ceil is the least whole number at or above a positive r.
+func ceil(r *big.Rat) int64 {
+	q, rem := new(big.Int).QuoRem(r.Num(), r.Denom(), new(big.Int))
+	if rem.Sign() > 0 {
+		q.Add(q, big.NewInt(1))
+	}
+	return q.Int64()
 }
 
 // stageAt is each unit's latest stage change effective by t.

@@ -122,6 +122,7 @@ var forecastLabels = []label{
 	{"no_history", "Chưa đủ 30 ngày số liệu / less than 30 days of data", "text"},
 	{"stalled", "Không tăng / not rising", "red"},
 	{"beyond", "Sau hơn 10 năm / more than 10 years", "red"},
+	{"overflow", "Quá lớn để tính / too many procedures to work out", "text"},
 }
 
 func forecastTable() *table.PanelBuilder {
@@ -186,9 +187,18 @@ const assistantLiveSQL = `SELECT countIf(current_stage = 'live') AS units
 FROM ` + stageNow
 
 // forecastSQL: when national coverage reaches 100% at the pace of the paceDays days up to the latest day: the
-// coverage then and paceDays earlier, the pace in percentage points a day, the whole days still needed, and
-// forecast, the day as YYYY-MM-DD or a code: reached (already at 100%), no_history (no coverage paceDays earlier),
-// stalled (not rising), beyond (more than ten years away). No row when the range has no coverage.
+// coverage then and paceDays earlier and the pace in percentage points a day (figures to read), the whole days still
+// needed (0 once reached), and forecast, the day as YYYY-MM-DD or a code: reached (already at 100%), no_history (no
+// coverage paceDays earlier, or nothing eligible then), stalled (not rising), beyond (more than ten years away),
+// overflow (counts too large to work out exactly). No forecast when nothing is eligible; no row when the range has no
+// coverage.
+//
+// The days are worked out from the counts in integers, not from the percentages shown: with E and L the eligible
+// procedures and those at level 4, now (1) and paceDays earlier (0), coverage rose by L1/E1 − L0/E0 in paceDays days
+// and lacks 1 − L1/E1, so days = ceil(paceDays·(E1−L1)·E0 / (L1·E0 − L0·E1)). In floating point a whole answer comes
+// out a hair above itself (150.00000000000006) and rounds up to a day late. The products fit in Int64 while neither E
+// exceeds maxExact (30·(5·10⁸)² < 2⁶³); ClickHouse 18.16 evaluates both branches of if(), so the divisor is kept at 1
+// or more where it is not used.
 var forecastSQL = `SELECT
     toString(latest) AS day,
     coverage_now AS coverage,
@@ -197,9 +207,11 @@ var forecastSQL = `SELECT
     pace,
     days_to_full,
     multiIf(
-        coverage_now >= 100, 'reached',
+        eligible_now = 0, NULL,
+        level4_now >= eligible_now, 'reached',
         has_before = 0, 'no_history',
-        pace <= 0, 'stalled',
+        gain <= 0, 'stalled',
+        exact = 0, 'overflow',
         days_to_full > 3650, 'beyond',
         toString(latest + days_to_full)) AS forecast
 FROM
@@ -207,22 +219,35 @@ FROM
     SELECT
         latest,
         coverage_now,
+        eligible_now,
+        level4_now,
         has_before,
         if(has_before = 0, NULL, share_before) AS coverage_before,
         if(has_before = 0, NULL, (coverage_now - share_before) / ` + paceDays + `) AS pace,
-        if(pace > 0, toInt64(ceil((100 - coverage_now) / pace)), NULL) AS days_to_full
+        toInt64(level4_now) * toInt64(eligible_before) - toInt64(level4_before) * toInt64(eligible_now) AS gain,
+        greatest(eligible_now, eligible_before) <= ` + maxExact + ` AS exact,
+        ` + paceDays + ` * (toInt64(eligible_now) - toInt64(level4_now)) * toInt64(eligible_before) AS lacking,
+        multiIf(
+            eligible_now > 0 AND level4_now >= eligible_now, 0,
+            has_before = 0 OR gain <= 0 OR exact = 0, NULL,
+            intDiv(lacking, greatest(gain, 1)) + (lacking % greatest(gain, 1) > 0)) AS days_to_full
     FROM
     (
         SELECT
             max(day) AS latest,
-            argMax(share, day) AS coverage_now,
-            min(day) < max(day) AS has_before,
-            argMin(share, day) AS share_before
+            argMax(day_eligible, day) AS eligible_now,
+            argMax(day_level4, day) AS level4_now,
+            argMin(day_eligible, day) AS eligible_before,
+            argMin(day_level4, day) AS level4_before,
+            ` + shareOf("level4_now", "eligible_now") + ` AS coverage_now,
+            ` + shareOf("level4_before", "eligible_before") + ` AS share_before,
+            min(day) < max(day) AND eligible_before > 0 AS has_before
         FROM
         (
             SELECT
                 day,
-                ` + shareOf("sum(unit_level4)", "sum(unit_eligible)") + ` AS share
+                sum(unit_eligible) AS day_eligible,
+                sum(unit_level4) AS day_level4
             FROM
             (
                 SELECT
@@ -238,6 +263,10 @@ FROM
         HAVING count() > 0
     )
 )`
+
+// maxExact is the most eligible procedures for which forecastSQL works out the days in Int64 (see there): about three
+// thousand times the 170,000 procedures of all ministries and provinces at national scale.
+const maxExact = "500000000"
 
 // kindsSeriesSQL: coverage of the ministries and of the provinces per Vietnamese day, and the trajectory.
 var kindsSeriesSQL = `SELECT

@@ -148,8 +148,14 @@ func New(cfg Config, log *slog.Logger) (*Client, error) {
 	return &Client{cfg: cfg, base: base, http: &http.Client{Timeout: cfg.Timeout}, log: log}, nil
 }
 
-// Push makes sure the folder exists and posts every dashboard into it, overwriting what is there, in order. It stops
-// at the first dashboard Grafana refuses, returning the results so far and an *Error.
+// ErrNotSaved is wrapped when a request succeeded (2xx) but the answer does not say that Grafana did what was asked:
+// not Grafana's answer (a proxy's page, another service at the URL), or not about this folder or dashboard.
+var ErrNotSaved = errors.New("not confirmed by Grafana")
+
+// Push makes sure the folder exists and posts every dashboard into it, overwriting what is there, in order. A
+// dashboard counts as pushed only when Grafana's answer says it saved it (status "success" and its uid). It stops at
+// the first dashboard Grafana refuses or does not confirm, returning the results so far and an *Error or an error
+// wrapping ErrNotSaved.
 func (c *Client) Push(ctx context.Context, folder Folder, dashboards []Dashboard) ([]Result, error) {
 	if err := c.ensureFolder(ctx, folder); err != nil {
 		return nil, err
@@ -168,6 +174,10 @@ func (c *Client) Push(ctx context.Context, folder Folder, dashboards []Dashboard
 		var res saveResponse
 		if err := c.do(ctx, http.MethodPost, "/api/dashboards/db", body, &res); err != nil {
 			return out, fmt.Errorf("dashboard %s: %w", d.UID, err)
+		}
+		// A 2xx is not enough: a proxy or another service at the URL answers 200 too. Grafana says what it saved.
+		if res.Status != "success" || res.UID != d.UID {
+			return out, fmt.Errorf("dashboard %s: %w: the answer says status %q, uid %q, not that Grafana saved it", d.UID, ErrNotSaved, res.Status, res.UID)
 		}
 		c.log.Info("pushed", "uid", res.UID, "url", res.URL, "version", res.Version)
 		out = append(out, Result{UID: res.UID, URL: res.URL, Version: res.Version})
@@ -190,13 +200,21 @@ type saveResponse struct {
 	Version int    `json:"version"`
 }
 
-// ensureFolder creates the folder unless Grafana has it.
+// folderResponse is what Grafana answers about a folder, to GET /api/folders/<uid> and POST /api/folders.
+type folderResponse struct {
+	UID string `json:"uid"`
+}
+
+// ensureFolder creates the folder unless Grafana has it. Either answer must name the folder.
 func (c *Client) ensureFolder(ctx context.Context, f Folder) error {
-	err := c.do(ctx, http.MethodGet, "/api/folders/"+url.PathEscape(f.UID), nil, nil)
+	var got folderResponse
+	err := c.do(ctx, http.MethodGet, "/api/folders/"+url.PathEscape(f.UID), nil, &got)
 	var gerr *Error
 	switch {
-	case err == nil:
+	case err == nil && got.UID == f.UID:
 		return nil
+	case err == nil:
+		return fmt.Errorf("folder %s: %w: the answer names folder %q", f.UID, ErrNotSaved, got.UID)
 	case !errors.As(err, &gerr) || gerr.Status != http.StatusNotFound:
 		return fmt.Errorf("folder %s: %w", f.UID, err)
 	}
@@ -204,8 +222,11 @@ func (c *Client) ensureFolder(ctx context.Context, f Folder) error {
 	if err != nil {
 		return err
 	}
-	if err := c.do(ctx, http.MethodPost, "/api/folders", body, nil); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/api/folders", body, &got); err != nil {
 		return fmt.Errorf("create folder %s: %w", f.UID, err)
+	}
+	if got.UID != f.UID {
+		return fmt.Errorf("create folder %s: %w: the answer names folder %q", f.UID, ErrNotSaved, got.UID)
 	}
 	c.log.Info("folder created", "uid", f.UID, "title", f.Title)
 	return nil

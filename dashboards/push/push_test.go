@@ -181,7 +181,11 @@ func TestPushUnderASubPath(t *testing.T) {
 	var paths []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		paths = append(paths, r.URL.Path)
-		answer(w, http.StatusOK, map[string]any{"uid": "egov-a"})
+		if strings.Contains(r.URL.Path, "/api/folders/") {
+			answer(w, http.StatusOK, map[string]any{"uid": folder.UID})
+			return
+		}
+		answer(w, http.StatusOK, map[string]any{"uid": "egov-a", "status": "success", "version": 1})
 	}))
 	t.Cleanup(srv.Close)
 	if _, err := client(t, srv.URL+"/grafana", io.Discard).Push(context.Background(), folder, dashboards[:1]); err != nil {

@@ -114,6 +114,11 @@ func (g *generator) keysFile() string { return filepath.Join(g.dir, "nkeys.txt")
 func (g *generator) confFile() string { return filepath.Join(g.dir, "auth.conf") }
 
 func (g *generator) run(out io.Writer) error {
+	// The directory must be there already, holding nats-server.conf that includes auth.conf: made up from the
+	// relative default in another working directory, it would get keys and a configuration no server reads.
+	if fi, err := os.Stat(g.dir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("-dir %s is not a directory here: run from the repository's root, or pass -dir", g.dir)
+	}
 	if g.check {
 		return g.verify(out)
 	}
@@ -132,6 +137,9 @@ func (g *generator) run(out io.Writer) error {
 	}
 	fmt.Fprintf(out, "%d credentials: wrote %s and %s; seeds are in %s (never commit them)\n",
 		len(m.Users), g.keysFile(), g.confFile(), g.secrets)
+	// Written is not in force: the server reads auth.conf when it starts or reloads.
+	fmt.Fprintf(out, "A running nats-server goes on with the old keys until it reloads: nats-server --signal reload (systemctl reload egov-nats);\n"+
+		"in the compose stack restart it, docker compose restart nats (its auth.conf is mounted as a file, which a reload does not read again).\n")
 	return nil
 }
 

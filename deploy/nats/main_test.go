@@ -165,7 +165,7 @@ func TestGenerateKeepsKeys(t *testing.T) {
 		t.Error("auth.conf holds something like a seed")
 	}
 
-	if out := runGenerate(t, dir); out != "88 credentials: wrote "+filepath.Join(dir, "nkeys.txt")+" and "+filepath.Join(dir, "auth.conf")+"; seeds are in "+filepath.Join(dir, "secrets")+" (never commit them)\n" {
+	if out := runGenerate(t, dir); !strings.HasPrefix(out, "88 credentials: wrote "+filepath.Join(dir, "nkeys.txt")+" and "+filepath.Join(dir, "auth.conf")+"; seeds are in "+filepath.Join(dir, "secrets")+" (never commit them)\nA running nats-server") {
 		t.Errorf("generating again reported changes:\n%s", out)
 	}
 	again, _ := os.ReadFile(filepath.Join(dir, "auth.conf"))
@@ -208,6 +208,28 @@ func TestFlags(t *testing.T) {
 	for _, args := range [][]string{{"-rekey", "province/99"}, {"-check", "-rekey", "all"}, {"extra"}} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%v: accepted", args)
+		}
+	}
+}
+
+// generate refuses a directory that is not there rather than make one that no server reads, and says that what it
+// wrote is in force only once the server reloads.
+func TestGenerateSaysWhatItDid(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "deploy", "nats")
+	g, err := parseFlags([]string{"-dir", missing, "-secrets", filepath.Join(missing, "secrets")}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.run(io.Discard); err == nil || !strings.Contains(err.Error(), "is not a directory here") {
+		t.Errorf("generate into %s: %v, want a refusal", missing, err)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s was made (%v)", missing, err)
+	}
+	_, out := generateInto(t, "-rekey", "province/19")
+	for _, want := range []string{"province/19: new key, seed in", "nats-server --signal reload", "docker compose restart nats"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the output does not say %q:\n%s", want, out)
 		}
 	}
 }

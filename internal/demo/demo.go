@@ -41,9 +41,16 @@ func demo(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) (sum
 
 	// One embedded server for the whole run, shared by the collector and the projector as a real one would be, with
 	// the authorisation a real one has: the collector publishes as the office, the projector consumes as itself and
-	// checks every event's signature.
-	office, projector := cfg.NATS, cfg.NATS
+	// checks every event's signature. The demo asks for it (EGOV_NATS_EMBEDDED) unless EGOV_NATS_URL names a server:
+	// running on a private server is what a demo is for, and what no command does by itself.
 	if cfg.NATS.URL == "" {
+		cfg.NATS.Embedded = true
+	}
+	if err := cfg.NATS.Validate(); err != nil {
+		return sum, err
+	}
+	office, projector := cfg.NATS, cfg.NATS
+	if cfg.NATS.Embedded {
 		cfg.NATS.StoreDir = cfg.natsDir()
 		signers := filepath.Join(cfg.keysDir(), "nkeys.txt")
 		keys, err := natsauth.EnsureKeys(signers, cfg.keysDir(), nil, io.Discard)
@@ -59,7 +66,7 @@ func demo(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) (sum
 			return sum, err
 		}
 		defer srv.Stop()
-		cfg.NATS.URL = srv.ClientURL()
+		cfg.NATS.URL, cfg.NATS.Embedded = srv.ClientURL(), false // the clients connect to it as to any server
 		office, projector = cfg.NATS, cfg.NATS
 		office.NkeySeedFile, office.ManageStream = natsauth.SeedFile(cfg.keysDir(), natsauth.OfficeName), true
 		projector.NkeySeedFile = natsauth.SeedFile(cfg.keysDir(), natsauth.ProjectorName)
@@ -126,7 +133,9 @@ func demo(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) (sum
 	if err != nil {
 		return sum, err
 	}
-	fmt.Fprintf(out, "    %d events projected in %d batches, %d rejected\n", stats.Projected, stats.Batches, stats.Rejected)
+	// The consumer's Projected counts the repeats it skipped too: a second demo writes none of them again.
+	fmt.Fprintf(out, "    %d events projected, %d already written (skipped), %d rejected, in %d batches\n",
+		stats.Projected-stats.Skipped, stats.Skipped, stats.Rejected, stats.Batches)
 
 	fmt.Fprintln(out, "3/4 dashboards generate…")
 	files, err := provision.Write(cfg.grafanaDir())

@@ -29,7 +29,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.NATS.URL = ""
+	cfg.NATS.URL, cfg.NATS.Embedded = "", true
 	cfg.Dir = t.TempDir()
 	cfg.ClickHouse = chdbtest.New(t)
 	var out bytes.Buffer
@@ -121,6 +121,11 @@ func TestDemo(t *testing.T) {
 	again, err := demo(context.Background(), cfg, &out, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("second demo: %v", err)
+	}
+	// Nothing is said to be projected again: within the duplicate window the stream dropped the repeats, beyond it
+	// they are skipped and said apart.
+	if want := "    0 events projected, "; !strings.Contains(out.String(), want) {
+		t.Errorf("the second run's output does not say %q:\n%s", want, out.String())
 	}
 	var raw uint64
 	if err := chdbtest.Conn(t, cfg.ClickHouse).QueryRow(context.Background(), "SELECT count() FROM events").Scan(&raw); err != nil {

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,13 +36,15 @@ type Result struct {
 // retry after a failure resends little.
 const window = 512
 
-// maxAttempts bounds the retries of one event across a server restart: with the backoff below, about a minute.
-const maxAttempts = 12
-
 // Publish stores every event in the stream with its id as Nats-Msg-Id, and returns only when JetStream has
-// acknowledged each of them, retrying with backoff (a restarting server, a lost ack). Because the id dedupes, a retry
-// of an event that was in fact stored is counted as a duplicate, never stored twice. progress, when not nil, is
-// called with the number of events acknowledged so far.
+// acknowledged each of them, retrying with backoff (a restarting server, a lost ack) for up to
+// Config.PublishRetryFor an event. Because the id dedupes, a retry of an event that was in fact stored is counted as
+// a duplicate, never stored twice. Every publish names the configured stream (Nats-Expected-Stream): an ack can only
+// come from it, never from another stream that happens to take the subject. progress, when not nil, is called with
+// the number of events acknowledged so far.
+//
+// On error, the Result counts the events acknowledged before it; the others may or may not be stored, and
+// publishing them again is safe.
 //
 // With an nkey credential (Config.NkeySeedFile), each event is signed with it (natsauth.Credential.Sign). An event
 // the server refuses to take from this credential (a subject outside its own) fails the call at once, with an error
@@ -63,7 +66,7 @@ func (c *Conn) Publish(ctx context.Context, envs []event.Envelope, progress func
 		futures := make([]jetstream.PubAckFuture, len(chunk))
 		for i, env := range chunk {
 			// A failed async publish is retried below, synchronously, so an error here is not final.
-			futures[i], _ = c.JS.PublishMsgAsync(msgs[i], jetstream.WithMsgID(env.ID))
+			futures[i], _ = c.JS.PublishMsgAsync(msgs[i], jetstream.WithMsgID(env.ID), jetstream.WithExpectStream(c.cfg.Stream))
 		}
 		for i, f := range futures {
 			ack, err := c.awaitAck(ctx, f)
@@ -111,9 +114,11 @@ func (c *Conn) publishRetrying(ctx context.Context, env event.Envelope) (*jetstr
 		return nil, err
 	}
 	wait := 100 * time.Millisecond
+	retryFor := cmp.Or(c.cfg.PublishRetryFor, defaultPublishRetryFor)
+	giveUp := time.Now().Add(retryFor)
 	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
-		ack, err := c.JS.PublishMsg(actx, msg, jetstream.WithMsgID(env.ID))
+		actx, cancel := context.WithTimeout(ctx, min(c.cfg.ConnectTimeout, max(time.Until(giveUp), time.Millisecond)))
+		ack, err := c.JS.PublishMsg(actx, msg, jetstream.WithMsgID(env.ID), jetstream.WithExpectStream(c.cfg.Stream))
 		cancel()
 		if err == nil {
 			return ack, nil
@@ -121,8 +126,9 @@ func (c *Conn) publishRetrying(ctx context.Context, env event.Envelope) (*jetstr
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("publish event %s on %s: %w", env.ID, env.Subject, context.Cause(ctx))
 		}
-		if attempt == maxAttempts {
-			return nil, fmt.Errorf("publish event %s on %s: not acknowledged after %d attempts: %w", env.ID, env.Subject, attempt, err)
+		if !time.Now().Add(wait).Before(giveUp) {
+			return nil, fmt.Errorf("publish event %s on %s: not acknowledged by stream %s after %d attempts in %s (EGOV_NATS_PUBLISH_RETRY_FOR): %w",
+				env.ID, env.Subject, c.cfg.Stream, attempt, retryFor, err)
 		}
 		c.log.Warn("publish not acknowledged, retrying", "event", env.ID, "attempt", attempt, "err", err)
 		select {

@@ -1,5 +1,6 @@
-// Package stream is egovtrack's NATS JetStream: the connection (to an external server, or to a real nats-server
-// embedded in the process when none is configured), with its credential and TLS, the stream that holds every event,
+// Package stream is egovtrack's NATS JetStream: the connection (to the server of EGOV_NATS_URL, or, when asked for
+// with EGOV_NATS_EMBEDDED, to a real nats-server embedded in the process), with its credential and TLS, the stream
+// that holds every event,
 // and publishing with deduplication by event id, each event signed with the connection's credential. The
 // authorisation model that decides what each credential may do is internal/natsauth's.
 package stream
@@ -34,10 +35,15 @@ import (
 // Its String and LogValue redact the password and the URL's user information, so a Config may be logged or printed
 // as is; the seed file's content is never read into it.
 type Config struct {
-	// URL of an external NATS server; empty starts an embedded server storing its data in StoreDir.
+	// URL of the NATS server (several, separated by commas, for a cluster): the digital office's. Required unless
+	// Embedded: without it Connect refuses (ErrNoServer) rather than publish where nobody reads.
 	URL string `env:"URL"`
+	// Embedded runs a private nats-server inside this process, storing into StoreDir, instead of connecting to URL:
+	// for the demo and tests. What is published there reaches no one else, so it is never the default, and it
+	// cannot be combined with a URL.
+	Embedded bool `env:"EMBEDDED" envDefault:"false"`
 	// StoreDir is the embedded server's JetStream directory. Processes that run one after another on the same
-	// directory see the same stream, which is how `make demo` hands events from the collectors to the projector.
+	// directory see the same stream.
 	StoreDir string `env:"STORE_DIR" envDefault:".demo/nats"`
 	// Port the embedded server listens on at 127.0.0.1; -1 picks a free one.
 	Port int `env:"PORT" envDefault:"-1"`
@@ -52,8 +58,12 @@ type Config struct {
 	// acknowledged events on power loss (Jepsen, NATS 2.12.1); production should set it (with 3 replicas). A real
 	// server takes it from its configuration: deploy/nats/nats-server.conf sets sync_interval: always.
 	SyncAlways bool `env:"SYNC_ALWAYS" envDefault:"false"`
-	// ConnectTimeout bounds the wait for a server.
+	// ConnectTimeout bounds the wait for a server, and for each acknowledgement of a publish.
 	ConnectTimeout time.Duration `env:"CONNECT_TIMEOUT" envDefault:"10s"`
+	// PublishRetryFor is how long Publish keeps sending an event again that the server did not acknowledge before
+	// it gives up and fails: long enough to ride out a server's restart or a cluster's new leader (seconds), short
+	// enough that an officer waiting on an import hears of a server that never acknowledges. 0 means the default.
+	PublishRetryFor time.Duration `env:"PUBLISH_RETRY_FOR" envDefault:"1m"`
 
 	// NkeySeedFile is this process's credential: a file holding a NATS user nkey seed, one of those that
 	// `go run ./deploy/nats generate` writes (deploy/nats/secrets/province-19.nk). The connection authenticates with
@@ -80,9 +90,25 @@ type Config struct {
 	TLSRequire bool `env:"TLS_REQUIRE" envDefault:"false"`
 }
 
-// Validate reports settings that cannot work together.
+// defaultPublishRetryFor is PublishRetryFor's default, for a Config built in code without it.
+const defaultPublishRetryFor = time.Minute
+
+// ErrNoServer is Validate's error when the configuration says no server: neither EGOV_NATS_URL nor
+// EGOV_NATS_EMBEDDED. A collector that fell back to a private server would print that it published and exit 0
+// while the ministry saw nothing.
+var ErrNoServer = errors.New("EGOV_NATS_URL is not set: set it to the digital office's NATS server (nats://host:4222, " +
+	"or tls://host:4222); EGOV_NATS_EMBEDDED=true runs a private server in this process instead, for a demo or a " +
+	"test, and nothing published there reaches anyone else")
+
+// Validate reports settings that cannot work together, and ErrNoServer when they name no server.
 func (c Config) Validate() error {
 	switch {
+	case c.URL == "" && !c.Embedded:
+		return ErrNoServer
+	case c.URL != "" && c.Embedded:
+		return errors.New("EGOV_NATS_URL and EGOV_NATS_EMBEDDED=true both say which server to use: set one")
+	case c.PublishRetryFor < 0:
+		return fmt.Errorf("EGOV_NATS_PUBLISH_RETRY_FOR is %s, want more than 0", c.PublishRetryFor)
 	case c.Stream == "":
 		return errors.New("EGOV_NATS_STREAM must not be empty")
 	case c.NkeySeedFile != "" && c.User != "":
@@ -112,8 +138,8 @@ const redacted = "REDACTED"
 // LogValue lets slog log a Config without its password.
 func (c Config) LogValue() slog.Value {
 	attrs := []slog.Attr{slog.String("url", redactURL(c.URL)), slog.String("stream", c.Stream)}
-	if c.URL == "" {
-		attrs = append(attrs, slog.String("store_dir", c.StoreDir))
+	if c.Embedded {
+		attrs = append(attrs, slog.Bool("embedded", true), slog.String("store_dir", c.StoreDir))
 	}
 	if c.NkeySeedFile != "" {
 		attrs = append(attrs, slog.String("nkey_seed_file", c.NkeySeedFile))
@@ -139,10 +165,10 @@ func (c Config) String() string {
 	if c.Password != "" {
 		pw = redacted
 	}
-	return fmt.Sprintf("{URL:%s StoreDir:%s Port:%d Stream:%s Replicas:%d DuplicateWindow:%v SyncAlways:%t ConnectTimeout:%v "+
-		"NkeySeedFile:%s User:%s PasswordFile:%s Password:%s ManageStream:%t TLSCAFile:%s TLSCertFile:%s TLSKeyFile:%s TLSRequire:%t}",
-		redactURL(c.URL), c.StoreDir, c.Port, c.Stream, c.Replicas, c.DuplicateWindow, c.SyncAlways, c.ConnectTimeout,
-		c.NkeySeedFile, c.User, c.PasswordFile, pw, c.ManageStream, c.TLSCAFile, c.TLSCertFile, c.TLSKeyFile, c.TLSRequire)
+	return fmt.Sprintf("{URL:%s Embedded:%t StoreDir:%s Port:%d Stream:%s Replicas:%d DuplicateWindow:%v SyncAlways:%t ConnectTimeout:%v "+
+		"PublishRetryFor:%v NkeySeedFile:%s User:%s PasswordFile:%s Password:%s ManageStream:%t TLSCAFile:%s TLSCertFile:%s TLSKeyFile:%s TLSRequire:%t}",
+		redactURL(c.URL), c.Embedded, c.StoreDir, c.Port, c.Stream, c.Replicas, c.DuplicateWindow, c.SyncAlways, c.ConnectTimeout,
+		c.PublishRetryFor, c.NkeySeedFile, c.User, c.PasswordFile, pw, c.ManageStream, c.TLSCAFile, c.TLSCertFile, c.TLSKeyFile, c.TLSRequire)
 }
 
 // GoString keeps %#v from printing the password too.
@@ -235,9 +261,9 @@ type Conn struct {
 	lastErr atomic.Pointer[error]
 }
 
-// Connect connects to cfg.URL, or starts an embedded server when it is empty, and waits up to cfg.ConnectTimeout
-// for the connection. It creates or updates the stream when cfg.ManageStream is set, when cfg has no credentials, or
-// when it started the server itself.
+// Connect connects to cfg.URL, or starts an embedded server when cfg.Embedded, and waits up to cfg.ConnectTimeout
+// for the connection. It refuses a configuration that names no server with ErrNoServer. It creates or updates the
+// stream when cfg.ManageStream is set, when cfg has no credentials, or when it started the server itself.
 //
 // With cfg.NkeySeedFile it authenticates with that nkey, takes replies on the credential's own inboxes
 // (natsauth.InboxPrefix), and signs every event it publishes. When the server refuses a publish or a request for lack
@@ -254,7 +280,7 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
 	}
 	url := cfg.URL
 	manage := cfg.ManageStream || !cfg.credentials()
-	if url == "" {
+	if cfg.Embedded {
 		srv, err := StartServer(cfg)
 		if err != nil {
 			c.shutdown()
@@ -263,7 +289,8 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
 		c.srv = srv
 		url = srv.ClientURL()
 		manage = true
-		log.Info("embedded NATS server started", "url", url, "store_dir", cfg.StoreDir)
+		log.Warn("EGOV_NATS_EMBEDDED: a private NATS server runs in this process; what is published here reaches no one else",
+			"url", url, "store_dir", cfg.StoreDir)
 	}
 	name := "egovtrack"
 	if c.cred != nil && c.cred.Name != "" {
@@ -456,7 +483,7 @@ type ServerOptions struct {
 }
 
 // StartServer starts a real nats-server inside this process, with JetStream storing into cfg.StoreDir and clients
-// accepted on 127.0.0.1 at cfg.Port, and no authorisation. Connect starts one by itself when cfg.URL is empty; start
+// accepted on 127.0.0.1 at cfg.Port, and no authorisation. Connect starts one by itself when cfg.Embedded; start
 // one here to share it between several connections of one process (the demo, tests), passing its ClientURL as their
 // URL. Two servers writing one store directory would corrupt it, so the directory is locked while the server runs: a
 // second process (a rebuild beside a running projector, say) gets a clear error instead.

@@ -2,8 +2,12 @@ package stream_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -87,12 +91,12 @@ func TestPublishDeduplicatesByEventID(t *testing.T) {
 	}
 }
 
-// With no URL, Connect starts an embedded server on the store directory, and a later process sees what an earlier
-// one stored there.
+// Asked for (EGOV_NATS_EMBEDDED), Connect starts an embedded server on the store directory, and a later process sees
+// what an earlier one stored there.
 func TestEmbeddedServerKeepsTheStream(t *testing.T) {
 	ctx := context.Background()
 	cfg := streamtest.New(t)
-	cfg.URL, cfg.Port = "", -1 // a server of its own, not the test server
+	cfg.URL, cfg.Embedded, cfg.Port = "", true, -1 // a server of its own, not the test server
 	cfg.StoreDir = t.TempDir()
 	envs := envelopes(t, 10)
 	c, err := stream.Connect(ctx, cfg, slog.New(slog.DiscardHandler))
@@ -171,4 +175,70 @@ func TestStoreDirIsLocked(t *testing.T) {
 		t.Fatalf("after the first stopped: %v", err)
 	}
 	again.Stop()
+}
+
+// A configuration that names no server is refused before anything starts: no embedded server falls back in its
+// place, which would take a unit's report and tell no one. The embedded server must be asked for, and not beside a
+// URL.
+func TestConnectNeedsAServer(t *testing.T) {
+	base := streamtest.New(t)
+	tests := []struct {
+		name     string
+		url      string
+		embedded bool
+		want     []string // in the error
+		noServer bool     // the error is ErrNoServer
+	}{
+		{name: "neither a URL nor embedded", want: []string{"EGOV_NATS_URL is not set", "EGOV_NATS_EMBEDDED=true"}, noServer: true},
+		{name: "a URL and embedded", url: base.URL, embedded: true, want: []string{"EGOV_NATS_URL and EGOV_NATS_EMBEDDED=true"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := base
+			cfg.URL, cfg.Embedded = tt.url, tt.embedded
+			cfg.StoreDir = filepath.Join(t.TempDir(), "nats")
+			_, err := stream.Connect(context.Background(), cfg, slog.New(slog.DiscardHandler))
+			if err == nil {
+				t.Fatal("connected")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			if errors.Is(err, stream.ErrNoServer) != tt.noServer {
+				t.Errorf("errors.Is(%v, ErrNoServer) = %t, want %t", err, !tt.noServer, tt.noServer)
+			}
+			if _, err := os.Stat(cfg.StoreDir); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("the store directory %s was made (%v): an embedded server started", cfg.StoreDir, err)
+			}
+		})
+	}
+}
+
+// A stream that stores without acknowledging (JetStream's no_ack) is a server that does not ack: Publish fails
+// within PublishRetryFor and counts nothing as stored, although the server kept the messages.
+func TestPublishFailsWithoutAcks(t *testing.T) {
+	ctx := context.Background()
+	cfg := streamtest.New(t)
+	cfg.ConnectTimeout, cfg.PublishRetryFor = 300*time.Millisecond, time.Second
+	c := connect(t, cfg)
+	sc := stream.StreamConfig(cfg)
+	sc.NoAck = true
+	if _, err := c.JS.UpdateStream(ctx, sc); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	res, err := c.Publish(ctx, envelopes(t, 3), nil)
+	took := time.Since(began)
+	if err == nil || !strings.Contains(err.Error(), "not acknowledged by stream EGOV") || !strings.Contains(err.Error(), "EGOV_NATS_PUBLISH_RETRY_FOR") {
+		t.Fatalf("publish without acks: %v, want not acknowledged", err)
+	}
+	if res.Stored != 0 || res.Duplicates != 0 {
+		t.Errorf("counted %+v, want nothing acknowledged", res)
+	}
+	if took > 5*time.Second {
+		t.Errorf("gave up after %s, want about PublishRetryFor (%s) after the first timeout", took, cfg.PublishRetryFor)
+	}
+	t.Logf("gave up after %s", took.Round(time.Millisecond))
 }

@@ -37,11 +37,14 @@ var ErrNewerSchema = errors.New("the database has a newer schema than this proje
 
 // Result is what a rebuild did.
 type Result struct {
-	Projected int // valid events written, or found already written (the raw log's rows, unless the stream repeats one)
-	Rejected  int // messages quarantined
-	Batches   int
-	Took      time.Duration
-	Rows      []TableRows // every table after the rebuild, in schema order
+	Projected int // valid events written: the raw log's rows
+	// Skipped counts the messages that repeat an event already written: the stream holds an event twice when it was
+	// published again after JetStream's duplicate window. They are not projected again, nor counted as projected.
+	Skipped  int
+	Rejected int // messages quarantined
+	Batches  int
+	Took     time.Duration
+	Rows     []TableRows // every table after the rebuild, in schema order
 }
 
 // TableRows is how many rows a table holds, read with FINAL where the engine merges rows.
@@ -50,15 +53,20 @@ type TableRows struct {
 	Rows  uint64
 }
 
-// Print writes the final count: events, rejections, time and every table's rows.
+// Print writes the final count: events projected, repeats skipped, rejections, time and every table's rows.
 func (r Result) Print(w io.Writer) error {
 	width := len("table")
 	for _, t := range r.Rows {
 		width = max(width, len(t.Table))
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "rebuilt in %s: %d events projected, %d rejected, in %d batches\n",
-		r.Took.Round(10*time.Millisecond), r.Projected, r.Rejected, r.Batches)
+	fmt.Fprintf(&b, "rebuilt in %s, in %d batches:\n", r.Took.Round(10*time.Millisecond), r.Batches)
+	for _, c := range []struct {
+		what string
+		n    int
+	}{{"events projected", r.Projected}, {"repeats skipped (an event the stream holds twice)", r.Skipped}, {"messages rejected", r.Rejected}} {
+		fmt.Fprintf(&b, "  %10d %s\n", c.n, c.what)
+	}
 	fmt.Fprintf(&b, "  %-*s %10s\n", width, "table", "rows")
 	for _, t := range r.Rows {
 		fmt.Fprintf(&b, "  %-*s %10d\n", width, t.Table, t.Rows)
@@ -129,14 +137,15 @@ func Run(ctx context.Context, conn driver.Conn, s jetstream.Stream, cfg consumer
 	stopProgress := showProgress(ctx, s, cfg.Durable, total, out, log)
 	stats, err := c.Run(ctx, true)
 	stopProgress()
-	res.Projected, res.Rejected, res.Batches = stats.Projected, stats.Rejected, stats.Batches
+	// The consumer counts an event the raw log already held as projected too: here it is a repeat, said apart.
+	res.Projected, res.Skipped, res.Rejected, res.Batches = stats.Projected-stats.Skipped, stats.Skipped, stats.Rejected, stats.Batches
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()
 	}
 	if err != nil {
 		res.Took = time.Since(began)
 		log.Warn("rebuild stopped before the end of the stream; `projector run` continues from where it stopped",
-			"projected", stats.Projected, "rejected", stats.Rejected)
+			"projected", res.Projected, "skipped", res.Skipped, "rejected", res.Rejected)
 		return res, fmt.Errorf("rebuild stopped after %d messages: %w", stats.Projected+stats.Rejected, err)
 	}
 
@@ -145,7 +154,7 @@ func Run(ctx context.Context, conn driver.Conn, s jetstream.Stream, cfg consumer
 	if err != nil {
 		return res, err
 	}
-	log.Info("rebuild done", "projected", res.Projected, "rejected", res.Rejected, "batches", res.Batches, "took", res.Took.Round(time.Millisecond))
+	log.Info("rebuild done", "projected", res.Projected, "skipped", res.Skipped, "rejected", res.Rejected, "batches", res.Batches, "took", res.Took.Round(time.Millisecond))
 	return res, nil
 }
 

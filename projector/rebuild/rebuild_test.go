@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/egovtrack/egovtrack/collectors/simulate"
@@ -580,5 +581,40 @@ func BenchmarkRebuildCampaign(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportMetric(float64(res.Projected)/res.Took.Seconds(), "events/s")
+	}
+}
+
+// An event the stream holds twice (published again after JetStream's duplicate window, under another message id) is
+// projected once: the final count says so, the repeat counted apart, and the raw log holds it once.
+func TestRebuildCountsARepeatOnce(t *testing.T) {
+	r := newRig(t, 2)
+	ctx := context.Background()
+	nc := r.connect(t)
+	first, err := streamOf(t, nc).GetMsg(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := &nats.Msg{Subject: first.Subject, Data: first.Data, Header: first.Header}
+	again.Header.Set(jetstream.MsgIDHeader, first.Header.Get(jetstream.MsgIDHeader)+"-after-the-window")
+	if ack, err := nc.JS.PublishMsg(ctx, again); err != nil || ack.Duplicate {
+		t.Fatalf("republish: %+v, %v", ack, err)
+	}
+	nc.Close()
+
+	res := r.mustRebuild(t)
+	if res.Projected != r.ids || res.Skipped != 1 || res.Rejected != 0 {
+		t.Errorf("rebuild: %d projected, %d skipped, %d rejected; want %d, 1 and 0", res.Projected, res.Skipped, res.Rejected, r.ids)
+	}
+	if n := r.count(t, "SELECT count() FROM events"); n != uint64(r.ids) {
+		t.Errorf("the raw log holds %d rows, want %d", n, r.ids)
+	}
+	var out strings.Builder
+	if err := res.Print(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{fmt.Sprintf("%10d events projected", r.ids), fmt.Sprintf("%10d repeats skipped", 1)} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the count does not say %q:\n%s", want, out.String())
+		}
 	}
 }

@@ -49,7 +49,7 @@ func defaults(t testing.TB) stream.Config {
 	if err != nil {
 		t.Fatalf("stream defaults: %v", err)
 	}
-	cfg.URL = ""
+	cfg.URL, cfg.Embedded = "", false // Config gives the URL; the server is this package's, not Connect's
 	cfg.StoreDir = t.TempDir()
 	cfg.ConnectTimeout = 10 * time.Second
 	cfg.Port = freePort(t) // fixed, so that a restart comes back where clients reconnect
