@@ -200,6 +200,25 @@ func (s *Server) Stop() error {
 	return s.stopLocked()
 }
 
+// Freeze stops the server's processes where they are (SIGSTOP), as a hung machine or a stuck disk would: connections
+// stay open and nothing answers. Thaw lets them go on (SIGCONT). For tests of what a frozen ClickHouse looks like.
+func (s *Server) Freeze() error { return s.signal(syscall.SIGSTOP) }
+
+// Thaw undoes Freeze.
+func (s *Server) Thaw() error { return s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running == nil {
+		return errors.New("clickhouse server: not running")
+	}
+	if err := syscall.Kill(-s.running.cmd.Process.Pid, sig); err != nil {
+		return fmt.Errorf("clickhouse server: %s: %w", sig, err)
+	}
+	return nil
+}
+
 // Restart stops the server and starts it again on the same directory and ports,
 // so clients see an outage and then the same address with the same data.
 func (s *Server) Restart(ctx context.Context) error {

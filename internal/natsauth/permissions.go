@@ -57,6 +57,8 @@ func (m *Model) Permissions(u User) *server.Permissions {
 				api+".CONSUMER.INFO."+d,
 				api+".CONSUMER.MSG.NEXT."+d,
 				api+".CONSUMER.DELETE."+d,
+				// A start takes back what a crashed run left unacknowledged (projector/consumer's resume).
+				api+".CONSUMER.RESET."+d,
 				// Acks, in the reply subjects' two formats: $JS.ACK.<stream>.<consumer>.… and, with the server's v2
 				// format, $JS.ACK.<domain>.<account hash>.<stream>.<consumer>.…
 				"$JS.ACK."+d+".>",

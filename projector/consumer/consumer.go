@@ -4,6 +4,7 @@
 package consumer
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,8 +32,16 @@ type Config struct {
 	// FlushInterval is the longest an event waits for its batch to fill: it bounds how stale a dashboard can be.
 	FlushInterval time.Duration `env:"FLUSH_INTERVAL" envDefault:"500ms"`
 	// AckWait is how long JetStream waits for an ack before redelivering; the consumer also reports progress on
-	// messages whose write is being retried, so it need only exceed one insert.
+	// messages whose write is being retried, so it need only exceed one write attempt (WriteTimeout).
 	AckWait time.Duration `env:"ACK_WAIT" envDefault:"1m"`
+	// WriteTimeout bounds one attempt at writing a batch: a ClickHouse that has not answered by then has failed the
+	// attempt, which is retried. A batch of 5,000 takes a fraction of a second; the first after a start, which reads
+	// its units' histories, a few seconds. 0 (the default) is 20 s, or half AckWait when that is shorter.
+	WriteTimeout time.Duration `env:"WRITE_TIMEOUT"`
+	// ProbeInterval is how often the consumer asks JetStream how much is waiting (the lag metric), and, when
+	// nothing was written meanwhile, ClickHouse whether it answers: so that /healthz tells of a dead or frozen
+	// dependency within its grace even when no event arrives. 0 is the default.
+	ProbeInterval time.Duration `env:"PROBE_INTERVAL" envDefault:"5s"`
 	// SignersFile is the public key of every NATS credential (deploy/nats/nkeys.txt). With it, the consumer checks
 	// each signed event's signature and that its signer may submit events for the event's unit, and records the
 	// signer in events.submitted_by; an event that fails is quarantined as unauthorised.
@@ -54,6 +63,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("EGOV_PROJECTOR_FLUSH_INTERVAL is %s, want more than 0", c.FlushInterval)
 	case c.AckWait < time.Second:
 		return fmt.Errorf("EGOV_PROJECTOR_ACK_WAIT is %s, want at least 1s", c.AckWait)
+	case c.WriteTimeout < 0 || c.writeTimeout() >= c.AckWait:
+		return fmt.Errorf("EGOV_PROJECTOR_WRITE_TIMEOUT is %s, want more than 0 and less than EGOV_PROJECTOR_ACK_WAIT (%s): "+
+			"a batch must be written or given up before JetStream delivers it again", c.writeTimeout(), c.AckWait)
+	case c.ProbeInterval < 0:
+		return fmt.Errorf("EGOV_PROJECTOR_PROBE_INTERVAL is %s, want more than 0", c.ProbeInterval)
 	case c.RequireSignature && c.SignersFile == "":
 		return errors.New("EGOV_PROJECTOR_REQUIRE_SIGNATURE needs EGOV_PROJECTOR_SIGNERS_FILE, the credentials' public keys")
 	}
@@ -61,9 +75,30 @@ func (c Config) Validate() error {
 	return err
 }
 
+// Defaults for a Config built in code without them; the environment's defaults are the same.
+const (
+	defaultWriteTimeout  = 20 * time.Second
+	defaultProbeInterval = 5 * time.Second
+)
+
+func (c Config) writeTimeout() time.Duration {
+	if c.WriteTimeout == 0 {
+		return min(defaultWriteTimeout, c.AckWait/2)
+	}
+	return c.WriteTimeout
+}
+
+func (c Config) probeInterval() time.Duration { return cmp.Or(c.ProbeInterval, defaultProbeInterval) }
+
 // Writer stores a batch, returning only when all of it is stored.
 type Writer interface {
 	Write(ctx context.Context, recs []store.Record, rejected []store.Rejected) error
+}
+
+// A Pinger is a Writer that can say whether its database answers, without writing: the consumer asks it when
+// nothing was written for a while, so that the projector's health follows ClickHouse when no event arrives.
+type Pinger interface {
+	Ping(ctx context.Context) error
 }
 
 // A SkipCounter is a Writer that also says how many of a batch's events it skipped because the raw log already held
@@ -125,10 +160,33 @@ func New(ctx context.Context, s jetstream.Stream, cfg Config, w Writer, m *metri
 	if err != nil {
 		return nil, fmt.Errorf("create consumer %s: %w", part.Durable(cfg.Durable), err)
 	}
+	if err := resume(ctx, s, cons, log); err != nil {
+		return nil, err
+	}
 	if m == nil {
 		m = metrics.New(nil)
 	}
 	return &Consumer{cfg: cfg, cons: cons, w: w, m: m, log: log, signers: signers}, nil
+}
+
+// resume hands this consumer, at once, the messages an earlier run was given and never acknowledged (it crashed, or
+// was killed): JetStream would otherwise hold them for the ack wait, and with them, since as many as MaxAckPending
+// wait, every message behind them. Resetting the consumer to its ack floor delivers them again now; the store skips
+// what it already wrote. Only one projector runs a durable consumer (a rebuild makes sure none does), so nothing
+// else is waiting on those messages. A server without the reset API (before NATS 2.14) leaves them to the ack wait.
+func resume(ctx context.Context, s jetstream.Stream, cons jetstream.Consumer, log *slog.Logger) error {
+	ci := cons.CachedInfo()
+	if ci.NumAckPending == 0 {
+		return nil
+	}
+	if _, err := s.ResetConsumer(ctx, ci.Name); err != nil {
+		log.Warn("could not take back the messages an earlier run left unacknowledged; they come back after the ack wait",
+			"consumer", ci.Name, "unacknowledged", ci.NumAckPending, "err", err)
+		return nil
+	}
+	log.Info("resumed from the last acknowledged message", "consumer", ci.Name, "taken_back", ci.NumAckPending,
+		"ack_floor", ci.AckFloor.Stream)
+	return nil
 }
 
 // Run projects events until ctx ends, or, with untilCaughtUp, until every event in the stream is written. When ctx
@@ -152,6 +210,8 @@ func (c *Consumer) Run(ctx context.Context, untilCaughtUp bool) (st Stats, err e
 		return st, fmt.Errorf("consume: %w", err)
 	}
 	defer cc.Stop()
+	stopWatch := c.watch(ctx)
+	defer stopWatch()
 
 	// One batch is written while the next is collected and decoded: the store spends most of a write waiting on
 	// ClickHouse, and decoding is most of the consumer's CPU.
@@ -222,16 +282,44 @@ func (c *Consumer) Run(ctx context.Context, untilCaughtUp bool) (st Stats, err e
 				if done {
 					return st, nil
 				}
-			} else if c.m.Health.NATSFailing() {
-				c.probe(ctx)
 			}
 		}
 	}
 }
 
-// probe asks NATS for the consumer's state, to learn whether it answers again and how far behind the consumer is.
-func (c *Consumer) probe(ctx context.Context) {
-	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+// watch probes the consumer's dependencies every ProbeInterval on a goroutine of its own, until the returned func
+// is called: JetStream, for what waits in the stream (the lag) and whether it answers; ClickHouse, when no call to it
+// is waiting and none answered within the interval, for whether it answers. The consumer loop and the writer can
+// both be held up by a dependency that does not answer; the watch is not, so the health and the lag stay true then.
+func (c *Consumer) watch(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	every := c.cfg.probeInterval()
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			c.probe(ctx, every)
+			if p, ok := c.w.(Pinger); ok && c.m.Health.QuietFor(every) {
+				c.ping(ctx, p, every)
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// probe asks NATS for the consumer's state: whether it answers, and how much of the stream is not written yet.
+func (c *Consumer) probe(ctx context.Context, timeout time.Duration) {
+	pctx, cancel := context.WithTimeout(ctx, min(timeout, probeTimeout))
 	defer cancel()
 	info, err := c.cons.Info(pctx)
 	if err != nil {
@@ -240,12 +328,35 @@ func (c *Consumer) probe(ctx context.Context) {
 		}
 		return
 	}
-	c.natsAnswered(info.NumPending)
+	c.natsAnswered(info)
 }
 
-// natsAnswered records that NATS answered, with the messages not yet delivered to the consumer.
-func (c *Consumer) natsAnswered(pending uint64) {
-	c.m.ConsumerLag.Set(float64(pending))
+// ping asks ClickHouse whether it answers, as a write would find out.
+func (c *Consumer) ping(ctx context.Context, p Pinger, timeout time.Duration) {
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	done := c.m.Health.Calling()
+	err := p.Ping(pctx)
+	done()
+	switch {
+	case ctx.Err() != nil:
+	case err != nil:
+		c.m.Health.WriteFailed(fmt.Errorf("ping: %w", err))
+	default:
+		if d := c.m.Health.WriteSucceeded(); d > 0 {
+			c.log.Info("ClickHouse answers again", "after", d.Round(time.Millisecond))
+		}
+	}
+}
+
+// natsAnswered records that NATS answered, with the consumer's state: the lag is what is not written yet, whether
+// not delivered or delivered and not acknowledged.
+func (c *Consumer) natsAnswered(info *jetstream.ConsumerInfo) {
+	c.m.ConsumerLag.Set(float64(info.NumPending) + float64(info.NumAckPending))
+	c.natsSucceeded()
+}
+
+func (c *Consumer) natsSucceeded() {
 	if d := c.m.Health.NATSSucceeded(); d > 0 {
 		c.log.Info("NATS answers again", "after", d.Round(time.Millisecond))
 	}
@@ -260,7 +371,7 @@ func (c *Consumer) caughtUp(ctx context.Context, buffered int) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("consumer info: %w", err)
 	}
-	c.natsAnswered(info.NumPending)
+	c.natsAnswered(info)
 	return info.NumPending == 0 && info.NumAckPending == 0, nil
 }
 
@@ -275,7 +386,6 @@ type decoded struct {
 // decode decodes and authorises a batch.
 func (c *Consumer) decode(msgs []jetstream.Msg) (decoded, error) {
 	d := decoded{msgs: msgs, recs: make([]store.Record, 0, len(msgs)), reasons: map[metrics.Reason]int{}}
-	var pending uint64
 	// Decoding and checking signatures is most of the CPU a batch takes here: spread over the cores.
 	checked := make([]checkedMsg, len(msgs))
 	parallel(len(msgs), func(i int) { checked[i] = c.check(msgs[i]) })
@@ -284,7 +394,6 @@ func (c *Consumer) decode(msgs []jetstream.Msg) (decoded, error) {
 		if err != nil {
 			return decoded{}, fmt.Errorf("message metadata: %w", err)
 		}
-		pending = meta.NumPending
 		ch := checked[i]
 		if ch.err != nil {
 			d.reasons[ch.reason]++
@@ -294,8 +403,7 @@ func (c *Consumer) decode(msgs []jetstream.Msg) (decoded, error) {
 		}
 		d.recs = append(d.recs, store.Record{Env: ch.env, Data: ch.d, Seq: meta.Sequence.Stream, ReceivedAt: meta.Timestamp, SubmittedBy: ch.by})
 	}
-	// The batch's last message is its latest delivery: what it says was still pending is the lag.
-	c.natsAnswered(pending)
+	c.natsSucceeded() // messages arrived
 	return d, nil
 }
 
@@ -353,11 +461,13 @@ func (c *Consumer) flush(ctx context.Context, d decoded, st *Stats) error {
 	var skipped int
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		// A stop (SIGTERM) lets the write in flight finish, within AckWait, rather than abandon a batch that is
+		// A stop (SIGTERM) lets the write in flight finish, within WriteTimeout, rather than abandon a batch that is
 		// half in ClickHouse: it is acked, and the stop does not wait for a redelivery.
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.AckWait)
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.writeTimeout())
+		answered := c.m.Health.Calling()
 		var err error
 		skipped, err = c.write(wctx, recs, rejected)
+		answered()
 		cancel()
 		c.m.Health.Turn()
 		if err == nil {

@@ -9,10 +9,11 @@ import (
 	"time"
 )
 
-// DefaultGrace is how long the projector may fail to reach ClickHouse or NATS before it reports itself unhealthy:
-// long enough to retry through a ClickHouse restart or a NATS reconnect without alarming anyone, short enough that an
-// outage shows within a minute.
-const DefaultGrace = 30 * time.Second
+// DefaultGrace is how long the projector may fail to reach ClickHouse or NATS, or wait for ClickHouse to answer,
+// before it reports itself unhealthy: long enough to retry through a ClickHouse restart or a NATS reconnect without
+// alarming anyone, and short enough that, with the consumer's probes every few seconds (consumer.Config's
+// ProbeInterval, 5 s), a ClickHouse that died or froze shows within 30 s.
+const DefaultGrace = 25 * time.Second
 
 // Health is the projector's own view of whether it works: its consumer loop turns, and its last contact with
 // ClickHouse and with NATS succeeded or has failed for less than Grace. The consumer reports to it; /healthz asks it.
@@ -30,6 +31,11 @@ type Health struct {
 	maxTurn time.Duration // the longest the loop may take between turns
 	write   failure       // ClickHouse
 	nats    failure
+	// calls are the ClickHouse calls (writes, pings) waiting for an answer, by when each began; lastAnswer is when
+	// ClickHouse last answered one.
+	calls      map[int]time.Time
+	nextCall   int
+	lastAnswer time.Time
 }
 
 type runState int
@@ -73,6 +79,33 @@ func (h *Health) Stopped(err error) {
 	h.state, h.stopped = stopped, err
 }
 
+// Calling records that a call to ClickHouse (a write, a ping) began; done records that it ended, whatever its
+// outcome. A call that has not answered for longer than Grace makes the projector unhealthy: a frozen server fails
+// nothing, it only never answers.
+func (h *Health) Calling() (done func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.calls == nil {
+		h.calls = map[int]time.Time{}
+	}
+	id := h.nextCall
+	h.nextCall++
+	h.calls[id] = h.Now()
+	return func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		delete(h.calls, id)
+	}
+}
+
+// QuietFor reports whether no call to ClickHouse is waiting and none has answered for at least d: time to ask it
+// whether it is there.
+func (h *Health) QuietFor(d time.Duration) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.calls) == 0 && h.Now().Sub(h.lastAnswer) >= d
+}
+
 // WriteFailed records a failed write to ClickHouse; it returns how long writes have been failing.
 func (h *Health) WriteFailed(err error) time.Duration {
 	h.mu.Lock()
@@ -85,6 +118,7 @@ func (h *Health) WriteFailed(err error) time.Duration {
 func (h *Health) WriteSucceeded() time.Duration {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.lastAnswer = h.Now()
 	return h.write.ok(h.Now())
 }
 
@@ -146,6 +180,11 @@ func (h *Health) Check() error {
 	}
 	if d := now.Sub(h.write.since); !h.write.since.IsZero() && d > h.Grace {
 		return fmt.Errorf("clickhouse: write failing since %s: %s", d.Round(time.Second), brief(h.write.err))
+	}
+	for _, began := range h.calls {
+		if d := now.Sub(began); d > h.Grace {
+			return fmt.Errorf("clickhouse: no answer for %s", d.Round(time.Second))
+		}
 	}
 	if d := now.Sub(h.nats.since); !h.nats.since.IsZero() && d > h.Grace {
 		return fmt.Errorf("nats: failing since %s: %s", d.Round(time.Second), brief(h.nats.err))

@@ -48,8 +48,9 @@ type Metrics struct {
 	WriteSeconds prometheus.Histogram
 	// WriteRetries counts the failed write attempts that were retried.
 	WriteRetries prometheus.Counter
-	// ConsumerLag is the number of messages in the stream not yet delivered to the consumer, as of the last batch
-	// or the last look at the consumer's state.
+	// ConsumerLag is the number of messages in the stream not yet written: not yet delivered to the consumer, or
+	// delivered and not yet acknowledged, as JetStream counted them at the consumer's last probe (every few seconds,
+	// whether or not writes succeed).
 	ConsumerLag prometheus.Gauge
 	// LastBatch is when the last batch was written, in Unix seconds.
 	LastBatch prometheus.Gauge
@@ -92,7 +93,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		}),
 		ConsumerLag: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "egov_projector_consumer_lag",
-			Help: "Messages in the stream not yet delivered to the projector's consumer.",
+			Help: "Messages in the stream not yet written by the projector: not yet delivered, or delivered and not acknowledged.",
 		}),
 		LastBatch: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "egov_projector_last_batch_timestamp_seconds",

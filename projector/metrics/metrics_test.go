@@ -104,7 +104,7 @@ func get(t *testing.T, h http.Handler) (int, string) {
 // /healthz says ok while the loop turns and ClickHouse and NATS answer, or have failed for less than the grace; it
 // says why not otherwise.
 func TestHealth(t *testing.T) {
-	const grace, maxTurn = 30 * time.Second, time.Minute
+	const grace, maxTurn = 30 * time.Second, time.Minute // the test's own grace, whatever the default
 	chDown := errors.New("dial tcp 127.0.0.1:9000: connect: connection refused")
 	for _, tc := range []struct {
 		name     string
@@ -136,6 +136,28 @@ func TestHealth(t *testing.T) {
 				t.Errorf("WriteSucceeded says writes failed for %s, want %s", d, 2*grace)
 			}
 		}, 200, "ok"},
+		{"a call unanswered within the grace", func(h *metrics.Health, c *clock) {
+			h.Running(maxTurn)
+			h.Calling()
+			c.advance(grace)
+			h.Turn()
+		}, 200, "ok"},
+		{"a call unanswered beyond the grace", func(h *metrics.Health, c *clock) {
+			h.Running(maxTurn)
+			done := h.Calling()
+			c.advance(5 * time.Second)
+			h.Calling()() // another call answered meanwhile: the first still waits
+			c.advance(grace - 5*time.Second + time.Second)
+			h.Turn()
+			_ = done
+		}, 503, "clickhouse: no answer for 31s"},
+		{"a call answered late", func(h *metrics.Health, c *clock) {
+			h.Running(maxTurn)
+			done := h.Calling()
+			c.advance(grace + time.Second)
+			done()
+			h.Turn()
+		}, 200, "ok"},
 		{"nats failing beyond the grace", func(h *metrics.Health, c *clock) {
 			h.Running(maxTurn)
 			h.NATSFailed(errors.New("nats: no heartbeat received"))
@@ -161,6 +183,7 @@ func TestHealth(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &clock{now: time.Date(2021, 7, 1, 8, 0, 0, 0, time.UTC)}
 			h := newHealth(c)
+			h.Grace = grace
 			tc.steps(h, c)
 			code, body := get(t, h)
 			if code != tc.wantCode || !strings.HasPrefix(body, tc.wantBody) {
@@ -170,6 +193,28 @@ func TestHealth(t *testing.T) {
 				t.Errorf("Check() = %v, disagreeing with the handler's %d", h.Check(), code)
 			}
 		})
+	}
+}
+
+// QuietFor says when to ask ClickHouse whether it answers: no call waiting, and none answered for a while.
+func TestQuietFor(t *testing.T) {
+	c := &clock{now: time.Date(2021, 7, 1, 8, 0, 0, 0, time.UTC)}
+	h := newHealth(c)
+	h.WriteSucceeded()
+	if h.QuietFor(5 * time.Second) {
+		t.Error("quiet just after an answer")
+	}
+	c.advance(5 * time.Second)
+	if !h.QuietFor(5 * time.Second) {
+		t.Error("not quiet 5 s after the last answer")
+	}
+	done := h.Calling()
+	if h.QuietFor(5 * time.Second) {
+		t.Error("quiet while a call waits")
+	}
+	done()
+	if !h.QuietFor(5 * time.Second) {
+		t.Error("not quiet once the call ended without an answer recorded")
 	}
 }
 

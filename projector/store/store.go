@@ -113,6 +113,9 @@ func (s *Store) writeUnits(ctx context.Context) error {
 	return nil
 }
 
+// Ping reports whether ClickHouse answers, writing nothing.
+func (s *Store) Ping(ctx context.Context) error { return s.conn.Ping(ctx) }
+
 // Write stores a batch. It writes what the events change first (their procedure changes, assistant stages, reports
 // and targets, the quarantined messages, the recomputed state of every procedure and unit they touch) and the events
 // themselves into the raw log last, skipping events the raw log already holds. A batch cut short by a crash or an
