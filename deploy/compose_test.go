@@ -174,7 +174,7 @@ var checks = []struct {
 		`GRAFANA_UNUSED is defined in`,
 		`service "projector": EGOV_NATS_NKEY_SEED_FILE is /run/secrets/nats_projector, a secret the service does not have`,
 		`service "projector": EGOV_PROJECTOR_SIGNERS_FILE is /etc/egovtrack/nkeys.txt, which nothing is mounted at`,
-		`service "grafana": the datasource reads $EGOV_CLICKHOUSE_PASSWORD, which the service does not set`,
+		`service "grafana": the datasource reads $EGOV_GRAFANA_CLICKHOUSE_PASSWORD, which the service does not set`,
 		`service "grafana": GF_PLUGINS_PREINSTALL_SYNC does not install grafana-clickhouse-datasource@` + chquery.PluginVersion,
 	}},
 	{"services are health-checked and depend on healthy services", checkHealth, []string{

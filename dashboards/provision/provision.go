@@ -160,8 +160,8 @@ var yamlValues = map[string]string{
 	"Name":           board.DatasourceName,
 	"Host":           "$EGOV_CLICKHOUSE_HOST",
 	"Port":           "$EGOV_CLICKHOUSE_PORT",
-	"User":           "$EGOV_CLICKHOUSE_USER",
-	"Password":       "$EGOV_CLICKHOUSE_PASSWORD",
+	"User":           "$EGOV_GRAFANA_CLICKHOUSE_USER",
+	"Password":       "$EGOV_GRAFANA_CLICKHOUSE_PASSWORD",
 	"Database":       "egov",
 	"Folder":         Folder,
 	"FolderUID":      FolderUID,
@@ -173,8 +173,9 @@ var funcs = template.FuncMap{"q": strconv.Quote}
 
 var datasourceYAML = template.Must(template.New("datasource").Funcs(funcs).Parse(strings.TrimLeft(`
 {{.Header}}
-# The ClickHouse datasource every egovtrack dashboard starts on. Grafana fills the $EGOV_CLICKHOUSE_* placeholders
-# from its environment: HOST and PORT of ClickHouse's native protocol (9000), USER and PASSWORD.
+# The ClickHouse datasource every egovtrack dashboard starts on. Grafana fills the $EGOV_* placeholders from its
+# environment: HOST and PORT of ClickHouse's native protocol (9000), and the read-only user Grafana reads as
+# (deploy/clickhouse/users.d/egov-grafana.xml), not the projector's.
 apiVersion: 1
 datasources:
   - name: {{q .Name}}

@@ -143,7 +143,7 @@ func TestDatasourceFileHasNoSecret(t *testing.T) {
 		}
 		for _, want := range []string{
 			`type: "grafana-clickhouse-datasource"`, `uid: "egov-clickhouse"`, `protocol: "native"`,
-			`defaultDatabase: "egov"`, `secure: false`, `password: "$EGOV_CLICKHOUSE_PASSWORD"`,
+			`defaultDatabase: "egov"`, `secure: false`, `password: "$EGOV_GRAFANA_CLICKHOUSE_PASSWORD"`,
 		} {
 			if !strings.Contains(string(f.Data), want) {
 				t.Errorf("%s lacks %s:\n%s", f.Path, want, f.Data)
