@@ -23,7 +23,10 @@ type Statement struct {
 var (
 	// WrittenIDs finds which of a batch's event ids the raw log holds. The ids go as external data, a temporary table
 	// BatchIDs with one UUID column id: ClickHouse 18.16 takes seconds to parse thousands of toUUID('…') literals.
-	WrittenIDs = Statement{"store: written ids", `SELECT id FROM events WHERE id IN ` + BatchIDs}
+	// Its arguments are the earliest and the latest time of the batch's events, in Unix seconds: an event the raw log
+	// holds has the same time as the batch's event of the same id (the id is derived from the fact, its time among
+	// it), so only the monthly partitions of those times are read, however many years the raw log holds.
+	WrittenIDs = Statement{"store: written ids", `SELECT id FROM events WHERE id IN ` + BatchIDs + ` AND time >= toDateTime(?) AND time <= toDateTime(?)`}
 
 	InsertUnits            = insert("store: insert units", "units", "kind, code, name, lat, lon, cadence_days")
 	InsertProcedureChanges = insert("store: insert procedure changes", "procedure_changes", "unit_kind, unit_code, procedure_code, event_id, stream_seq, change, effective_at, day, name, sector, eligible, level")

@@ -100,6 +100,21 @@ func apply(ctx context.Context, conn driver.Conn, ms []Migration, log *slog.Logg
 	return ran, nil
 }
 
+// CurrentIDs is the migration that marks a database whose events are keyed by the current rule of ids.
+const CurrentIDs = 3
+
+// Applied returns the versions of the migrations the database records, none when it has no schema_migrations.
+func Applied(ctx context.Context, conn driver.Conn) ([]uint32, error) {
+	var n uint64
+	if err := conn.QueryRow(ctx, chsql.TableExists.SQL, chsql.MigrationsTable).Scan(&n); err != nil {
+		return nil, fmt.Errorf("look for %s: %w", chsql.MigrationsTable, err)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	return applied(ctx, conn)
+}
+
 func applied(ctx context.Context, conn driver.Conn) ([]uint32, error) {
 	rows, err := conn.Query(ctx, chsql.AppliedMigrations.SQL)
 	if err != nil {

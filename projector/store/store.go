@@ -8,6 +8,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -78,8 +79,16 @@ type Option func(*Store)
 // that unit's last row with its version while the owner rewrites it, and the stale copy could win the tie.
 func OwnUnits(owns func(units.Ref) bool) Option { return func(s *Store) { s.owns = owns } }
 
-// Open applies the schema and writes the units' reference data.
+// ErrOldIDs is returned by Open for a database projected before events were keyed by the current rule of ids.
+var ErrOldIDs = errors.New("this database was projected before December 2026, when event ids changed rule: " +
+	"events written again would be stored twice; run `projector rebuild` once, which projects it again")
+
+// Open applies the schema and writes the units' reference data. It refuses, with ErrOldIDs, a database whose events
+// are keyed by the old rule of ids (see schema.CurrentIDs).
 func Open(ctx context.Context, conn driver.Conn, log *slog.Logger, opts ...Option) (*Store, error) {
+	if err := checkIDRule(ctx, conn); err != nil {
+		return nil, err
+	}
 	if _, err := schema.Apply(ctx, conn, log); err != nil {
 		return nil, err
 	}
@@ -91,6 +100,22 @@ func Open(ctx context.Context, conn driver.Conn, log *slog.Logger, opts ...Optio
 		return nil, err
 	}
 	return s, nil
+}
+
+// checkIDRule returns ErrOldIDs when the database holds events and its migrations stop before schema.CurrentIDs.
+func checkIDRule(ctx context.Context, conn driver.Conn) error {
+	versions, err := schema.Applied(ctx, conn)
+	if err != nil || len(versions) == 0 || slices.Contains(versions, schema.CurrentIDs) {
+		return err // a new database, or one keyed by the current rule
+	}
+	var n uint64
+	if err := conn.QueryRow(ctx, chsql.CountRows("events", false).SQL).Scan(&n); err != nil {
+		return fmt.Errorf("count events: %w", err)
+	}
+	if n > 0 {
+		return fmt.Errorf("%w (%d events)", ErrOldIDs, n)
+	}
+	return nil
 }
 
 func (s *Store) writeUnits(ctx context.Context) error {
@@ -171,7 +196,14 @@ func (s *Store) unwritten(ctx context.Context, recs []Record) ([]Record, error) 
 		return nil, fmt.Errorf("look up written events: %w", err)
 	}
 	seen := make(map[uuid.UUID]bool, len(recs))
+	var first, last time.Time
 	for _, r := range recs {
+		if first.IsZero() || r.Env.Time.Before(first) {
+			first = r.Env.Time
+		}
+		if r.Env.Time.After(last) {
+			last = r.Env.Time
+		}
 		id, err := uuid.Parse(r.Env.ID)
 		if err != nil {
 			return nil, fmt.Errorf("event at stream sequence %d: id %q is not a UUID: %w", r.Seq, r.Env.ID, err)
@@ -185,7 +217,7 @@ func (s *Store) unwritten(ctx context.Context, recs []Record) ([]Record, error) 
 	}
 	stored := map[uuid.UUID]bool{}
 	if len(seen) > 0 {
-		rows, err := s.conn.Query(clickhouse.Context(ctx, clickhouse.WithExternalTable(ids)), chsql.WrittenIDs.SQL)
+		rows, err := s.conn.Query(clickhouse.Context(ctx, clickhouse.WithExternalTable(ids)), chsql.WrittenIDs.SQL, first.Unix(), last.Unix())
 		if err != nil {
 			return nil, fmt.Errorf("look up written events: %w", err)
 		}

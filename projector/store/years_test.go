@@ -2,13 +2,20 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/egovtrack/egovtrack/internal/chdb/chdbtest"
+	"github.com/egovtrack/egovtrack/internal/chsql"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/units"
+	"github.com/egovtrack/egovtrack/projector/schema"
 	"github.com/egovtrack/egovtrack/projector/store"
 )
 
@@ -80,5 +87,52 @@ func TestYearsOfHistoryThenToday(t *testing.T) {
 	q = fmt.Sprintf("SELECT countIf(level4 = 0) FROM coverage_daily FINAL WHERE unit_kind = '%s' AND unit_code = '%s' AND day < toDate('%s')", silent.Kind, silent.Code, today.Format(event.DateLayout))
 	if n := count(t, conn, q); n != days-1 {
 		t.Errorf("the silent unit is below 100%% on %d days before today, want every one of %d", n, days-1)
+	}
+}
+
+// A database projected before event ids changed rule keys its events by their old ids: writing them again would
+// store each twice. Open refuses it, saying to rebuild; a database of the current rule, or an empty old one, opens.
+func TestOpenRefusesADatabaseOfOldIDs(t *testing.T) {
+	ctx := context.Background()
+	old := func(t *testing.T, withEvents bool) driver.Conn {
+		conn := chdbtest.Conn(t, chdbtest.New(t))
+		ms, err := schema.Migrations()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.Exec(ctx, chsql.CreateMigrationsTable.SQL); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			if m.Version >= schema.CurrentIDs {
+				break // what a projector of before December 2026 applied
+			}
+			for _, stmt := range m.Statements {
+				if err := conn.Exec(ctx, stmt); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := conn.Exec(ctx, chsql.RecordMigration.SQL, m.Version, m.Name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if withEvents {
+			if err := conn.Exec(ctx, "INSERT INTO events (id, type, source, submitted_by, subject, unit_kind, unit_code, time, data, stream_seq, received_at) "+
+				"SELECT generateUUIDv4(), 'gov.egov.report.submitted.v1', '/old', '/old', 'egov.province.19.report', 'province', '19', now(), '{}', 1, now()"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return conn
+	}
+	if _, err := store.Open(ctx, old(t, true), slog.New(slog.DiscardHandler)); !errors.Is(err, store.ErrOldIDs) {
+		t.Errorf("Open of a database of old ids = %v, want ErrOldIDs", err)
+	}
+	if _, err := store.Open(ctx, old(t, false), slog.New(slog.DiscardHandler)); err != nil {
+		t.Errorf("Open of an empty database of before: %v", err)
+	}
+	s, conn := openStore(t)
+	write(t, s, records(t, 1)[:10], func() int { return 10 })
+	if _, err := store.Open(ctx, conn, slog.New(slog.DiscardHandler)); err != nil {
+		t.Errorf("Open of a database of the current ids, again: %v", err)
 	}
 }

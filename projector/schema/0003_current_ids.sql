@@ -1,0 +1,5 @@
+-- No statement: this migration marks a database whose tables key events by the current rule of ids (RFC 8785, since
+-- December 2026; internal/event/README.md, "Ids of events published before"). A database projected before keys them
+-- by the old rule: events written again (a redelivery, a new durable consumer) would be stored a second time under
+-- their current ids. store.Open refuses such a database until `projector rebuild` has projected it again, which
+-- records this migration on empty tables.
