@@ -19,10 +19,11 @@ import (
 //     an earlier value is not refused but wraps (1900-01-01 became 2036-02-07).
 //   - Times up to MaxClockSkew after Now: a fact cannot take effect in the future, but collectors' clocks drift.
 //   - Days up to 2100-12-31: a deadline lies ahead, and plans run for decades (the National Digital
-//     Transformation Programme of 2020 looks to 2030), but not for a century. ClickHouse 18.16 knows days only until
-//     2105-12-31 (toDate('2106-02-07') is 0000-00-00 there); later versions keep a Date until 2149-06-06 and a
-//     DateTime until 2106-02-07 06:28:15 UTC, and clamp or wrap what lies beyond. A last day of 2100-12-31 is a Date
-//     on every version, and still a DateTime if a query turns it into one.
+//     Transformation Programme of 2020 looks to 2030), but not for a century. ClickHouse 18.16 reads no day after
+//     2105-12-31 (toDate('2106-01-01') is 0000-00-00 there) and counts none after 2106-02-07 (toDate(65535) is
+//     1970-01-01); later versions keep a Date until 2149-06-06 and a DateTime until 2106-02-07 06:28:15 UTC, and
+//     clamp or wrap what lies beyond. A last day of 2100-12-31 is a Date on every version, and still a DateTime if a
+//     query turns it into one.
 const (
 	// FirstDay is the earliest day egovtrack records.
 	FirstDay Date = "2000-01-01"

@@ -142,7 +142,7 @@ func TestNewRefusesTheZeroTimeAsMissingOrBefore2000(t *testing.T) {
 }
 
 // A target's days lie from 2000-01-01 to 2100-12-31: a deadline may lie ahead, but within what ClickHouse's Date
-// holds on every version egovtrack runs on (18.16 knows no day after 2105-12-31).
+// holds on every version egovtrack runs on (18.16 reads no day after 2105-12-31).
 func TestEveryDayIsInTheTimeDomain(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

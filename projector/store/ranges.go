@@ -10,13 +10,14 @@ import (
 )
 
 // What ClickHouse's column types hold. The tables keep times as DateTime and days as Date (projector/schema), and
-// ClickHouse does not refuse a value they cannot hold: it stores another (1900-01-01 as 2036-02-07, a day after
-// 2105 as 0000-00-00 on 18.16). Write therefore never sends one.
+// ClickHouse does not refuse a value they cannot hold: it stores another (1900-01-01 as 2036-02-07; on 18.16, a
+// deadline of 2150-01-01 as a day before 2000). Write therefore never sends one.
 var (
 	// firstStorableTime is DateTime's first second: it counts seconds from the Unix epoch in a UInt32.
 	firstStorableTime = time.Unix(0, 0).UTC()
-	// lastStorableDay is the last day ClickHouse 18.16 knows: its calendar ends with 2105. Later versions hold a Date
-	// until 2149-06-06 and a DateTime until 2106-02-07 06:28:15 UTC.
+	// lastStorableDay is the last day ClickHouse 18.16 reads from text (toDate('2106-01-01') is 0000-00-00 there),
+	// as queries write days; it counts none after 2106-02-07. Later versions hold a Date until 2149-06-06 and a
+	// DateTime until 2106-02-07 06:28:15 UTC.
 	lastStorableDay = time.Date(2105, 12, 31, 0, 0, 0, 0, event.Vietnam)
 )
 

@@ -74,7 +74,7 @@ func TestWriteNeverSendsWhatClickHouseCannotHold(t *testing.T) {
 }
 
 // The contract's time domain lies within what the tables hold: events at its bounds are written and read back as
-// they were, on ClickHouse 18.16, whose calendar is the shortest (it ends with 2105).
+// they were, on ClickHouse 18.16, whose calendar is the shortest (it reads no day after 2105-12-31).
 func TestTheTimeDomainFitsClickHouse(t *testing.T) {
 	s, conn := openStore(t)
 	latest := event.Latest().Truncate(time.Second) // DateTime keeps seconds
