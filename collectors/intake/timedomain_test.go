@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/egovtrack/egovtrack/collectors/intake"
-	"github.com/egovtrack/egovtrack/internal/event"
+	"github.com/egovtrack/egovtrack/internal/event/eventtest"
 )
 
 // outsideTheDomain are times the time domain refuses (event.CheckTime), as a client may write them, with the message
@@ -21,26 +21,6 @@ var outsideTheDomain = []struct{ time, message string }{
 	{"1969-12-31T00:00:00Z", "1969-12-31T00:00:00Z is before 2000-01-01T00:00:00+07:00, the earliest time egovtrack records"},
 	{"2106-02-08T00:00:00Z", "2106-02-08T00:00:00Z is in the future: egovtrack records times up to 5 minutes from now"},
 	{"2150-01-01T00:00:00Z", "2150-01-01T00:00:00Z is in the future: egovtrack records times up to 5 minutes from now"},
-}
-
-// rawEvent is the full envelope of d as a client that skipped validation would make it: the id of its fact, its
-// time whatever it is.
-func rawEvent(t *testing.T, d event.Data) []byte {
-	t.Helper()
-	ids, err := event.IDs(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := json.Marshal(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := json.Marshal(event.Envelope{ID: ids[0], Source: "/thai-nguyen/dich-vu-cong", SpecVersion: event.SpecVersion,
-		Type: d.EventType(), Subject: d.Subject(), Time: d.OccurredAt(), DataContentType: event.DataContentType, Data: data})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // An event whose time lies outside the time domain is refused with 422, naming the field and the bound, whether sent
@@ -55,7 +35,7 @@ func TestEventsOutsideTheTimeDomainAreRefused(t *testing.T) {
 		}
 		shortForm := `{"type": "gov.egov.procedure.level_changed.v1", "data": {"unit": {"kind": "province", "code": "19"}, ` +
 			`"procedure": "1.000001", "from": 3, "to": 4, "effective_at": "` + c.time + `"}}`
-		full := string(rawEvent(t, registered("1.000001", 3, at)))
+		full := string(eventtest.UncheckedJSON(t, "/thai-nguyen/dich-vu-cong", registered("1.000001", 3, at)))
 		requests := []struct {
 			name, contentType, body, field string
 		}{

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/egovtrack/egovtrack/internal/event"
+	"github.com/egovtrack/egovtrack/internal/event/eventtest"
 )
 
 const (
@@ -80,7 +81,7 @@ func TestEveryTimeIsInTheTimeDomain(t *testing.T) {
 				m := envelopeJSON(t, ex.fact(time.UTC))
 				setPath(m, field, c.time)
 				m["time"] = c.time
-				m["id"] = factID(t, d) // as a publisher that skipped validation would send it
+				m["id"] = eventtest.Unchecked(t, "test", d).ID // as a publisher that skipped validation would send it
 				_, _, decodeErr := event.Decode(mustMarshal(t, m))
 				_, newErr := event.New("test", d)
 				if c.bound == "" {
@@ -98,16 +99,6 @@ func TestEveryTimeIsInTheTimeDomain(t *testing.T) {
 			})
 		}
 	}
-}
-
-// factID is the id of the fact d, whatever its times: the one an event of it carries.
-func factID(t *testing.T, d event.Data) string {
-	t.Helper()
-	ids, err := event.IDs(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ids[0]
 }
 
 // acceptedByBoth checks that New made an event of d (newErr is what it said) and that the event decodes.
@@ -167,7 +158,7 @@ func TestEveryDayIsInTheTimeDomain(t *testing.T) {
 			m := envelopeJSON(t, target(func(*event.TargetSetData) {}))
 			setPath(m, "data.baseline_date", string(c.baseline))
 			setPath(m, "data.deadline", string(c.deadline))
-			m["id"] = factID(t, d)
+			m["id"] = eventtest.Unchecked(t, "test", d).ID
 			_, _, decodeErr := event.Decode(mustMarshal(t, m))
 			_, newErr := event.New("test", d)
 			if c.msg == "" {

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/egovtrack/egovtrack/internal/event"
+	"github.com/egovtrack/egovtrack/internal/event/eventtest"
 	"github.com/egovtrack/egovtrack/internal/units"
 )
 
@@ -17,22 +18,14 @@ import (
 // domain was checked: the envelope its fact derives, with its id as Nats-Msg-Id, whatever its times.
 func publishUnchecked(t *testing.T, r *rig, d event.Data) string {
 	t.Helper()
-	ids, err := event.IDs(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := json.Marshal(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := json.Marshal(event.Envelope{ID: ids[0], Source: "/egovtrack/collectors/serve", SpecVersion: event.SpecVersion,
-		Type: d.EventType(), Subject: d.Subject(), Time: d.OccurredAt(), DataContentType: event.DataContentType, Data: data})
+	env := eventtest.Unchecked(t, "/egovtrack/collectors/serve", d)
+	b, err := json.Marshal(env)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := nats.NewMsg(d.Subject())
 	m.Data = b
-	if _, err := r.nc.JS.PublishMsg(context.Background(), m, jetstream.WithMsgID(ids[0])); err != nil {
+	if _, err := r.nc.JS.PublishMsg(context.Background(), m, jetstream.WithMsgID(env.ID)); err != nil {
 		t.Fatal(err)
 	}
 	return d.Subject()

@@ -2,12 +2,12 @@ package store_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/egovtrack/egovtrack/internal/event"
+	"github.com/egovtrack/egovtrack/internal/event/eventtest"
 	"github.com/egovtrack/egovtrack/internal/units"
 	"github.com/egovtrack/egovtrack/projector/store"
 )
@@ -18,16 +18,7 @@ var hanoi = units.Ref{Kind: units.Province, Code: "01"}
 // whatever its times.
 func unchecked(t *testing.T, seq uint64, d event.Data) store.Record {
 	t.Helper()
-	ids, err := event.IDs(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := json.Marshal(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := event.Envelope{ID: ids[0], Source: "/egovtrack/test", SpecVersion: event.SpecVersion, Type: d.EventType(),
-		Subject: d.Subject(), Time: d.OccurredAt(), DataContentType: event.DataContentType, Data: data}
+	env := eventtest.Unchecked(t, "/egovtrack/test", d)
 	return store.Record{Env: env, Data: d, Seq: seq, ReceivedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 }
 
