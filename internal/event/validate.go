@@ -149,7 +149,7 @@ func checkBeyondSchema(d Data, given bool) FieldErrors {
 			checkUnit(&es, "data.scope", u)
 		}
 		errB, errD := checkDay(&es, "data.baseline_date", d.BaselineDate), checkDay(&es, "data.deadline", d.Deadline)
-		if errB == nil && errD == nil && d.Deadline <= d.BaselineDate {
+		if errB == nil && errD == nil && d.Deadline <= d.BaselineDate { // days written YYYY-MM-DD compare as text
 			es.add("data.deadline", "must be after baseline_date")
 		}
 		checkTime(&es, "data.set_at", d.SetAt, given)
