@@ -199,11 +199,18 @@ type Report struct {
 // active procedures without Report.AllowRetireMost.
 var ErrRetiresMost = errors.New("the report would retire most of the unit's procedures")
 
+// ErrClock is returned, wrapped with the bound passed, for a report whose time (the clock of the machine that took
+// it) lies outside the time domain (event.CheckTime): nothing is published.
+var ErrClock = errors.New("the clock of this computer is outside the times egovtrack records")
+
 // Submit publishes what a unit reported: the plan's events and one report-submitted event carrying the counts and the
 // catalogue's digest. A report that changes nothing and repeats the unit's latest report (same collector, same
 // digest, same Vietnamese day) publishes nothing: importing the same file twice is harmless. A new day's unchanged
 // report is published, so that the unit is seen to be reporting.
 func Submit(ctx context.Context, pub stream.Publisher, cur Catalogue, r Report) (Result, error) {
+	if err := event.CheckTime(r.At); err != nil {
+		return Result{}, fmt.Errorf("%w: %v", ErrClock, err)
+	}
 	res := Result{Plan: Diff(cur, r.Procedures, r.At)}
 	active := 0
 	for _, e := range cur.Procedures {

@@ -86,7 +86,7 @@ func TestBadInput(t *testing.T) {
 			item:   "future time",
 			body:   registration(`"level": 4, "effective_at": "2100-01-01T09:00:00+07:00"`),
 			status: 422, error: "the event is invalid; it was not stored",
-			fields: []intake.FieldError{field("data.effective_at", "2100-01-01T02:00:00Z is in the future")},
+			fields: []intake.FieldError{field("data.effective_at", "2100-01-01T02:00:00Z is in the future: egovtrack records times up to 5 minutes from now")},
 		},
 		{
 			item:   "oversized payload: the body",

@@ -112,6 +112,10 @@ func position(b []byte, off int64) (line, col int) {
 // its field (prefix + the field's JSON name), where encoding/json would stop at the first and sometimes name none
 // (a bad time, a bad level). Keys v does not have are refused with unknownMsg, or ignored when it is empty (the
 // extension attributes of a CloudEvent). Keys match exactly: the contract's names are lower case.
+//
+// A time (every time of the contract is required) left out or null is missing, and one given as 0001-01-01T00:00:00Z is
+// refused as the time it is, before the time domain (event.CheckTime): decoded, it is Go's zero time, which
+// event.New cannot tell from a time never set.
 func decodeFields(raw json.RawMessage, v any, prefix, unknownMsg string) []FieldError {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
@@ -126,13 +130,19 @@ func decodeFields(raw json.RawMessage, v any, prefix, unknownMsg string) []Field
 			continue
 		}
 		known[name] = true
+		_, isTime := rv.Field(i).Interface().(time.Time)
 		val, ok := obj[name]
-		if !ok {
+		if !ok || isTime && string(val) == "null" {
+			if isTime {
+				errs = append(errs, FieldError{Field: prefix + name, Message: "is missing"})
+			}
 			continue
 		}
 		if err := json.Unmarshal(val, rv.Field(i).Addr().Interface()); err != nil {
 			sub, msg := describe(err)
 			errs = append(errs, FieldError{Field: joinPath(prefix+name, sub), Message: msg})
+		} else if t, _ := rv.Field(i).Interface().(time.Time); isTime && t.IsZero() {
+			errs = append(errs, FieldError{Field: prefix + name, Message: event.CheckTime(t).Error()})
 		}
 	}
 	if unknownMsg != "" {

@@ -162,8 +162,9 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, c caller, err err
 		h.log.Info("request abandoned by the client", "unit", c.unit, "credential", c.cred, "path", r.URL.Path, "err", err)
 		return
 	}
-	if fe, ok := errors.AsType[event.FieldErrors](err); ok { // what the server built broke the contract: a defect
-		h.log.Error("request failed", "unit", c.unit, "credential", c.cred, "path", r.URL.Path, "err", fe)
+	// What the server built broke the contract, or its clock is wrong: a defect, which a retry does not fix.
+	if _, ok := errors.AsType[event.FieldErrors](err); ok || errors.Is(err, catalogue.ErrClock) {
+		h.log.Error("request failed", "unit", c.unit, "credential", c.cred, "path", r.URL.Path, "err", err)
 		writeJSON(w, http.StatusInternalServerError, refuse(http.StatusInternalServerError, "internal error").body)
 		return
 	}

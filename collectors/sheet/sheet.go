@@ -186,6 +186,10 @@ func (c Command) Run(ctx context.Context, pub stream.Publisher, r catalogue.Read
 	reported, kept, lost := withSkipped(cur, procs, t, bad)
 	res, err := catalogue.Submit(ctx, pub, cur, catalogue.Report{Source: Source, Collector: Collector, At: now(),
 		Procedures: reported, AllowRetireMost: c.AllowRetireMost})
+	if errors.Is(err, catalogue.ErrClock) {
+		fmt.Fprintf(stdout, "REFUSED: %s, nothing was published for %s (%s).\n%v.\nSet this computer's date and time, and import again.\n", c.Path, u.Name, u.Ref, err)
+		return fmt.Errorf("%s: %w", c.Path, err)
+	}
 	if errors.Is(err, catalogue.ErrRetiresMost) {
 		fmt.Fprintf(stdout, "REFUSED: %s, nothing was published for %s.\n%v.\nIs the file the whole catalogue? If the unit really stopped offering them, import again with --allow-retire-most.\n", c.Path, u.Name, err)
 		return fmt.Errorf("%s: %w", c.Path, err)

@@ -25,6 +25,10 @@ type BulkOptions struct {
 func Bulk(o BulkOptions) iter.Seq2[event.Envelope, error] {
 	return func(yield func(event.Envelope, error) bool) {
 		us := units.All()
+		if err := checkSpan(o.Start, o.End); err != nil {
+			yield(event.Envelope{}, err)
+			return
+		}
 		if o.Events <= 0 || !o.End.After(o.Start) {
 			yield(event.Envelope{}, fmt.Errorf("bulk simulation needs events > 0 and end after start"))
 			return

@@ -44,6 +44,9 @@ func Generate(o Options) ([]event.Envelope, error) {
 	if len(us) == 0 {
 		us = units.All()
 	}
+	if err := checkSpan(o.Start, o.End); err != nil {
+		return nil, err
+	}
 	if !o.End.After(o.Start) {
 		return nil, fmt.Errorf("simulation end %s is not after its start %s", o.End.Format(event.DateLayout), o.Start.Format(event.DateLayout))
 	}
@@ -71,6 +74,18 @@ func Generate(o Options) ([]event.Envelope, error) {
 		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.Subject, b.Subject))
 	})
 	return envs, nil
+}
+
+// checkSpan refuses a simulation whose start or end lies outside the time domain (event.CheckTime), once and before
+// generating anything: its events would lie outside too.
+func checkSpan(start, end time.Time) error {
+	if err := event.CheckTime(start); err != nil {
+		return fmt.Errorf("simulation start: %w", err)
+	}
+	if err := event.CheckTime(end); err != nil {
+		return fmt.Errorf("simulation end: %w", err)
+	}
+	return nil
 }
 
 func targets(o Options) []event.Data {

@@ -88,13 +88,13 @@ func TestBadInput(t *testing.T) {
 		{
 			item:   "future time",
 			input:  levelChanged(set("data.effective_at", "2022-01-01T00:00:00+07:00")),
-			err:    "data.effective_at: 2022-01-01T00:00:00+07:00 is in the future",
+			err:    "data.effective_at: 2022-01-01T00:00:00+07:00 is in the future: egovtrack records times up to 5 minutes from now",
 			fields: true,
 		},
 		{
 			item:   "wrong types: a time JSON cannot carry in UTC",
 			input:  levelChanged(set("data.effective_at", "0000-01-01T00:00:00+01:00")),
-			err:    "data.effective_at: 0000-01-01T00:00:00+01:00 is not a time egovtrack can write: years run from 0000 to 9999, in UTC",
+			err:    "data.effective_at: 0000-01-01T00:00:00+01:00 is before 2000-01-01T00:00:00+07:00, the earliest time egovtrack records",
 			fields: true,
 		},
 		{
@@ -161,7 +161,7 @@ func TestNewRefusesATimeJSONCannotCarry(t *testing.T) {
 	d := &event.LevelChangedData{Unit: thaiNguyen, Procedure: "1.001234", From: 3, To: 4,
 		EffectiveAt: time.Date(0, 1, 1, 0, 0, 0, 0, time.FixedZone("", 3600))}
 	_, err := event.New("test", d)
-	want := "data.effective_at: -0001-12-31T23:00:00Z is not a time egovtrack can write: years run from 0000 to 9999, in UTC"
+	want := "data.effective_at: -0001-12-31T23:00:00Z is before 2000-01-01T00:00:00+07:00, the earliest time egovtrack records"
 	if _, ok := errors.AsType[event.FieldErrors](err); !ok || err.Error() != want {
 		t.Errorf("New: %v, want the FieldErrors %s", err, want)
 	}

@@ -278,7 +278,7 @@ func (e *Envelope) decode(doc map[string]any, envErr error) (Data, error) {
 		}
 		return nil, errs
 	}
-	errs = merge(errs, checkBeyondSchema(d))
+	errs = merge(errs, checkBeyondSchema(d, true))
 	var id string
 	if len(errs) == 0 {
 		id, errs = e.checkIdentity(d)

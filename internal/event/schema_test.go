@@ -258,7 +258,7 @@ func TestDecodeReportsEveryProblem(t *testing.T) {
 		t.Fatalf("error %v (%T) is not a FieldErrors", err, err)
 	}
 	want := event.FieldErrors{
-		{Field: "data.effective_at", Message: "2022-01-05T02:00:00Z is in the future"},
+		{Field: "data.effective_at", Message: "2022-01-05T02:00:00Z is in the future: egovtrack records times up to 5 minutes from now"},
 		{Field: "data.to", Message: "7 is out of range 1–4"},
 		{Field: "data.unit.code", Message: `"btttt" is not a unit code (digits and upper-case letters, like 01 or BTTTT)`},
 		{Field: "id", Message: "is missing"},

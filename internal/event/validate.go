@@ -51,12 +51,6 @@ var procedureCode = regexp.MustCompile(`^[0-9]\.[0-9]{6}(\.[0-9A-Z]+)*$`)
 // ValidProcedureCode reports whether s has the form of a code of the national database of procedures.
 func ValidProcedureCode(s string) bool { return procedureCode.MatchString(s) }
 
-// MaxClockSkew is how far in the future an effective time may lie before it is refused: collectors' clocks drift.
-const MaxClockSkew = 5 * time.Minute
-
-// Now is the clock validation compares effective times with; tests replace it.
-var Now = time.Now
-
 // Validate checks data against the contract and returns every problem, field by field, each named by its path in
 // an event ("data.to", "data.unit.code"): it is the check New makes of the data.
 func Validate(d Data) error {
@@ -89,16 +83,16 @@ func checkData(d Data) ([]byte, error) {
 	} else if doc, err = parseJSON(raw); err != nil {
 		return nil, fmt.Errorf("encode %s data: %w", d.EventType(), err)
 	}
-	return raw, merge(check(sch, doc, "data"), checkBeyondSchema(d)).err()
+	return raw, merge(check(sch, doc, "data"), checkBeyondSchema(d, false)).err()
 }
 
 // checkEncodable refuses the Go values JSON cannot carry, before encoding fails on them or changes them: percentages
-// that are not numbers, times beyond the years encoding/json writes, and texts that are not UTF-8 (encoding/json
-// would write U+FFFD for their bad bytes, a text no one wrote).
+// that are not numbers, times beyond the years encoding/json writes (all outside the time domain), and texts that
+// are not UTF-8 (encoding/json would write U+FFFD for their bad bytes, a text no one wrote).
 func checkEncodable(d Data) FieldErrors {
 	var es FieldErrors
-	if t := d.OccurredAt(); !t.IsZero() && !encodable(t) {
-		checkTime(&es, timeField(d), t)
+	if t := d.OccurredAt(); !encodable(t) {
+		checkTime(&es, timeField(d), t, false)
 	}
 	var texts []struct{ name, v string }
 	switch d := d.(type) {
@@ -125,37 +119,40 @@ func checkEncodable(d Data) FieldErrors {
 	return es
 }
 
-// checkBeyondSchema checks what JSON Schema cannot say: that a unit is in the reference data, that times are set
-// and not in the future, and the comparisons between fields. Everything else is the schema's.
-func checkBeyondSchema(d Data) FieldErrors {
+// checkBeyondSchema checks what JSON Schema cannot say: that a unit is in the reference data, that times and days
+// are in the time domain (see CheckTime), and the comparisons between fields. Everything else is the schema's.
+//
+// given says whether the data was read from JSON, where a time is there because it was written (the schema refuses
+// one left out): then the zero time is refused as the time it is. In Go values, the zero time.Time may also be a time
+// never set.
+func checkBeyondSchema(d Data, given bool) FieldErrors {
 	var es FieldErrors
 	if u, ok := unitOf(d); ok {
 		checkUnit(&es, "data.unit", u)
 	}
 	switch d := d.(type) {
 	case *ProcedureRegisteredData:
-		checkTime(&es, "data.effective_at", d.EffectiveAt)
+		checkTime(&es, "data.effective_at", d.EffectiveAt, given)
 	case *LevelChangedData:
 		if d.From == d.To && d.From.Valid() {
 			es.add("data.to", fmt.Sprintf("is the same level as from (%d): not a change", d.To))
 		}
-		checkTime(&es, "data.effective_at", d.EffectiveAt)
+		checkTime(&es, "data.effective_at", d.EffectiveAt, given)
 	case *ProcedureRetiredData:
-		checkTime(&es, "data.effective_at", d.EffectiveAt)
+		checkTime(&es, "data.effective_at", d.EffectiveAt, given)
 	case *AssistantStageChangedData:
-		checkTime(&es, "data.effective_at", d.EffectiveAt)
+		checkTime(&es, "data.effective_at", d.EffectiveAt, given)
 	case *ReportSubmittedData:
-		checkTime(&es, "data.reported_at", d.ReportedAt)
+		checkTime(&es, "data.reported_at", d.ReportedAt, given)
 	case *TargetSetData:
 		if u, ok := d.Scope.Unit(); ok {
 			checkUnit(&es, "data.scope", u)
 		}
-		b, errB := d.BaselineDate.Time()
-		dl, errD := d.Deadline.Time()
-		if errB == nil && errD == nil && !dl.After(b) {
+		errB, errD := checkDay(&es, "data.baseline_date", d.BaselineDate), checkDay(&es, "data.deadline", d.Deadline)
+		if errB == nil && errD == nil && d.Deadline <= d.BaselineDate { // days written YYYY-MM-DD compare as text
 			es.add("data.deadline", "must be after baseline_date")
 		}
-		checkTime(&es, "data.set_at", d.SetAt)
+		checkTime(&es, "data.set_at", d.SetAt, given)
 	}
 	return es
 }
@@ -185,15 +182,24 @@ func timeField(d Data) string {
 	return "data.effective_at"
 }
 
-// checkTime refuses the zero time (a Go value never set: its encoding, 0001-01-01T00:00:00Z, is a valid date-time),
-// a time JSON cannot carry in UTC, and a time in the future beyond the clock skew.
-func checkTime(es *FieldErrors, field string, t time.Time) {
+// checkTime refuses a time outside the time domain (see CheckTime). given says whether t was written in the event's
+// JSON; when it was not (a Go value), the zero time.Time may be a time never set, and the message says so too.
+func checkTime(es *FieldErrors, field string, t time.Time, given bool) {
+	err := CheckTime(t)
 	switch {
-	case t.IsZero():
-		es.add(field, "is missing")
-	case !encodable(t):
-		es.add(field, fmt.Sprintf("%s is not a time egovtrack can write: years run from 0000 to 9999, in UTC", t.Format(time.RFC3339Nano)))
-	case t.After(Now().Add(MaxClockSkew)):
-		es.add(field, fmt.Sprintf("%s is in the future", t.Format(time.RFC3339)))
+	case err == nil:
+	case t.IsZero() && !given:
+		es.add(field, fmt.Sprintf("is missing (or is %s, before %s, the earliest time egovtrack records)", t.Format(time.RFC3339), Earliest.Format(time.RFC3339)))
+	default:
+		es.add(field, err.Error())
 	}
+}
+
+// checkDay refuses a day outside the time domain (see CheckDay), and returns what it refused it for.
+func checkDay(es *FieldErrors, field string, d Date) error {
+	err := CheckDay(d)
+	if err != nil {
+		es.add(field, err.Error())
+	}
+	return err
 }

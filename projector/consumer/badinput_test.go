@@ -62,7 +62,7 @@ func TestBadInputIsQuarantined(t *testing.T) {
 		{"unknown version", edit(`"gov.egov.procedure.registered.v1"`, `"gov.egov.procedure.registered.v2"`), `type: "gov.egov.procedure.registered.v2" is not a known event type`},
 		{"unknown unit", edit(`"code":"01"`, `"code":"03"`), "data.unit: province/03 is not a known unit"},
 		{"invalid level", edit(`"level":3`, `"level":9`), "data.level: 9 is out of range 1–4"},
-		{"future time", edit(`"effective_at":"2021-07-01T08:00:00Z"`, `"effective_at":"2100-07-01T08:00:00Z"`), "data.effective_at: 2100-07-01T08:00:00Z is in the future"},
+		{"future time", edit(`"effective_at":"2021-07-01T08:00:00Z"`, `"effective_at":"2100-07-01T08:00:00Z"`), "data.effective_at: 2100-07-01T08:00:00Z is in the future: egovtrack records times up to 5 minutes from now"},
 		{"oversized payload", edit(`"name":"Đăng ký khai sinh"`, `"name":"`+strings.Repeat("Đăng ký khai sinh ", 45000)+`"`), "decode envelope: the event is 945412 bytes, more than the 65536 an event may be"},
 		{"invalid UTF-8", edit("Hộ tịch", "H\xe9 t\xdech"), "decode envelope: invalid UTF-8 at byte offset 356: an event is UTF-8 text"},
 		{"a field given twice", edit(`"level":3`, `"level":3,"level":4`), "data.level: is given twice (the second time at byte offset 400): give each field once"},

@@ -145,7 +145,8 @@ func (s *Store) Ping(ctx context.Context) error { return s.conn.Ping(ctx) }
 // and targets, the quarantined messages, the recomputed state of every procedure and unit they touch) and the events
 // themselves into the raw log last, skipping events the raw log already holds. A batch cut short by a crash or an
 // outage is therefore written again in full when it is redelivered, and the raw log ends up holding each event once.
-// It returns only when ClickHouse has accepted all of it.
+// It returns only when ClickHouse has accepted all of it. A batch with a time or a day the tables cannot hold is not
+// written at all (ErrUnstorable).
 func (s *Store) Write(ctx context.Context, recs []Record, rejected []Rejected) error {
 	_, err := s.WriteCountingSkips(ctx, recs, rejected)
 	return err
@@ -154,6 +155,11 @@ func (s *Store) Write(ctx context.Context, recs []Record, rejected []Rejected) e
 // WriteCountingSkips is Write, also saying how many of the records it skipped because the raw log already held their
 // events (redeliveries, repeats within the batch).
 func (s *Store) WriteCountingSkips(ctx context.Context, recs []Record, rejected []Rejected) (skipped int, err error) {
+	for _, r := range recs {
+		if err := storable(r); err != nil {
+			return 0, err
+		}
+	}
 	fresh, err := s.unwritten(ctx, recs)
 	if err != nil {
 		return 0, err
