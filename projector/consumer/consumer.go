@@ -101,18 +101,19 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
-// A SkipCounter is a Writer that also says how many of a batch's events it skipped because the raw log already held
-// them. The consumer counts those in Stats.Skipped and the skipped metric; with a plain Writer both stay at 0.
-type SkipCounter interface {
+// A BatchWriter is a Writer that also says what it skipped because the raw log already held it, and what it refused
+// and quarantined (store.Written). The consumer counts those in Stats and the metrics; with a plain Writer nothing
+// is skipped or refused.
+type BatchWriter interface {
 	Writer
-	WriteCountingSkips(ctx context.Context, recs []store.Record, rejected []store.Rejected) (skipped int, err error)
+	WriteBatch(ctx context.Context, recs []store.Record, rejected []store.Rejected) (store.Written, error)
 }
 
 // Stats counts what a run did.
 type Stats struct {
 	Projected int // valid events written, or found already written
-	Skipped   int // of those, the events the raw log already held (known from a SkipCounter only)
-	Rejected  int // messages quarantined
+	Skipped   int // of those, the events the raw log already held (known from a BatchWriter only)
+	Rejected  int // messages quarantined, the events the store refused among them
 	Batches   int
 }
 
@@ -458,7 +459,7 @@ func (c *Consumer) flush(ctx context.Context, d decoded, st *Stats) error {
 	msgs, recs, rejected, reasons := d.msgs, d.recs, d.rejected, d.reasons
 	began := time.Now()
 	wait := 250 * time.Millisecond
-	var skipped int
+	var written store.Written
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		// A stop (SIGTERM) lets the write in flight finish, within WriteTimeout, rather than abandon a batch that is
@@ -466,7 +467,7 @@ func (c *Consumer) flush(ctx context.Context, d decoded, st *Stats) error {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.writeTimeout())
 		answered := c.m.Health.Calling()
 		var err error
-		skipped, err = c.write(wctx, recs, rejected)
+		written, err = c.write(wctx, recs, rejected)
 		answered()
 		cancel()
 		c.m.Health.Turn()
@@ -500,18 +501,25 @@ func (c *Consumer) flush(ctx context.Context, d decoded, st *Stats) error {
 			c.log.Warn("ack failed", "subject", m.Subject(), "err", err)
 		}
 	}
-	st.Projected += len(recs)
-	st.Skipped += skipped
-	st.Rejected += len(rejected)
+	refused := len(written.Refused)
+	for _, r := range written.Refused {
+		c.log.Warn("quarantining an event the store refused", "seq", r.Seq, "subject", r.Subject, "reason", r.Reason)
+	}
+	st.Projected += len(recs) - refused
+	st.Skipped += written.Skipped
+	st.Rejected += len(rejected) + refused
 	st.Batches++
-	c.m.Projected.Add(float64(len(recs)))
-	c.m.Skipped.Add(float64(skipped))
+	c.m.Projected.Add(float64(len(recs) - refused))
+	c.m.Skipped.Add(float64(written.Skipped))
 	for r, n := range reasons {
 		c.m.Reject(r, n)
 	}
+	if refused > 0 {
+		c.m.Reject(metrics.Refused, refused)
+	}
 	c.m.BatchSize.Observe(float64(len(msgs)))
 	c.m.LastBatch.SetToCurrentTime()
-	c.log.Debug("batch written", "events", len(recs), "skipped", skipped, "rejected", len(rejected), "took", time.Since(began))
+	c.log.Debug("batch written", "events", len(recs)-refused, "skipped", written.Skipped, "rejected", len(rejected)+refused, "took", time.Since(began))
 	return nil
 }
 
@@ -584,11 +592,11 @@ func (c *Consumer) authorise(subject string, h nats.Header, data []byte, env eve
 	return u.Name, nil
 }
 
-func (c *Consumer) write(ctx context.Context, recs []store.Record, rejected []store.Rejected) (skipped int, err error) {
-	if sc, ok := c.w.(SkipCounter); ok {
-		return sc.WriteCountingSkips(ctx, recs, rejected)
+func (c *Consumer) write(ctx context.Context, recs []store.Record, rejected []store.Rejected) (store.Written, error) {
+	if bw, ok := c.w.(BatchWriter); ok {
+		return bw.WriteBatch(ctx, recs, rejected)
 	}
-	return 0, c.w.Write(ctx, recs, rejected)
+	return store.Written{}, c.w.Write(ctx, recs, rejected)
 }
 
 // RejectReason says why event.Decode refused payload with err, as one of the rejected metric's few reasons. It

@@ -27,12 +27,15 @@ const (
 	// its own (the unit in the subject is not the event's), signed by a credential that may not speak for its unit,
 	// signed wrongly, or not signed when signatures are required (projector/consumer, internal/natsauth).
 	Unauthorised Reason = "unauthorised"
+	// Refused: a valid event the store could never write (a value ClickHouse refuses): quarantined rather than
+	// stopping the projection of every other event.
+	Refused Reason = "refused"
 	// Other: an error of no known kind.
 	Other Reason = "other"
 )
 
 // Reasons lists every Reason; each is exported from the start, at 0.
-var Reasons = []Reason{MalformedJSON, UnknownType, InvalidField, Identity, Unauthorised, Other}
+var Reasons = []Reason{MalformedJSON, UnknownType, InvalidField, Identity, Unauthorised, Refused, Other}
 
 // Metrics are the projector consumer's metrics, and the health it reports.
 type Metrics struct {

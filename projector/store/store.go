@@ -145,26 +145,46 @@ func (s *Store) Ping(ctx context.Context) error { return s.conn.Ping(ctx) }
 // and targets, the quarantined messages, the recomputed state of every procedure and unit they touch) and the events
 // themselves into the raw log last, skipping events the raw log already holds. A batch cut short by a crash or an
 // outage is therefore written again in full when it is redelivered, and the raw log ends up holding each event once.
-// It returns only when ClickHouse has accepted all of it. A batch with a time or a day the tables cannot hold is not
-// written at all (ErrUnstorable).
+// It returns only when ClickHouse has accepted all of it, but for the events that can never be written, which it
+// quarantines (see WriteBatch).
 func (s *Store) Write(ctx context.Context, recs []Record, rejected []Rejected) error {
-	_, err := s.WriteCountingSkips(ctx, recs, rejected)
+	_, err := s.WriteBatch(ctx, recs, rejected)
 	return err
 }
 
-// WriteCountingSkips is Write, also saying how many of the records it skipped because the raw log already held their
-// events (redeliveries, repeats within the batch).
-func (s *Store) WriteCountingSkips(ctx context.Context, recs []Record, rejected []Rejected) (skipped int, err error) {
+// WriteBatch is Write, also saying what it skipped and what it refused. An event that can never be written (a time
+// the tables cannot hold, a value ClickHouse refuses: see Refusing) does not stop the others: the store finds it by
+// writing parts of the batch (isolate), quarantines it with the reason, and writes the rest. Any other error is
+// returned, nothing of the batch being known written: write it again later.
+func (s *Store) WriteBatch(ctx context.Context, recs []Record, rejected []Rejected) (Written, error) {
+	var w Written
+	storableRecs := recs[:0:0]
 	for _, r := range recs {
 		if err := storable(r); err != nil {
-			return 0, err
+			w.Refused = append(w.Refused, refused(r, err))
+			continue
+		}
+		storableRecs = append(storableRecs, r)
+	}
+	rejected = append(slices.Clip(rejected), w.Refused...)
+	fresh, err := s.unwritten(ctx, storableRecs)
+	if err != nil {
+		return Written{}, err
+	}
+	w.Skipped = len(storableRecs) - len(fresh)
+	err = s.writeFresh(ctx, fresh, rejected)
+	if err != nil && Refusing(err) {
+		var more []Rejected
+		if more, err = s.isolate(ctx, fresh, rejected, err); err == nil {
+			if err = s.writeFresh(ctx, nil, more); err == nil {
+				w.Refused = append(w.Refused, more...)
+			}
 		}
 	}
-	fresh, err := s.unwritten(ctx, recs)
 	if err != nil {
-		return 0, err
+		return Written{}, err
 	}
-	return len(recs) - len(fresh), s.writeFresh(ctx, fresh, rejected)
+	return w, nil
 }
 
 func (s *Store) writeFresh(ctx context.Context, fresh []Record, rejected []Rejected) error {
@@ -273,7 +293,7 @@ func (in *inserter) send(ctx context.Context) error {
 	for _, vals := range in.rows {
 		if err := b.Append(vals...); err != nil {
 			_ = b.Abort() // the connection goes back to the pool
-			return fmt.Errorf("append to %q: %w", in.query, err)
+			return fmt.Errorf("append to %q: %w: %w", in.query, errAppend, err)
 		}
 	}
 	if err := b.Send(); err != nil {
