@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -146,9 +147,11 @@ func TestProvincePublishesOnlyItsOwnSubjects(t *testing.T) {
 	}
 }
 
-// Neither a province nor the projector can delete or purge the stream, or create or update it; the server logs every
-// attempt, and the stream keeps its events.
-func TestStreamCannotBeDeletedOrPurged(t *testing.T) {
+// No credential of the generated authorisation can delete, purge, update (shrink, seal, re-configure) the stream or
+// delete a message, nor take a name the projector's consumers use or may use; the server logs every attempt, and the
+// stream keeps its events and its configuration. The office may create the stream, but creating it again with another
+// configuration is refused by JetStream itself.
+func TestStreamCannotBeChangedOrDeleted(t *testing.T) {
 	ctx := context.Background()
 	srv := streamtest.StartAuth(t)
 	office, _ := connectAs(t, srv, natsauth.OfficeName)
@@ -156,36 +159,86 @@ func TestStreamCannotBeDeletedOrPurged(t *testing.T) {
 	if _, err := office.Publish(ctx, envs, nil); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"province/19", "ministry/BTTTT", natsauth.ProjectorName, natsauth.IntakeName} {
-		t.Run(name, func(t *testing.T) {
-			c, _ := connectAs(t, srv, name)
-			for _, api := range []string{"STREAM.DELETE", "STREAM.PURGE", "STREAM.UPDATE", "STREAM.MSG.DELETE"} {
-				subject := "$JS.API." + api + ".EGOV"
-				if _, err := c.NC.Request(subject, []byte(`{}`), 200*time.Millisecond); err == nil {
-					t.Errorf("%s answered %s", name, subject)
-				}
-				if err := c.NC.Flush(); err != nil {
-					t.Fatal(err)
-				}
-				if !logged(srv, fmt.Sprintf("Publish Violation - Subject %q", subject)) {
-					t.Errorf("the server did not log %s's %s", name, subject)
-				}
-			}
-			rctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-			defer cancel()
-			if err := c.JS.DeleteStream(rctx, "EGOV"); err == nil {
-				t.Errorf("%s deleted the stream", name)
-			}
-		})
-	}
 	s, err := office.Stream(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+	before := s.CachedInfo().Config
+	t.Run("every credential", func(t *testing.T) {
+		for _, name := range []string{"province/19", "ministry/BTTTT", natsauth.ProjectorName, natsauth.IntakeName, natsauth.OfficeName} {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				c, _ := connectAs(t, srv, name)
+				for _, api := range []string{"STREAM.DELETE.EGOV", "STREAM.PURGE.EGOV", "STREAM.UPDATE.EGOV", "STREAM.MSG.DELETE.EGOV",
+					"STREAM.SNAPSHOT.EGOV", "STREAM.RESTORE.EGOV", "CONSUMER.CREATE.EGOV.projector-1-of-2.egov.province.19.>",
+					"CONSUMER.CREATE.EGOV.projector-3-of-7"} {
+					subject := "$JS.API." + api
+					if _, err := c.NC.Request(subject, []byte(`{}`), 200*time.Millisecond); err == nil {
+						t.Errorf("%s answered %s", name, subject)
+					}
+					if err := c.NC.Flush(); err != nil {
+						t.Fatal(err)
+					}
+					if !logged(srv, fmt.Sprintf("Publish Violation - Subject %q", subject)) {
+						t.Errorf("the server did not log %s's %s", name, subject)
+					}
+				}
+				dctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+				defer cancel()
+				if err := c.JS.DeleteStream(dctx, "EGOV"); err == nil {
+					t.Errorf("%s deleted the stream", name)
+				}
+				sealed := before
+				sealed.Sealed = true
+				uctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+				defer cancel()
+				if _, err := c.JS.UpdateStream(uctx, sealed); err == nil {
+					t.Errorf("%s sealed the stream", name)
+				}
+			})
+		}
+	})
+	// The office's create, with other limits, of the stream that exists: JetStream refuses it.
+	shrunk := before
+	shrunk.MaxMsgs = 1
+	if _, err := office.JS.CreateStream(ctx, shrunk); !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		t.Errorf("the office creating the stream again with max_msgs 1: %v, want it refused as a stream in use", err)
 	}
 	info, err := s.Info(ctx)
 	if err != nil || info.State.Msgs != uint64(len(envs)) {
 		t.Fatalf("after the attempts the stream holds %+v (%v), want its %d events", info.State, err, len(envs))
 	}
+	if !reflect.DeepEqual(info.Config, before) {
+		t.Errorf("after the attempts the stream is configured\n%+v\nwas\n%+v", info.Config, before)
+	}
+}
+
+// The operator's credential, when the authorisation has one, may change the stream: the office's then says how the
+// stream differs rather than calling it ready.
+func TestOnlyTheOperatorChangesTheStream(t *testing.T) {
+	ctx := context.Background()
+	srv := streamtest.StartAuth(t)
+	op, _ := connectAs(t, srv, natsauth.OperatorName)
+	s, err := op.Stream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := s.CachedInfo().Config
+	sc.Duplicates = 5 * time.Minute
+	if _, err := op.JS.UpdateStream(ctx, sc); err != nil {
+		t.Fatalf("the operator changing the duplicate window: %v", err)
+	}
+	_, err = stream.Connect(ctx, srv.As(natsauth.OfficeName), slog.New(slog.DiscardHandler))
+	if !errors.Is(err, stream.ErrStreamDiffers) || !strings.Contains(err.Error(), "its duplicate window is 5m0s, EGOV_NATS_DUPLICATE_WINDOW says 2m0s") {
+		t.Errorf("the office after the operator's change: %v, want it to say how the stream differs", err)
+	}
+	cfg := srv.As(natsauth.OfficeName)
+	cfg.DuplicateWindow = 5 * time.Minute
+	c, err := stream.Connect(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("the office told the new window: %v", err)
+	}
+	c.Close()
 }
 
 // A province reads its own subjects back, as catalogue.Load does, and no other unit's; it cannot take over the
