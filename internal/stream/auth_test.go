@@ -89,8 +89,9 @@ func readAll(ctx context.Context, c *stream.Conn, subject string) (int, error) {
 	return n, err
 }
 
-// A province's credential publishes its own events, signed; the server refuses its events for another province at
-// once, says why, and logs the attempt with the credential's name.
+// A province's credential publishes its own events, signed, each under its signature as Nats-Msg-Id, so that sending
+// them again stores nothing twice; the server refuses its events for another province at once, says why, and logs
+// the attempt with the credential's name.
 func TestProvincePublishesOnlyItsOwnSubjects(t *testing.T) {
 	ctx := context.Background()
 	srv := streamtest.StartAuth(t)
@@ -100,6 +101,9 @@ func TestProvincePublishesOnlyItsOwnSubjects(t *testing.T) {
 	res, err := c.Publish(ctx, own, nil)
 	if err != nil || res.Stored != len(own) {
 		t.Fatalf("province/19 publishing its own events: %+v, %v", res, err)
+	}
+	if res, err := c.Publish(ctx, own, nil); err != nil || res.Duplicates != len(own) {
+		t.Errorf("province/19 publishing its events again: %+v, %v; want %d duplicates", res, err, len(own))
 	}
 
 	began := time.Now()
@@ -143,6 +147,9 @@ func TestProvincePublishesOnlyItsOwnSubjects(t *testing.T) {
 		by, err := srv.Model.Authorise(m.Subject(), m.Headers(), m.Data())
 		if err != nil || by.Name != "province/19" || m.Headers().Get(natsauth.SubmittedByHeader) != "province/19" {
 			t.Errorf("stored event: signed by %q (%v), header %q; want province/19", by.Name, err, m.Headers().Get(natsauth.SubmittedByHeader))
+		}
+		if id, sig := m.Headers().Get(jetstream.MsgIDHeader), m.Headers().Get(natsauth.SignatureHeader); id != sig || len(id) != 86 {
+			t.Errorf("stored event: Nats-Msg-Id %q, want its signature %q", id, sig)
 		}
 	}
 }

@@ -1,8 +1,8 @@
 // Package stream is egovtrack's NATS JetStream: the connection (to the server of EGOV_NATS_URL, or, when asked for
 // with EGOV_NATS_EMBEDDED, to a real nats-server embedded in the process), with its credential and TLS, the stream
-// that holds every event,
-// and publishing with deduplication by event id, each event signed with the connection's credential. The
-// authorisation model that decides what each credential may do is internal/natsauth's.
+// that holds every event, and publishing, each event signed with the connection's credential and deduplicated by
+// its signature (by its id when unsigned). The authorisation model that decides what each credential may do is
+// internal/natsauth's.
 package stream
 
 import (
@@ -52,8 +52,9 @@ type Config struct {
 	Stream string `env:"STREAM" envDefault:"EGOV"`
 	// Replicas of the stream: 1 on a single server, 3 on a cluster.
 	Replicas int `env:"REPLICAS" envDefault:"1"`
-	// DuplicateWindow is how long JetStream remembers event ids to drop a re-published fact. Beyond it the
-	// projector's tables, keyed by event id, still hold each fact once.
+	// DuplicateWindow is how long JetStream remembers the Nats-Msg-Id of each message (its signature: see Publish)
+	// to drop an event re-sent by the same credential. Beyond it the projector's tables, keyed by event id, still hold
+	// each fact once.
 	DuplicateWindow time.Duration `env:"DUPLICATE_WINDOW" envDefault:"2m"`
 	// SyncAlways makes the embedded server fsync every write. NATS' default syncs every 2 minutes, which can lose
 	// acknowledged events on power loss (Jepsen, NATS 2.12.1); production should set it (with 3 replicas). A real
@@ -561,7 +562,7 @@ func lockDir(dir string) (*os.File, error) {
 }
 
 // StreamConfig is the stream every event is stored in: file storage, every subject under egov.>, no limit (nothing
-// expires or is discarded), deduplicated by event id within cfg.DuplicateWindow.
+// expires or is discarded), deduplicated by Nats-Msg-Id within cfg.DuplicateWindow.
 func StreamConfig(cfg Config) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        cfg.Stream,

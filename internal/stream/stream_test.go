@@ -47,7 +47,7 @@ func connect(t *testing.T, cfg stream.Config) *stream.Conn {
 	return c
 }
 
-// Publishing the same events twice stores them once: the event id is the Nats-Msg-Id.
+// Publishing the same unsigned events twice stores them once: the event id is the Nats-Msg-Id.
 func TestPublishDeduplicatesByEventID(t *testing.T) {
 	ctx := context.Background()
 	c := connect(t, streamtest.New(t))

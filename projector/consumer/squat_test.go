@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/egovtrack/egovtrack/collectors/simulate"
@@ -16,6 +17,65 @@ import (
 	"github.com/egovtrack/egovtrack/internal/units"
 	"github.com/egovtrack/egovtrack/projector/consumer"
 )
+
+// A unit cannot suppress another unit's event. province/19 publishes junk on its own subjects (which the server
+// lets it) under Nats-Msg-Ids that are all a unit can know of Hà Nội's coming events: their ids, derived from public
+// content. Those events, published afterwards by province/01 itself and by the intake API for a token of Hà Nội,
+// are stored, not dropped as duplicates, and projected as submitted by them; the junk is quarantined.
+func TestAUnitCannotSuppressAnotherUnitsEvent(t *testing.T) {
+	ctx := context.Background()
+	srv := streamtest.StartAuth(t)
+	own, onBehalf := registered(t, haNoi, "1.000123"), registered(t, haNoi, "1.000124")
+
+	squatter, err := stream.Connect(ctx, srv.As("province/19"), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer squatter.Close()
+	cred := credential(t, srv.Keys, "province/19")
+	for i, id := range []string{own.ID, onBehalf.ID} {
+		junk := nats.NewMsg("egov.province.19.report")
+		junk.Data = []byte(`{"junk":` + string(rune('1'+i)) + `}`)
+		if err := cred.Sign(junk); err != nil {
+			t.Fatal(err)
+		}
+		ack, err := squatter.JS.PublishMsg(ctx, junk, jetstream.WithMsgID(id))
+		if err != nil || ack.Duplicate {
+			t.Fatalf("the squatter's message under %s: %+v, %v", id, ack, err)
+		}
+	}
+
+	hanoi, err := stream.Connect(ctx, srv.As("province/01"), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hanoi.Close()
+	if res, err := hanoi.Publish(ctx, []event.Envelope{own}, nil); err != nil || res.Stored != 1 || res.Duplicates != 0 {
+		t.Errorf("province/01 publishing its event: %+v, %v; want it stored", res, err)
+	}
+	intake, err := stream.Connect(ctx, srv.As(natsauth.IntakeName), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer intake.Close()
+	tokenCtx := natsauth.WithOnBehalf(ctx, haNoi, "1a2b3c4d")
+	if res, err := intake.Publish(tokenCtx, []event.Envelope{onBehalf}, nil); err != nil || res.Stored != 1 || res.Duplicates != 0 {
+		t.Errorf("the intake publishing for Hà Nội's token: %+v, %v; want it stored", res, err)
+	}
+
+	p, err := stream.Connect(ctx, srv.As(natsauth.ProjectorName), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	r, stats := projectVerified(t, p, srv.SignersFile(), true)
+	if stats.Projected != 2 || stats.Rejected != 2 {
+		t.Errorf("projected %d and rejected %d, want Hà Nội's 2 events and the 2 pieces of junk", stats.Projected, stats.Rejected)
+	}
+	if by := submittedBy(t, r); by["province/01"] != 1 || by["intake:province/01:1a2b3c4d"] != 1 || len(by) != 2 {
+		t.Errorf("events by submitter: %v, want one by province/01 and one by the intake for its token", by)
+	}
+}
 
 // A unit cannot keep the projector from its durable consumer, nor make it skip events, by creating a consumer under
 // a name the projector will use: here the durable a new database is projected under (EGOV_PROJECTOR_DURABLE), which
