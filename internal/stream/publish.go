@@ -32,6 +32,9 @@ type Result struct {
 	Duplicates int // already in the stream within the duplicate window: dropped by JetStream
 }
 
+// errStreamSealed is JetStream's error code for a publish to a sealed stream, which no retry will store.
+const errStreamSealed jetstream.ErrorCode = 10109
+
 // window is how many publishes may await their ack at once: enough to keep the server busy, small enough that a
 // retry after a failure resends little.
 const window = 512
@@ -48,7 +51,7 @@ const window = 512
 //
 // With an nkey credential (Config.NkeySeedFile), each event is signed with it (natsauth.Credential.Sign). An event
 // the server refuses to take from this credential (a subject outside its own) fails the call at once, with an error
-// matching nats.ErrPermissionViolation; it is not retried.
+// matching nats.ErrPermissionViolation; it is not retried. Nor is one a sealed stream refuses: it never stores again.
 func (c *Conn) Publish(ctx context.Context, envs []event.Envelope, progress func(done int)) (Result, error) {
 	var res Result
 	subjects := make(map[string]bool, len(envs))
@@ -125,6 +128,11 @@ func (c *Conn) publishRetrying(ctx context.Context, env event.Envelope) (*jetstr
 		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("publish event %s on %s: %w", env.ID, env.Subject, context.Cause(ctx))
+		}
+		if apiErr := (*jetstream.APIError)(nil); errors.As(err, &apiErr) && apiErr.ErrorCode == errStreamSealed {
+			return nil, fmt.Errorf("publish event %s on %s: %w: stream %s is sealed and stores no event, ever again; "+
+				"only an operator can restore it (deploy/nats/README.md, \"Changing the stream\"): tell the digital office",
+				env.ID, env.Subject, err, c.cfg.Stream)
 		}
 		if !time.Now().Add(wait).Before(giveUp) {
 			return nil, fmt.Errorf("publish event %s on %s: not acknowledged by stream %s after %d attempts in %s (EGOV_NATS_PUBLISH_RETRY_FOR): %w",
