@@ -231,7 +231,8 @@ func TestGenerateKeepsKeys(t *testing.T) {
 var seedLike = regexp.MustCompile(`\bSU[A-Z2-7]{56}\b`)
 
 func TestFlags(t *testing.T) {
-	for _, args := range [][]string{{"-rekey", "province/99"}, {"-check", "-rekey", "all"}, {"extra"}} {
+	for _, args := range [][]string{{"-rekey", "province/99"}, {"-check", "-rekey", "all"}, {"-check", "-operator"},
+		{"-partitions", "0"}, {"-partitions", "17"}, {"extra"}} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%v: accepted", args)
 		}

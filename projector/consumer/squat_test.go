@@ -2,14 +2,12 @@ package consumer_test
 
 import (
 	"context"
-	"io"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/egovtrack/egovtrack/collectors/simulate"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/natsauth"
 	"github.com/egovtrack/egovtrack/internal/stream"
@@ -94,26 +92,7 @@ func TestProjectorTakesItsDurableBackFromASquatter(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			srv := streamtest.StartAuth(t)
-			office, err := stream.Connect(ctx, srv.As(natsauth.OfficeName), quiet)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer office.Close()
-			o := simulate.Campaign2021(3)
-			o.Units = []units.Unit{units.All()[0]}
-			sim, err := simulate.Run(ctx, office, o, io.Discard, quiet)
-			if err != nil {
-				t.Fatal(err)
-			}
-			squatter, err := stream.Connect(ctx, srv.As("province/19"), quiet)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer squatter.Close()
-			own := []event.Envelope{registered(t, thaiNguyen, "1.000001"), registered(t, thaiNguyen, "1.000002")}
-			if _, err := squatter.Publish(ctx, own, nil); err != nil {
-				t.Fatal(err)
-			}
+			sim, squatter, own := officeThenProvince(t, srv, units.All()[0])
 			const durable = "projector-v2"
 			cons, err := squatter.JS.CreateConsumer(ctx, "EGOV", jetstream.ConsumerConfig{Durable: durable,
 				FilterSubject: "egov.province.19.>", AckPolicy: tc.ack, AckWait: time.Hour})
