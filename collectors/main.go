@@ -145,7 +145,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return failed(log, cmd, err)
 	case cmd == "stream" && len(args) == 0:
 		// Only the office credential may create the stream, and neither the intake nor the projector holds it: a
-		// deployment runs this once before them. "ready" is said once the server has answered the update.
+		// deployment runs this once before them. "ready" is said once the server has created the stream, or has
+		// found it exactly as specified; a stream that differs fails, saying how (only an operator may change it).
 		cfg.NATS.ManageStream = true
 		return connected(false, func(*stream.Conn) error {
 			log.Info("stream ready", "stream", cfg.NATS.Stream, "replicas", cfg.NATS.Replicas, "url", cfg.NATS.RedactedURL())

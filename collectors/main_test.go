@@ -10,10 +10,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/egovtrack/egovtrack/collectors/intake"
 	"github.com/egovtrack/egovtrack/collectors/poll"
@@ -184,15 +187,85 @@ func TestCommandsFailWhenTheServerDoesNotAck(t *testing.T) {
 func noAckServer(t *testing.T) *streamtest.AuthServer {
 	t.Helper()
 	srv := streamtest.StartAuth(t)
-	office, err := stream.Connect(context.Background(), srv.As(natsauth.OfficeName), slog.New(slog.DiscardHandler))
+	// Changing the stream is an operator's act: no service's credential may.
+	operator, err := stream.Connect(context.Background(), srv.As(natsauth.OperatorName), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer office.Close()
+	defer operator.Close()
 	sc := stream.StreamConfig(srv.As(natsauth.OfficeName))
 	sc.NoAck = true
-	if _, err := office.JS.UpdateStream(context.Background(), sc); err != nil {
+	if _, err := operator.JS.UpdateStream(context.Background(), sc); err != nil {
 		t.Fatal(err)
 	}
 	return srv
+}
+
+// `collectors stream`, as the office, says "stream ready" only of a stream as specified. Of one an operator changed
+// (sealed, cut to fewer messages, deduplicating over another window than EGOV_NATS_DUPLICATE_WINDOW says) it says how
+// it differs and that the office may not change it, exits 1, and leaves it as it is.
+func TestStreamSaysWhatItCannotChange(t *testing.T) {
+	streamCmd := everyCommand(t, "")[4]
+	for _, tc := range []struct {
+		name   string
+		change func(*jetstream.StreamConfig)
+		env    map[string]string
+		want   string // in stderr; "" for a stream as specified
+	}{
+		{name: "as specified"},
+		{name: "sealed", change: func(c *jetstream.StreamConfig) { c.Sealed = true }, want: "it is sealed: it stores no event, ever again"},
+		{name: "cut to 100 messages", change: func(c *jetstream.StreamConfig) { c.MaxMsgs = 100 }, want: "its max_msgs is 100, want no limit"},
+		{name: "another duplicate window", env: map[string]string{"EGOV_NATS_DUPLICATE_WINDOW": "5m"},
+			want: "its duplicate window is 2m0s, EGOV_NATS_DUPLICATE_WINDOW says 5m0s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := streamtest.StartAuth(t)
+			operator, err := stream.Connect(context.Background(), srv.As(natsauth.OperatorName), slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer operator.Close()
+			s, err := operator.Stream(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.change != nil {
+				sc := s.CachedInfo().Config
+				tc.change(&sc)
+				if _, err := operator.JS.UpdateStream(context.Background(), sc); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before, err := s.Info(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := map[string]string{"EGOV_NATS_URL": srv.Config().URL, "EGOV_NATS_NKEY_SEED_FILE": natsauth.SeedFile(srv.Keys, natsauth.OfficeName)}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			code, stdout, stderr := streamCmd.run(t, env)
+			if tc.want == "" {
+				if code != exitOK || !strings.Contains(stderr, "stream ready") {
+					t.Errorf("exit %d, want %d and stream ready", code, exitOK)
+				}
+				return
+			}
+			if code != exitFailed || success.MatchString(stdout+stderr) {
+				t.Errorf("exit %d, want %d, without saying the stream is ready", code, exitFailed)
+			}
+			for _, want := range []string{tc.want, "The office's credential creates the stream but may not change it", "an operator changes it"} {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr does not say %q", want)
+				}
+			}
+			after, err := s.Info(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(after.Config, before.Config) {
+				t.Errorf("the stream was changed: %+v, was %+v", after.Config, before.Config)
+			}
+		})
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,9 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/egovtrack/egovtrack/internal/chdb/chdbtest"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/natsauth"
+	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
 	"github.com/egovtrack/egovtrack/internal/units"
 	"github.com/egovtrack/egovtrack/projector/consumer"
@@ -86,7 +91,8 @@ func TestNodeClientChecksItselfAgainstTheVectors(t *testing.T) {
 // and signatures that the projector, requiring signatures, accepts: every event is in ClickHouse, submitted by
 // province/19, under the id the publisher printed, and the procedures read as the publisher wrote them. An event
 // whose signature it tampers with is acknowledged by JetStream, which checks no signature, and quarantined by the
-// projector.
+// projector. An event whose id another unit published junk under first is stored all the same: the publisher's
+// message id is its signature.
 func TestNodeClientPublishesWhatTheProjectorAccepts(t *testing.T) {
 	t.Parallel()
 	srv := streamtest.StartAuth(t)
@@ -109,9 +115,18 @@ func TestNodeClientPublishesWhatTheProjectorAccepts(t *testing.T) {
 		t.Fatalf("the tampered event: %d published, want 1 (JetStream does not check signatures):\n%s", n, out)
 	}
 
+	squatted := squat(t, srv, "province/01", units.Ref{Kind: units.Province, Code: "19"})
+	input := filepath.Join(t.TempDir(), "squatted.json")
+	writeJSON(t, input, []map[string]any{{"type": squatted.Type, "data": squatted.Data}})
+	out = run(t, nodeDir, nodeBin, "publish.mjs", "publish", "--server", srv.Config().URL, "--seed", seed, input)
+	if ids := publishedIDs(t, out); !slices.Equal(ids, []string{squatted.ID}) || strings.Contains(out, "(duplicate)") {
+		t.Fatalf("the event whose id province/01 claimed first: %v, want %s stored:\n%s", ids, squatted.ID, out)
+	}
+	published = append(published, squatted.ID)
+
 	p := project(t, srv)
-	if p.stats.Projected != 4 || p.stats.Rejected != 1 {
-		t.Errorf("projected %d and rejected %d, want 4 and 1", p.stats.Projected, p.stats.Rejected)
+	if p.stats.Projected != 5 || p.stats.Rejected != 2 {
+		t.Errorf("projected %d and rejected %d, want 5 and 2 (the tampered event, the junk)", p.stats.Projected, p.stats.Rejected)
 	}
 	if got := p.strings(t, "SELECT concat(toString(id), ' ', submitted_by) FROM events FINAL ORDER BY toString(id)"); !slices.Equal(got, sortedWith(published, " province/19")) {
 		t.Errorf("events: %q\nwant the published ids, submitted by province/19: %q", got, published)
@@ -119,25 +134,27 @@ func TestNodeClientPublishesWhatTheProjectorAccepts(t *testing.T) {
 	wantProcs := []string{
 		"1.009901 Cấp phép <thử nghiệm> & kiểm tra | Xây dựng & Nhà ở | level 4 | active 1 | since 2021-12-15 09:00:00",
 		"1.009902 Đăng ký hộ tịch có yếu tố nước ngoài | Hộ tịch | level 4 | active 1 | since 2021-07-01 09:00:00",
+		"1.009960 Thủ tục bị chiếm id | Tư pháp | level 2 | active 1 | since 2021-09-01 08:00:00", // the one squatted on
 	}
 	if got := p.strings(t, `SELECT concat(procedure_code, ' ', name, ' | ', sector, ' | level ', toString(level), ' | active ', toString(active), ' | since ', toString(effective_at))
 		FROM procedures FINAL WHERE unit_kind = 'province' AND unit_code = '19' ORDER BY procedure_code`); !slices.Equal(got, wantProcs) {
 		t.Errorf("procedures:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantProcs, "\n"))
 	}
-	if got := p.strings(t, "SELECT toString(count()) FROM procedure_changes FINAL"); !slices.Equal(got, []string{"3"}) {
-		t.Errorf("procedure_changes holds %v rows, want 3", got)
+	if got := p.strings(t, "SELECT toString(count()) FROM procedure_changes FINAL"); !slices.Equal(got, []string{"4"}) {
+		t.Errorf("procedure_changes holds %v rows, want 4", got)
 	}
 	want := "egov.province.19.proc.1_009902 unauthorised: invalid signature of province/19"
-	if got := p.strings(t, "SELECT concat(subject, ' ', reason) FROM quarantine FINAL"); !slices.Equal(got, []string{want}) {
-		t.Errorf("quarantine: %q, want only the tampered event: %q", got, want)
+	if got := p.strings(t, "SELECT concat(subject, ' ', reason) FROM quarantine FINAL WHERE subject LIKE 'egov.province.19.%'"); !slices.Equal(got, []string{want}) {
+		t.Errorf("quarantine: %q, want only the tampered event of province/19: %q", got, want)
 	}
 }
 
 // The recipe for the nats command in internal/event/publishing.md, run as it is written there (only its three
 // settings replaced: the server, the seed file, the event file) as province/19 against a server with egovtrack's
-// permissions: the real nats command publishes the prepared event with the headers the Node example signs, shows
-// JetStream's acknowledgement, reads the event back with its headers, and the projector, requiring signatures,
-// stores it as submitted by province/19.
+// permissions: the real nats command publishes the prepared event with the headers the Node example signs, its
+// signature as Nats-Msg-Id, shows JetStream's acknowledgement, reads the event back with its headers, and the
+// projector, requiring signatures, stores it as submitted by province/19, although province/01 had published junk
+// under the event's id first.
 func TestNATSCommandRecipe(t *testing.T) {
 	t.Parallel()
 	natsBin := tool(t, "nats", "GOBIN=$EGOV_TOOLS/bin go install github.com/nats-io/natscli/nats@v0.5.0")
@@ -164,6 +181,16 @@ func TestNATSCommandRecipe(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	squatFor(t, srv, "province/01", env.ID)
+	cred, err := natsauth.LoadCredential(natsauth.SeedFile(srv.Keys, "province/19"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := &nats.Msg{Subject: env.Subject, Data: append(b, '\n')}
+	if err := cred.Sign(signed); err != nil {
+		t.Fatal(err)
+	}
+
 	script := recipe(t, map[string]string{
 		"NATS_URL": srv.Config().URL,
 		"SEED":     natsauth.SeedFile(srv.Keys, "province/19"),
@@ -172,8 +199,8 @@ func TestNATSCommandRecipe(t *testing.T) {
 	out := run(t, "..", "bash", "-euo", "pipefail", "-c", script)
 	key := srv.Model.Users[slices.IndexFunc(srv.Model.Users, func(u natsauth.User) bool { return u.Name == "province/19" })].Key
 	for _, want := range []string{
-		"Stored in Stream: EGOV Sequence: 1",
-		"Nats-Msg-Id: " + env.ID,
+		"Stored in Stream: EGOV Sequence: 2",
+		"Nats-Msg-Id: " + signed.Header.Get(natsauth.SignatureHeader),
 		"Egov-Submitted-By: province/19",
 		"Egov-Signer: " + key,
 		string(b),
@@ -185,11 +212,48 @@ func TestNATSCommandRecipe(t *testing.T) {
 	}
 
 	p := project(t, srv)
-	if p.stats.Projected != 1 || p.stats.Rejected != 0 {
-		t.Errorf("projected %d and rejected %d, want 1 and 0", p.stats.Projected, p.stats.Rejected)
+	if p.stats.Projected != 1 || p.stats.Rejected != 1 {
+		t.Errorf("projected %d and rejected %d, want 1 and 1 (the junk)", p.stats.Projected, p.stats.Rejected)
 	}
 	if got := p.strings(t, "SELECT concat(toString(id), ' ', submitted_by) FROM events FINAL"); !slices.Equal(got, []string{env.ID + " province/19"}) {
 		t.Errorf("events: %q, want %s submitted by province/19", got, env.ID)
+	}
+}
+
+// squat has the unit squatter publish junk on its own subjects under the id of an event of unit that it can
+// compute, as anyone can, from public content, and returns that event: it must be stored when unit publishes it.
+func squat(t *testing.T, srv *streamtest.AuthServer, squatter string, unit units.Ref) event.Envelope {
+	t.Helper()
+	env, err := event.New("/example/node", &event.ProcedureRegisteredData{
+		Unit: unit, Procedure: "1.009960", Name: "Thủ tục bị chiếm id", Sector: "Tư pháp", Eligible: true, Level: 2,
+		EffectiveAt: time.Date(2021, 9, 1, 8, 0, 0, 0, event.Vietnam),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	squatFor(t, srv, squatter, env.ID)
+	return env
+}
+
+// squatFor has the unit squatter publish junk, signed, on its own subjects under the Nats-Msg-Id id.
+func squatFor(t *testing.T, srv *streamtest.AuthServer, squatter, id string) {
+	t.Helper()
+	c, err := stream.Connect(t.Context(), srv.As(squatter), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cred, err := natsauth.LoadCredential(natsauth.SeedFile(srv.Keys, squatter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := nats.NewMsg(strings.ReplaceAll("egov."+squatter, "/", ".") + ".report")
+	junk.Data = []byte(`{"junk": true}`)
+	if err := cred.Sign(junk); err != nil {
+		t.Fatal(err)
+	}
+	if ack, err := c.JS.PublishMsg(t.Context(), junk, jetstream.WithMsgID(id)); err != nil || ack.Duplicate {
+		t.Fatalf("%s's junk under %s: %+v, %v", squatter, id, ack, err)
 	}
 }
 

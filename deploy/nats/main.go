@@ -16,6 +16,10 @@
 //
 // With -check it writes nothing, and fails when auth.conf is not what nkeys.txt and units.csv give (for CI, after
 // units.csv changes).
+//
+// With -operator it adds to auth.conf an operator's credential (seed secrets/operator.nk), allowed every JetStream
+// request: for an act on the stream that no service's credential may do, such as changing its replicas. Generate
+// again without it when the operator is done, and reload the server: the credential is then refused.
 package main
 
 import (
@@ -63,6 +67,7 @@ type generator struct {
 	partitions      int
 	rekey           []string // names, or "all"
 	check           bool
+	operator        bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*generator, error) {
@@ -80,6 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (*generator, error) {
 	fs.IntVar(&g.partitions, "partitions", 1, "how many projector instances share the stream (EGOV_PROJECTOR_PARTITION k/n): each gets its durable consumer")
 	rekey := fs.String("rekey", "", `new keys for these credentials: names separated by commas ("province/19,office"), or "all"`)
 	fs.BoolVar(&g.check, "check", false, "write nothing; fail if auth.conf is not what nkeys.txt and units.csv give")
+	fs.BoolVar(&g.operator, "operator", false, "add an operator's credential (seed operator.nk in the secrets directory), allowed to change the stream: for an operator at work, never for a service")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -97,12 +103,12 @@ func parseFlags(args []string, stderr io.Writer) (*generator, error) {
 			}
 		}
 	}
-	if g.partitions < 1 {
-		fmt.Fprintf(stderr, "-partitions %d: at least one projector\n", g.partitions)
+	if g.partitions < 1 || g.partitions > natsauth.MaxPartitions {
+		fmt.Fprintf(stderr, "-partitions %d: from 1 to %d projectors\n", g.partitions, natsauth.MaxPartitions)
 		return nil, errors.New("partitions")
 	}
-	if g.check && len(g.rekey) > 0 {
-		fmt.Fprintln(stderr, "-check writes nothing: it cannot -rekey")
+	if g.check && (len(g.rekey) > 0 || g.operator) {
+		fmt.Fprintln(stderr, "-check writes nothing: it cannot -rekey or add an -operator")
 		return nil, errors.New("check and rekey")
 	}
 	return g, nil
@@ -132,11 +138,20 @@ func (g *generator) run(out io.Writer) error {
 		return err
 	}
 	m.Partitions = g.partitions
+	if g.operator {
+		if m.Operator, err = natsauth.EnsureOperatorKey(g.secrets, out); err != nil {
+			return err
+		}
+	}
 	if err := m.WriteConfigFile(g.confFile(), source); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "%d credentials: wrote %s and %s; seeds are in %s (never commit them)\n",
 		len(m.Users), g.keysFile(), g.confFile(), g.secrets)
+	if g.operator {
+		fmt.Fprintf(out, "With the operator's credential, until you generate again without -operator: for the nats command,\n"+
+			"  --nkey %s --inbox-prefix %s\n", natsauth.SeedFile(g.secrets, natsauth.OperatorName), natsauth.InboxPrefix(m.Operator))
+	}
 	// Written is not in force: the server reads auth.conf when it starts or reloads.
 	fmt.Fprintf(out, "A running nats-server goes on with the old keys until it reloads: nats-server --signal reload (systemctl reload egov-nats);\n"+
 		"in the compose stack restart it, docker compose restart nats (its auth.conf is mounted as a file, which a reload does not read again).\n")

@@ -95,31 +95,11 @@ func TestServerFromTheConfigFile(t *testing.T) {
 		}
 	}
 
-	// The same file, run: on loopback, in a temporary directory.
-	opts.Host, opts.Port, opts.HTTPHost, opts.HTTPPort, opts.StoreDir, opts.NoSigs = "127.0.0.1", -1, "", 0, t.TempDir(), true
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
-	if !srv.ReadyForConnections(5 * time.Second) {
-		t.Fatal("not ready")
-	}
+	// The same file, run.
+	srv := serve(t, dir, t.TempDir())
 	ctx := context.Background()
-	as := func(name string) *stream.Conn {
-		t.Helper()
-		cfg := stream.Config{URL: srv.ClientURL(), Stream: "EGOV", Replicas: 1, DuplicateWindow: 2 * time.Minute, ConnectTimeout: 5 * time.Second,
-			NkeySeedFile: natsauth.SeedFile(filepath.Join(dir, "secrets"), name), ManageStream: name == natsauth.OfficeName}
-		c, err := stream.Connect(ctx, cfg, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatalf("connect as %s: %v", name, err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	as(natsauth.OfficeName) // creates the stream
-	c := as("ministry/BTTTT")
+	connectAs(t, srv, dir, natsauth.OfficeName) // creates the stream
+	c := connectAs(t, srv, dir, "ministry/BTTTT")
 	mine, other := registered(t, units.Ref{Kind: units.Ministry, Code: "BTTTT"}), registered(t, units.Ref{Kind: units.Province, Code: "19"})
 	if _, err := c.Publish(ctx, []event.Envelope{mine}, nil); err != nil {
 		t.Errorf("the ministry publishing its own event: %v", err)
@@ -127,6 +107,52 @@ func TestServerFromTheConfigFile(t *testing.T) {
 	if _, err := c.Publish(ctx, []event.Envelope{other}, nil); !errors.Is(err, nats.ErrPermissionViolation) {
 		t.Errorf("the ministry publishing a province's event: %v, want a permissions violation", err)
 	}
+}
+
+// serve runs a nats-server from dir's nats-server.conf, as `nats-server -c` would, but on a free port of loopback,
+// without monitoring, storing into store; it stops when the test ends.
+func serve(t *testing.T, dir, store string) *server.Server {
+	t.Helper()
+	opts := serverOptions(t, dir, store)
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	if !srv.ReadyForConnections(5 * time.Second) {
+		t.Fatal("not ready")
+	}
+	return srv
+}
+
+// serverOptions are the options of dir's nats-server.conf, on a free port of loopback, without monitoring, storing
+// into store.
+func serverOptions(t *testing.T, dir, store string) *server.Options {
+	t.Helper()
+	opts, err := server.ProcessConfigFile(filepath.Join(dir, "nats-server.conf"))
+	if err != nil {
+		t.Fatalf("nats-server would not read the configuration: %v", err)
+	}
+	opts.Host, opts.Port, opts.HTTPHost, opts.HTTPPort, opts.StoreDir, opts.NoSigs = "127.0.0.1", -1, "", 0, store, true
+	return opts
+}
+
+// connectAs connects to srv as the credential name, whose seed generate wrote into dir/secrets; the office's
+// connection makes sure of the stream, as its deployment does.
+func connectAs(t *testing.T, srv *server.Server, dir, name string) *stream.Conn {
+	t.Helper()
+	c, err := stream.Connect(context.Background(), streamConfig(srv, dir, name), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("connect as %s: %v", name, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func streamConfig(srv *server.Server, dir, name string) stream.Config {
+	return stream.Config{URL: srv.ClientURL(), Stream: "EGOV", Replicas: 1, DuplicateWindow: 2 * time.Minute, ConnectTimeout: 5 * time.Second,
+		NkeySeedFile: natsauth.SeedFile(filepath.Join(dir, "secrets"), name), ManageStream: name == natsauth.OfficeName}
 }
 
 func registered(t *testing.T, u units.Ref) event.Envelope {
@@ -205,7 +231,8 @@ func TestGenerateKeepsKeys(t *testing.T) {
 var seedLike = regexp.MustCompile(`\bSU[A-Z2-7]{56}\b`)
 
 func TestFlags(t *testing.T) {
-	for _, args := range [][]string{{"-rekey", "province/99"}, {"-check", "-rekey", "all"}, {"extra"}} {
+	for _, args := range [][]string{{"-rekey", "province/99"}, {"-check", "-rekey", "all"}, {"-check", "-operator"},
+		{"-partitions", "0"}, {"-partitions", "17"}, {"extra"}} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%v: accepted", args)
 		}

@@ -19,8 +19,8 @@ const usage = `usage:
       publish the events of EVENTS.json, a JSON array of {"type": …, "data": …}, as the credential of FILE;
       prints "published <id> <subject> seq <n>" for each event JetStream acknowledged, exits 1 if any was not
   node publish.mjs headers --seed FILE [--submitted-by NAME] EVENT.json
-      print, as shell assignments, the subject, id and signature headers of the event in EVENT.json, its bytes as
-      they are in the file (for the nats command: internal/event/publishing.md)
+      print, as shell assignments, the subject, the event's id, the message id and the signature headers of the
+      event in EVENT.json, its bytes as they are in the file (for the nats command: internal/event/publishing.md)
   node publish.mjs check-vectors VECTORS.json
       check this publisher against egovtrack's conformance vectors (internal/event/conformance/vectors.json)`;
 
@@ -88,7 +88,9 @@ async function publish(args) {
       h.set("Egov-Signer", s.signer);
       h.set("Egov-Signature", s.signature);
       try {
-        const ack = await js.publish(env.subject, payload, { msgID: env.id, headers: h });
+        // The signature, not the event's id, is the message's id: JetStream drops a second message with an id it has
+        // seen on any subject, and an event's id is public content, which any unit could claim first (publishing.md).
+        const ack = await js.publish(env.subject, payload, { msgID: s.signature, headers: h });
         console.log(`published ${env.id} ${env.subject} seq ${ack.seq}${ack.duplicate ? " (duplicate)" : ""}`);
       } catch (err) {
         failed++;
@@ -116,7 +118,8 @@ function printHeaders(args) {
   const s = sign(cred, env.subject, values["submitted-by"] ?? cred.name, payload);
   const q = (v) => `'${String(v).replaceAll("'", `'\\''`)}'`;
   console.log(`SUBJECT=${q(env.subject)}`);
-  console.log(`MSG_ID=${q(env.id)}`);
+  console.log(`EVENT_ID=${q(env.id)}`);
+  console.log(`MSG_ID=${q(s.signature)}`);
   console.log(`SUBMITTED_BY=${q(s.submittedBy)}`);
   console.log(`SIGNER=${q(s.signer)}`);
   console.log(`SIGNATURE=${q(s.signature)}`);

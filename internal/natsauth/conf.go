@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/egovtrack/egovtrack/internal/units"
@@ -22,9 +23,21 @@ func (m *Model) WriteConfig(w io.Writer, source string) error {
 	} else {
 		fmt.Fprintf(b, "# Stream %s; the projectors' durable consumers are %s.\n", m.Stream, strings.Join(ds, ", "))
 	}
+	if m.Operator != "" {
+		fmt.Fprintln(b, "# WITH AN OPERATOR'S CREDENTIAL, the last user: generate again without -operator once the operator is done.")
+	}
 	fmt.Fprintln(b, "authorization {")
+	// The reserved consumer names, the same for every credential but the projector's, are written once.
+	reserved := m.reserved()
+	fmt.Fprintf(b, "  # The projector's consumers, its durable's and those of up to %d instances: no other credential may create,\n", MaxPartitions)
+	fmt.Fprintln(b, "  # look at or read from one, so that none can take the name of a partition before the projector does.")
+	fmt.Fprintf(b, "  %s: [\n", reservedVar)
+	for _, s := range reserved {
+		fmt.Fprintf(b, "    %q\n", s)
+	}
+	fmt.Fprintln(b, "  ]")
 	fmt.Fprintln(b, "  users: [")
-	for _, u := range m.Users {
+	for _, u := range m.users() {
 		p := m.Permissions(u)
 		fmt.Fprintf(b, "    # %s\n", describe(u))
 		fmt.Fprintln(b, "    {")
@@ -32,7 +45,11 @@ func (m *Model) WriteConfig(w io.Writer, source string) error {
 		fmt.Fprintln(b, "      permissions: {")
 		fmt.Fprintln(b, "        publish: {")
 		writeList(b, "allow", p.Publish.Allow)
-		writeList(b, "deny", p.Publish.Deny)
+		if len(p.Publish.Deny) > 0 && slices.Equal(p.Publish.Deny, reserved) {
+			fmt.Fprintf(b, "          deny: $%s\n", reservedVar)
+		} else {
+			writeList(b, "deny", p.Publish.Deny)
+		}
 		fmt.Fprintln(b, "        }")
 		fmt.Fprintln(b, "        subscribe: {")
 		writeList(b, "allow", p.Subscribe.Allow)
@@ -44,6 +61,9 @@ func (m *Model) WriteConfig(w io.Writer, source string) error {
 	fmt.Fprintln(b, "}")
 	return b.Flush()
 }
+
+// reservedVar names the configuration variable that holds the reserved consumers' subjects.
+const reservedVar = "RESERVED_CONSUMERS"
 
 // writeList writes one permission list, a subject per line. Subjects are quoted: unquoted, a leading $ would name a
 // configuration variable.
@@ -65,11 +85,13 @@ func describe(u User) string {
 		un, _ := units.Lookup(u.Unit)
 		return u.Name + " " + strings.TrimSpace(un.Name)
 	case Office:
-		return u.Name + ": the digital office's tools (simulate, imports); manages the stream"
+		return u.Name + ": the digital office's tools (simulate, imports); creates the stream"
 	case Intake:
 		return u.Name + ": the intake API, for the unit whose token a request carries"
 	case Projector:
 		return u.Name + ": consumes the stream into ClickHouse; publishes nothing"
+	case Operator:
+		return u.Name + ": an operator at work on the stream, every JetStream request; no service holds it"
 	}
 	return u.Name
 }

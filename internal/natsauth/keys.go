@@ -138,6 +138,29 @@ func EnsureKeys(keysFile, secretsDir string, rekey func(name string) bool, repor
 	return keys, nil
 }
 
+// EnsureOperatorKey returns the public key of the operator's credential, whose seed is OperatorName's file in
+// secretsDir, made (mode 0600, reported on report) when there is none. Delete the file for a new key.
+func EnsureOperatorKey(secretsDir string, report io.Writer) (string, error) {
+	file := SeedFile(secretsDir, OperatorName)
+	c, err := LoadCredential(file)
+	if err == nil {
+		defer c.Wipe()
+		return c.PublicKey(), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	if err := os.MkdirAll(secretsDir, 0o700); err != nil {
+		return "", fmt.Errorf("secrets dir: %w", err)
+	}
+	k, err := newSeed(file, OperatorName)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(report, "%s: new key, seed in %s\n", OperatorName, file)
+	return k, nil
+}
+
 // newSeed makes a user nkey for name, writes its seed to file (0600) and returns its public key.
 func newSeed(file, name string) (string, error) {
 	kp, err := nkeys.CreateUser()
@@ -159,8 +182,13 @@ func newSeed(file, name string) (string, error) {
 		un, _ := units.Lookup(u.Unit)
 		what += " (" + un.Name + ")"
 	}
-	fmt.Fprintf(&b, "# egovtrack NATS credential of %s. SECRET: whoever holds this file publishes as %s.\n", what, name)
-	fmt.Fprintln(&b, "# Keep it out of git, readable by the process that uses it alone (EGOV_NATS_NKEY_SEED_FILE).")
+	if name == OperatorName {
+		fmt.Fprintf(&b, "# egovtrack NATS credential of an operator. SECRET: whoever holds this file may change, seal, purge or delete\n")
+		fmt.Fprintln(&b, "# the stream while the server's authorisation lists it. Hand it to no service; delete it when done.")
+	} else {
+		fmt.Fprintf(&b, "# egovtrack NATS credential of %s. SECRET: whoever holds this file publishes as %s.\n", what, name)
+		fmt.Fprintln(&b, "# Keep it out of git, readable by the process that uses it alone (EGOV_NATS_NKEY_SEED_FILE).")
+	}
 	fmt.Fprintf(&b, "%s %s\n", credentialLine, name)
 	b.Write(seed)
 	b.WriteByte('\n')

@@ -6,9 +6,11 @@
 //     each event on behalf of that token (Credential.SignOnBehalf), so that the projector records the token and
 //     accepts the event on that unit's subjects only;
 //   - office, for the digital office's tools (collectors simulate, imports), which may publish any event and create
-//     and update the stream;
+//     the stream, but not change it once it exists;
 //   - projector, which consumes the stream through its durable consumer and may neither publish an event nor delete
-//     or purge anything.
+//     or purge anything;
+//   - operator, only when one is asked for (Model.Operator): an operator's own credential, for the acts no service may
+//     do, such as changing the stream's replicas. It is no signer: what it publishes is quarantined.
 //
 // A credential is a NATS user nkey. The model holds public keys only: Model.Configure gives an embedded server its
 // users, Model.WriteConfig writes the same users as a real nats-server's authorisation section (`go run ./deploy/nats
@@ -42,6 +44,9 @@ const (
 	Office Role = "office"
 	// Projector consumes the stream into ClickHouse.
 	Projector Role = "projector"
+	// Operator is a person's, for an act on the stream that no service may do (deploy/nats/README.md, "Changing the
+	// stream"). The generated authorisation has it only while one is asked for.
+	Operator Role = "operator"
 )
 
 // The names of the credentials that are not a unit's. A unit's credential is named after the unit: province/19.
@@ -49,6 +54,9 @@ const (
 	OfficeName    = "office"
 	IntakeName    = "intake"
 	ProjectorName = "projector"
+	// OperatorName is the operator's credential, which Names does not list: it signs no event, and the generated
+	// authorisation holds it only while an operator is at work (Model.Operator).
+	OperatorName = "operator"
 )
 
 // User is one credential of the model.
@@ -87,6 +95,10 @@ type Model struct {
 	Partitions int
 	// Users are in the order of Names.
 	Users []User
+	// Operator, when not empty, is the public key of an operator's credential, allowed every JetStream request: the
+	// stream's changes that no other credential may make. Not one of Users: it signs no event, and the projector,
+	// which verifies against Users, quarantines whatever it publishes.
+	Operator string
 
 	byKey map[string]int
 	// verifiers are the users' public keys, parsed once for Authorise.
@@ -229,6 +241,12 @@ func validToken(s string) bool {
 	return s != "" && !strings.ContainsAny(s, ".*> \t\r\n\"") && server.IsValidLiteralSubject(s)
 }
 
+// MaxPartitions is the most projector instances that may share the stream (EGOV_PROJECTOR_PARTITION k/n, n at most
+// this). The durable consumers of every partitioning up to it are reserved for the projector (ReservedDurables): NATS
+// permissions match whole subject tokens, so the names are listed one by one (136 of them), in a list every other
+// credential is denied. 16 instances take five or six of the 85 units each.
+const MaxPartitions = 16
+
 // PartitionDurable is the durable consumer of the k-th of n projector instances: base itself when there is one, so a
 // change of n starts fresh consumers rather than reusing ones filtered differently. projector/consumer names its
 // consumers with it, and the model allows exactly these names.
@@ -247,6 +265,20 @@ func (m *Model) Durables() []string {
 	out := make([]string, 0, m.Partitions)
 	for k := 1; k <= m.Partitions; k++ {
 		out = append(out, PartitionDurable(m.Durable, k, m.Partitions))
+	}
+	return out
+}
+
+// ReservedDurables are the consumer names no credential but the projector may create, read from or look at: the
+// durable, and the partition durables of every n up to MaxPartitions, so that a unit cannot take the name of a
+// partition before the projector is scaled out to it (projector-1-of-2 while one projector runs). A name outside them
+// (another EGOV_PROJECTOR_DURABLE, later) is the projector's to take back: it deletes a consumer it did not make.
+func (m *Model) ReservedDurables() []string {
+	out := []string{m.Durable}
+	for n := 2; n <= MaxPartitions; n++ {
+		for k := 1; k <= n; k++ {
+			out = append(out, PartitionDurable(m.Durable, k, n))
+		}
 	}
 	return out
 }

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 
@@ -227,5 +229,70 @@ func TestInboxesAreOwn(t *testing.T) {
 	pa := m.Permissions(a)
 	if len(pa.Subscribe.Allow) != 1 || strings.HasPrefix(natsauth.InboxPrefix(b.Key)+".x", strings.TrimSuffix(pa.Subscribe.Allow[0], ">")) {
 		t.Errorf("province/19 subscribes to %v", pa.Subscribe.Allow)
+	}
+}
+
+// permits reports whether p lets its holder publish on subject, as the server decides: an allow matches it and no
+// deny does.
+func permits(p *server.Permissions, subject string) bool {
+	matches := func(patterns []string) bool {
+		return slices.ContainsFunc(patterns, func(f string) bool { return server.SubjectMatchesFilter(subject, f) })
+	}
+	return matches(p.Publish.Allow) && !matches(p.Publish.Deny)
+}
+
+// Every credential of the model, each of the 88, is refused every request that changes or removes the stream or its
+// messages; the office alone may create the stream and look at it. No credential but the projector may create, look
+// at or read from a consumer under a name the projector uses or may use with up to MaxPartitions instances, filtered
+// on what it reads or not; the projector may use exactly its current durables. An operator's credential, when asked
+// for, may do everything.
+func TestNoCredentialMayChangeTheStream(t *testing.T) {
+	m, _ := model(t)
+	m.Partitions = 2
+	changes := []string{"STREAM.UPDATE.EGOV", "STREAM.DELETE.EGOV", "STREAM.PURGE.EGOV", "STREAM.MSG.DELETE.EGOV",
+		"STREAM.SNAPSHOT.EGOV", "STREAM.RESTORE.EGOV", "STREAM.LEADER.STEPDOWN.EGOV", "CONSUMER.DELETE.EGOV.projector-1-of-2"}
+	reserved := m.ReservedDurables()
+	if len(reserved) != 136 || !slices.Contains(reserved, "projector") || !slices.Contains(reserved, "projector-16-of-16") {
+		t.Fatalf("reserved durables: %d, want projector and every partition durable up to 16 of 16", len(reserved))
+	}
+	for _, u := range m.Users {
+		p := m.Permissions(u)
+		for _, api := range changes {
+			if subject := "$JS.API." + api; permits(p, subject) != (u.Role == natsauth.Projector && api == "CONSUMER.DELETE.EGOV.projector-1-of-2") {
+				t.Errorf("%s: %s permitted %t", u.Name, subject, permits(p, subject))
+			}
+		}
+		for _, api := range []string{"STREAM.CREATE.EGOV", "STREAM.INFO.EGOV"} {
+			if got := permits(p, "$JS.API."+api); got != (u.Role == natsauth.Office || u.Role == natsauth.Projector && api == "STREAM.INFO.EGOV") {
+				t.Errorf("%s: %s permitted %t", u.Name, api, got)
+			}
+		}
+		filter := "egov.province.19.proc.1_000001"
+		if u.Role == natsauth.Unit {
+			filter = strings.TrimSuffix(u.Submits()[0], ">") + "report"
+		}
+		for _, d := range reserved {
+			own := u.Role == natsauth.Projector && slices.Contains(m.Durables(), d)
+			for _, subject := range []string{
+				"$JS.API.CONSUMER.CREATE.EGOV." + d + "." + filter, "$JS.API.CONSUMER.CREATE.EGOV." + d,
+				"$JS.API.CONSUMER.INFO.EGOV." + d, "$JS.API.CONSUMER.MSG.NEXT.EGOV." + d,
+			} {
+				want := own && !strings.HasSuffix(subject, filter) // the projector's consumers are unfiltered or multi-filtered
+				if got := permits(p, subject); got != want {
+					t.Errorf("%s: %s permitted %t, want %t", u.Name, subject, got, want)
+				}
+			}
+		}
+		// What a unit's reading back needs stays permitted.
+		if u.Role != natsauth.Projector && !permits(p, "$JS.API.CONSUMER.CREATE.EGOV.a1b2c3_1."+filter) {
+			t.Errorf("%s may not read back %s", u.Name, filter)
+		}
+	}
+	m.Operator = m.Users[0].Key // any key: the test is of the permissions
+	op := m.Permissions(natsauth.User{Name: natsauth.OperatorName, Role: natsauth.Operator, Key: m.Operator})
+	for _, api := range append(changes, "STREAM.CREATE.EGOV", "CONSUMER.CREATE.EGOV.projector") {
+		if !permits(op, "$JS.API."+api) {
+			t.Errorf("the operator may not %s", api)
+		}
 	}
 }

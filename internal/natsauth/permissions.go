@@ -1,6 +1,8 @@
 package natsauth
 
 import (
+	"slices"
+
 	"github.com/nats-io/nats-server/v2/server"
 )
 
@@ -21,13 +23,16 @@ func InboxPrefix(key string) string { return "_INBOX." + key }
 //     filtered on them: JetStream's consumer create subject carries the filter
 //     ($JS.API.CONSUMER.CREATE.<stream>.<name>.<filter>), so the server checks the filter before the consumer
 //     exists, and refuses the unfiltered form; consumer info and next-message requests are by consumer name, whose
-//     ephemeral names are random, while the projector's durable consumer is denied to them by name;
-//   - office also creates, updates and looks at the stream;
-//   - projector looks at the stream, creates, reads, acks and (for a rebuild) deletes its durable consumer, and
-//     publishes nothing else: no event, no stream deletion or purge.
+//     ephemeral names are random, while every name the projector uses or may use (ReservedDurables) is denied to them;
+//   - office also creates the stream and looks at it. It may not update it: JetStream creates a stream that exists
+//     only with the configuration it has, so the office can neither shrink, seal nor re-configure it;
+//   - projector looks at the stream, creates, reads, acks and (for a rebuild, or to take back a name another made)
+//     deletes its durable consumers, and publishes nothing else: no event, no stream deletion or purge;
+//   - operator, when the model has one, makes every JetStream request.
 //
-// No credential may delete or purge the stream, or delete a message: that is an operator's act, outside the model.
-// allow_responses is not needed: no credential answers requests; JetStream's replies come to the requester's inbox.
+// No credential but the operator's, which the model holds only when asked to, may update, seal, delete or purge the
+// stream, or delete a message. allow_responses is not needed: no credential answers requests; JetStream's replies
+// come to the requester's inbox.
 func (m *Model) Permissions(u User) *server.Permissions {
 	s := m.Stream
 	var allow, deny []string
@@ -39,15 +44,9 @@ func (m *Model) Permissions(u User) *server.Permissions {
 		}
 		allow = append(allow, api+".CONSUMER.INFO."+s+".*", api+".CONSUMER.MSG.NEXT."+s+".*")
 		if u.Role == Office {
-			allow = append(allow, api+".STREAM.CREATE."+s, api+".STREAM.UPDATE."+s, api+".STREAM.INFO."+s)
+			allow = append(allow, api+".STREAM.CREATE."+s, api+".STREAM.INFO."+s)
 		}
-		for _, durable := range m.Durables() {
-			deny = append(deny,
-				api+".CONSUMER.CREATE."+s+"."+durable+".>",
-				api+".CONSUMER.INFO."+s+"."+durable,
-				api+".CONSUMER.MSG.NEXT."+s+"."+durable,
-			)
-		}
+		deny = m.reserved()
 	case Projector:
 		allow = []string{api + ".STREAM.INFO." + s}
 		for _, durable := range m.Durables() {
@@ -65,6 +64,8 @@ func (m *Model) Permissions(u User) *server.Permissions {
 				"$JS.ACK.*.*."+d+".>",
 			)
 		}
+	case Operator:
+		allow = []string{api + ".>"}
 	}
 	return &server.Permissions{
 		Publish:   &server.SubjectPermission{Allow: allow, Deny: deny},
@@ -72,11 +73,31 @@ func (m *Model) Permissions(u User) *server.Permissions {
 	}
 }
 
+// reserved are the requests on the projector's consumers (ReservedDurables) denied to every other credential: to
+// create one, filtered or not, to look at it, and to take its messages.
+func (m *Model) reserved() []string {
+	var out []string
+	for _, durable := range m.ReservedDurables() {
+		d := m.Stream + "." + durable
+		out = append(out, api+".CONSUMER.CREATE."+d+".>", api+".CONSUMER.INFO."+d, api+".CONSUMER.MSG.NEXT."+d)
+	}
+	return out
+}
+
+// users are the model's users and, when it has one, the operator.
+func (m *Model) users() []User {
+	if m.Operator == "" {
+		return m.Users
+	}
+	return append(slices.Clip(m.Users), User{Name: OperatorName, Role: Operator, Key: m.Operator})
+}
+
 // Configure gives an embedded server's options the model's users, each with its permissions: the same users that
 // WriteConfig writes for a real server.
 func (m *Model) Configure(opts *server.Options) {
-	opts.Nkeys = make([]*server.NkeyUser, 0, len(m.Users))
-	for _, u := range m.Users {
+	users := m.users()
+	opts.Nkeys = make([]*server.NkeyUser, 0, len(users))
+	for _, u := range users {
 		opts.Nkeys = append(opts.Nkeys, &server.NkeyUser{Nkey: u.Key, Permissions: m.Permissions(u)})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -88,8 +89,9 @@ func readAll(ctx context.Context, c *stream.Conn, subject string) (int, error) {
 	return n, err
 }
 
-// A province's credential publishes its own events, signed; the server refuses its events for another province at
-// once, says why, and logs the attempt with the credential's name.
+// A province's credential publishes its own events, signed, each under its signature as Nats-Msg-Id, so that sending
+// them again stores nothing twice; the server refuses its events for another province at once, says why, and logs
+// the attempt with the credential's name.
 func TestProvincePublishesOnlyItsOwnSubjects(t *testing.T) {
 	ctx := context.Background()
 	srv := streamtest.StartAuth(t)
@@ -99,6 +101,9 @@ func TestProvincePublishesOnlyItsOwnSubjects(t *testing.T) {
 	res, err := c.Publish(ctx, own, nil)
 	if err != nil || res.Stored != len(own) {
 		t.Fatalf("province/19 publishing its own events: %+v, %v", res, err)
+	}
+	if res, err := c.Publish(ctx, own, nil); err != nil || res.Duplicates != len(own) {
+		t.Errorf("province/19 publishing its events again: %+v, %v; want %d duplicates", res, err, len(own))
 	}
 
 	began := time.Now()
@@ -143,12 +148,17 @@ func TestProvincePublishesOnlyItsOwnSubjects(t *testing.T) {
 		if err != nil || by.Name != "province/19" || m.Headers().Get(natsauth.SubmittedByHeader) != "province/19" {
 			t.Errorf("stored event: signed by %q (%v), header %q; want province/19", by.Name, err, m.Headers().Get(natsauth.SubmittedByHeader))
 		}
+		if id, sig := m.Headers().Get(jetstream.MsgIDHeader), m.Headers().Get(natsauth.SignatureHeader); id != sig || len(id) != 86 {
+			t.Errorf("stored event: Nats-Msg-Id %q, want its signature %q", id, sig)
+		}
 	}
 }
 
-// Neither a province nor the projector can delete or purge the stream, or create or update it; the server logs every
-// attempt, and the stream keeps its events.
-func TestStreamCannotBeDeletedOrPurged(t *testing.T) {
+// No credential of the generated authorisation can delete, purge, update (shrink, seal, re-configure) the stream or
+// delete a message, nor take a name the projector's consumers use or may use; the server logs every attempt, and the
+// stream keeps its events and its configuration. The office may create the stream, but creating it again with another
+// configuration is refused by JetStream itself.
+func TestStreamCannotBeChangedOrDeleted(t *testing.T) {
 	ctx := context.Background()
 	srv := streamtest.StartAuth(t)
 	office, _ := connectAs(t, srv, natsauth.OfficeName)
@@ -156,36 +166,86 @@ func TestStreamCannotBeDeletedOrPurged(t *testing.T) {
 	if _, err := office.Publish(ctx, envs, nil); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"province/19", "ministry/BTTTT", natsauth.ProjectorName, natsauth.IntakeName} {
-		t.Run(name, func(t *testing.T) {
-			c, _ := connectAs(t, srv, name)
-			for _, api := range []string{"STREAM.DELETE", "STREAM.PURGE", "STREAM.UPDATE", "STREAM.MSG.DELETE"} {
-				subject := "$JS.API." + api + ".EGOV"
-				if _, err := c.NC.Request(subject, []byte(`{}`), 200*time.Millisecond); err == nil {
-					t.Errorf("%s answered %s", name, subject)
-				}
-				if err := c.NC.Flush(); err != nil {
-					t.Fatal(err)
-				}
-				if !logged(srv, fmt.Sprintf("Publish Violation - Subject %q", subject)) {
-					t.Errorf("the server did not log %s's %s", name, subject)
-				}
-			}
-			rctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-			defer cancel()
-			if err := c.JS.DeleteStream(rctx, "EGOV"); err == nil {
-				t.Errorf("%s deleted the stream", name)
-			}
-		})
-	}
 	s, err := office.Stream(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+	before := s.CachedInfo().Config
+	t.Run("every credential", func(t *testing.T) {
+		for _, name := range []string{"province/19", "ministry/BTTTT", natsauth.ProjectorName, natsauth.IntakeName, natsauth.OfficeName} {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				c, _ := connectAs(t, srv, name)
+				for _, api := range []string{"STREAM.DELETE.EGOV", "STREAM.PURGE.EGOV", "STREAM.UPDATE.EGOV", "STREAM.MSG.DELETE.EGOV",
+					"STREAM.SNAPSHOT.EGOV", "STREAM.RESTORE.EGOV", "CONSUMER.CREATE.EGOV.projector-1-of-2.egov.province.19.>",
+					"CONSUMER.CREATE.EGOV.projector-3-of-7"} {
+					subject := "$JS.API." + api
+					if _, err := c.NC.Request(subject, []byte(`{}`), 200*time.Millisecond); err == nil {
+						t.Errorf("%s answered %s", name, subject)
+					}
+					if err := c.NC.Flush(); err != nil {
+						t.Fatal(err)
+					}
+					if !logged(srv, fmt.Sprintf("Publish Violation - Subject %q", subject)) {
+						t.Errorf("the server did not log %s's %s", name, subject)
+					}
+				}
+				dctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+				defer cancel()
+				if err := c.JS.DeleteStream(dctx, "EGOV"); err == nil {
+					t.Errorf("%s deleted the stream", name)
+				}
+				sealed := before
+				sealed.Sealed = true
+				uctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+				defer cancel()
+				if _, err := c.JS.UpdateStream(uctx, sealed); err == nil {
+					t.Errorf("%s sealed the stream", name)
+				}
+			})
+		}
+	})
+	// The office's create, with other limits, of the stream that exists: JetStream refuses it.
+	shrunk := before
+	shrunk.MaxMsgs = 1
+	if _, err := office.JS.CreateStream(ctx, shrunk); !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		t.Errorf("the office creating the stream again with max_msgs 1: %v, want it refused as a stream in use", err)
 	}
 	info, err := s.Info(ctx)
 	if err != nil || info.State.Msgs != uint64(len(envs)) {
 		t.Fatalf("after the attempts the stream holds %+v (%v), want its %d events", info.State, err, len(envs))
 	}
+	if !reflect.DeepEqual(info.Config, before) {
+		t.Errorf("after the attempts the stream is configured\n%+v\nwas\n%+v", info.Config, before)
+	}
+}
+
+// The operator's credential, when the authorisation has one, may change the stream: the office's then says how the
+// stream differs rather than calling it ready.
+func TestOnlyTheOperatorChangesTheStream(t *testing.T) {
+	ctx := context.Background()
+	srv := streamtest.StartAuth(t)
+	op, _ := connectAs(t, srv, natsauth.OperatorName)
+	s, err := op.Stream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := s.CachedInfo().Config
+	sc.Duplicates = 5 * time.Minute
+	if _, err := op.JS.UpdateStream(ctx, sc); err != nil {
+		t.Fatalf("the operator changing the duplicate window: %v", err)
+	}
+	_, err = stream.Connect(ctx, srv.As(natsauth.OfficeName), slog.New(slog.DiscardHandler))
+	if !errors.Is(err, stream.ErrStreamDiffers) || !strings.Contains(err.Error(), "its duplicate window is 5m0s, EGOV_NATS_DUPLICATE_WINDOW says 2m0s") {
+		t.Errorf("the office after the operator's change: %v, want it to say how the stream differs", err)
+	}
+	cfg := srv.As(natsauth.OfficeName)
+	cfg.DuplicateWindow = 5 * time.Minute
+	c, err := stream.Connect(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("the office told the new window: %v", err)
+	}
+	c.Close()
 }
 
 // A province reads its own subjects back, as catalogue.Load does, and no other unit's; it cannot take over the

@@ -2,22 +2,35 @@ package stream_test
 
 import (
 	"context"
+	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
 )
 
-// On a three-node cluster the stream gets EGOV_NATS_REPLICAS replicas, also when it existed with one, keeps them when
-// a process configured for one connects, and keeps every acknowledged event and takes new ones when the node that
-// leads it stops.
+// On a three-node cluster the stream is created with EGOV_NATS_REPLICAS replicas. One created with a single replica
+// is not scaled by a process that says three: it fails, saying so, until an operator scales the stream, as
+// deploy/nats/README.md has it; then a process that says three, or one (nothing), keeps the three. The stream keeps
+// every acknowledged event and takes new ones when the node that leads it stops.
 func TestClusterStreamSurvivesItsLeader(t *testing.T) {
 	ctx := context.Background()
 	cl := streamtest.StartCluster(t, 3)
-	// A stream created with one replica, as on a single server, gets three at the next start that manages it.
+	// A stream created with one replica, as on a single server.
 	single := cl.Config()
 	single.Replicas = 1
-	connect(t, single).Close()
+	op := connect(t, single)
+	if _, err := stream.Connect(ctx, cl.Config(), slog.New(slog.DiscardHandler)); !errors.Is(err, stream.ErrStreamDiffers) ||
+		!strings.Contains(err.Error(), "it has 1 replicas, EGOV_NATS_REPLICAS says 3") {
+		t.Fatalf("connecting with three replicas to a stream of one: %v, want it to say so", err)
+	}
+	// The operator's act (no credentials here: the operator is anyone).
+	sc := stream.StreamConfig(cl.Config())
+	if _, err := op.JS.UpdateStream(ctx, sc); err != nil {
+		t.Fatal(err)
+	}
 	c := connect(t, cl.Config())
 	// And a process that does not say keeps them: one copy would be lost with its node.
 	connect(t, single).Close()

@@ -32,14 +32,17 @@ type Result struct {
 	Duplicates int // already in the stream within the duplicate window: dropped by JetStream
 }
 
+// errStreamSealed is JetStream's error code for a publish to a sealed stream, which no retry will store.
+const errStreamSealed jetstream.ErrorCode = 10109
+
 // window is how many publishes may await their ack at once: enough to keep the server busy, small enough that a
 // retry after a failure resends little.
 const window = 512
 
-// Publish stores every event in the stream with its id as Nats-Msg-Id, and returns only when JetStream has
-// acknowledged each of them, retrying with backoff (a restarting server, a lost ack) for up to
-// Config.PublishRetryFor an event. Because the id dedupes, a retry of an event that was in fact stored is counted as
-// a duplicate, never stored twice. Every publish names the configured stream (Nats-Expected-Stream): an ack can only
+// Publish stores every event in the stream, and returns only when JetStream has acknowledged each of them, retrying
+// with backoff (a restarting server, a lost ack) for up to Config.PublishRetryFor an event. Each message's
+// Nats-Msg-Id is its signature when it is signed, its event's id otherwise (msgID): a retry of an event that was in
+// fact stored is counted as a duplicate, never stored twice, and no other credential can have claimed the id first. Every publish names the configured stream (Nats-Expected-Stream): an ack can only
 // come from it, never from another stream that happens to take the subject. progress, when not nil, is called with
 // the number of events acknowledged so far.
 //
@@ -48,7 +51,7 @@ const window = 512
 //
 // With an nkey credential (Config.NkeySeedFile), each event is signed with it (natsauth.Credential.Sign). An event
 // the server refuses to take from this credential (a subject outside its own) fails the call at once, with an error
-// matching nats.ErrPermissionViolation; it is not retried.
+// matching nats.ErrPermissionViolation; it is not retried. Nor is one a sealed stream refuses: it never stores again.
 func (c *Conn) Publish(ctx context.Context, envs []event.Envelope, progress func(done int)) (Result, error) {
 	var res Result
 	subjects := make(map[string]bool, len(envs))
@@ -66,7 +69,7 @@ func (c *Conn) Publish(ctx context.Context, envs []event.Envelope, progress func
 		futures := make([]jetstream.PubAckFuture, len(chunk))
 		for i, env := range chunk {
 			// A failed async publish is retried below, synchronously, so an error here is not final.
-			futures[i], _ = c.JS.PublishMsgAsync(msgs[i], jetstream.WithMsgID(env.ID), jetstream.WithExpectStream(c.cfg.Stream))
+			futures[i], _ = c.JS.PublishMsgAsync(msgs[i], jetstream.WithMsgID(msgID(msgs[i], env)), jetstream.WithExpectStream(c.cfg.Stream))
 		}
 		for i, f := range futures {
 			ack, err := c.awaitAck(ctx, f)
@@ -118,13 +121,18 @@ func (c *Conn) publishRetrying(ctx context.Context, env event.Envelope) (*jetstr
 	giveUp := time.Now().Add(retryFor)
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, min(c.cfg.ConnectTimeout, max(time.Until(giveUp), time.Millisecond)))
-		ack, err := c.JS.PublishMsg(actx, msg, jetstream.WithMsgID(env.ID), jetstream.WithExpectStream(c.cfg.Stream))
+		ack, err := c.JS.PublishMsg(actx, msg, jetstream.WithMsgID(msgID(msg, env)), jetstream.WithExpectStream(c.cfg.Stream))
 		cancel()
 		if err == nil {
 			return ack, nil
 		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("publish event %s on %s: %w", env.ID, env.Subject, context.Cause(ctx))
+		}
+		if apiErr := (*jetstream.APIError)(nil); errors.As(err, &apiErr) && apiErr.ErrorCode == errStreamSealed {
+			return nil, fmt.Errorf("publish event %s on %s: %w: stream %s is sealed and stores no event, ever again; "+
+				"only an operator can restore it (deploy/nats/README.md, \"Changing the stream\"): tell the digital office",
+				env.ID, env.Subject, err, c.cfg.Stream)
 		}
 		if !time.Now().Add(wait).Before(giveUp) {
 			return nil, fmt.Errorf("publish event %s on %s: not acknowledged by stream %s after %d attempts in %s (EGOV_NATS_PUBLISH_RETRY_FOR): %w",
@@ -138,6 +146,23 @@ func (c *Conn) publishRetrying(ctx context.Context, env event.Envelope) (*jetstr
 		}
 		wait = min(wait*2, 5*time.Second)
 	}
+}
+
+// msgID is the Nats-Msg-Id msg, env's message, is published under: its signature (SignatureHeader) when it is
+// signed, env's id when it is not (a server without credentials).
+//
+// JetStream drops a message whose Nats-Msg-Id it has seen within its window, on any subject of the stream. An event's
+// id is derived from public content, so with ids any unit could publish first, on its own subjects, under the id of
+// another unit's coming event, and that event would be acknowledged as a duplicate and never stored. A signature
+// cannot be claimed so: only its key's holder can make it, and it covers the subject and the submitter. ed25519 is
+// deterministic, so the same event re-sent by the same credential, a retry, has the same signature, and is dropped
+// within the window as before; beyond it, and between credentials, the projector's tables, keyed by the event's id,
+// hold each fact once.
+func msgID(msg *nats.Msg, env event.Envelope) string {
+	if sig := msg.Header.Get(natsauth.SignatureHeader); sig != "" {
+		return sig
+	}
+	return env.ID
 }
 
 // messages are envs as they are published, encoded and signed on as many goroutines as there are cores: signing

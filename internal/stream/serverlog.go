@@ -34,6 +34,9 @@ func (l *serverLog) emit(level slog.Level, format string, v []any) {
 				break
 			}
 		}
+		if op := l.auth.Operator; len(attrs) == 0 && op != "" && strings.Contains(msg, op) {
+			attrs = append(attrs, "credential", natsauth.OperatorName)
+		}
 	}
 	l.log.Log(context.Background(), level, msg, attrs...)
 }

@@ -1,8 +1,8 @@
 // Package stream is egovtrack's NATS JetStream: the connection (to the server of EGOV_NATS_URL, or, when asked for
 // with EGOV_NATS_EMBEDDED, to a real nats-server embedded in the process), with its credential and TLS, the stream
-// that holds every event,
-// and publishing with deduplication by event id, each event signed with the connection's credential. The
-// authorisation model that decides what each credential may do is internal/natsauth's.
+// that holds every event, and publishing, each event signed with the connection's credential and deduplicated by
+// its signature (by its id when unsigned). The authorisation model that decides what each credential may do is
+// internal/natsauth's.
 package stream
 
 import (
@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,8 +52,9 @@ type Config struct {
 	Stream string `env:"STREAM" envDefault:"EGOV"`
 	// Replicas of the stream: 1 on a single server, 3 on a cluster.
 	Replicas int `env:"REPLICAS" envDefault:"1"`
-	// DuplicateWindow is how long JetStream remembers event ids to drop a re-published fact. Beyond it the
-	// projector's tables, keyed by event id, still hold each fact once.
+	// DuplicateWindow is how long JetStream remembers the Nats-Msg-Id of each message (its signature: see Publish)
+	// to drop an event re-sent by the same credential. Beyond it the projector's tables, keyed by event id, still hold
+	// each fact once.
 	DuplicateWindow time.Duration `env:"DUPLICATE_WINDOW" envDefault:"2m"`
 	// SyncAlways makes the embedded server fsync every write. NATS' default syncs every 2 minutes, which can lose
 	// acknowledged events on power loss (Jepsen, NATS 2.12.1); production should set it (with 3 replicas). A real
@@ -75,9 +77,9 @@ type Config struct {
 	// PasswordFile holds User's password (its first line); Password gives it directly instead. Neither is logged.
 	PasswordFile string `env:"PASSWORD_FILE"`
 	Password     string `env:"PASSWORD"`
-	// ManageStream creates or updates the stream when connecting: set it for the office credential, the only one
-	// the authorisation model lets do so. A connection without credentials (a development server) and Connect's own
-	// embedded server always do.
+	// ManageStream creates the stream when connecting, or checks that it is as specified (StreamConfig), never
+	// changing it: set it for the office credential, the only one the authorisation model lets create it. A
+	// connection without credentials (a development server) and Connect's own embedded server always do.
 	ManageStream bool `env:"MANAGE_STREAM" envDefault:"false"`
 
 	// TLSCAFile is the PEM file of the certificate authorities the server's certificate must come from (empty: the
@@ -262,8 +264,9 @@ type Conn struct {
 }
 
 // Connect connects to cfg.URL, or starts an embedded server when cfg.Embedded, and waits up to cfg.ConnectTimeout
-// for the connection. It refuses a configuration that names no server with ErrNoServer. It creates or updates the
-// stream when cfg.ManageStream is set, when cfg has no credentials, or when it started the server itself.
+// for the connection. It refuses a configuration that names no server with ErrNoServer. It creates the stream, or
+// finds it as specified, when cfg.ManageStream is set, when cfg has no credentials, or when it started the server
+// itself: a stream that exists with another configuration is ErrStreamDiffers, and is left as it is.
 //
 // With cfg.NkeySeedFile it authenticates with that nkey, takes replies on the credential's own inboxes
 // (natsauth.InboxPrefix), and signs every event it publishes. When the server refuses a publish or a request for lack
@@ -558,8 +561,8 @@ func lockDir(dir string) (*os.File, error) {
 	return f, nil
 }
 
-// StreamConfig is the stream every event is stored in: file storage, every subject under egov.>, deduplicated by
-// event id within cfg.DuplicateWindow.
+// StreamConfig is the stream every event is stored in: file storage, every subject under egov.>, no limit (nothing
+// expires or is discarded), deduplicated by Nats-Msg-Id within cfg.DuplicateWindow.
 func StreamConfig(cfg Config) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        cfg.Stream,
@@ -572,6 +575,14 @@ func StreamConfig(cfg Config) jetstream.StreamConfig {
 	}
 }
 
+// ErrStreamDiffers is Connect's error, when it manages the stream, for a stream that exists with another
+// configuration than StreamConfig's: sealed, holding fewer messages, other replicas. Connect never changes it.
+var ErrStreamDiffers = errors.New("the stream is not as egovtrack specifies it")
+
+// ensureStream creates the stream as StreamConfig specifies it, or finds it so. It never updates it: JetStream
+// creates a stream that exists only when asked for exactly the configuration it has, and the office's credential may
+// create the stream but not update it, so that no service can shrink, seal or re-configure the history. A stream
+// that differs is ErrStreamDiffers, saying how; changing it is an operator's act (deploy/nats/README.md).
 func (c *Conn) ensureStream(ctx context.Context) error {
 	// A credential that may not manage the stream is refused at once rather than waiting for a timeout.
 	prefix := "$JS.API.STREAM."
@@ -579,22 +590,90 @@ func (c *Conn) ensureStream(ctx context.Context) error {
 		return strings.HasPrefix(subject, prefix) && strings.HasSuffix(subject, "."+c.cfg.Stream)
 	})
 	defer stop()
-	sc := StreamConfig(c.cfg)
-	// A process started on a cluster without EGOV_NATS_REPLICAS would scale the stream down to one copy: keep the
-	// replicas it has. Fewer is an operator's decision, for the nats CLI.
-	if s, err := c.JS.Stream(rctx, c.cfg.Stream); err == nil {
-		if have := s.CachedInfo().Config.Replicas; have > sc.Replicas {
-			c.log.Warn("the stream has more replicas than EGOV_NATS_REPLICAS says: keeping them", "stream", c.cfg.Stream, "replicas", have, "configured", sc.Replicas)
-			sc.Replicas = have
-		}
-	}
-	if _, err := c.JS.CreateOrUpdateStream(rctx, sc); err != nil {
+	refused := func(what string, err error) error {
 		if cause := context.Cause(rctx); errors.Is(cause, nats.ErrPermissionViolation) {
-			err = fmt.Errorf("%w (only the office credential may create or update it: unset EGOV_NATS_MANAGE_STREAM for others)", cause)
+			err = fmt.Errorf("%w (only the office credential may create it: unset EGOV_NATS_MANAGE_STREAM for others)", cause)
 		}
-		return fmt.Errorf("create or update stream %s: %w", c.cfg.Stream, err)
+		return fmt.Errorf("%s stream %s: %w", what, c.cfg.Stream, err)
+	}
+	// Each request waits as long as a connection may (JetStream's default is 5 s, which a loaded server can miss).
+	request := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(rctx, max(c.cfg.ConnectTimeout, 5*time.Second))
+	}
+	want := StreamConfig(c.cfg)
+	qctx, cancel := request()
+	defer cancel()
+	s, err := c.JS.Stream(qctx, c.cfg.Stream)
+	switch {
+	case err == nil:
+		// A process started on a cluster without EGOV_NATS_REPLICAS would call a stream of three replicas wrong:
+		// more copies than asked for are kept, and fewer are an operator's decision.
+		if have := s.CachedInfo().Config.Replicas; have > want.Replicas {
+			c.log.Warn("the stream has more replicas than EGOV_NATS_REPLICAS says: keeping them", "stream", c.cfg.Stream, "replicas", have, "configured", want.Replicas)
+			want.Replicas = have
+		}
+	case !errors.Is(err, jetstream.ErrStreamNotFound):
+		return refused("look at", err)
+	}
+	cctx, cancel := request()
+	defer cancel()
+	if _, err := c.JS.CreateStream(cctx, want); err != nil {
+		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return refused("create", err)
+		}
+		ictx, cancel := request()
+		defer cancel()
+		s, err := c.JS.Stream(ictx, c.cfg.Stream)
+		if err != nil {
+			return refused("look at", err)
+		}
+		return fmt.Errorf("stream %s: %w: %s. The office's credential creates the stream but may not change it, so that "+
+			"no service can shrink, seal or re-configure the history: an operator changes it, with a credential of their own "+
+			"(deploy/nats/README.md, \"Changing the stream\"), unless it is these EGOV_NATS_ settings that are wrong",
+			c.cfg.Stream, ErrStreamDiffers, strings.Join(streamDiffs(s.CachedInfo().Config, want), "; "))
 	}
 	return nil
+}
+
+// streamDiffs says how the stream's configuration have differs from want, in the settings that matter to egovtrack.
+func streamDiffs(have, want jetstream.StreamConfig) []string {
+	var d []string
+	if have.Sealed {
+		d = append(d, "it is sealed: it stores no event, ever again (JetStream cannot unseal a stream: an operator restores a copy)")
+	}
+	if !slices.Equal(have.Subjects, want.Subjects) {
+		d = append(d, fmt.Sprintf("it takes the subjects %v, want %v", have.Subjects, want.Subjects))
+	}
+	if have.Replicas < want.Replicas {
+		d = append(d, fmt.Sprintf("it has %d replicas, EGOV_NATS_REPLICAS says %d", have.Replicas, want.Replicas))
+	}
+	if have.Duplicates != want.Duplicates {
+		d = append(d, fmt.Sprintf("its duplicate window is %s, EGOV_NATS_DUPLICATE_WINDOW says %s", have.Duplicates, want.Duplicates))
+	}
+	for _, l := range []struct {
+		name string
+		v    int64
+	}{{"max_msgs", have.MaxMsgs}, {"max_bytes", have.MaxBytes}, {"max_msgs_per_subject", have.MaxMsgsPerSubject}, {"max_msg_size", int64(have.MaxMsgSize)}} {
+		if l.v > 0 {
+			d = append(d, fmt.Sprintf("its %s is %d, want no limit: events beyond it are lost or refused", l.name, l.v))
+		}
+	}
+	if have.MaxAge > 0 {
+		d = append(d, fmt.Sprintf("its max_age is %s, want none: older events are deleted", have.MaxAge))
+	}
+	if have.Retention != want.Retention {
+		d = append(d, fmt.Sprintf("its retention is %s, want %s", have.Retention, want.Retention))
+	}
+	if have.Storage != want.Storage {
+		d = append(d, fmt.Sprintf("its storage is %s, want %s", have.Storage, want.Storage))
+	}
+	if have.NoAck {
+		d = append(d, "it acknowledges no publish (no_ack)")
+	}
+	if len(d) == 0 {
+		d = append(d, "a setting egovtrack does not name differs (`nats stream info "+want.Name+" --json` shows them all)")
+	}
+	return d
 }
 
 // Stream returns the stream's handle.

@@ -47,7 +47,7 @@ func connect(t *testing.T, cfg stream.Config) *stream.Conn {
 	return c
 }
 
-// Publishing the same events twice stores them once: the event id is the Nats-Msg-Id.
+// Publishing the same unsigned events twice stores them once: the event id is the Nats-Msg-Id.
 func TestPublishDeduplicatesByEventID(t *testing.T) {
 	ctx := context.Background()
 	c := connect(t, streamtest.New(t))
@@ -241,4 +241,25 @@ func TestPublishFailsWithoutAcks(t *testing.T) {
 		t.Errorf("gave up after %s, want about PublishRetryFor (%s) after the first timeout", took, cfg.PublishRetryFor)
 	}
 	t.Logf("gave up after %s", took.Round(time.Millisecond))
+}
+
+// A stream an operator sealed stores nothing ever again: Publish fails at once, saying so, rather than retrying for
+// PublishRetryFor and leaving the officer to try again.
+func TestPublishToASealedStreamFailsAtOnce(t *testing.T) {
+	ctx := context.Background()
+	cfg := streamtest.New(t)
+	c := connect(t, cfg)
+	sc := stream.StreamConfig(cfg)
+	sc.Sealed = true
+	if _, err := c.JS.UpdateStream(ctx, sc); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	res, err := c.Publish(ctx, envelopes(t, 3), nil)
+	if err == nil || !strings.Contains(err.Error(), "stream EGOV is sealed and stores no event, ever again") {
+		t.Fatalf("publish to a sealed stream: %v, want it to say the stream is sealed", err)
+	}
+	if took := time.Since(began); took > 5*time.Second || res.Stored != 0 {
+		t.Errorf("stored %d, failing after %s: want nothing stored, at once", res.Stored, took)
+	}
 }

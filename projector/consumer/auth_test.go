@@ -104,27 +104,8 @@ func quarantined(t *testing.T, r *rig) map[string]string {
 func TestProjectorRecordsTheVerifiedSigner(t *testing.T) {
 	ctx := context.Background()
 	srv := streamtest.StartAuth(t)
-	office, err := stream.Connect(ctx, srv.As(natsauth.OfficeName), quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer office.Close()
-	o := simulate.Campaign2021(3)
 	all := units.All()
-	o.Units = []units.Unit{all[0], all[70]}
-	sim, err := simulate.Run(ctx, office, o, io.Discard, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	province, err := stream.Connect(ctx, srv.As("province/19"), quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer province.Close()
-	own := []event.Envelope{registered(t, thaiNguyen, "1.000001"), registered(t, thaiNguyen, "1.000002")}
-	if _, err := province.Publish(ctx, own, nil); err != nil {
-		t.Fatal(err)
-	}
+	sim, province, own := officeThenProvince(t, srv, all[0], all[70])
 	// Hà Nội's event, under Thái Nguyên's subject: the server lets province/19 publish there.
 	hidden := rawMessage(t, "egov.province.19.proc.1_000003", registered(t, haNoi, "1.000003"))
 	cred := credential(t, srv.Keys, "province/19")
@@ -154,6 +135,34 @@ func TestProjectorRecordsTheVerifiedSigner(t *testing.T) {
 	if got := testutil.ToFloat64(r.m.Rejected.WithLabelValues(string(metrics.Unauthorised))); got != 1 {
 		t.Errorf("rejected unauthorised = %g, want 1", got)
 	}
+}
+
+// officeThenProvince has the office publish the 2021 campaign of us on srv, then province/19 two events of its own;
+// it returns what the office's publish did, province/19's connection (closed when the test ends) and its events.
+func officeThenProvince(t *testing.T, srv *streamtest.AuthServer, us ...units.Unit) (stream.Result, *stream.Conn, []event.Envelope) {
+	t.Helper()
+	ctx := context.Background()
+	office, err := stream.Connect(ctx, srv.As(natsauth.OfficeName), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer office.Close()
+	o := simulate.Campaign2021(3)
+	o.Units = us
+	sim, err := simulate.Run(ctx, office, o, io.Discard, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	province, err := stream.Connect(ctx, srv.As("province/19"), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { province.Close() })
+	own := []event.Envelope{registered(t, thaiNguyen, "1.000001"), registered(t, thaiNguyen, "1.000002")}
+	if _, err := province.Publish(ctx, own, nil); err != nil {
+		t.Fatal(err)
+	}
+	return sim, province, own
 }
 
 // Through a server that checks nothing (no users, no permissions), anyone can put anything in the stream. The

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -147,7 +148,7 @@ func New(ctx context.Context, s jetstream.Stream, cfg Config, w Writer, m *metri
 		signers = m
 	}
 	part, _ := ParsePartition(cfg.Partition) // checked by Validate
-	cons, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+	cons, err := ensureDurable(ctx, s, jetstream.ConsumerConfig{
 		Durable:        part.Durable(cfg.Durable),
 		FilterSubjects: part.Subjects(),
 		Description:    "egovtrack projector: events into ClickHouse",
@@ -157,7 +158,7 @@ func New(ctx context.Context, s jetstream.Stream, cfg Config, w Writer, m *metri
 		// Room for a batch being written, the next one decoded and waiting for it, and a third arriving meanwhile;
 		// every message beyond that would only sit in memory.
 		MaxAckPending: 3 * cfg.BatchSize,
-	})
+	}, log)
 	if err != nil {
 		return nil, fmt.Errorf("create consumer %s: %w", part.Durable(cfg.Durable), err)
 	}
@@ -188,6 +189,78 @@ func resume(ctx context.Context, s jetstream.Stream, cons jetstream.Consumer, lo
 	log.Info("resumed from the last acknowledged message", "consumer", ci.Name, "taken_back", ci.NumAckPending,
 		"ack_floor", ci.AckFloor.Stream)
 	return nil
+}
+
+// ensureDurable creates the durable consumer want, or takes the one of its name that the projector made before
+// (updating AckWait and MaxAckPending), keeping the position it reached.
+//
+// A consumer of that name that the projector did not make, it deletes and makes anew, from the start of the stream
+// (what it wrote already, it skips): another credential may have taken the name before the projector used it (the
+// authorisation reserves the projector's names, but not one chosen later, such as a new EGOV_PROJECTOR_DURABLE), and
+// such a consumer would either keep the projector from starting (a setting JetStream cannot update) or, updated to
+// the projector's filter, deliver only what comes after everything it had delivered to its maker: the events before
+// would never be projected. A consumer is the projector's when it delivers what the projector asks for, as the
+// projector acks: the same filter, every message from the first, acked one by one, redelivered until acked.
+func ensureDurable(ctx context.Context, s jetstream.Stream, want jetstream.ConsumerConfig, log *slog.Logger) (jetstream.Consumer, error) {
+	for range 2 { // a second turn only when another made the name between the look and the create
+		have, err := s.Consumer(ctx, want.Durable)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			cons, err := s.CreateConsumer(ctx, want)
+			if errors.Is(err, jetstream.ErrConsumerExists) {
+				continue
+			}
+			return cons, err
+		}
+		if err != nil {
+			return nil, err
+		}
+		why := notOurs(have.CachedInfo().Config, want)
+		if why == "" {
+			cons, err := s.UpdateConsumer(ctx, want)
+			var apiErr *jetstream.APIError
+			if !errors.As(err, &apiErr) || apiErr.ErrorCode != jetstream.JSErrCodeConsumerCreate {
+				return cons, err
+			}
+			why = apiErr.Description // a setting the projector never sets, which JetStream cannot update
+		}
+		log.Error("the durable consumer is not the projector's: deleting it and starting it anew from the start of the stream",
+			"consumer", want.Durable, "why", why)
+		if err := s.DeleteConsumer(ctx, want.Durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return nil, fmt.Errorf("delete the consumer another made under the projector's name (%s): %w", why, err)
+		}
+		cons, err := s.CreateConsumer(ctx, want)
+		if errors.Is(err, jetstream.ErrConsumerExists) {
+			continue
+		}
+		return cons, err
+	}
+	return nil, errors.New("another keeps creating a consumer under the projector's name")
+}
+
+// notOurs says why the consumer configured as have does not deliver what the projector's, want, would have: "" when
+// it does.
+func notOurs(have, want jetstream.ConsumerConfig) string {
+	filters := func(c jetstream.ConsumerConfig) []string {
+		f := slices.Clone(c.FilterSubjects)
+		if c.FilterSubject != "" {
+			f = append(f, c.FilterSubject)
+		}
+		slices.Sort(f)
+		return f
+	}
+	switch {
+	case have.Durable != want.Durable:
+		return "it is not durable"
+	case !slices.Equal(filters(have), filters(want)):
+		return fmt.Sprintf("it is filtered on %v, the projector's on %v", filters(have), filters(want))
+	case have.DeliverPolicy != want.DeliverPolicy || have.OptStartSeq != 0 || have.OptStartTime != nil:
+		return "it does not deliver the stream from its first message"
+	case have.AckPolicy != want.AckPolicy:
+		return fmt.Sprintf("it acknowledges %s, the projector each message", have.AckPolicy)
+	case have.MaxDeliver > 0:
+		return fmt.Sprintf("it gives up on a message after %d deliveries", have.MaxDeliver)
+	}
+	return ""
 }
 
 // Run projects events until ctx ends, or, with untilCaughtUp, until every event in the stream is written. When ctx

@@ -35,6 +35,10 @@ func ParsePartition(s string) (Partition, error) {
 	if count < 1 || index < 1 || index > count {
 		return Partition{}, fmt.Errorf("EGOV_PROJECTOR_PARTITION is %q, want 1 ≤ k ≤ n", s)
 	}
+	if count > natsauth.MaxPartitions {
+		// Only these durables are reserved for the projector: with more, a unit could take one's name first.
+		return Partition{}, fmt.Errorf("EGOV_PROJECTOR_PARTITION is %q: at most %d instances share the stream", s, natsauth.MaxPartitions)
+	}
 	if count == 1 {
 		return Partition{}, nil // one partition of one is the whole stream, under the plain durable name
 	}

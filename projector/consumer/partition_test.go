@@ -18,13 +18,14 @@ func TestParsePartition(t *testing.T) {
 		{"1/1", Partition{}},
 		{"2/3", Partition{Index: 2, Count: 3}},
 		{" 1 / 2 ", Partition{Index: 1, Count: 2}},
+		{"16/16", Partition{Index: 16, Count: 16}},
 	} {
 		got, err := ParsePartition(tc.in)
 		if err != nil || got != tc.want {
 			t.Errorf("ParsePartition(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
 		}
 	}
-	for _, bad := range []string{"2", "0/3", "4/3", "1/0", "-1/2", "a/b", "1/2/3"} {
+	for _, bad := range []string{"2", "0/3", "4/3", "1/0", "-1/2", "a/b", "1/2/3", "1/17"} {
 		if p, err := ParsePartition(bad); err == nil {
 			t.Errorf("ParsePartition(%q) = %v, want an error", bad, p)
 		}

@@ -57,7 +57,9 @@ func defaults(t testing.TB) stream.Config {
 }
 
 // AuthServer is an embedded server running egovtrack's authorisation model, as deploy/nats/auth.conf configures a
-// real one, with a seed file for every credential and the stream created by the office.
+// real one, with a seed file for every credential and the stream created by the office. It has an operator's
+// credential too (natsauth.OperatorName), as a real one has while an operator is at work (`generate -operator`), for
+// tests that change the stream as only an operator may.
 type AuthServer struct {
 	*Server
 	// Model is the server's authorisation.
@@ -89,6 +91,9 @@ func StartAuthPartitions(t testing.TB, n int) *AuthServer {
 		t.Fatal(err)
 	}
 	m.Partitions = n
+	if m.Operator, err = natsauth.EnsureOperatorKey(dir, &bytes.Buffer{}); err != nil {
+		t.Fatalf("operator key: %v", err)
+	}
 	buf := &syncBuffer{}
 	s := &AuthServer{Server: &Server{cfg: cfg, opts: stream.ServerOptions{Auth: m, Log: slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelWarn}))}},
 		Model: m, Keys: dir, log: buf}
@@ -102,8 +107,8 @@ func StartAuthPartitions(t testing.TB, n int) *AuthServer {
 	return s
 }
 
-// As is the configuration that connects as the credential name ("province/19", "office", "projector"): the office's
-// manages the stream, as its deployment would.
+// As is the configuration that connects as the credential name ("province/19", "office", "projector", "operator"):
+// the office's manages the stream, as its deployment would.
 func (s *AuthServer) As(name string) stream.Config {
 	c := s.Config()
 	c.NkeySeedFile = natsauth.SeedFile(s.Keys, name)
