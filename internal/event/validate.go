@@ -128,7 +128,7 @@ func checkEncodable(d Data) FieldErrors {
 // checkBeyondSchema checks what JSON Schema cannot say: that a unit is in the reference data, that times are set
 // and not in the future, and the comparisons between fields. Everything else is the schema's.
 func checkBeyondSchema(d Data) FieldErrors {
-	var es FieldErrors
+	es := checkTexts(d) // and that texts do no harm where they are shown: text.go
 	if u, ok := unitOf(d); ok {
 		checkUnit(&es, "data.unit", u)
 	}
