@@ -147,7 +147,7 @@ func Run(ctx context.Context, args []string, pub stream.Publisher, r catalogue.R
 // publishes nothing.
 //
 // Errors: ErrRejected for bad rows without SkipInvalid, ErrEmpty for a file without procedures, *HeaderError for a
-// header that lacks a column; publishing errors leave the events already acknowledged in the stream, and running
+// header that lacks a column, *LimitError or catalogue.ErrTooLarge for a file larger than a catalogue; publishing errors leave the events already acknowledged in the stream, and running
 // the same import again completes it without storing any of them twice.
 func (c Command) Run(ctx context.Context, pub stream.Publisher, r catalogue.Reader, stdout io.Writer, log *slog.Logger, now func() time.Time) error {
 	u, ok := units.Lookup(c.Unit)
@@ -186,6 +186,10 @@ func (c Command) Run(ctx context.Context, pub stream.Publisher, r catalogue.Read
 	reported, kept, lost := withSkipped(cur, procs, t, bad)
 	res, err := catalogue.Submit(ctx, pub, cur, catalogue.Report{Source: Source, Collector: Collector, At: now(),
 		Procedures: reported, AllowRetireMost: c.AllowRetireMost})
+	if errors.Is(err, catalogue.ErrTooLarge) {
+		fmt.Fprintf(stdout, "REFUSED: %s, nothing was published for %s.\n%v.\n", c.Path, u.Name, err)
+		return fmt.Errorf("%s: %w", c.Path, err)
+	}
 	if errors.Is(err, catalogue.ErrRetiresMost) {
 		fmt.Fprintf(stdout, "REFUSED: %s, nothing was published for %s.\n%v.\nIs the file the whole catalogue? If the unit really stopped offering them, import again with --allow-retire-most.\n", c.Path, u.Name, err)
 		return fmt.Errorf("%s: %w", c.Path, err)
