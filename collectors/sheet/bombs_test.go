@@ -41,19 +41,8 @@ func procedureCells(n int) string {
 // writeBook writes b, deflated, in the test's directory.
 func writeBook(t *testing.T, name string, b book) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), name)
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := bufio.NewWriter(f)
 	b.method = zip.Deflate
-	b.write(t, w)
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return writeText(t, name, func(w io.Writer) { b.write(t, w) })
 }
 
 // writeText writes a file of the test's directory with write.
@@ -96,6 +85,19 @@ func sharedTexts(n int) func(io.Writer) {
 // oneCellRow is a row with one cell that shows the shared text i.
 func oneCellRow(row, i int) string {
 	return fmt.Sprintf(`<row r="%d"><c r="B%d" t="s"><v>%d</v></c></row>`, row, row, i)
+}
+
+// mergedRanges is a catalogue of one procedure and n merged ranges, one a row, right of the catalogue.
+func mergedRanges(n int) func(t *testing.T) string {
+	return func(t *testing.T) string {
+		return writeBook(t, "merges.xlsx", book{sheets: []bookSheet{{"Danh mục", func(w io.Writer) {
+			io.WriteString(w, "<sheetData>"+headerCells(1)+procedureCells(2)+"</sheetData><mergeCells>")
+			for r := range n {
+				fmt.Fprintf(w, `<mergeCell ref="G%d:H%d"/>`, r+3, r+3)
+			}
+			io.WriteString(w, "</mergeCells>")
+		}}}})
+	}
 }
 
 var xlsxBombs = []bomb{
@@ -217,28 +219,12 @@ var xlsxBombs = []bomb{
 	},
 	{
 		name: "a million merged ranges",
-		file: func(t *testing.T) string {
-			return writeBook(t, "merges.xlsx", book{sheets: []bookSheet{{"Danh mục", func(w io.Writer) {
-				io.WriteString(w, "<sheetData>"+headerCells(1)+procedureCells(2)+"</sheetData><mergeCells>")
-				for r := range 1_000_000 {
-					fmt.Fprintf(w, `<mergeCell ref="G%d:H%d"/>`, r+3, r+3)
-				}
-				io.WriteString(w, "</mergeCells>")
-			}}}})
-		},
+		file: mergedRanges(1_000_000),
 		want: "the workbook unzips to more than 32 MiB",
 	},
 	{
 		name: "30,000 merged ranges",
-		file: func(t *testing.T) string {
-			return writeBook(t, "merges-30k.xlsx", book{sheets: []bookSheet{{"Danh mục", func(w io.Writer) {
-				io.WriteString(w, "<sheetData>"+headerCells(1)+procedureCells(2)+"</sheetData><mergeCells>")
-				for r := range 30_000 {
-					fmt.Fprintf(w, `<mergeCell ref="G%d:H%d"/>`, r+3, r+3)
-				}
-				io.WriteString(w, "</mergeCells>")
-			}}}})
-		},
+		file: mergedRanges(30_000),
 		want: "the workbook has more than 20,000 ranges of merged cells",
 	},
 	{
@@ -316,6 +302,16 @@ func csvRows(n int) func(w io.Writer) {
 	}
 }
 
+// repeated is a text file of head, then n times chunk.
+func repeated(name, head string, n int, chunk string) func(t *testing.T) string {
+	return func(t *testing.T) string {
+		return writeText(t, name, func(w io.Writer) {
+			io.WriteString(w, head)
+			repeat(w, n, chunk)
+		})
+	}
+}
+
 var csvBombs = []bomb{
 	{
 		name: "a CSV of 30 MB: 363,861 procedures (issue 13: all published)",
@@ -334,29 +330,17 @@ var csvBombs = []bomb{
 	},
 	{
 		name: "a line of 100 MB without a line break",
-		file: func(t *testing.T) string {
-			return writeText(t, "line.csv", func(w io.Writer) { repeat(w, 100_000, strings.Repeat("a", 1000)) })
-		},
+		file: repeated("line.csv", "", 100_000, strings.Repeat("a", 1000)),
 		want: "the file is larger than 32 MiB",
 	},
 	{
 		name: "a line of 31 MB of commas",
-		file: func(t *testing.T) string {
-			return writeText(t, "commas.csv", func(w io.Writer) {
-				io.WriteString(w, strings.Join(headersVI, ",")+"\r\n")
-				repeat(w, 31_000, strings.Repeat(",", 1000))
-			})
-		},
+		file: repeated("commas.csv", strings.Join(headersVI, ",")+"\r\n", 31_000, strings.Repeat(",", 1000)),
 		want: "the file has 2 lines and 31,000,004 commas: up to 31,000,006 cells",
 	},
 	{
 		name: "one record of a million quoted line breaks",
-		file: func(t *testing.T) string {
-			return writeText(t, "quoted.csv", func(w io.Writer) {
-				io.WriteString(w, strings.Join(headersVI, ",")+"\r\n")
-				repeat(w, 1_000_000, "\"\n\",")
-			})
-		},
+		file: repeated("quoted.csv", strings.Join(headersVI, ",")+"\r\n", 1_000_000, "\"\n\","),
 		want: "the file has 1,000,002 lines and 1,000,004 commas: up to 2,000,006 cells",
 	},
 	{
@@ -370,22 +354,12 @@ var csvBombs = []bomb{
 	},
 	{
 		name: "30 million line breaks in Windows-1258",
-		file: func(t *testing.T) string {
-			return writeText(t, "lines.csv", func(w io.Writer) {
-				io.WriteString(w, "M\xe3 th\xf9 t\xf5c\r\n")
-				repeat(w, 30_000, strings.Repeat("\n", 1000))
-			})
-		},
+		file: repeated("lines.csv", "M\xe3 th\xf9 t\xf5c\r\n", 30_000, strings.Repeat("\n", 1000)),
 		want: "the file has 30,000,002 lines, more than the 1,048,576 rows a spreadsheet has",
 	},
 	{
 		name: "31 MB of Windows-1258 letters, 63 MB in UTF-8",
-		file: func(t *testing.T) string {
-			return writeText(t, "legacy.csv", func(w io.Writer) {
-				io.WriteString(w, "M\xe3 th\xf9 t\xf5c\r\n")
-				repeat(w, 31_000, strings.Repeat("\xe3", 1000))
-			})
-		},
+		file: repeated("legacy.csv", "M\xe3 th\xf9 t\xf5c\r\n", 31_000, strings.Repeat("\xe3", 1000)),
 		want: "the file takes 59 MiB as UTF-8, more than the 32 MiB a catalogue's file may take",
 	},
 }
@@ -474,6 +448,32 @@ func catalogueCSVFile(t *testing.T, n int) string {
 	})
 }
 
+// richTextXLSX is a catalogue of n procedures whose names and sectors are shared texts in rich text, as Excel keeps
+// text pasted from Word: each name two runs, each run its font (about 15 XML elements a name).
+func richTextXLSX(t *testing.T, n int) string {
+	t.Helper()
+	const font = `<rPr><sz val="12"/><color theme="1"/><rFont val="Times New Roman"/><family val="1"/></rPr>`
+	rows := catalogueRows(n)[1:] // from the header
+	return writeBook(t, "rich.xlsx", book{
+		sst: func(w io.Writer) {
+			for _, r := range rows[1:] {
+				action, rest, _ := strings.Cut(r[2], " ")
+				fmt.Fprintf(w, `<si><r><rPr><b/><sz val="12"/><rFont val="Times New Roman"/><family val="1"/></rPr><t>%s</t></r><r>%s<t xml:space="preserve"> %s</t></r></si>`, action, font, rest)
+				fmt.Fprintf(w, `<si><r>%s<t>%s</t></r></si>`, font, r[3])
+			}
+		},
+		sheets: []bookSheet{{"Danh mục", func(w io.Writer) {
+			io.WriteString(w, "<sheetData>"+headerCells(1))
+			for i, r := range rows[1:] {
+				fmt.Fprintf(w, `<row r="%d"><c r="A%d" t="inlineStr"><is><t>%s</t></is></c><c r="B%d" t="s"><v>%d</v></c><c r="C%d" t="s"><v>%d</v></c>`+
+					`<c r="D%d" t="inlineStr"><is><t>%s</t></is></c><c r="E%d" t="inlineStr"><is><t>%s</t></is></c></row>`,
+					i+2, i+2, r[1], i+2, 2*i, i+2, 2*i+1, i+2, r[4], i+2, r[5])
+			}
+			io.WriteString(w, "</sheetData>")
+		}}},
+	})
+}
+
 // Catalogues as large as a unit's may be are read, whole and valid, within the same memory bound as the bombs: the
 // templates, 2,000 procedures (the largest provinces' catalogues) and 10,000 (the most a catalogue may hold), and a
 // catalogue formatted far below its last row.
@@ -487,6 +487,7 @@ func TestLargeCataloguesAreReadInBoundedMemory(t *testing.T) {
 		{"the CSV template", func(*testing.T) string { return "templates/danh-muc-thu-tuc.csv" }, 3},
 		{"2,000 procedures, XLSX", func(t *testing.T) string { return catalogueXLSXFile(t, 2000) }, 2000},
 		{"2,000 procedures, CSV UTF-8", func(t *testing.T) string { return catalogueCSVFile(t, 2000) }, 2000},
+		{"2,000 procedures, names in rich text as pasted from Word", func(t *testing.T) string { return richTextXLSX(t, 2000) }, 2000},
 		{"10,000 procedures, XLSX", func(t *testing.T) string { return catalogueXLSXFile(t, 10_000) }, 10_000},
 		{"10,000 procedures, CSV UTF-8", func(t *testing.T) string { return catalogueCSVFile(t, 10_000) }, 10_000},
 		{"2 procedures and a million empty formatted cells below", func(t *testing.T) string {

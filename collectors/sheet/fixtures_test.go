@@ -163,6 +163,15 @@ func text(s string) func(io.Writer) { return func(w io.Writer) { io.WriteString(
 
 const xmlDecl = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>`
 
+// spreadsheetML writes a part whose root element is root, in SpreadsheetML's namespace, holding what content writes.
+func spreadsheetML(root string, content func(io.Writer)) func(io.Writer) {
+	return func(w io.Writer) {
+		io.WriteString(w, xmlDecl+`<`+root+` xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">`)
+		content(w)
+		io.WriteString(w, `</`+root+`>`)
+	}
+}
+
 func (b book) write(t testing.TB, out io.Writer) {
 	t.Helper()
 	z := zip.NewWriter(out)
@@ -183,29 +192,23 @@ func (b book) write(t testing.TB, out io.Writer) {
 		fmt.Fprintf(&overrides, `<Override PartName="/xl/worksheets/sheet%d.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>`, n)
 		fmt.Fprintf(&entries, `<sheet name="%s" sheetId="%d" r:id="rId%d"/>`, s.name, n, n)
 		fmt.Fprintf(&rels, `<Relationship Id="rId%d" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet%d.xml"/>`, n, n)
-		add(part{fmt.Sprintf("xl/worksheets/sheet%d.xml", n), func(w io.Writer) {
-			io.WriteString(w, xmlDecl+`<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">`)
-			s.write(w)
-			io.WriteString(w, `</worksheet>`)
-		}})
+		add(part{fmt.Sprintf("xl/worksheets/sheet%d.xml", n), spreadsheetML("worksheet", s.write)})
 	}
-	if b.sst != nil {
-		fmt.Fprintf(&overrides, `<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>`)
-		fmt.Fprintf(&rels, `<Relationship Id="rIdS" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>`)
-		add(part{"xl/sharedStrings.xml", func(w io.Writer) {
-			io.WriteString(w, xmlDecl+`<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">`)
-			b.sst(w)
-			io.WriteString(w, `</sst>`)
-		}})
-	}
-	if b.styles != nil {
-		fmt.Fprintf(&overrides, `<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>`)
-		fmt.Fprintf(&rels, `<Relationship Id="rIdT" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/>`)
-		add(part{"xl/styles.xml", func(w io.Writer) {
-			io.WriteString(w, xmlDecl+`<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">`)
-			b.styles(w)
-			io.WriteString(w, `</styleSheet>`)
-		}})
+	// The workbook's other parts, when the test gives their content: the shared texts and the styles.
+	for _, p := range []struct {
+		write             func(io.Writer)
+		name, root, rel   string
+		contentType, rtyp string
+	}{
+		{b.sst, "sharedStrings.xml", "sst", "rIdS", "sharedStrings+xml", "sharedStrings"},
+		{b.styles, "styles.xml", "styleSheet", "rIdT", "styles+xml", "styles"},
+	} {
+		if p.write == nil {
+			continue
+		}
+		fmt.Fprintf(&overrides, `<Override PartName="/xl/%s" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.%s"/>`, p.name, p.contentType)
+		fmt.Fprintf(&rels, `<Relationship Id="%s" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/%s" Target="%s"/>`, p.rel, p.rtyp, p.name)
+		add(part{"xl/" + p.name, spreadsheetML(p.root, p.write)})
 	}
 	add(part{"[Content_Types].xml", text(xmlDecl +
 		`<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">` +
