@@ -43,7 +43,8 @@ type childResult struct {
 
 // readChild reads the file at path with sheet.ReadFile, as `collectors sheet` does, and writes a childResult. A
 // watchdog stops it as soon as its resident memory passes the cap, so that a bomb the reader does not refuse stops
-// there instead of taking the machine's memory.
+// there instead of taking the machine's memory. No soft limit (debug.SetMemoryLimit) is set: the command runs without
+// one, and what is measured is the resident memory it would take, garbage included.
 func readChild(path string) int {
 	limit := int64(memoryBound)
 	if v := os.Getenv(readChildCapEnv); v != "" {
