@@ -55,8 +55,9 @@ type route struct {
 
 // NewHandler returns the intake API. Events are published with pub, and checked against each unit's catalogue read
 // back through r (a *stream.Conn is both); now is the handler's clock: the time a catalogue snapshot takes effect,
-// and the time its rate limits and log sampling count (the event contract's checks of future times use event.Now). Requests are served one at a time per unit, so that two requests of one
-// unit are not both checked against the catalogue as it was before either.
+// and the time its rate limits and log sampling count (the event contract's checks of future times use event.Now).
+// Requests are served one at a time per unit, so that two requests of one unit are not both checked against the
+// catalogue as it was before either.
 func NewHandler(cfg Config, tokens Tokens, pub stream.Publisher, r catalogue.Reader, log *slog.Logger, now func() time.Time) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -180,7 +181,7 @@ func (h *handler) takeEvents(r *http.Request, c caller, n int, what string) erro
 	if never {
 		return eventsTooLarge(n, what, h.cfg)
 	}
-	return tooManyEvents(n, wait, h.cfg)
+	return tooManyEvents(n, what, wait, h.cfg)
 }
 
 // notLogged is the log attribute counting the refusals of a kind left out of the log since its last line.

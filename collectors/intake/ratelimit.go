@@ -143,10 +143,11 @@ func tooMany(retryAfter time.Duration, cfg Config) *apiError {
 		cfg.Burst, cfg.Rate, EnvPrefix, EnvPrefix))
 }
 
-// tooManyEvents is the refusal of a request whose n events are more than its token may send now.
-func tooManyEvents(n int, retryAfter time.Duration, cfg Config) *apiError {
-	return retry(retryAfter, fmt.Sprintf("too many events with this token: this request has %d, and a token may send at most %d at once and %g a second (%sEVENT_BURST, %sEVENT_RATE)",
-		n, cfg.EventBurst, cfg.EventRate, EnvPrefix, EnvPrefix))
+// tooManyEvents is the refusal of a request whose n events are more than its token may send now; what says what
+// they are ("this request has").
+func tooManyEvents(n int, what string, retryAfter time.Duration, cfg Config) *apiError {
+	return retry(retryAfter, fmt.Sprintf("too many events with this token: %s %d, and a token may send at most %d at once and %g a second (%sEVENT_BURST, %sEVENT_RATE)",
+		what, n, cfg.EventBurst, cfg.EventRate, EnvPrefix, EnvPrefix))
 }
 
 // tooManyUnknown is the refusal of a request without a valid token from a client that sent too many.

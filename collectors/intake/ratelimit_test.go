@@ -146,7 +146,7 @@ func TestCatalogueEventRateLimit(t *testing.T) {
 	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
 		t.Fatalf("2 more procedures with 1 event left: status %d, body %s; want 429 with Retry-After", r.status, r.body)
 	}
-	if e := r.errorBody(t); !strings.Contains(e.Error, "this request has 2, and a token may send at most 5 at once") {
+	if e := r.errorBody(t); !strings.Contains(e.Error, "this catalogue makes 2, and a token may send at most 5 at once") {
 		t.Errorf("error %q", e.Error)
 	}
 	if n := a.stored(); n != 5 {
