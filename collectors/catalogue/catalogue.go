@@ -195,6 +195,20 @@ type Report struct {
 	AllowRetireMost bool
 }
 
+// MaxProcedures is the most procedures one report may hold. The national database of administrative procedures lists
+// about 6,000 for every ministry and province together, and the largest catalogue of one unit, a province's, about
+// 2,000: a report of more is not one unit's catalogue, and publishing it would flood the stream and every table with
+// one unit's mistake.
+const MaxProcedures = 10_000
+
+// MaxEvents is the most events one report publishes, besides its report event: each procedure reported is registered
+// or changed once at most, and each of the unit's procedures that the report leaves out is retired once.
+const MaxEvents = 2 * MaxProcedures
+
+// ErrTooLarge is returned, wrapped with the numbers, for a report of more than MaxProcedures procedures or more than
+// MaxEvents changes.
+var ErrTooLarge = errors.New("the report is larger than a catalogue of one unit")
+
 // ErrRetiresMost is returned, wrapped with the numbers, for a report that would retire more than half of the unit's
 // active procedures without Report.AllowRetireMost.
 var ErrRetiresMost = errors.New("the report would retire most of the unit's procedures")
@@ -207,11 +221,20 @@ var ErrClock = errors.New("the clock of this computer is outside the times egovt
 // catalogue's digest. A report that changes nothing and repeats the unit's latest report (same collector, same
 // digest, same Vietnamese day) publishes nothing: importing the same file twice is harmless. A new day's unchanged
 // report is published, so that the unit is seen to be reporting.
+//
+// Errors: ErrTooLarge for more than MaxProcedures procedures or MaxEvents changes, ErrRetiresMost, both before
+// anything is published; then what publishing returned.
 func Submit(ctx context.Context, pub stream.Publisher, cur Catalogue, r Report) (Result, error) {
 	if err := event.CheckTime(r.At); err != nil {
 		return Result{}, fmt.Errorf("%w: %v", ErrClock, err)
 	}
+	if n := len(r.Procedures); n > MaxProcedures {
+		return Result{}, fmt.Errorf("%w: it holds %d procedures, more than the %d a catalogue may hold", ErrTooLarge, n, MaxProcedures)
+	}
 	res := Result{Plan: Diff(cur, r.Procedures, r.At)}
+	if n := len(res.Plan.Events); n > MaxEvents {
+		return res, fmt.Errorf("%w: it makes %d changes, more than the %d one report may make", ErrTooLarge, n, MaxEvents)
+	}
 	active := 0
 	for _, e := range cur.Procedures {
 		if e.Active {

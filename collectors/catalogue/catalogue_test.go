@@ -3,6 +3,7 @@ package catalogue_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -264,5 +265,50 @@ func TestParseRowsRefusesOverlongCells(t *testing.T) {
 	}
 	if len(ps) != 1 || ps[0].Code != "1.000003" {
 		t.Errorf("procedures %+v, want 1.000003 alone", ps)
+	}
+}
+
+// A name or a sector the event contract would refuse (a formula, a bidirectional control, NUL) is refused on its row,
+// with the contract's reason; a name that only starts with a sign is a name.
+func TestParseRowsRefusesHarmfulTexts(t *testing.T) {
+	rows := []catalogue.Row{
+		{Line: 2, Code: "1.000001", Name: `=cmd|' /C calc'!A0`, Sector: "Hộ tịch", Eligible: "có", Level: "4"},
+		{Line: 3, Code: "1.000002", Name: "Đăng ký kết hôn", Sector: "Hộ\u202Etịch", Eligible: "có", Level: "4"},
+		{Line: 4, Code: "1.000003", Name: "Đăng ký\x00khai tử", Sector: "Hộ tịch", Eligible: "có", Level: "4"},
+		{Line: 5, Code: "1.000004", Name: ` +HYPERLINK("http://x","Bấm vào đây")`, Sector: "Hộ tịch", Eligible: "có", Level: "4"},
+		{Line: 6, Code: "1.000005", Name: "- Cấp giấy phép xây dựng (cấp lại)", Sector: "+ Xây dựng", Eligible: "có", Level: "4"},
+	}
+	ps, errs := catalogue.ParseRows(rows)
+	var got []string
+	for _, e := range errs {
+		got = append(got, e.Error())
+	}
+	want := []string{
+		`row 2, name "=cmd|' /C calc'!A0": starts with "=", which a spreadsheet program runs as a formula when the text is exported: write the text without it`,
+		`row 3, sector "Hộ\u202etịch": holds the invisible character U+202E (RIGHT-TO-LEFT OVERRIDE), which makes the text show in another order than it is written, at character 3: remove it`,
+		`row 4, name "Đăng ký\x00khai tử": holds a NUL character (U+0000), which many programs take for the end of the text, at character 8: remove it`,
+		`row 5, name " +HYPERLINK(\"http://x\",\"Bấm vào đây\")": starts with "+" followed by a formula, which a spreadsheet program runs when the text is exported: write the text without the leading "+"`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("errors\n  %q\nwant\n  %q", got, want)
+	}
+	if len(ps) != 1 || ps[0].Code != "1.000005" {
+		t.Errorf("procedures %+v, want 1.000005 alone", ps)
+	}
+}
+
+// Submit refuses a report of more procedures than a catalogue may hold, before it publishes anything.
+func TestSubmitRefusesMoreThanACatalogue(t *testing.T) {
+	ps := make([]catalogue.Procedure, catalogue.MaxProcedures+1)
+	for i := range ps {
+		ps[i] = proc(fmt.Sprintf("1.%06d", i), "Thủ tục", true, 3)
+	}
+	res, err := catalogue.Submit(context.Background(), nil, catalogue.Catalogue{Unit: thaiNguyen, Procedures: map[string]catalogue.Entry{}},
+		catalogue.Report{Source: "/test", Collector: "sheet", At: time.Date(2021, 9, 1, 9, 0, 0, 0, event.Vietnam), Procedures: ps})
+	if !errors.Is(err, catalogue.ErrTooLarge) || !strings.Contains(err.Error(), "it holds 10001 procedures, more than the 10000 a catalogue may hold") {
+		t.Errorf("err = %v, want ErrTooLarge naming the figures", err)
+	}
+	if res.Published.Stored != 0 {
+		t.Errorf("%d stored", res.Published.Stored)
 	}
 }

@@ -147,6 +147,13 @@ func ParseRows(rows []Row) ([]Procedure, []RowError) {
 			case n > MaxTextLen:
 				bad(f.col, f.raw, fmt.Sprintf("is %d characters long, more than the %d a %s may be", n, MaxTextLen, f.col))
 				ok = false
+			default:
+				// A formula, a bidirectional control or NUL would be refused by the event contract; said here with
+				// the row.
+				if err := event.CheckText(f.clean); err != nil {
+					bad(f.col, f.raw, err.Error())
+					ok = false
+				}
 			}
 		}
 		e, known := ParseEligible(r.Eligible)

@@ -26,6 +26,14 @@ type Config struct {
 	// A request over the limit is refused with 429 and Retry-After, before its body is read.
 	Rate  float64 `env:"RATE" envDefault:"1"`
 	Burst int     `env:"BURST" envDefault:"30"`
+	// EventRate and EventBurst limit each token by the events it sends: EventBurst at once, then EventRate a second.
+	// The most a unit sends at once is its first whole catalogue, an event a procedure: about 2,000 for the largest
+	// province, at most catalogue.MaxProcedures (10,000) for any. After that a unit reports tens of changes a day,
+	// and one event a second is 86,400 a day. A request of events is counted by the events it holds, a re-sent one
+	// too; a catalogue by the changes it publishes, not by its procedures. A request over the limit is refused with
+	// 429 and Retry-After; one with more events than EventBurst, which would never be let in, with 413.
+	EventRate  float64 `env:"EVENT_RATE" envDefault:"1"`
+	EventBurst int     `env:"EVENT_BURST" envDefault:"10000"`
 	// TokensFile lists each unit's token as a SHA-256 hash, one "kind/code hex" line per token (see ParseTokens), so
 	// that the server never stores a token that could be used to report. Required by Serve.
 	TokensFile string `env:"TOKENS_FILE"`
@@ -97,6 +105,12 @@ func (c Config) Validate() error {
 	if c.Burst <= 0 {
 		bad("BURST", "is %d, want a positive number of requests", c.Burst)
 	}
+	if !(c.EventRate > 0) {
+		bad("EVENT_RATE", "is %v, want a positive number of events a second", c.EventRate)
+	}
+	if c.EventBurst <= 0 {
+		bad("EVENT_BURST", "is %d, want a positive number of events", c.EventBurst)
+	}
 	for _, t := range []struct {
 		name string
 		d    time.Duration
@@ -126,6 +140,9 @@ func (c Config) withDefaults() Config {
 	}
 	if !(c.Rate > 0) || c.Burst <= 0 {
 		c.Rate, c.Burst = d.Rate, d.Burst
+	}
+	if !(c.EventRate > 0) || c.EventBurst <= 0 {
+		c.EventRate, c.EventBurst = d.EventRate, d.EventBurst
 	}
 	return c
 }

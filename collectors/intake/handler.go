@@ -34,14 +34,17 @@ type handler struct {
 	now    func() time.Time
 	locks  unitLocks
 	limits *limiters
+	// refused samples the log lines of refused requests.
+	refused refusals
 }
 
 // caller is who a request speaks for: the unit of its token (and of its path), and the credential, for the logs
 // and for the events it submits (natsauth.WithOnBehalf).
 type caller struct {
-	unit    units.Ref
-	cred    string
-	tokenID string
+	unit       units.Ref
+	cred       string
+	tokenID    string
+	credential credential // its limits' key
 }
 
 // route is one endpoint: a net/http pattern (method and path) and what serves it. openapi.yaml describes each.
@@ -51,9 +54,10 @@ type route struct {
 }
 
 // NewHandler returns the intake API. Events are published with pub, and checked against each unit's catalogue read
-// back through r (a *stream.Conn is both); now gives the time a catalogue snapshot takes effect (the event contract's
-// checks of future times use event.Now). Requests are served one at a time per unit, so that two requests of one
-// unit are not both checked against the catalogue as it was before either.
+// back through r (a *stream.Conn is both); now is the handler's clock: the time a catalogue snapshot takes effect,
+// and the time its rate limits and log sampling count (the event contract's checks of future times use event.Now).
+// Requests are served one at a time per unit, so that two requests of one unit are not both checked against the
+// catalogue as it was before either.
 func NewHandler(cfg Config, tokens Tokens, pub stream.Publisher, r catalogue.Reader, log *slog.Logger, now func() time.Time) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -62,7 +66,7 @@ func NewHandler(cfg Config, tokens Tokens, pub stream.Publisher, r catalogue.Rea
 		now = time.Now
 	}
 	cfg = cfg.withDefaults()
-	h := &handler{cfg: cfg, tokens: tokens, pub: pub, read: r, log: log, now: now, limits: newLimiters(cfg.Rate, cfg.Burst)}
+	h := &handler{cfg: cfg, tokens: tokens, pub: pub, read: r, log: log, now: now, limits: newLimiters(cfg)}
 	mux := http.NewServeMux()
 	for _, rt := range h.routes() {
 		mux.Handle(rt.pattern, rt.serve)
@@ -104,39 +108,84 @@ func (h *handler) forUnit(serve func(http.ResponseWriter, *http.Request, caller)
 }
 
 // authorize finds the unit of the request's bearer token: 401 without a valid token, 429 when the token is over its
-// rate limit, 403 when the token is another unit's. Refusals are logged with the units involved and where the
-// request came from, never with the token.
+// limit of requests or, for a request without a valid token, its client's address over its own; 403 when the token
+// is another unit's. Refusals are logged, sampled, with the units involved and where the request came from, never
+// with the token.
 func (h *handler) authorize(r *http.Request) (caller, error) {
+	now := h.now()
 	target := units.Ref{Kind: units.Kind(r.PathValue("kind")), Code: r.PathValue("code")}
 	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	token = strings.TrimSpace(token)
+	var cred credential
+	ok := strings.EqualFold(scheme, "Bearer") && token != ""
+	if ok {
+		cred, ok = h.tokens.lookup(token)
+	}
+	if !ok {
+		// Before anything else is done for it: a flood of such requests costs a map lookup each.
+		if allowed, wait := h.limits.allowUnknown(r.RemoteAddr, now); !allowed {
+			h.refused.overAddress.log(now, func(n int) {
+				h.log.Warn("request without a valid token over its address's limit refused", "target", target, "remote", r.RemoteAddr,
+					"path", r.URL.Path, "retry_after", wait, notLogged(n))
+			})
+			return caller{}, tooManyUnknown(wait)
+		}
+	}
 	if !strings.EqualFold(scheme, "Bearer") || token == "" {
-		h.log.Warn("request without a bearer token refused", "target", target, "remote", r.RemoteAddr, "path", r.URL.Path)
+		h.refused.noToken.log(now, func(n int) {
+			h.log.Warn("request without a bearer token refused", "target", target, "remote", r.RemoteAddr, "path", r.URL.Path, notLogged(n))
+		})
 		e := refuse(http.StatusUnauthorized, "missing bearer token: send the header Authorization: Bearer <your unit's token>")
 		e.challenge = `Bearer realm="egovtrack"`
 		return caller{}, e
 	}
-	cred, ok := h.tokens.lookup(token)
 	if !ok {
-		h.log.Warn("invalid token refused", "target", target, "remote", r.RemoteAddr, "path", r.URL.Path)
+		h.refused.invalidToken.log(now, func(n int) {
+			h.log.Warn("invalid token refused", "target", target, "remote", r.RemoteAddr, "path", r.URL.Path, notLogged(n))
+		})
 		e := refuse(http.StatusUnauthorized, "invalid token: it is not one of the tokens issued to units")
 		e.challenge = `Bearer realm="egovtrack", error="invalid_token"`
 		return caller{}, e
 	}
-	c := caller{unit: cred.unit, cred: cred.id(), tokenID: cred.tokenID()}
+	c := caller{unit: cred.unit, cred: cred.id(), tokenID: cred.tokenID(), credential: cred}
 	// Before the unit is compared, so that a flood of refused requests is limited as well, and their log lines too.
-	if ok, wait := h.limits.allow(cred, time.Now()); !ok {
-		h.log.Warn("request over the token's rate limit refused", "credential", c.cred, "target", target,
-			"remote", r.RemoteAddr, "path", r.URL.Path, "retry_after", wait)
+	if ok, wait := h.limits.allow(cred, now); !ok {
+		h.refused.overRequests.log(now, func(n int) {
+			h.log.Warn("request over the token's rate limit refused", "credential", c.cred, "target", target,
+				"remote", r.RemoteAddr, "path", r.URL.Path, "retry_after", wait, notLogged(n))
+		})
 		return c, tooMany(wait, h.cfg)
 	}
 	if cred.unit != target {
-		h.log.Warn("token of another unit refused", "token_unit", cred.unit, "credential", c.cred, "target", target,
-			"remote", r.RemoteAddr, "path", r.URL.Path)
+		h.refused.otherUnit.log(now, func(n int) {
+			h.log.Warn("token of another unit refused", "token_unit", cred.unit, "credential", c.cred, "target", target,
+				"remote", r.RemoteAddr, "path", r.URL.Path, notLogged(n))
+		})
 		return c, refuse(http.StatusForbidden, fmt.Sprintf("this token reports for %s, not for %s", cred.unit, target))
 	}
 	return c, nil
 }
+
+// takeEvents takes n events from the bucket of c's token, what says what they are ("this request has", "this
+// catalogue makes"): 429 when they are not free yet, 413 when they never will be.
+func (h *handler) takeEvents(r *http.Request, c caller, n int, what string) error {
+	now := h.now()
+	ok, wait, never := h.limits.allowEvents(c.credential, n, now)
+	if ok {
+		return nil
+	}
+	h.refused.overEvents.log(now, func(left int) {
+		h.log.Warn("events over the token's rate limit refused", "credential", c.cred, "events", n, "remote", r.RemoteAddr,
+			"path", r.URL.Path, "retry_after", wait, notLogged(left))
+	})
+	if never {
+		return eventsTooLarge(n, what, h.cfg)
+	}
+	return tooManyEvents(n, what, wait, h.cfg)
+}
+
+// notLogged is the log attribute counting the refusals of a kind left out of the log since its last line.
+func notLogged(n int) slog.Attr { return slog.Int("not_logged", n) }
 
 // fail writes a refusal as the client's error, and anything else as the server's: the stream could not be read
 // or did not acknowledge in time, which a retry may fix, and a retry is safe because ids are derived from the facts.

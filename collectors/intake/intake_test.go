@@ -700,6 +700,32 @@ func (c *clock) set(t time.Time) {
 	c.at = t
 }
 
+// A catalogue of more procedures than any unit has is refused before its procedures are read, naming the bound.
+func TestCatalogueLargerThanAnyUnitsIsRefused(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	var b strings.Builder
+	b.WriteString(`{"procedures": [`)
+	for i := range catalogue.MaxProcedures + 1 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"code":"1.%06d","name":"a","sector":"b","eligible":true,"level":1}`, i)
+	}
+	b.WriteString("]}")
+	r := a.do(http.MethodPut, cataloguePath, tokenThaiNguyen, "application/json", strings.NewReader(b.String()))
+	if r.status != http.StatusUnprocessableEntity {
+		t.Fatalf("status %d, body %.500s; want 422", r.status, r.body)
+	}
+	want := []intake.FieldError{{Field: "procedures", Message: "holds 10001 procedures, more than the 10000 a catalogue may hold (the largest province has about 2,000, the national database about 6,000 for all units)"}}
+	if e := r.errorBody(t); !slices.Equal(e.Fields, want) {
+		t.Errorf("fields %+v, want %+v", e.Fields, want)
+	}
+	if n := a.stored(); n != 0 {
+		t.Errorf("the stream holds %d events, want none", n)
+	}
+}
+
 // Without the stream, nothing is reported stored: the answer is 503 with Retry-After, and the client may retry as is.
 func TestStreamUnavailable(t *testing.T) {
 	t.Parallel()

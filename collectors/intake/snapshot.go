@@ -52,7 +52,7 @@ func (h *handler) putCatalogue(w http.ResponseWriter, r *http.Request, c caller)
 	if len(fields) > 0 {
 		return refuse(http.StatusUnprocessableEntity, "the catalogue is invalid; nothing was stored", fields...)
 	}
-	return h.submit(r.Context(), w, c, procs)
+	return h.submit(r, w, c, procs)
 }
 
 // parseCatalogue reads the body of a catalogue snapshot for unit: the procedures, the unit the body claims, and every
@@ -80,7 +80,8 @@ func parseCatalogue(body []byte, unit units.Ref) ([]catalogue.Procedure, units.R
 	return procs, claimed, nil
 }
 
-func (h *handler) submit(ctx context.Context, w http.ResponseWriter, c caller, procs []catalogue.Procedure) error {
+func (h *handler) submit(r *http.Request, w http.ResponseWriter, c caller, procs []catalogue.Procedure) error {
+	ctx := r.Context()
 	unlock, err := h.locks.lock(ctx, c.unit)
 	if err != nil {
 		return fmt.Errorf("wait for %s's other requests: %w", c.unit, err)
@@ -90,11 +91,14 @@ func (h *handler) submit(ctx context.Context, w http.ResponseWriter, c caller, p
 	if err != nil {
 		return err
 	}
-	rec := &recorder{pub: h.pub}
+	rec := &recorder{pub: h.pub, take: func(n int) error { return h.takeEvents(r, c, n, "this catalogue makes") }}
 	res, err := catalogue.Submit(ctx, rec, cur, catalogue.Report{Source: Source, Collector: Collector, At: h.now(), Procedures: procs})
 	if errors.Is(err, catalogue.ErrRetiresMost) {
 		// Far likelier a partial export than the truth; a reorganisation is reported with the sheet collector.
 		return refuse(http.StatusConflict, err.Error()+"; nothing was stored")
+	}
+	if errors.Is(err, catalogue.ErrTooLarge) {
+		return refuse(http.StatusRequestEntityTooLarge, err.Error()+"; nothing was stored")
 	}
 	if err != nil {
 		return err
@@ -144,6 +148,11 @@ func parseSnapshot(body []byte, unit units.Ref) (_ catalogue.Snapshot, claimed u
 	case len(items) == 0:
 		return snap, claimed, append(fields, FieldError{Field: "procedures",
 			Message: "is empty: a snapshot lists every procedure the unit offers, and an empty one would retire them all"})
+	case len(items) > catalogue.MaxProcedures:
+		// Refused before each is decoded.
+		return snap, claimed, append(fields, FieldError{Field: "procedures", Message: fmt.Sprintf(
+			"holds %d procedures, more than the %d a catalogue may hold (the largest province has about 2,000, the national database about 6,000 for all units)",
+			len(items), catalogue.MaxProcedures)})
 	}
 	for i, raw := range items {
 		var it catalogue.SnapshotItem
@@ -154,13 +163,25 @@ func parseSnapshot(body []byte, unit units.Ref) (_ catalogue.Snapshot, claimed u
 	return snap, claimed, fields
 }
 
-// recorder notes the ids Submit publishes, for the response; catalogue.Result carries only counts.
+// recorder notes the ids Submit publishes, for the response (catalogue.Result carries only counts), and takes the
+// changes it publishes from the token's bucket of events first.
 type recorder struct {
-	pub stream.Publisher
-	ids []string
+	pub  stream.Publisher
+	take func(changes int) error
+	ids  []string
 }
 
 func (p *recorder) Publish(ctx context.Context, envs []event.Envelope, progress func(int)) (stream.Result, error) {
+	// The report event a catalogue adds is the request's own, which the limit of requests counts.
+	changes := 0
+	for _, e := range envs {
+		if e.Type != event.ReportSubmitted {
+			changes++
+		}
+	}
+	if err := p.take(changes); err != nil {
+		return stream.Result{}, err
+	}
 	for _, e := range envs {
 		p.ids = append(p.ids, e.ID)
 	}

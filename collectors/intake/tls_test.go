@@ -145,7 +145,7 @@ func TestServeRefusesHalfATLSConfiguration(t *testing.T) {
 // A token's bucket refills at the configured rate: a refused request spends nothing, and once Retry-After has
 // passed the next is let in.
 func TestLimitersRefill(t *testing.T) {
-	l := newLimiters(0.5, 2) // one request every 2 s after a burst of 2
+	l := newLimiters(Config{Rate: 0.5, Burst: 2, EventRate: 1, EventBurst: 10}) // one request every 2 s after a burst of 2
 	a, b := credential{hash: [32]byte{1}}, credential{hash: [32]byte{2}}
 	t0 := time.Date(2021, 9, 1, 9, 0, 0, 0, time.UTC)
 	for i := range 2 {

@@ -78,6 +78,10 @@ func decode(body []byte, want units.Ref) ([]catalogue.Procedure, error) {
 		// own database. Accepting it would retire every procedure of the unit.
 		return nil, fmt.Errorf("%w: \"procedures\" is missing or empty", ErrMalformed)
 	}
+	if n := len(snap.Procedures); n > catalogue.MaxProcedures {
+		return nil, fmt.Errorf("%w: it lists %d procedures, more than the %d a catalogue may hold (the largest province has about 2,000, the national database about 6,000 for all units)",
+			ErrMalformed, n, catalogue.MaxProcedures)
+	}
 	procs, rowErrs := catalogue.ParseRows(snap.Rows())
 	if len(rowErrs) > 0 {
 		return nil, &RowsError{Rows: rowErrs}

@@ -2,6 +2,7 @@ package poll
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +82,19 @@ func TestDecodeBadInput(t *testing.T) {
 			body: doc(strings.Replace(item, "Đăng ký", `\udc00 Đăng ký`, 1)),
 			is:   ErrMalformed,
 			err:  `document is not a catalogue: procedures[0].name holds \udc00 at byte offset 96, half of a UTF-16 surrogate pair without its other half`,
+		},
+		{
+			item: "a name that a spreadsheet runs as a formula, a sector with a bidirectional override",
+			body: doc(strings.Replace(strings.Replace(item, "Đăng ký khai sinh", `@SUM(1+1)*cmd|' /C calc'!A0`, 1), "Hộ tịch", `Hộ tịch‮`, 1)),
+			is:   ErrInvalidRows,
+			err: `2 invalid values in the procedures (row n is the n-th item): row 1, name "@SUM(1+1)*cmd|' /C calc'!A0": starts with "@" followed by a formula, which a spreadsheet program runs when the text is exported: write the text without the leading "@"; ` +
+				`row 1, sector "Hộ tịch\u202e": holds the invisible character U+202E (RIGHT-TO-LEFT OVERRIDE), which makes the text show in another order than it is written, at character 8: remove it`,
+		},
+		{
+			item: "more procedures than a catalogue holds",
+			body: doc(slices.Repeat([]string{item}, 10_001)...),
+			is:   ErrMalformed,
+			err:  "document is not a catalogue: it lists 10001 procedures, more than the 10000 a catalogue may hold (the largest province has about 2,000, the national database about 6,000 for all units)",
 		},
 		{
 			item: "an empty document",

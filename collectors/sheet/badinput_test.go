@@ -3,6 +3,7 @@ package sheet_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -98,13 +99,55 @@ func TestBadInput(t *testing.T) {
 				}
 				return path
 			},
-			read: "the file is larger than 32 MiB: not a catalogue of procedures",
+			read: "the file is larger than 32 MiB: not a catalogue of procedures (2,000 procedures take a few hundred kilobytes): check that it is the right file",
+		},
+		{
+			item: "oversized payload: more procedures than a catalogue holds",
+			file: func(t *testing.T) string {
+				var b strings.Builder
+				b.WriteString(header)
+				for i := range catalogue.MaxProcedures + 1 {
+					b.WriteString(row(fmt.Sprintf("1.%06d", i), "Đăng ký khai sinh", "Hộ tịch", "Có", "4"))
+				}
+				return writeFile(t, "danh-muc.csv", b.String())
+			},
+			read: "the file has 10,001 rows of procedures under the header (row 1), more than the 10,000 a catalogue may hold (the largest province has about 2,000, the national database about 6,000 for all units): check that the file is one unit's catalogue, and that no rows were pasted twice",
 		},
 		{
 			item: "oversized payload: a cell far longer than a name",
 			file: csv(row("1.001193", strings.Repeat("Đăng ký khai sinh ", 60), "Hộ tịch", "Có", "4")),
 			rows: []catalogue.RowError{{Line: 2, Column: "name", Value: strings.Repeat("Đăng ký khai sinh ", 60), Reason: "is 1079 characters long, more than the 1000 a name may be"}},
 			out:  []string{"2 B Tên thủ tục", "is 1079 characters long, more than the 1000 a name may be"},
+		},
+		{
+			item: "formula injection: a name that runs as a formula (DDE) when exported to a spreadsheet",
+			file: csv(row("1.001193", `=cmd|' /C calc'!A0`, "Hộ tịch", "Có", "4")),
+			rows: []catalogue.RowError{{Line: 2, Column: "name", Value: `=cmd|' /C calc'!A0`, Reason: `starts with "=", which a spreadsheet program runs as a formula when the text is exported: write the text without it`}},
+			out:  []string{`2 B Tên thủ tục "=cmd|' /C calc'!A0" starts with "="`},
+		},
+		{
+			item: "formula injection: a sector starting with + and a function call, in a workbook",
+			file: book(catalogueSheet([]string{"1.001193", "Đăng ký khai sinh", `+HYPERLINK("http://x.example","Hộ tịch")`, "Có", "4"})),
+			rows: []catalogue.RowError{{Line: 3, Column: "sector", Value: `+HYPERLINK("http://x.example","Hộ tịch")`, Reason: `starts with "+" followed by a formula, which a spreadsheet program runs when the text is exported: write the text without the leading "+"`}},
+			out:  []string{`3 C Lĩnh vực`, `starts with "+" followed by a formula`},
+		},
+		{
+			item: "a bidirectional override in a name, which shows it in another order",
+			file: csv(row("1.001193", "Đăng ký khai sinh‮abc", "Hộ tịch", "Có", "4")),
+			rows: []catalogue.RowError{{Line: 2, Column: "name", Value: "Đăng ký khai sinh‮abc", Reason: "holds the invisible character U+202E (RIGHT-TO-LEFT OVERRIDE), which makes the text show in another order than it is written, at character 18: remove it"}},
+			out:  []string{"2 B Tên thủ tục", "holds the invisible character U+202E (RIGHT-TO-LEFT OVERRIDE)"},
+		},
+		{
+			item: "NUL in a name, which a workbook writes _x0000_",
+			file: book(catalogueSheet([]string{"1.001193", "Đăng ký_x0000_khai sinh", "Hộ tịch", "Có", "4"})),
+			rows: []catalogue.RowError{{Line: 3, Column: "name", Value: "Đăng ký\x00khai sinh", Reason: "holds a NUL character (U+0000), which many programs take for the end of the text, at character 8: remove it"}},
+			out:  []string{"3 B Tên thủ tục", "holds a NUL character (U+0000)"},
+		},
+		{
+			item:      "names that start with a dash or a plus, as lists in documents do, are names",
+			file:      csv(row("1.001193", "- Đăng ký khai sinh (cấp lại)", "+ Hộ tịch", "Có", "4")),
+			out:       []string{"added 1"},
+			published: true,
 		},
 		{
 			item:      "invalid UTF-8: Windows-1258, Excel's plain CSV on a Vietnamese Windows, is read and said so",

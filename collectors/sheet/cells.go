@@ -3,8 +3,8 @@ package sheet
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/xuri/excelize/v2"
@@ -53,55 +53,49 @@ func (e *CellsError) Error() string {
 
 const (
 	mergedReason  = "are merged; unmerge them and write the value in each row (a merged cell keeps its value in its first cell only)"
-	formulaReason = "holds the formula %q but no value: open the file in Excel and save it again (Excel saves the value of every formula), or replace the formulas by their values (Copy, then Paste Special → Values)"
+	formulaReason = "holds %s but no value: open the file in Excel and save it again (Excel saves the value of every formula), or replace the formulas by their values (Copy, then Paste Special → Values)"
 )
 
 // checkCells refuses merged cells and formulas without a value in the catalogue's columns below the header of the
-// worksheet t was read from. recs are the sheet's rows with cells.
-func checkCells(f *excelize.File, t Table, recs []record) error {
-	columns := slices.Collect(maps.Values(t.Columns))
-	var problems []CellProblem
-	merges, err := f.GetMergeCells(t.Sheet, true)
-	if err != nil {
-		return fmt.Errorf("sheet %q: merged cells: %w", t.Sheet, err)
+// worksheet t was read from, as inspectWorkbook found them in it (nil: none).
+func checkCells(t Table, scan *sheetScan) error {
+	if scan == nil {
+		return nil
 	}
-	for _, m := range merges {
-		ref := m[0]
+	catalogueColumn := func(c1, c2 int) bool { // 0-based indices, as Column.Index
+		for _, c := range t.Columns {
+			if c.Index >= c1 && c.Index <= c2 {
+				return true
+			}
+		}
+		return false
+	}
+	var problems []CellProblem
+	for _, ref := range scan.merges {
 		first, last, _ := strings.Cut(ref, ":")
 		c1, r1, err1 := excelize.CellNameToCoordinates(strings.ReplaceAll(first, "$", ""))
 		c2, r2, err2 := excelize.CellNameToCoordinates(strings.ReplaceAll(cmp.Or(last, first), "$", ""))
 		if err1 != nil || err2 != nil {
 			return fmt.Errorf("sheet %q: merged cells %q: not a range of cells", t.Sheet, ref)
 		}
-		c1, c2 = min(c1, c2)-1, max(c1, c2)-1 // indices, as Column.Index
-		if max(r1, r2) <= t.HeaderRow || !slices.ContainsFunc(columns, func(c Column) bool { return c.Index >= c1 && c.Index <= c2 }) {
+		if max(r1, r2) <= t.HeaderRow || !catalogueColumn(min(c1, c2)-1, max(c1, c2)-1) {
 			continue
 		}
 		problems = append(problems, CellProblem{Row: min(r1, r2), Cells: ref, Reason: mergedReason})
 	}
-	for _, rec := range recs {
-		if rec.line <= t.HeaderRow {
+	for _, h := range scan.hollow {
+		if h.row <= t.HeaderRow || !catalogueColumn(h.col-1, h.col-1) {
 			continue
 		}
-		for _, c := range t.Columns {
-			// A formula without a value is read as an empty cell: only those need a second look.
-			if c.Index >= len(rec.cells) || rec.cells[c.Index] != "" {
-				continue
-			}
-			ref, err := excelize.CoordinatesToCellName(c.Index+1, rec.line)
-			if err != nil {
-				continue
-			}
-			formula, err := f.GetCellFormula(t.Sheet, ref)
-			if err != nil || formula == "" {
-				continue
-			}
-			// A formula whose value is an empty string (=IF(A5="";"";…)) has the type of a formula's string.
-			if typ, err := f.GetCellType(t.Sheet, ref); err == nil && typ == excelize.CellTypeFormula {
-				continue
-			}
-			problems = append(problems, CellProblem{Row: rec.line, Cells: ref, Reason: fmt.Sprintf(formulaReason, "="+formula)})
+		ref, err := excelize.CoordinatesToCellName(h.col, h.row)
+		if err != nil {
+			continue
 		}
+		reason := fmt.Sprintf(formulaReason, "the formula "+strconv.Quote("="+h.formula))
+		if h.formula == "" {
+			reason = fmt.Sprintf(formulaReason, "a formula shared with another cell")
+		}
+		problems = append(problems, CellProblem{Row: h.row, Cells: ref, Reason: reason})
 	}
 	if len(problems) == 0 {
 		return nil

@@ -63,22 +63,44 @@ const (
 // fontScan). Otherwise the bytes are a font encoding's, or a code page's that is not Vietnamese, and the file is
 // refused with a *FontEncodingError that names the first such line.
 func decodeLegacy(data []byte) ([]byte, error) {
+	// A letter of Windows-1258 takes up to three bytes in UTF-8: bound the text before making it.
+	n := 0
+	for _, b := range data {
+		n += utf8.RuneLen(charmap.Windows1258.DecodeByte(b))
+	}
+	if n > maxFileBytes {
+		return nil, &LimitError{"the file", fmt.Sprintf("takes %d MiB as UTF-8, more than the %d MiB a catalogue's file may take", n>>20, maxFileBytes>>20), notACatalogue}
+	}
 	text := norm.NFC.Bytes(decode(charmap.Windows1258, data))
 	var s fontScan
-	for i, line := range bytes.Split(text, []byte("\n")) {
-		s.add(i, string(line))
-	}
+	eachLine(text, func(i int, line []byte) { s.add(i, string(line)) })
 	if s.legacy == 0 {
 		return text, nil
 	}
 	// Name the encoding from the bytes as a Western code page shows them, which is what the font encodings
 	// assign letters of (and what the officer sees opening the file in a text editor).
-	western := bytes.Split(decode(charmap.Windows1252, data), []byte("\n"))
 	var clues fontScan
-	for i, line := range western {
-		clues.add(i, string(line))
+	var first string
+	eachLine(data, func(i int, line []byte) {
+		western := string(decode(charmap.Windows1252, line))
+		clues.add(i, western)
+		if i == s.first {
+			first = western
+		}
+	})
+	return nil, &FontEncodingError{Font: clues.font(), Where: fmt.Sprintf("line %d", s.first+1), Text: first}
+}
+
+// eachLine calls fn with each line of b, without its line break, and its index.
+func eachLine(b []byte, fn func(i int, line []byte)) {
+	for i := 0; ; i++ {
+		line, rest, found := bytes.Cut(b, []byte("\n"))
+		fn(i, line)
+		if !found {
+			return
+		}
+		b = rest
 	}
-	return nil, &FontEncodingError{Font: clues.font(), Where: fmt.Sprintf("line %d", s.first+1), Text: string(western[s.first])}
 }
 
 func decode(cm *charmap.Charmap, data []byte) []byte {
@@ -104,53 +126,56 @@ type fontScan struct {
 	tcvn3, vni int // clues to the encoding: TCVN3's symbols, VNI's marks after a vowel
 }
 
-// add scans one text, the i-th.
+// add scans one text, the i-th, word by word, as a stream: a text may be long.
 func (s *fontScan) add(i int, text string) {
-	rs := []rune(norm.NFC.String(text))
-	for start := 0; start < len(rs); {
-		if !wordRune(rs[start]) {
-			start++
+	var w word
+	for _, r := range norm.NFC.String(text) {
+		if wordRune(r) {
+			s.next(&w, r)
 			continue
 		}
-		end := start
-		for end < len(rs) && wordRune(rs[end]) {
-			end++
-		}
-		s.word(i, rs[start:end])
-		start = end
+		s.end(i, &w)
 	}
+	s.end(i, &w)
 }
 
-func (s *fontScan) word(i int, w []rune) {
-	var beyondASCII, legacy, letters bool
-	for j, r := range w {
-		if r >= utf8.RuneSelf {
-			beyondASCII = true
-		}
-		if unicode.IsLetter(r) {
-			letters = true
-		}
-		var prev rune
-		if j > 0 {
-			prev = w[j-1]
-		}
-		switch {
-		case tcvn3Symbol(r):
-			legacy = true
-			s.tcvn3++
-		case vniMark(prev, r):
-			legacy = true
-			s.vni++
-		case foreignLetter(r), unicode.Is(unicode.Mn, r), r == 'đ' && unicode.IsLetter(prev), r == 'Đ' && unicode.IsLower(prev):
-			// (Đ after a capital is an abbreviation: HĐND, QĐ-UBND, NĐ-CP.)
-			legacy = true
-		}
+// word is what fontScan knows of the word being read.
+type word struct {
+	prev                         rune // the word's last character, 0 before its first
+	beyondASCII, legacy, letters bool
+}
+
+// next reads the next character r of the word w.
+func (s *fontScan) next(w *word, r rune) {
+	if r >= utf8.RuneSelf {
+		w.beyondASCII = true
 	}
-	if !beyondASCII {
+	if unicode.IsLetter(r) {
+		w.letters = true
+	}
+	prev := w.prev
+	switch {
+	case tcvn3Symbol(r):
+		w.legacy = true
+		s.tcvn3++
+	case vniMark(prev, r):
+		w.legacy = true
+		s.vni++
+	case foreignLetter(r), unicode.Is(unicode.Mn, r), r == 'đ' && unicode.IsLetter(prev), r == 'Đ' && unicode.IsLower(prev):
+		// (Đ after a capital is an abbreviation: HĐND, QĐ-UBND, NĐ-CP.)
+		w.legacy = true
+	}
+	w.prev = r
+}
+
+// end counts the word w of the i-th text, if any, and starts the next.
+func (s *fontScan) end(i int, w *word) {
+	defer func() { *w = word{} }()
+	if !w.beyondASCII {
 		return
 	}
 	s.words++
-	if legacy && letters {
+	if w.legacy && w.letters {
 		if s.legacy == 0 {
 			s.first = i
 		}

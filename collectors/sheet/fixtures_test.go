@@ -2,9 +2,11 @@ package sheet_test
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -118,23 +120,8 @@ func ptr(s string) *string { return &s }
 // xlsx writes a workbook of the sheets, with no styles and no shared strings: the least Excel opens.
 func xlsx(t testing.TB, sheets ...xsheet) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	z := zip.NewWriter(&buf)
-	write := func(name, content string) {
-		w, err := z.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write([]byte(content)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var overrides, entries, rels strings.Builder
-	for i, s := range sheets {
-		n := i + 1
-		fmt.Fprintf(&overrides, `<Override PartName="/xl/worksheets/sheet%d.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>`, n)
-		fmt.Fprintf(&entries, `<sheet name="%s" sheetId="%d" r:id="rId%d"/>`, s.name, n, n)
-		fmt.Fprintf(&rels, `<Relationship Id="rId%d" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet%d.xml"/>`, n, n)
+	b := book{method: zip.Store}
+	for _, s := range sheets {
 		var merges string
 		if len(s.merges) > 0 {
 			merges = fmt.Sprintf(`<mergeCells count="%d">`, len(s.merges))
@@ -143,28 +130,107 @@ func xlsx(t testing.TB, sheets ...xsheet) []byte {
 			}
 			merges += "</mergeCells>"
 		}
-		write(fmt.Sprintf("xl/worksheets/sheet%d.xml", n), `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>`+
-			`<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>`+s.rows+`</sheetData>`+merges+`</worksheet>`)
+		b.sheets = append(b.sheets, bookSheet{s.name, text("<sheetData>" + s.rows + "</sheetData>" + merges)})
 	}
-	write("[Content_Types].xml", `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>`+
-		`<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">`+
-		`<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>`+
-		`<Default Extension="xml" ContentType="application/xml"/>`+
-		`<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>`+
-		overrides.String()+`</Types>`)
-	write("_rels/.rels", `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>`+
-		`<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">`+
-		`<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>`+
-		`</Relationships>`)
-	write("xl/workbook.xml", `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>`+
-		`<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">`+
-		`<sheets>`+entries.String()+`</sheets></workbook>`)
-	write("xl/_rels/workbook.xml.rels", `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>`+
-		`<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">`+rels.String()+`</Relationships>`)
+	var buf bytes.Buffer
+	b.write(t, &buf)
+	return buf.Bytes()
+}
+
+// book is a workbook written part by part, so that a test can make parts far larger than it holds in memory.
+type book struct {
+	sheets []bookSheet
+	// sst writes the items (<si>) of the shared strings, styles what <styleSheet> holds; nil leaves the part out.
+	sst, styles func(w io.Writer)
+	// extra are more files of the archive.
+	extra  []part
+	method uint16 // zip.Store or zip.Deflate
+}
+
+// bookSheet is a worksheet: its name, and what <worksheet> holds (<sheetData>, then <mergeCells> …).
+type bookSheet struct {
+	name  string
+	write func(w io.Writer)
+}
+
+// part is one file of a workbook's zip archive.
+type part struct {
+	name  string
+	write func(w io.Writer)
+}
+
+func text(s string) func(io.Writer) { return func(w io.Writer) { io.WriteString(w, s) } }
+
+const xmlDecl = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>`
+
+// spreadsheetML writes a part whose root element is root, in SpreadsheetML's namespace, holding what content writes.
+func spreadsheetML(root string, content func(io.Writer)) func(io.Writer) {
+	return func(w io.Writer) {
+		io.WriteString(w, xmlDecl+`<`+root+` xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">`)
+		content(w)
+		io.WriteString(w, `</`+root+`>`)
+	}
+}
+
+func (b book) write(t testing.TB, out io.Writer) {
+	t.Helper()
+	z := zip.NewWriter(out)
+	add := func(p part) {
+		w, err := z.CreateHeader(&zip.FileHeader{Name: p.name, Method: b.method})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bw := bufio.NewWriter(w)
+		p.write(bw)
+		if err := bw.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var overrides, entries, rels strings.Builder
+	for i, s := range b.sheets {
+		n := i + 1
+		fmt.Fprintf(&overrides, `<Override PartName="/xl/worksheets/sheet%d.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>`, n)
+		fmt.Fprintf(&entries, `<sheet name="%s" sheetId="%d" r:id="rId%d"/>`, s.name, n, n)
+		fmt.Fprintf(&rels, `<Relationship Id="rId%d" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet%d.xml"/>`, n, n)
+		add(part{fmt.Sprintf("xl/worksheets/sheet%d.xml", n), spreadsheetML("worksheet", s.write)})
+	}
+	// The workbook's other parts, when the test gives their content: the shared texts and the styles.
+	for _, p := range []struct {
+		write             func(io.Writer)
+		name, root, rel   string
+		contentType, rtyp string
+	}{
+		{b.sst, "sharedStrings.xml", "sst", "rIdS", "sharedStrings+xml", "sharedStrings"},
+		{b.styles, "styles.xml", "styleSheet", "rIdT", "styles+xml", "styles"},
+	} {
+		if p.write == nil {
+			continue
+		}
+		fmt.Fprintf(&overrides, `<Override PartName="/xl/%s" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.%s"/>`, p.name, p.contentType)
+		fmt.Fprintf(&rels, `<Relationship Id="%s" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/%s" Target="%s"/>`, p.rel, p.rtyp, p.name)
+		add(part{"xl/" + p.name, spreadsheetML(p.root, p.write)})
+	}
+	add(part{"[Content_Types].xml", text(xmlDecl +
+		`<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">` +
+		`<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>` +
+		`<Default Extension="xml" ContentType="application/xml"/>` +
+		`<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>` +
+		overrides.String() + `</Types>`)})
+	add(part{"_rels/.rels", text(xmlDecl +
+		`<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">` +
+		`<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>` +
+		`</Relationships>`)})
+	add(part{"xl/workbook.xml", text(xmlDecl +
+		`<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">` +
+		`<sheets>` + entries.String() + `</sheets></workbook>`)})
+	add(part{"xl/_rels/workbook.xml.rels", text(xmlDecl +
+		`<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">` + rels.String() + `</Relationships>`)})
+	for _, p := range b.extra {
+		add(p)
+	}
 	if err := z.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
 }
 
 // catalogueSheet is a worksheet "Danh mục" with a title on row 1, the header on row 2 and the rows given from row 3.

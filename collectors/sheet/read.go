@@ -25,13 +25,6 @@ const (
 	XLSX Format = "XLSX"
 )
 
-// maxFileBytes bounds what is read: a province's catalogue of about 2,000 procedures is a few hundred kilobytes, so
-// a file hundreds of times that size is not a catalogue, and refusing it early keeps a wrong file from eating memory.
-const maxFileBytes = 32 << 20
-
-// maxUnzippedBytes bounds what an XLSX may inflate to, against zip bombs; excelize's default is 16 GiB.
-const maxUnzippedBytes = 512 << 20
-
 // headerSearchRows is how many non-blank rows may stand above the header: official spreadsheets usually open with a
 // title ("DANH MỤC THỦ TỤC HÀNH CHÍNH …"), a unit name and a date before the column headers.
 const headerSearchRows = 10
@@ -303,7 +296,15 @@ func ReadFile(ctx context.Context, path string) (Table, error) {
 		return Table{}, err
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > maxFileBytes {
+		return Table{}, tooLargeFile() // refused before a byte of it is read
+	}
 	return Read(ctx, f)
+}
+
+func tooLargeFile() error {
+	return &LimitError{"the file", fmt.Sprintf("is larger than %d MiB", maxFileBytes>>20),
+		"not a catalogue of procedures (2,000 procedures take a few hundred kilobytes): check that it is the right file"}
 }
 
 // Read reads a catalogue spreadsheet from r: an XLSX workbook, or CSV separated by commas, semicolons (Excel's choice
@@ -314,17 +315,28 @@ func ReadFile(ctx context.Context, path string) (Table, error) {
 // are ignored as titles, columns it does not name are ignored, and so are rows blank in every catalogue column. In a
 // workbook, the one worksheet with such a header is read, each cell as Excel last computed and saved it.
 //
+// A file is read within the bounds of limits.go, checked as it is read, before its rows are held: its size, its rows
+// and columns with values, its cells, and for a workbook what its archive unzips to and holds.
+//
 // Errors: *HeaderError when the header lacks a column or gives one twice; ErrEmpty when the file holds no row at
 // all; *FontEncodingError for text typed in a TCVN3 (ABC) or VNI font rather than Unicode; *CellsError for a
-// workbook whose catalogue has merged cells or formulas without a value; and errors that say what else the file
-// is (larger than a catalogue, an .xls, UTF-16, not text).
+// workbook whose catalogue has merged cells or formulas without a value; *LimitError for a file beyond the bounds
+// of a catalogue (more than catalogue.MaxProcedures procedures among them); and errors that say what else the file
+// is (an .xls, UTF-16, not text, a damaged workbook).
 func Read(ctx context.Context, r io.Reader) (Table, error) {
-	data, err := io.ReadAll(io.LimitReader(r, maxFileBytes+1))
-	if err != nil {
+	var buf bytes.Buffer
+	if f, ok := r.(interface{ Stat() (os.FileInfo, error) }); ok {
+		// Read a file into a buffer of its size, not one doubled as it fills.
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			buf.Grow(int(min(fi.Size(), maxFileBytes+1)) + bytes.MinRead)
+		}
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(r, maxFileBytes+1)); err != nil {
 		return Table{}, err
 	}
+	data := buf.Bytes()
 	if len(data) > maxFileBytes {
-		return Table{}, fmt.Errorf("the file is larger than %d MiB: not a catalogue of procedures", maxFileBytes>>20)
+		return Table{}, tooLargeFile()
 	}
 	switch {
 	case bytes.HasPrefix(data, []byte("PK\x03\x04")):
@@ -347,6 +359,22 @@ func readCSV(ctx context.Context, data []byte) (Table, error) {
 		line := 1 + bytes.Count(data[:i], []byte("\n"))
 		return Table{}, fmt.Errorf("the file is not text (line %d holds the control character %#02x at byte offset %d): save the catalogue as Excel Workbook (.xlsx) or \"CSV UTF-8 (Comma delimited)\"", line, data[i], i+1)
 	}
+	// What splitting the file takes grows with its lines and with the fields of its longest record, which a CSV
+	// reader holds whole: bound both before splitting. Every separator may end a field, so the separators bound the
+	// fields.
+	lines := bytes.Count(data, []byte("\n")) + 1
+	if lines > maxLines {
+		return Table{}, &LimitError{"the file", fmt.Sprintf("has %s lines, more than the %s rows a spreadsheet has", thousands(lines), thousands(maxLines)), notACatalogue}
+	}
+	for _, sep := range []struct {
+		b    byte
+		name string
+	}{{',', "commas"}, {';', "semicolons"}, {'\t', "tabs"}} {
+		if seps := bytes.Count(data, []byte{sep.b}); seps+lines > maxCells {
+			return Table{}, &LimitError{"the file", fmt.Sprintf("has %s lines and %s %s: up to %s cells, more than the %s a catalogue may take (%s rows of %d columns)",
+				thousands(lines), thousands(seps), sep.name, thousands(seps+lines), thousands(maxCells), thousands(maxRows), maxCells/maxRows), notACatalogue}
+		}
+	}
 	enc := UTF8
 	if !utf8.Valid(data) {
 		text, err := decodeLegacy(data)
@@ -355,33 +383,34 @@ func readCSV(ctx context.Context, data []byte) (Table, error) {
 		}
 		data, enc = text, Windows1258
 	}
-	type split struct {
-		recs  []record
-		h     header
-		known int
-	}
-	var best split
-	for i, sep := range []rune{',', ';', '\t'} {
-		recs, err := splitCSV(ctx, data, sep)
+	// The separator is the one whose split of the first rows finds the header naming most columns; when none finds
+	// one, the one that splits the first row widest, so that the error shows the headers as the officer wrote them.
+	// Only the chosen one splits the whole file.
+	best, bestKnown := rune(0), -2
+	var bestWidth int
+	for _, sep := range []rune{',', ';', '\t'} {
+		recs, err := splitCSV(ctx, data, sep, headerSearchRows)
 		if err != nil {
 			return Table{}, err
 		}
-		h, known := findHeader(recs)
-		s := split{recs, h, known}
-		// The separator is the one that finds the header naming most columns; when none finds one, the one that
-		// splits the first row widest, so that the error shows the headers as the officer wrote them.
-		if i == 0 || s.known > best.known || s.known == -1 && best.known == -1 && width(s.recs) > width(best.recs) {
-			best = s
+		_, known := findHeader(recs)
+		if known > bestKnown || known == -1 && bestKnown == -1 && width(recs) > bestWidth {
+			best, bestKnown, bestWidth = sep, known, width(recs)
 		}
 	}
+	recs, err := splitCSV(ctx, data, best, maxRows)
+	if err != nil {
+		return Table{}, err
+	}
+	h, known := findHeader(recs)
 	if enc == UTF8 {
 		// A file typed in a .Vn or VNI- font and saved as CSV UTF-8 keeps the font's letters. (Windows-1258 was
 		// only taken for text that reads as Vietnamese.)
-		if err := checkFont(recordTexts(best.recs), func(i int) string { return fmt.Sprintf("row %d", best.recs[i].line) }); err != nil {
+		if err := checkFont(recordTexts(recs), func(i int) string { return fmt.Sprintf("row %d", recs[i].line) }); err != nil {
 			return Table{}, err
 		}
 	}
-	t, err := finish(CSV, "", best.recs, best.h, best.known)
+	t, err := finish(CSV, "", recs, h, known)
 	if err != nil {
 		return Table{}, err
 	}
@@ -403,12 +432,22 @@ func finish(format Format, sheet string, recs []record, h header, known int) (Ta
 	if known < len(columns) || len(h.twice) > 0 {
 		return Table{}, headerError(sheet, recs, h, known >= 0)
 	}
-	return table(format, sheet, recs, h), nil
+	t := table(format, sheet, recs, h)
+	if n := len(t.Rows); n > catalogue.MaxProcedures {
+		where := "the file"
+		if sheet != "" {
+			where = fmt.Sprintf("sheet %q", sheet)
+		}
+		return Table{}, &LimitError{where, fmt.Sprintf("has %s rows of procedures under the header (row %d), more than the %s a catalogue may hold (the largest province has about 2,000, the national database about 6,000 for all units)",
+			thousands(n), t.HeaderRow, thousands(catalogue.MaxProcedures)), "check that the file is one unit's catalogue, and that no rows were pasted twice"}
+	}
+	return t, nil
 }
 
 // splitCSV splits data into records numbered as Excel numbers the rows: a line break inside a quoted cell (Alt+Enter)
-// does not start a new row, a blank line does.
-func splitCSV(ctx context.Context, data []byte, sep rune) ([]record, error) {
+// does not start a new row, a blank line does. It stops after limit non-blank records: when that is maxRows, a file
+// with more is refused with a *LimitError, as is a record with a value beyond maxColumns.
+func splitCSV(ctx context.Context, data []byte, sep rune, limit int) ([]record, error) {
 	r := csv.NewReader(bytes.NewReader(data))
 	r.Comma = sep
 	r.FieldsPerRecord = -1
@@ -439,6 +478,17 @@ func splitCSV(ctx context.Context, data []byte, sep rune) ([]record, error) {
 			end++ // …unless it is the file's last line, without one
 		}
 		if !blank(cells) {
+			if len(recs) == limit {
+				if limit < maxRows {
+					return recs, nil
+				}
+				return nil, &LimitError{"the file", fmt.Sprintf("has more than %s rows with values (row %s is one more), the most a catalogue may take (%s procedures, and as many rows again for titles and notes)", thousands(maxRows), thousands(start-inside), thousands(catalogue.MaxProcedures)),
+					"check that the file is one unit's catalogue, and delete the rows below it"}
+			}
+			if len(cells) > maxColumns && !blank(cells[maxColumns:]) {
+				return nil, &LimitError{"the file", fmt.Sprintf("has a value beyond column %d (row %d), the most a catalogue may use", maxColumns, start-inside),
+					"delete the columns after the last one the catalogue uses, and import the file again"}
+			}
 			recs = append(recs, record{line: start - inside, cells: cells})
 		}
 		inside += end - start
@@ -446,25 +496,34 @@ func splitCSV(ctx context.Context, data []byte, sep rune) ([]record, error) {
 }
 
 func readXLSX(ctx context.Context, data []byte) (Table, error) {
+	scans, err := inspectWorkbook(data)
+	if err != nil {
+		return Table{}, err
+	}
 	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{UnzipSizeLimit: maxUnzippedBytes})
 	if err != nil {
 		return Table{}, fmt.Errorf("open the workbook: %w", err)
 	}
 	defer f.Close()
 	type candidate struct {
-		sheet        string
-		recs, hollow []record
-		h            header
-		known        int
+		sheet string
+		recs  []record
+		h     header
+		known int
 	}
 	var found, first []candidate
 	for _, name := range f.GetSheetList() {
-		recs, hollow, err := sheetRecords(ctx, f, name)
+		if _, ok := scans[name]; !ok {
+			// Never read a sheet the inspection did not: its size would be unchecked. (excelize finds the sheets as
+			// inspectWorkbook does; this one has no part in the archive, or an unusual one.)
+			return Table{}, fmt.Errorf("sheet %q is missing from the workbook's archive or cannot be found in it: open the file in Excel and save it again", name)
+		}
+		recs, err := sheetRecords(ctx, f, name)
 		if err != nil {
 			return Table{}, err
 		}
 		h, known := findHeader(recs)
-		c := candidate{name, recs, hollow, h, known}
+		c := candidate{name, recs, h, known}
 		if known >= 0 {
 			found = append(found, c)
 		} else if len(recs) > 0 && len(first) == 0 {
@@ -495,41 +554,39 @@ func readXLSX(ctx context.Context, data []byte) (Table, error) {
 	if err != nil {
 		return t, err
 	}
-	if err := checkCells(f, t, append(slices.Clone(c.recs), c.hollow...)); err != nil {
+	if err := checkCells(t, scans[c.sheet]); err != nil {
 		return Table{}, err
 	}
 	return t, nil
 }
 
-// sheetRecords reads a worksheet's non-blank rows, numbered as Excel shows them. hollow are the rows that hold cells
-// but no text: formulas without a value (see checkCells).
-func sheetRecords(ctx context.Context, f *excelize.File, sheet string) (recs, hollow []record, err error) {
+// sheetRecords reads a worksheet's non-blank rows, numbered as Excel shows them, as a stream: inspectWorkbook has
+// bounded what they hold.
+func sheetRecords(ctx context.Context, f *excelize.File, sheet string) ([]record, error) {
 	rows, err := f.Rows(sheet)
 	if err != nil {
-		return nil, nil, fmt.Errorf("sheet %q: %w", sheet, err)
+		return nil, fmt.Errorf("sheet %q: %w", sheet, err)
 	}
 	defer rows.Close()
+	var recs []record
 	// The iterator steps through every row number, yielding nothing for rows the file leaves out, so the count is
 	// the row number.
 	for n := 1; rows.Next(); n++ {
 		if n%1000 == 0 && ctx.Err() != nil {
-			return nil, nil, ctx.Err()
+			return nil, ctx.Err()
 		}
 		cells, err := rows.Columns()
 		if err != nil {
-			return nil, nil, fmt.Errorf("sheet %q, row %d: %w", sheet, n, err)
+			return nil, fmt.Errorf("sheet %q, row %d: %w", sheet, n, err)
 		}
-		switch {
-		case !blank(cells):
+		if !blank(cells) {
 			recs = append(recs, record{line: n, cells: cells})
-		case len(cells) > 0:
-			hollow = append(hollow, record{line: n, cells: cells})
 		}
 	}
 	if err := rows.Error(); err != nil {
-		return nil, nil, fmt.Errorf("sheet %q: %w", sheet, err)
+		return nil, fmt.Errorf("sheet %q: %w", sheet, err)
 	}
-	return recs, hollow, nil
+	return recs, nil
 }
 
 // Parse checks a table's rows with catalogue.ParseRows, which reads the spellings officers use ("Mức độ 4", "Toan

@@ -64,11 +64,22 @@ func where(t Table) string {
 	return fmt.Sprintf("(header on row %d)", t.HeaderRow)
 }
 
-// writeProblems writes the row errors as a table: row, column (its letter and its header in the file), value, reason.
+// shownProblems is how many row errors a report lists: an officer corrects them from the top, and a long list is
+// one mistake repeated down a column (a file of the wrong unit, a column shifted); the rest are counted.
+const shownProblems = 100
+
+// writeProblems writes the first shownProblems row errors as a table: row, column (its letter and its header in the
+// file), value, reason; then how many more there are.
 func writeProblems(w io.Writer, t Table, bad []catalogue.RowError) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ROW\tCOLUMN\tVALUE\tREASON")
-	for _, e := range bad {
+	for i, e := range bad {
+		if i == shownProblems {
+			rest := bad[i:]
+			fmt.Fprintf(tw, "…\tand %s, on %s from row %d on: correct the rows above first, then import again to see the rest\n",
+				plural(len(rest), "more problem"), plural(countRows(rest), "row"), rest[0].Line)
+			break
+		}
 		col := e.Column
 		if c, ok := t.Columns[e.Column]; ok {
 			col = c.Letter() + " " + c.Header

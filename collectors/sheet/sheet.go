@@ -147,7 +147,7 @@ func Run(ctx context.Context, args []string, pub stream.Publisher, r catalogue.R
 // publishes nothing.
 //
 // Errors: ErrRejected for bad rows without SkipInvalid, ErrEmpty for a file without procedures, *HeaderError for a
-// header that lacks a column; publishing errors leave the events already acknowledged in the stream, and running
+// header that lacks a column, *LimitError or catalogue.ErrTooLarge for a file larger than a catalogue; publishing errors leave the events already acknowledged in the stream, and running
 // the same import again completes it without storing any of them twice.
 func (c Command) Run(ctx context.Context, pub stream.Publisher, r catalogue.Reader, stdout io.Writer, log *slog.Logger, now func() time.Time) error {
 	u, ok := units.Lookup(c.Unit)
@@ -188,6 +188,10 @@ func (c Command) Run(ctx context.Context, pub stream.Publisher, r catalogue.Read
 		Procedures: reported, AllowRetireMost: c.AllowRetireMost})
 	if errors.Is(err, catalogue.ErrClock) {
 		fmt.Fprintf(stdout, "REFUSED: %s, nothing was published for %s (%s).\n%v.\nSet this computer's date and time, and import again.\n", c.Path, u.Name, u.Ref, err)
+		return fmt.Errorf("%s: %w", c.Path, err)
+	}
+	if errors.Is(err, catalogue.ErrTooLarge) {
+		fmt.Fprintf(stdout, "REFUSED: %s, nothing was published for %s.\n%v.\n", c.Path, u.Name, err)
 		return fmt.Errorf("%s: %w", c.Path, err)
 	}
 	if errors.Is(err, catalogue.ErrRetiresMost) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"reflect"
@@ -455,6 +456,29 @@ func TestLongListsAreCut(t *testing.T) {
 	}
 	if !slices.Contains(strings.Fields(out), "1.001029") {
 		t.Errorf("the 20th code is not listed")
+	}
+}
+
+// A rejected file's report lists its first 100 problems and counts the rest: a file of the wrong kind has a problem on
+// every row, and the officer corrects from the top. Nothing is published.
+func TestRejectionReportIsCut(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("code,name,sector,eligible,level\n")
+	for i := range 3000 {
+		fmt.Fprintf(&b, "1.%06d,Thủ tục %d,Hộ tịch,có lẽ,5\n", i, i) // two problems a row
+	}
+	c := connect(t)
+	out, err := run(t, c, july1, "--unit", "province/19", writeFile(t, "wrong.csv", b.String()))
+	if !errors.Is(err, sheet.ErrRejected) {
+		t.Fatalf("err = %v, want ErrRejected", err)
+	}
+	says(t, out, "6000 problems on 3000 of the 3000 rows",
+		"… and 5900 more problems, on 2950 rows from row 52 on: correct the rows above first, then import again to see the rest")
+	if n := strings.Count(out, "\n"); n > 120 {
+		t.Errorf("the report has %d lines, want about 100", n)
+	}
+	if n := messages(t, c); n != 0 {
+		t.Errorf("the stream holds %d messages, want none", n)
 	}
 }
 

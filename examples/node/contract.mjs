@@ -97,6 +97,31 @@ function checkString(v, field) {
   return v;
 }
 
+// What egovtrack refuses in a name, a sector or a reason (internal/event/README.md, "Texts"): a text that a
+// spreadsheet would run as a formula, one holding a bidirectional control, or NUL.
+const bidiControl = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+// A function call ("HYPERLINK(") or a DDE link ("cmd|"): an ASCII name starting at a word boundary.
+const formulaCall = /(?:^|[^\p{L}\p{N}_.])[A-Za-z_][A-Za-z0-9_.]*[(|]/u;
+// White space as Go's unicode.IsSpace counts it, which egovtrack skips before the first character.
+const leadingSpace = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/u;
+
+function checkHarmless(v, field) {
+  const chars = [...v];
+  const i = chars.findIndex((c) => c === "\u0000" || bidiControl.test(c));
+  if (i >= 0) {
+    const code = chars[i].codePointAt(0).toString(16).toUpperCase().padStart(4, "0");
+    throw new ContractError(field, `holds U+${code} at character ${i + 1}: NUL or a bidirectional control`);
+  }
+  const t = v.replace(leadingSpace, "");
+  if (t.startsWith("=")) throw new ContractError(field, 'starts with "=", which a spreadsheet runs as a formula');
+  if (/^[+\-@]/.test(t)) {
+    const rest = t.replace(/^[+\-@ \t]+/, "");
+    if (rest.startsWith("=") || formulaCall.test(rest)) {
+      throw new ContractError(field, `starts with "${t[0]}" followed by a formula, which a spreadsheet runs`);
+    }
+  }
+}
+
 function normalizeValue(spec, v, field) {
   switch (spec.kind) {
     case "unit": {
@@ -108,6 +133,7 @@ function normalizeValue(spec, v, field) {
     case "text":
       checkString(v, field);
       if (v.trim() === "") throw new ContractError(field, "is blank: leave an optional text out rather than send it empty");
+      checkHarmless(v, field);
       return v;
     case "digest":
       checkString(v, field);

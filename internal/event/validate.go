@@ -120,13 +120,14 @@ func checkEncodable(d Data) FieldErrors {
 }
 
 // checkBeyondSchema checks what JSON Schema cannot say: that a unit is in the reference data, that times and days
-// are in the time domain (see CheckTime), and the comparisons between fields. Everything else is the schema's.
+// are in the time domain (see CheckTime), that texts do no harm where they are shown (text.go), and the comparisons
+// between fields. Everything else is the schema's.
 //
 // given says whether the data was read from JSON, where a time is there because it was written (the schema refuses
 // one left out): then the zero time is refused as the time it is. In Go values, the zero time.Time may also be a time
 // never set.
 func checkBeyondSchema(d Data, given bool) FieldErrors {
-	var es FieldErrors
+	es := checkTexts(d)
 	if u, ok := unitOf(d); ok {
 		checkUnit(&es, "data.unit", u)
 	}
