@@ -21,9 +21,9 @@ var (
 	lastStorableDay = time.Date(2105, 12, 31, 0, 0, 0, 0, event.Vietnam)
 )
 
-// ErrUnstorable is returned, wrapped with the event and its value, by Write for a record holding a time or a day
-// that the tables' DateTime and Date columns cannot hold; nothing of the batch is written. An event event.Decode
-// accepted never holds one: the contract's time domain lies well within (TestTheTimeDomainFitsClickHouse).
+// ErrUnstorable is why Write refuses a record holding a time or a day that the tables' DateTime and Date columns
+// cannot hold: it quarantines it, with this reason, and writes the rest of its batch. An event event.Decode accepted
+// never holds one: the contract's time domain lies well within (TestTheTimeDomainFitsClickHouse).
 var ErrUnstorable = errors.New("outside what ClickHouse's DateTime and Date hold (from 1970-01-01T00:00:00Z to 2105-12-31)")
 
 // storable returns ErrUnstorable, saying which value, when r holds a time or a day the tables cannot hold: its

@@ -2,7 +2,7 @@ package store_test
 
 import (
 	"context"
-	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,8 +33,8 @@ func targetSet(baseline, deadline event.Date, at time.Time) *event.TargetSetData
 }
 
 // Write never sends ClickHouse a time or a day its DateTime and Date columns cannot hold, which it would store as
-// another (1900-01-01 became 2036-02-07): a batch holding one, however it got past the contract, is refused whole
-// with ErrUnstorable, and nothing of it is written.
+// another (1900-01-01 became 2036-02-07): an event holding one, however it got past the contract, is refused as
+// ErrUnstorable and quarantined, and the rest of its batch written.
 func TestWriteNeverSendsWhatClickHouseCannotHold(t *testing.T) {
 	valid := time.Date(2021, 7, 1, 1, 0, 0, 0, time.UTC)
 	cases := []struct {
@@ -53,14 +53,22 @@ func TestWriteNeverSendsWhatClickHouseCannotHold(t *testing.T) {
 	s, conn := openStore(t)
 	for _, c := range cases {
 		batch := []store.Record{unchecked(t, 1, registration("1.000001", valid)), unchecked(t, 2, c.d)}
-		if err := s.Write(context.Background(), batch, nil); !errors.Is(err, store.ErrUnstorable) {
-			t.Errorf("%s: Write = %v, want ErrUnstorable", c.name, err)
+		w, err := s.WriteBatch(context.Background(), batch, nil)
+		if err != nil || len(w.Refused) != 1 || w.Refused[0].Seq != 2 || !strings.Contains(w.Refused[0].Reason, store.ErrUnstorable.Error()) {
+			t.Errorf("%s: WriteBatch = %+v, %v; want the event refused as %v, the other written", c.name, w, err, store.ErrUnstorable)
 		}
 	}
-	for _, table := range []string{"events", "procedure_changes", "procedures", "coverage_daily", "targets"} {
-		if n := count(t, conn, "SELECT count() FROM "+table); n != 0 {
-			t.Errorf("%s holds %d rows, want none", table, n)
+	// The valid registration is written (once: the same event each time); nothing of the others reached a table.
+	for table, want := range map[string]uint64{"events": 1, "procedure_changes": 1, "procedures": 1, "targets": 0} {
+		if n := count(t, conn, "SELECT count() FROM "+table+" FINAL"); n != want {
+			t.Errorf("%s holds %d rows, want %d", table, n, want)
 		}
+	}
+	if n := count(t, conn, "SELECT count() FROM coverage_daily WHERE day < '2021-07-01' OR day > '2021-07-01'"); n != 0 {
+		t.Errorf("coverage_daily holds %d rows of days the valid event does not make", n)
+	}
+	if n := count(t, conn, "SELECT count() FROM quarantine FINAL"); n != 1 {
+		t.Errorf("quarantine holds %d, want the one refused event (its stream sequence, 2, each time)", n)
 	}
 }
 
