@@ -19,6 +19,7 @@ import (
 	"github.com/egovtrack/egovtrack/dashboards/board"
 	"github.com/egovtrack/egovtrack/dashboards/chquery"
 	"github.com/egovtrack/egovtrack/internal/chdb"
+	"github.com/egovtrack/egovtrack/internal/chserver"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/units"
 	"github.com/egovtrack/egovtrack/projector/store"
@@ -46,7 +47,7 @@ func TestGrafanaReadsOnly(t *testing.T) {
 	}
 	const password = "a-long-random-password-for-grafana"
 	t.Setenv("EGOV_GRAFANA_CLICKHOUSE_PASSWORD", password) // the server reads it at start, as compose sets it
-	srv, err := chdb.StartServerAs(ctx, dir, slog.New(slog.DiscardHandler), chdb.ServerUser{Name: "egov", Password: "projector-password"})
+	srv, err := chserver.StartServerAs(ctx, dir, slog.New(slog.DiscardHandler), chserver.ServerUser{Name: "egov", Password: "projector-password"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/egovtrack/egovtrack/internal/chdb"
 	"github.com/egovtrack/egovtrack/internal/chdb/chdbtest"
+	"github.com/egovtrack/egovtrack/internal/chserver"
 )
 
 // runbook is the page a new operator follows to run egovtrack without Docker.
@@ -54,7 +54,7 @@ func TestWithoutDocker(t *testing.T) {
 	tmp := t.TempDir()
 	ctx := t.Context()
 	// Debian's clickhouse-server.service, as apt-get leaves it: running, the default user without a password.
-	ch, err := chdb.StartServer(ctx, filepath.Join(tmp, "clickhouse"), nil)
+	ch, err := chserver.StartServer(ctx, filepath.Join(tmp, "clickhouse"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func runbookEnv(t *testing.T, tmp, socket string) []string {
 // into the test's directory; Debian's clickhouse-server.service is the test's throwaway server.
 type systemd struct {
 	t                               *testing.T
-	ch                              *chdb.Server
+	ch                              *chserver.Server
 	moved                           *strings.Replacer
 	units, etc, varLib, credentials string
 

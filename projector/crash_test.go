@@ -16,6 +16,7 @@ import (
 	"github.com/egovtrack/egovtrack/collectors/simulate"
 	"github.com/egovtrack/egovtrack/internal/chdb"
 	"github.com/egovtrack/egovtrack/internal/chdb/chdbtest"
+	"github.com/egovtrack/egovtrack/internal/chserver"
 	"github.com/egovtrack/egovtrack/internal/chsql"
 	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
@@ -245,7 +246,7 @@ func TestCrashes(t *testing.T) {
 // outage stops ClickHouse for down while p projects, with the publisher publishing meanwhile, and checks that p
 // rides it out: it keeps running, its writes fail and are retried, and once ClickHouse is back it writes again. It
 // returns the process to go on with: p, or, if p died, a new one.
-func outage(ctx context.Context, t *testing.T, srv *chdb.Server, down time.Duration, p *projectorProc, pub *pacedPublisher, logs *projectorLog) *projectorProc {
+func outage(ctx context.Context, t *testing.T, srv *chserver.Server, down time.Duration, p *projectorProc, pub *pacedPublisher, logs *projectorLog) *projectorProc {
 	t.Helper()
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()

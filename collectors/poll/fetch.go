@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/egovtrack/egovtrack/internal/retry"
 )
 
 // userAgent names the poller to portal operators reading their access logs.
@@ -85,49 +86,38 @@ func (e *attemptError) Error() string { return e.err.Error() }
 func (e *attemptError) Unwrap() error { return e.err }
 
 // fetch asks the portal for the catalogue, conditionally when cond is not empty, and retries what may pass: network
-// errors, timeouts, 429 and 5xx, waiting an exponential backoff with jitter, or the portal's Retry-After when longer.
+// errors, timeouts, 429 and 5xx, waiting an exponential backoff with jitter (internal/retry), or the portal's
+// Retry-After when it gives one.
 func (p *Poller) fetch(ctx context.Context, cond validators) (fetched, error) {
-	wait := p.cfg.Backoff
-	for attempt := 1; ; attempt++ {
-		f, err := p.attempt(ctx, cond)
-		if err == nil {
-			return f, nil
-		}
-		var ae *attemptError
-		if ctx.Err() != nil || !errors.As(err, &ae) || !ae.retry {
-			return fetched{}, err
-		}
-		if attempt > p.cfg.Retries {
-			if attempt == 1 {
-				return fetched{}, err // retries are off (EGOV_POLL_RETRIES=0)
+	f, attempts, err := retry.Do(ctx, retry.Policy{Initial: p.cfg.Backoff, Max: p.cfg.MaxBackoff, Attempts: uint(p.cfg.Retries) + 1},
+		func(ctx context.Context) (fetched, error) {
+			f, err := p.attempt(ctx, cond)
+			var ae *attemptError
+			switch {
+			case err == nil:
+				return f, nil
+			case ctx.Err() != nil || !errors.As(err, &ae) || !ae.retry:
+				return f, retry.Permanent(err)
+			case ae.after > p.cfg.MaxBackoff:
+				return f, retry.Permanent(fmt.Errorf("portal asks to retry after %s, longer than %sMAX_BACKOFF (%s): %w",
+					ae.after, EnvPrefix, p.cfg.MaxBackoff, err))
+			case ae.after > 0:
+				return f, retry.After(ae.after, err)
 			}
-			return fetched{}, fmt.Errorf("after %d attempts: %w", attempt, err)
-		}
-		d := jitter(wait)
-		if ae.after > p.cfg.MaxBackoff {
-			// Waiting that long would hold this poll across the next ones; the next poll asks again.
-			return fetched{}, fmt.Errorf("portal asks to retry after %s, longer than %sMAX_BACKOFF (%s): %w",
-				ae.after, EnvPrefix, p.cfg.MaxBackoff, err)
-		}
-		d = max(d, ae.after)
-		p.log.Warn("poll attempt failed, retrying", "unit", p.cfg.Unit.String(), "attempt", attempt, "wait", d, "err", err)
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return fetched{}, fmt.Errorf("waiting to retry: %w", ctx.Err())
-		}
-		wait = min(wait*2, p.cfg.MaxBackoff)
+			return f, err
+		}, func(attempt int, err error, wait time.Duration) {
+			p.log.Warn("poll attempt failed, retrying", "unit", p.cfg.Unit.String(), "attempt", attempt, "wait", wait, "err", err)
+		})
+	var ae *attemptError
+	switch {
+	case err == nil:
+		return f, nil
+	case ctx.Err() != nil && !errors.As(err, &ae):
+		return fetched{}, fmt.Errorf("waiting to retry: %w", ctx.Err())
+	case attempts > 1 && attempts > p.cfg.Retries && errors.As(err, &ae) && ae.retry:
+		return fetched{}, fmt.Errorf("after %d attempts: %w", attempts, err)
 	}
-}
-
-// jitter spreads a wait over [d/2, d): pollers that failed together do not retry together.
-func jitter(d time.Duration) time.Duration {
-	if d < 2 {
-		return d
-	}
-	return d/2 + rand.N(d/2)
+	return fetched{}, err
 }
 
 // attempt is one request, bounded by Timeout from sending to the body's last byte.

@@ -15,6 +15,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/egovtrack/egovtrack/internal/chdb"
+	"github.com/egovtrack/egovtrack/internal/chserver"
 	"github.com/egovtrack/egovtrack/internal/chsql"
 )
 
@@ -26,7 +27,7 @@ type bench struct {
 	dir       string // the servers' data
 	removeDir bool
 	data      dataset
-	ch        *chdb.Server
+	ch        *chserver.Server
 	projector string // binary
 
 	// limits measured by the raw step, for the ratios of the others.
@@ -67,7 +68,7 @@ func (b *bench) run(ctx context.Context) error {
 		}
 		b.removeDir = true
 	}
-	if b.ch, err = chdb.StartServer(ctx, filepath.Join(b.dir, "clickhouse"), b.log); err != nil {
+	if b.ch, err = chserver.StartServer(ctx, filepath.Join(b.dir, "clickhouse"), b.log); err != nil {
 		return err
 	}
 	if conn, err := chdb.Open(ctx, b.ch.Config("default")); err == nil {

@@ -1,6 +1,6 @@
-// Package chdb owns egovtrack's ClickHouse connection: the shared Config, Open (which
-// creates the database and fixes per-connection settings), and a throwaway local
-// clickhouse-server for tests and `make demo` (StartServer, Ensure).
+// Package chdb is egovtrack's ClickHouse connection: the shared Config (from EGOV_CLICKHOUSE_*), and Open, which
+// creates the database and fixes per-connection settings. A throwaway local server for tests, the demo and the
+// bench is internal/chserver's.
 //
 // Everything here must work both with the ClickHouse 18.16 that Debian ships and with
 // the 24.x+ servers users deploy, over the native protocol only.
@@ -72,9 +72,9 @@ func (c Config) Validate() error {
 // useTLS reports whether connections use TLS.
 func (c Config) useTLS() bool { return c.TLS || c.TLSCAFile != "" || c.TLSServerName != "" }
 
-// password is the password to send: Password, or the first line of PasswordFile. Errors name the file, never its
+// ResolvedPassword is the password to send: Password, or the first line of PasswordFile. Errors name the file, never its
 // content.
-func (c Config) password() (string, error) {
+func (c Config) ResolvedPassword() (string, error) {
 	if c.PasswordFile == "" {
 		return c.Password, nil
 	}
@@ -162,7 +162,7 @@ func Open(ctx context.Context, cfg Config) (driver.Conn, error) {
 	}
 
 	// The database may not exist yet, so the first connection uses the user's default one.
-	admin, err := dial(ctx, cfg, "", nil)
+	admin, err := Dial(ctx, cfg, "", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +179,7 @@ func Open(ctx context.Context, cfg Config) (driver.Conn, error) {
 	if knowsAsyncInsert(version.Version.Major, version.Version.Minor) {
 		settings["async_insert"] = 0
 	}
-	return dial(ctx, cfg, cfg.Database, settings)
+	return Dial(ctx, cfg, cfg.Database, settings)
 }
 
 // knowsAsyncInsert reports whether a server of this version accepts the
@@ -188,10 +188,11 @@ func knowsAsyncInsert(major, minor uint64) bool {
 	return major > 21 || major == 21 && minor >= 11
 }
 
-// dial opens a pool to cfg.Addr with the given default database and settings and
+// Dial opens a pool to cfg.Addr with the given default database ("" for the server's own) and settings, without
+// creating the database as Open does (for a user who may not), and
 // pings it, since clickhouse.Open itself does not touch the network.
-func dial(ctx context.Context, cfg Config, database string, settings clickhouse.Settings) (driver.Conn, error) {
-	password, err := cfg.password()
+func Dial(ctx context.Context, cfg Config, database string, settings clickhouse.Settings) (driver.Conn, error) {
+	password, err := cfg.ResolvedPassword()
 	if err != nil {
 		return nil, err
 	}

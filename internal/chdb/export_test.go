@@ -1,8 +1,4 @@
 package chdb
 
-// Test-only access to the binary search with an injected PATH and directories,
-// so tests do not depend on what this machine has installed.
-var (
-	FindServerBinaryIn = findServerBinary
-	KnowsAsyncInsert   = knowsAsyncInsert
-)
+// Test-only access to the version check of Open.
+var KnowsAsyncInsert = knowsAsyncInsert

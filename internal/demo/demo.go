@@ -12,6 +12,7 @@ import (
 	"github.com/egovtrack/egovtrack/collectors/simulate"
 	"github.com/egovtrack/egovtrack/dashboards/provision"
 	"github.com/egovtrack/egovtrack/internal/chdb"
+	"github.com/egovtrack/egovtrack/internal/chserver"
 	"github.com/egovtrack/egovtrack/internal/natsauth"
 	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/projector/consumer"
@@ -77,7 +78,7 @@ func demo(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) (sum
 		fmt.Fprintf(out, "NATS JetStream: %s\n", cfg.NATS.RedactedURL())
 	}
 
-	chCfg, stopCH, err := chdb.Ensure(ctx, cfg.ClickHouse, cfg.clickhouseDir(), log)
+	chCfg, stopCH, err := chserver.Ensure(ctx, cfg.ClickHouse, cfg.clickhouseDir(), log)
 	if err != nil {
 		return sum, err
 	}
@@ -168,7 +169,7 @@ func sqlShell(ctx context.Context, cfg config, query string, log *slog.Logger) e
 	if _, err := os.Stat(cfg.clickhouseDir()); err != nil {
 		return fmt.Errorf("no demo data in %s: run `make demo` first", cfg.clickhouseDir())
 	}
-	srv, err := chdb.StartServer(ctx, cfg.clickhouseDir(), log)
+	srv, err := chserver.StartServer(ctx, cfg.clickhouseDir(), log)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/natsauth"
+	"github.com/egovtrack/egovtrack/internal/retry"
 )
 
 // SubmittedByHeader names the credential that signed an event (natsauth.SubmittedByHeader); the projector records it
@@ -116,36 +117,38 @@ func (c *Conn) publishRetrying(ctx context.Context, env event.Envelope) (*jetstr
 	if err != nil {
 		return nil, err
 	}
-	wait := 100 * time.Millisecond
 	retryFor := cmp.Or(c.cfg.PublishRetryFor, defaultPublishRetryFor)
 	giveUp := time.Now().Add(retryFor)
-	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, min(c.cfg.ConnectTimeout, max(time.Until(giveUp), time.Millisecond)))
-		ack, err := c.JS.PublishMsg(actx, msg, jetstream.WithMsgID(msgID(msg, env)), jetstream.WithExpectStream(c.cfg.Stream))
-		cancel()
-		if err == nil {
-			return ack, nil
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("publish event %s on %s: %w", env.ID, env.Subject, context.Cause(ctx))
-		}
-		if apiErr := (*jetstream.APIError)(nil); errors.As(err, &apiErr) && apiErr.ErrorCode == errStreamSealed {
-			return nil, fmt.Errorf("publish event %s on %s: %w: stream %s is sealed and stores no event, ever again; "+
-				"only an operator can restore it (deploy/nats/README.md, \"Changing the stream\"): tell the digital office",
-				env.ID, env.Subject, err, c.cfg.Stream)
-		}
-		if !time.Now().Add(wait).Before(giveUp) {
-			return nil, fmt.Errorf("publish event %s on %s: not acknowledged by stream %s after %d attempts in %s (EGOV_NATS_PUBLISH_RETRY_FOR): %w",
-				env.ID, env.Subject, c.cfg.Stream, attempt, retryFor, err)
-		}
-		c.log.Warn("publish not acknowledged, retrying", "event", env.ID, "attempt", attempt, "err", err)
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return nil, fmt.Errorf("publish event %s on %s: %w", env.ID, env.Subject, context.Cause(ctx))
-		}
-		wait = min(wait*2, 5*time.Second)
+	ack, attempts, err := retry.Do(ctx, retry.Policy{Initial: 100 * time.Millisecond, Max: 5 * time.Second, For: retryFor},
+		func(ctx context.Context) (*jetstream.PubAck, error) {
+			actx, cancel := context.WithTimeout(ctx, min(c.cfg.ConnectTimeout, max(time.Until(giveUp), time.Millisecond)))
+			defer cancel()
+			ack, err := c.JS.PublishMsg(actx, msg, jetstream.WithMsgID(msgID(msg, env)), jetstream.WithExpectStream(c.cfg.Stream))
+			if isSealed(err) {
+				return nil, retry.Permanent(fmt.Errorf("%w: stream %s is sealed and stores no event, ever again; "+
+					"only an operator can restore it (deploy/nats/README.md, \"Changing the stream\"): tell the digital office",
+					err, c.cfg.Stream))
+			}
+			return ack, err
+		}, func(attempt int, err error, _ time.Duration) {
+			c.log.Warn("publish not acknowledged, retrying", "event", env.ID, "attempt", attempt, "err", err)
+		})
+	switch {
+	case err == nil:
+		return ack, nil
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("publish event %s on %s: %w", env.ID, env.Subject, context.Cause(ctx))
+	case isSealed(err):
+		return nil, fmt.Errorf("publish event %s on %s: %w", env.ID, env.Subject, err)
 	}
+	return nil, fmt.Errorf("publish event %s on %s: not acknowledged by stream %s after %d attempts in %s (EGOV_NATS_PUBLISH_RETRY_FOR): %w",
+		env.ID, env.Subject, c.cfg.Stream, attempts, retryFor, err)
+}
+
+// isSealed reports whether err is JetStream refusing a publish to a sealed stream.
+func isSealed(err error) bool {
+	apiErr := (*jetstream.APIError)(nil)
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == errStreamSealed
 }
 
 // msgID is the Nats-Msg-Id msg, env's message, is published under: its signature (SignatureHeader) when it is

@@ -20,6 +20,7 @@ import (
 
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/natsauth"
+	"github.com/egovtrack/egovtrack/internal/retry"
 	"github.com/egovtrack/egovtrack/projector/metrics"
 	"github.com/egovtrack/egovtrack/projector/store"
 )
@@ -531,42 +532,38 @@ func (w *writer) stop() (Stats, error) {
 func (c *Consumer) flush(ctx context.Context, d decoded, st *Stats) error {
 	msgs, recs, rejected, reasons := d.msgs, d.recs, d.rejected, d.reasons
 	began := time.Now()
-	wait := 250 * time.Millisecond
-	var written store.Written
-	for attempt := 1; ; attempt++ {
-		start := time.Now()
-		// A stop (SIGTERM) lets the write in flight finish, within WriteTimeout, rather than abandon a batch that is
-		// half in ClickHouse: it is acked, and the stop does not wait for a redelivery.
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.writeTimeout())
-		answered := c.m.Health.Calling()
-		var err error
-		written, err = c.write(wctx, recs, rejected)
-		answered()
-		cancel()
-		c.m.Health.Turn()
-		if err == nil {
-			c.m.WriteSeconds.Observe(time.Since(start).Seconds())
-			if d := c.m.Health.WriteSucceeded(); d > 0 {
-				c.log.Info("write succeeded again", "after", d.Round(time.Millisecond), "attempts", attempt)
+	var last error // the last attempt's error, when the retries end with ctx
+	written, attempts, err := retry.Do(ctx, retry.Policy{Initial: 250 * time.Millisecond, Max: 10 * time.Second},
+		func(ctx context.Context) (store.Written, error) {
+			start := time.Now()
+			// A stop (SIGTERM) lets the write in flight finish, within WriteTimeout, rather than abandon a batch that
+			// is half in ClickHouse: it is acked, and the stop does not wait for a redelivery.
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.writeTimeout())
+			defer cancel()
+			answered := c.m.Health.Calling()
+			written, err := c.write(wctx, recs, rejected)
+			answered()
+			c.m.Health.Turn()
+			if err != nil {
+				last = err
+				return written, err
 			}
-			break
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("write batch of %d: %w (after %d attempts, the last: %v)", len(msgs), ctx.Err(), attempt, err)
-		}
-		failing := c.m.Health.WriteFailed(err)
-		c.m.WriteRetries.Inc()
-		c.log.Warn("write failed, retrying", "batch", len(msgs), "attempt", attempt, "failing_for", failing.Round(time.Millisecond), "err", err)
-		// Keep JetStream from redelivering the batch while ClickHouse is away.
-		for _, m := range msgs {
-			_ = m.InProgress()
-		}
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return fmt.Errorf("write batch of %d: %w", len(msgs), ctx.Err())
-		}
-		wait = min(2*wait, 10*time.Second)
+			c.m.WriteSeconds.Observe(time.Since(start).Seconds())
+			return written, nil
+		}, func(attempt int, err error, _ time.Duration) {
+			failing := c.m.Health.WriteFailed(err)
+			c.m.WriteRetries.Inc()
+			c.log.Warn("write failed, retrying", "batch", len(msgs), "attempt", attempt, "failing_for", failing.Round(time.Millisecond), "err", err)
+			// Keep JetStream from redelivering the batch while ClickHouse is away.
+			for _, m := range msgs {
+				_ = m.InProgress()
+			}
+		})
+	if err != nil {
+		return fmt.Errorf("write batch of %d: %w (after %d attempts, the last: %v)", len(msgs), err, attempts, last)
+	}
+	if d := c.m.Health.WriteSucceeded(); d > 0 {
+		c.log.Info("write succeeded again", "after", d.Round(time.Millisecond), "attempts", attempts)
 	}
 	for _, m := range msgs {
 		if err := m.Ack(); err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/egovtrack/egovtrack/internal/chdb"
+	"github.com/egovtrack/egovtrack/internal/chserver"
 	"github.com/egovtrack/egovtrack/internal/chsql"
 )
 
@@ -47,7 +48,7 @@ const cleanupTimeout = 30 * time.Second
 var shared struct {
 	once   sync.Once
 	dir    string
-	server *chdb.Server
+	server *chserver.Server
 	err    error
 }
 
@@ -73,7 +74,7 @@ func Run(m *testing.M) int {
 
 // startShared starts the test binary's server once; every later call returns the
 // same server or the same error.
-func startShared() (*chdb.Server, error) {
+func startShared() (*chserver.Server, error) {
 	shared.once.Do(func() {
 		dir, err := os.MkdirTemp("", "egov-clickhouse-")
 		if err != nil {
@@ -86,7 +87,7 @@ func startShared() (*chdb.Server, error) {
 		// Not the first test's context: the server outlives that test.
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		shared.server, shared.err = chdb.StartServer(ctx, dir, log)
+		shared.server, shared.err = chserver.StartServer(ctx, dir, log)
 	})
 	return shared.server, shared.err
 }
@@ -95,7 +96,7 @@ func startShared() (*chdb.Server, error) {
 // tests that stop or restart it. Such tests must not call t.Parallel, so no other
 // test is using the server meanwhile. With EGOV_TEST_CLICKHOUSE_ADDR set the
 // shared server is not the one tests use, so the test is skipped.
-func Server(t testing.TB) *chdb.Server {
+func Server(t testing.TB) *chserver.Server {
 	t.Helper()
 	if os.Getenv(EnvAddr) != "" {
 		t.Skipf("%s is set: this test controls the local test server, which the other tests do not use", EnvAddr)
@@ -131,7 +132,7 @@ func HTTPAddr(t testing.TB) string {
 func New(t testing.TB) chdb.Config {
 	t.Helper()
 	var base chdb.Config
-	var srv *chdb.Server
+	var srv *chserver.Server
 	if addr := os.Getenv(EnvAddr); addr != "" {
 		base = chdb.Config{
 			Addr:        addr,
@@ -181,11 +182,11 @@ const (
 // secret may leak into can then provoke a wrong password and a database the user may not use. It returns the
 // Config to reach it with the password, and the server, for its logs; the server stops when the test ends. Unlike
 // New, it ignores EGOV_TEST_CLICKHOUSE_ADDR, whose server has no such user.
-func Protected(t testing.TB, password string) (chdb.Config, *chdb.Server) {
+func Protected(t testing.TB, password string) (chdb.Config, *chserver.Server) {
 	t.Helper()
 	dir := t.TempDir()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := chdb.StartServerAs(t.Context(), dir, log, chdb.ServerUser{
+	srv, err := chserver.StartServerAs(t.Context(), dir, log, chserver.ServerUser{
 		Name: ProtectedUser, Password: password, Databases: []string{ProtectedDatabase, "default"},
 	})
 	if err != nil {

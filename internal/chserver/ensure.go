@@ -1,4 +1,4 @@
-package chdb
+package chserver
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/egovtrack/egovtrack/internal/chdb"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 )
@@ -29,12 +31,12 @@ const probeTimeout = 3 * time.Second
 //
 // A server that answers at cfg.Addr but refuses cfg (wrong password, say) is an
 // error, not a reason to start another.
-func Ensure(ctx context.Context, cfg Config, dir string, log *slog.Logger) (Config, func() error, error) {
+func Ensure(ctx context.Context, cfg chdb.Config, dir string, log *slog.Logger) (chdb.Config, func() error, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if err := cfg.Validate(); err != nil {
-		return Config{}, nil, err
+		return chdb.Config{}, nil, err
 	}
 	noop := func() error { return nil }
 
@@ -45,31 +47,31 @@ func Ensure(ctx context.Context, cfg Config, dir string, log *slog.Logger) (Conf
 		log.Info("using the running clickhouse", "clickhouse", cfg)
 		return cfg, noop, nil
 	case errors.As(err, &exc):
-		return Config{}, nil, fmt.Errorf("a clickhouse answers at %s but refuses the connection: %w", cfg.Addr, err)
+		return chdb.Config{}, nil, fmt.Errorf("a clickhouse answers at %s but refuses the connection: %w", cfg.Addr, err)
 	case ctx.Err() != nil:
-		return Config{}, nil, ctx.Err()
+		return chdb.Config{}, nil, ctx.Err()
 	}
 	log.Info("no clickhouse answers; starting a local one", "addr", cfg.Addr, "dir", dir, "reason", err)
 
 	if _, err := FindServerBinary(); errors.Is(err, ErrNoServerBinary) {
 		if os.Geteuid() != 0 {
-			return Config{}, nil, err
+			return chdb.Config{}, nil, err
 		}
 		if err := aptInstall(ctx, log); err != nil {
-			return Config{}, nil, err
+			return chdb.Config{}, nil, err
 		}
 	}
 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return Config{}, nil, fmt.Errorf("local clickhouse: %w", err)
+		return chdb.Config{}, nil, fmt.Errorf("local clickhouse: %w", err)
 	}
-	password, err := cfg.password()
+	password, err := cfg.ResolvedPassword()
 	if err != nil {
-		return Config{}, nil, err
+		return chdb.Config{}, nil, err
 	}
 	srv, err := StartServerAs(ctx, dir, log, ServerUser{Name: cfg.User, Password: password})
 	if err != nil {
-		return Config{}, nil, err
+		return chdb.Config{}, nil, err
 	}
 	out := srv.Config(cfg.Database)
 	out.DialTimeout = cfg.DialTimeout
@@ -77,11 +79,11 @@ func Ensure(ctx context.Context, cfg Config, dir string, log *slog.Logger) (Conf
 }
 
 // probe pings cfg.Addr without touching cfg.Database, which may not exist yet.
-func probe(ctx context.Context, cfg Config) error {
+func probe(ctx context.Context, cfg chdb.Config) error {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	cfg.DialTimeout = min(cfg.DialTimeout, probeTimeout)
-	conn, err := dial(ctx, cfg, "", nil)
+	conn, err := chdb.Dial(ctx, cfg, "", nil)
 	if err != nil {
 		return err
 	}

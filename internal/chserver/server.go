@@ -1,4 +1,4 @@
-package chdb
+package chserver
 
 import (
 	"bytes"
@@ -21,6 +21,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/egovtrack/egovtrack/internal/chdb"
 )
 
 // ErrNoServerBinary is wrapped by FindServerBinary, StartServer and Ensure when no
@@ -85,7 +87,7 @@ type Server struct {
 	dir       string
 	tcpPort   int
 	httpPort  int
-	user      string // the user that Config hands out and that readiness pings use
+	user      string // the user that chdb.Config hands out and that readiness pings use
 	password  string
 	startedAt time.Time
 
@@ -123,7 +125,7 @@ func StartServer(ctx context.Context, dir string, log *slog.Logger) (*Server, er
 }
 
 // StartServerAs is StartServer with the one account the server accepts: user, rather than "default" without a
-// password. Its Config hands out that user and password.
+// password. Its chdb.Config hands out that user and password.
 func StartServerAs(ctx context.Context, dir string, log *slog.Logger, user ServerUser) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -180,9 +182,9 @@ func (s *Server) HTTPAddr() string {
 // Dir is the directory holding the server's config, data and logs.
 func (s *Server) Dir() string { return s.dir }
 
-// Config returns a Config for this server and the given database.
-func (s *Server) Config(database string) Config {
-	return Config{
+// Config returns a connection Config for this server and the given database.
+func (s *Server) Config(database string) chdb.Config {
+	return chdb.Config{
 		Addr:        s.Addr(),
 		Database:    database,
 		User:        s.user,
@@ -358,7 +360,7 @@ func (s *Server) waitReady(ctx context.Context, p *process) error {
 	var lastErr error
 	for {
 		pingCtx, cancelPing := context.WithTimeout(ctx, 2*time.Second)
-		conn, err := dial(pingCtx, cfg, "", nil)
+		conn, err := chdb.Dial(pingCtx, cfg, "", nil)
 		cancelPing()
 		if err == nil {
 			_ = conn.Close()

@@ -1,8 +1,9 @@
-package chdb_test
+package chserver_test
 
 import (
 	"errors"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/egovtrack/egovtrack/internal/chdb"
 	"github.com/egovtrack/egovtrack/internal/chdb/chdbtest"
+	"github.com/egovtrack/egovtrack/internal/chserver"
 )
 
 func TestFindServerBinary(t *testing.T) {
@@ -47,9 +49,9 @@ func TestFindServerBinary(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pathDir, extraDir := mk(t, tt.files), mk(t, tt.extra)
-			got, err := chdb.FindServerBinaryIn(pathDir, []string{extraDir})
+			got, err := chserver.FindServerBinaryIn(pathDir, []string{extraDir})
 			if tt.want == "" {
-				if !errors.Is(err, chdb.ErrNoServerBinary) {
+				if !errors.Is(err, chserver.ErrNoServerBinary) {
 					t.Fatalf("got %q, %v; want ErrNoServerBinary", got, err)
 				}
 				if !strings.Contains(err.Error(), "apt-get update && apt-get install -y clickhouse-server clickhouse-client") ||
@@ -68,8 +70,8 @@ func TestFindServerBinary(t *testing.T) {
 	}
 
 	t.Run("empty PATH and no dirs", func(t *testing.T) {
-		_, err := chdb.FindServerBinaryIn("", nil)
-		if !errors.Is(err, chdb.ErrNoServerBinary) || !strings.Contains(err.Error(), "apt-get install -y clickhouse-server") {
+		_, err := chserver.FindServerBinaryIn("", nil)
+		if !errors.Is(err, chserver.ErrNoServerBinary) || !strings.Contains(err.Error(), "apt-get install -y clickhouse-server") {
 			t.Errorf("got %v, want ErrNoServerBinary with the install hint", err)
 		}
 	})
@@ -129,7 +131,7 @@ func TestEnsure(t *testing.T) {
 	t.Run("uses a server that answers", func(t *testing.T) {
 		cfg := chdbtest.New(t)
 		dir := t.TempDir()
-		got, stop, err := chdb.Ensure(t.Context(), cfg, dir, slog.New(slog.DiscardHandler))
+		got, stop, err := chserver.Ensure(t.Context(), cfg, dir, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +156,7 @@ func TestEnsure(t *testing.T) {
 		}
 		dir := t.TempDir()
 		start := time.Now()
-		got, stop, err := chdb.Ensure(t.Context(), cfg, dir, slog.New(slog.DiscardHandler))
+		got, stop, err := chserver.Ensure(t.Context(), cfg, dir, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -203,7 +205,7 @@ func TestEnsure(t *testing.T) {
 func TestStartServerFailure(t *testing.T) {
 	t.Run("directory in use", func(t *testing.T) {
 		dir := t.TempDir()
-		first, err := chdb.StartServer(t.Context(), dir, nil)
+		first, err := chserver.StartServer(t.Context(), dir, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,7 +215,7 @@ func TestStartServerFailure(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		second, err := chdb.StartServer(t.Context(), dir, nil)
+		second, err := chserver.StartServer(t.Context(), dir, nil)
 		if err == nil {
 			_ = second.Stop()
 			t.Fatal("a second server started on a directory in use")
@@ -233,7 +235,7 @@ func TestStartServerFailure(t *testing.T) {
 		if err := os.MkdirAll(filepath.Join(dir, "data", "status"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		srv, err := chdb.StartServer(t.Context(), dir, nil)
+		srv, err := chserver.StartServer(t.Context(), dir, nil)
 		if err == nil {
 			_ = srv.Stop()
 			t.Fatal("the server started")
@@ -243,4 +245,18 @@ func TestStartServerFailure(t *testing.T) {
 			t.Errorf("error lacks the reason or the log tail: %v", err)
 		}
 	})
+}
+
+// closedAddr returns a 127.0.0.1 address that was just free, so nothing answers there.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }

@@ -1,4 +1,4 @@
-package chdb_test
+package chserver_test
 
 import (
 	"context"
