@@ -33,6 +33,10 @@ type bench struct {
 	rawPublish, rawConsume, rawInsertRate float64
 	// collectorsPublish is the e2e step's stream.Publish rate.
 	collectorsPublish float64
+	// nationalLoaded says that the national-scale database is loaded (nationalDB), and nationalLastReceived is when
+	// its last event was received.
+	nationalLoaded       bool
+	nationalLastReceived time.Time
 
 	rep report
 }
