@@ -27,8 +27,9 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt would change:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 # The benchmark (internal/bench/README.md): throughput, freshness, replay and query speed against this machine's own
-# limits, each figure next to its target; a table on stdout, internal/bench/out/bench-results.json and profiles beside
-# it. BENCH_QUICK=1 runs small sizes in a few minutes; EGOV_BENCH_* variables set sizes and caps. Never part of test.
+# limits, and the store's statements per batch on a fresh and a national-scale database, each figure next to its
+# target; a table on stdout, internal/bench/out/bench-results.json and profiles beside it. BENCH_QUICK=1 runs small
+# sizes in a few minutes; EGOV_BENCH_* variables set sizes and caps. Never part of test.
 bench: clickhouse
 	$(GO) build -o bin/projector ./projector
 	$(GO) build -o bin/bench ./internal/bench

@@ -34,6 +34,10 @@ type bench struct {
 	rawPublish, rawConsume, rawInsertRate float64
 	// collectorsPublish is the e2e step's stream.Publish rate.
 	collectorsPublish float64
+	// nationalLoaded says that the national-scale database is loaded (nationalDB), and nationalLastReceived is when
+	// its last event was received.
+	nationalLoaded       bool
+	nationalLastReceived time.Time
 
 	rep report
 }
@@ -84,6 +88,7 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	steps := map[string]func(context.Context) error{
 		"raw": b.stepRaw, "e2e": b.stepE2E, "fresh": b.stepFresh, "rebuild": b.stepRebuild, "queries": b.stepQueries,
+		"growth": b.stepGrowth,
 	}
 	var errs []error
 	for _, name := range stepNames {

@@ -21,7 +21,7 @@ type config struct {
 
 	// Events is the size of the raw-limits and end-to-end steps (a, b, f): at least 2 million.
 	Events int `env:"EVENTS"`
-	// ReplayEvents is the size of the stream rebuilt (d) and of the national-scale database (e): about 10 million.
+	// ReplayEvents is the size of the stream rebuilt (d) and of the national-scale database (e, g): about 10 million.
 	ReplayEvents int `env:"REPLAY_EVENTS"`
 	// Procedures per unit: 2,000 at national scale.
 	Procedures int `env:"PROCEDURES" envDefault:"2000"`
@@ -44,6 +44,11 @@ type config struct {
 	PreloadMax time.Duration `env:"PRELOAD_MAX"`
 	// ProfileFor is how long the in-process projector runs under the CPU profiler after the end-to-end step.
 	ProfileFor time.Duration `env:"PROFILE_FOR"`
+	// GrowthBatches is how many batches of live events the growth step (g) times in each database.
+	GrowthBatches int `env:"GROWTH_BATCHES"`
+	// GrowthStopMerges stops ClickHouse's background merges of both databases while the growth step times its
+	// batches, to tell a statement's own cost from that of the merges its inserts cause.
+	GrowthStopMerges bool `env:"GROWTH_STOP_MERGES" envDefault:"false"`
 
 	// Projector is the projector binary; empty builds one with `go build ./projector` into Dir.
 	Projector string `env:"PROJECTOR"`
@@ -56,7 +61,7 @@ type config struct {
 }
 
 // stepNames are the steps in the order they run.
-var stepNames = []string{"raw", "e2e", "fresh", "rebuild", "queries"}
+var stepNames = []string{"raw", "e2e", "fresh", "rebuild", "queries", "growth"}
 
 func (c *config) defaults() error {
 	set := func(v *int, full, quick int) {
@@ -78,6 +83,7 @@ func (c *config) defaults() error {
 	set(&c.Events, 2_000_000, 100_000)
 	set(&c.ReplayEvents, 10_000_000, 200_000)
 	set(&c.QueryRuns, 20, 5)
+	set(&c.GrowthBatches, 60, 40)
 	setD(&c.FreshFor, time.Minute, 15*time.Second)
 	setD(&c.E2EMax, 10*time.Minute, 2*time.Minute)
 	setD(&c.RebuildMax, 6*time.Minute, 2*time.Minute)
@@ -97,6 +103,8 @@ func (c *config) defaults() error {
 		return fmt.Errorf("EGOV_BENCH_FRESH_RATE %d: want at least 100 events/s", c.FreshRate)
 	case c.QueryRuns < 1:
 		return errors.New("EGOV_BENCH_QUERY_RUNS must be at least 1")
+	case c.GrowthBatches < 1:
+		return errors.New("EGOV_BENCH_GROWTH_BATCHES must be at least 1")
 	}
 	for _, s := range c.steps() {
 		if !slices.Contains(stepNames, s) && s != "dataset" {

@@ -9,6 +9,8 @@
 //	fresh    delay from publish to row visible in ClickHouse at a steady rate
 //	rebuild  `projector rebuild` of the whole dataset
 //	queries  every dashboard panel's query at national scale
+//	growth   the store's ClickHouse statements per batch, on a fresh database and at national scale: none may grow
+//	         with the tables
 //
 // It prints a table, each figure next to its target, and writes the results as JSON (bench-results.json) beside the
 // profiles. Sizes and time caps come from EGOV_BENCH_* variables (see config); EGOV_BENCH_QUICK=1 makes every size

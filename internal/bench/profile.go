@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/egovtrack/egovtrack/internal/chdb"
@@ -200,7 +201,8 @@ func cpuSeconds(pid int) float64 {
 
 // timedConn is a ClickHouse connection that times every statement the store sends, by statement: a query from its
 // start to its rows' Close (the store's scanning included), a batch from PrepareBatch to Send (appending excluded:
-// that is Go work, in the CPU profile).
+// that is Go work, in the CPU profile). For queries (and INSERT … SELECT) it also counts the rows and bytes
+// ClickHouse reports reading.
 type timedConn struct {
 	driver.Conn
 	mu    sync.Mutex
@@ -215,6 +217,11 @@ type sqlStat struct {
 	calls int
 	took  time.Duration
 	rows  uint64
+	// read and readBytes are what ClickHouse reported reading for the statement (its progress packets): how much of
+	// the tables it touched.
+	read, readBytes uint64
+	// each is every call's time, in order.
+	each []time.Duration
 }
 
 func (c *timedConn) record(q string, took time.Duration, rows uint64) {
@@ -226,14 +233,46 @@ func (c *timedConn) record(q string, took time.Duration, rows uint64) {
 		c.maxGap = max(c.maxGap, now.Add(-took).Sub(c.lastEnd))
 	}
 	c.lastEnd = now
+	s := c.stat(k)
+	s.calls++
+	s.took += took
+	s.rows += rows
+	s.each = append(s.each, took)
+}
+
+// stat is statement k's figures; c.mu must be held.
+func (c *timedConn) stat(k string) *sqlStat {
 	s := c.stats[k]
 	if s == nil {
 		s = &sqlStat{}
 		c.stats[k] = s
 	}
-	s.calls++
-	s.took += took
-	s.rows += rows
+	return s
+}
+
+// reading makes ClickHouse's progress packets for query q count, as what the statement read.
+func (c *timedConn) reading(ctx context.Context, q string) context.Context {
+	k := statement(q)
+	return clickhouse.Context(ctx, clickhouse.WithProgress(func(p *clickhouse.Progress) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		s := c.stat(k)
+		s.read += p.Rows
+		s.readBytes += p.Bytes
+	}))
+}
+
+// snapshot copies the figures of every statement so far.
+func (c *timedConn) snapshot() map[string]sqlStat {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]sqlStat, len(c.stats))
+	for k, s := range c.stats {
+		cp := *s
+		cp.each = slices.Clone(s.each)
+		out[k] = cp
+	}
+	return out
 }
 
 func (c *timedConn) reset() {
@@ -260,12 +299,15 @@ var (
 	intoWord = regexp.MustCompile(`(?i)^INSERT INTO ([\w.]+)`)
 	literal  = regexp.MustCompile(`'[^']*'`)
 	repeats  = regexp.MustCompile(`(\w+\(\?\)),(\w+\(\?\),?)+`)
+	// orRepeats are the conditions of a statement made for n units, one per unit: one statement whatever n.
+	orRepeats = regexp.MustCompile(`(\([^()]*\))( OR \([^()]*\))+`)
 )
 
 // statement names a statement by what it does: the table it inserts into or reads, and its filter's start.
 func statement(q string) string {
 	q = strings.TrimSpace(spaces.ReplaceAllString(q, " "))
 	q = repeats.ReplaceAllString(literal.ReplaceAllString(q, "?"), "$1, …") // the ids of a lookup: one statement
+	q = orRepeats.ReplaceAllString(q, "$1")
 	if m := intoWord.FindStringSubmatch(q); m != nil {
 		if f := fromWord.FindStringSubmatch(q); f != nil {
 			return "INSERT INTO " + m[1] + " SELECT … FROM " + f[1] + f[2]
@@ -294,6 +336,7 @@ func statement(q string) string {
 }
 
 func (c *timedConn) Query(ctx context.Context, q string, args ...any) (driver.Rows, error) {
+	ctx = c.reading(ctx, q)
 	began := time.Now()
 	rows, err := c.Conn.Query(ctx, q, args...)
 	if err != nil {
@@ -304,6 +347,7 @@ func (c *timedConn) Query(ctx context.Context, q string, args ...any) (driver.Ro
 }
 
 func (c *timedConn) QueryRow(ctx context.Context, q string, args ...any) driver.Row {
+	ctx = c.reading(ctx, q)
 	began := time.Now()
 	r := c.Conn.QueryRow(ctx, q, args...)
 	c.record(q, time.Since(began), 1)
@@ -311,6 +355,7 @@ func (c *timedConn) QueryRow(ctx context.Context, q string, args ...any) driver.
 }
 
 func (c *timedConn) Exec(ctx context.Context, q string, args ...any) error {
+	ctx = c.reading(ctx, q)
 	began := time.Now()
 	err := c.Conn.Exec(ctx, q, args...)
 	c.record(q, time.Since(began), 0)

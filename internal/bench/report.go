@@ -101,6 +101,7 @@ type report struct {
 	Panels   []panelTiming              `json:"panels,omitempty"`
 	Progress map[string][]progressPoint `json:"progress,omitempty"`
 	SQL      []sqlTiming                `json:"projector_sql,omitempty"`
+	Growth   *growthReport              `json:"growth,omitempty"`
 	Profiles []string                   `json:"profiles,omitempty"`
 	Notes    []string                   `json:"notes,omitempty"`
 }
@@ -216,6 +217,21 @@ func (b *bench) printTable(w io.Writer) {
 		fmt.Fprintln(tw, "STATEMENT\tCALLS\tSECONDS\tSHARE OF WALL\tROWS")
 		for _, s := range r.SQL {
 			fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.0f%%\t%s\n", s.Statement, s.Calls, s.Seconds, 100*s.Share, thousands(int64(s.Rows)))
+		}
+		tw.Flush()
+	}
+	if g := r.Growth; g != nil {
+		fmt.Fprintf(w, "\nthe store's ClickHouse statements per batch of %s live events, fresh database → national scale (%d batches; target ≤ %.0f ×):\n",
+			thousands(int64(g.BatchSize)), g.Batches, growthTarget)
+		tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "STATEMENT\tCALLS/BATCH\tMS/BATCH SMALL\tMS/BATCH LARGE\tRATIO\tMEAN RATIO\tROWS READ/BATCH\tSTATUS")
+		for _, s := range g.Statements {
+			name := s.Statement
+			if s.OneOff {
+				name = "(first batch only) " + name
+			}
+			fmt.Fprintf(tw, "%s\t%.2f → %.2f\t%.1f\t%.1f\t%s\t%s\t%s → %s\t%s\n", name, s.Small.Calls, s.Large.Calls, s.Small.Ms, s.Large.Ms,
+				format(s.Ratio, "×"), format(s.MeanRatio, "×"), thousands(int64(s.Small.RowsRead)), thousands(int64(s.Large.RowsRead)), strings.ToUpper(s.Status))
 		}
 		tw.Flush()
 	}
