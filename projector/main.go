@@ -141,11 +141,12 @@ func runProjector(ctx context.Context, cfg config, _, _ io.Writer, log *slog.Log
 			}
 		}()
 	}
-	conn, err := chdb.Open(ctx, cfg.ClickHouse)
+	raw, err := chdb.Open(ctx, cfg.ClickHouse)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer raw.Close()
+	conn := metrics.Observe(raw, m.Health) // /healthz follows every call to ClickHouse
 	if cfg.ClickHouseCluster != "" {
 		// Before store.Open, whose single-server migrations then find every version recorded.
 		if _, err := schema.ApplyCluster(ctx, conn, schema.Cluster{Name: cfg.ClickHouseCluster}, log); err != nil {

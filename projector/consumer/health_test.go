@@ -14,6 +14,7 @@ import (
 	"github.com/egovtrack/egovtrack/internal/chdb/chdbtest"
 	"github.com/egovtrack/egovtrack/internal/units"
 	"github.com/egovtrack/egovtrack/projector/consumer"
+	"github.com/egovtrack/egovtrack/projector/metrics"
 	"github.com/egovtrack/egovtrack/projector/store"
 )
 
@@ -53,6 +54,12 @@ func TestFrozenClickHouseShowsWithinTheGrace(t *testing.T) {
 			srv := chdbtest.Server(t)
 			r := newRig(t)
 			r.m.Health.Grace = grace
+			// As `projector run` wires it: the health follows every call the store makes to ClickHouse.
+			observed, err := store.Open(context.Background(), metrics.Observe(r.conn, r.m.Health), quiet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.w = observed
 			cfg := config(50, 20*time.Millisecond)
 			cfg.ProbeInterval, cfg.WriteTimeout, cfg.AckWait = probe, 15*time.Second, 30*time.Second
 			c := r.consumer(t, cfg)
