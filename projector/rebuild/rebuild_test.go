@@ -387,7 +387,12 @@ func TestRebuildTwice(t *testing.T) {
 	if first.Projected != r.ids || second.Projected != r.ids {
 		t.Errorf("rebuilds projected %d and %d events, want %d each", first.Projected, second.Projected, r.ids)
 	}
-	if !slices.Equal(first.Rows, second.Rows) {
+	// The counted tables' rows are (second of receipt, lag) pairs: how many depends on how fast each rebuild wrote,
+	// not on the stream (snapshot compares what they count instead).
+	byStream := func(rows []rebuild.TableRows) []rebuild.TableRows {
+		return slices.DeleteFunc(slices.Clone(rows), func(r rebuild.TableRows) bool { _, ok := counted[r.Table]; return ok })
+	}
+	if !slices.Equal(byStream(first.Rows), byStream(second.Rows)) {
 		t.Errorf("rows per table: first %v, second %v", first.Rows, second.Rows)
 	}
 	if n := r.count(t, "SELECT count() FROM events"); n != uint64(r.ids) {
