@@ -291,7 +291,7 @@ func projectorVars(natsCfg stream.Config, cfg chdb.Config, durable string, extra
 		"EGOV_CLICKHOUSE_ADDR":        cfg.Addr,
 		"EGOV_CLICKHOUSE_DATABASE":    cfg.Database,
 		"EGOV_CLICKHOUSE_USER":        cfg.User,
-		"EGOV_CLICKHOUSE_PASSWORD":    cfg.Password,
+		"EGOV_CLICKHOUSE_PASSWORD":    cfg.Password.Reveal(),
 		"EGOV_PROJECTOR_DURABLE":      durable,
 		"EGOV_PROJECTOR_METRICS_ADDR": "127.0.0.1:0", // any free port: runs must not collide on the default one
 		"EGOV_LOG_LEVEL":              "debug",       // for its "batch written" lines

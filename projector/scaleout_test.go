@@ -240,7 +240,7 @@ func oneShardCluster(ctx context.Context, t *testing.T, name string) {
 		t.Fatal(err)
 	}
 	xml := fmt.Sprintf(`<yandex><remote_servers><%s><shard><replica><host>%s</host><port>%s</port><user>%s</user><password>%s</password></replica></shard></%s></remote_servers></yandex>`,
-		name, host, port, cfg.User, cfg.Password, name)
+		name, host, port, cfg.User, cfg.Password.Reveal(), name)
 	if err := os.WriteFile(filepath.Join(dir, name+".xml"), []byte(xml), 0o600); err != nil {
 		t.Fatal(err)
 	}

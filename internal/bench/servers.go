@@ -117,7 +117,7 @@ func (b *bench) startProjector(name string, p *natsPhase, ch chdb.Config, env []
 		"EGOV_CLICKHOUSE_ADDR="+ch.Addr,
 		"EGOV_CLICKHOUSE_DATABASE="+ch.Database,
 		"EGOV_CLICKHOUSE_USER="+ch.User,
-		"EGOV_CLICKHOUSE_PASSWORD="+ch.Password,
+		"EGOV_CLICKHOUSE_PASSWORD="+ch.Password.Reveal(),
 		"EGOV_PROJECTOR_METRICS_ADDR=off",
 		"EGOV_LOG_LEVEL=warn",
 	)
