@@ -9,10 +9,8 @@ package chdb
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/egovtrack/egovtrack/internal/chsql"
 	"github.com/egovtrack/egovtrack/internal/secret"
+	"github.com/egovtrack/egovtrack/internal/tlsfiles"
 )
 
 // Config says where ClickHouse is and who to be there. Commands fill it with
@@ -87,21 +86,12 @@ func (c Config) tlsConfig() (*tls.Config, error) {
 	if !c.useTLS() {
 		return nil, nil
 	}
-	t := &tls.Config{
-		MinVersion:         tls.VersionTLS12,
-		ServerName:         c.TLSServerName,
-		InsecureSkipVerify: c.TLSInsecureSkipVerify, // off by default: the operator's explicit choice
+	t, err := tlsfiles.Config("clickhouse", tlsfiles.Files{CA: c.TLSCAFile})
+	if err != nil {
+		return nil, err
 	}
-	if c.TLSCAFile != "" {
-		pem, err := os.ReadFile(c.TLSCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("clickhouse TLS CA file: %w", err)
-		}
-		t.RootCAs = x509.NewCertPool()
-		if !t.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("clickhouse TLS CA file %s: no PEM certificate in it", c.TLSCAFile)
-		}
-	}
+	t.ServerName = c.TLSServerName
+	t.InsecureSkipVerify = c.TLSInsecureSkipVerify // off by default: the operator's explicit choice
 	return t, nil
 }
 
