@@ -65,12 +65,3 @@ func TestClusterStreamSurvivesItsLeader(t *testing.T) {
 		t.Errorf("after the stop: %d messages, leader %q; want 200 and another leader", info.State.Msgs, name)
 	}
 }
-
-// A clustered server needs a cluster name.
-func TestClusterOptionsNeedAName(t *testing.T) {
-	cfg := streamtest.New(t)
-	cfg.StoreDir = t.TempDir()
-	if _, err := stream.StartServerWith(cfg, stream.ServerOptions{Cluster: stream.ClusterOptions{Port: 1}}); err == nil {
-		t.Error("a clustered server without a cluster name started")
-	}
-}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/egovtrack/egovtrack/internal/natsauth"
 	"github.com/egovtrack/egovtrack/internal/stream"
+	"github.com/egovtrack/egovtrack/internal/stream/embedded"
 	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
 )
 
@@ -62,7 +63,9 @@ func TestSeedNeverAppears(t *testing.T) {
 	}
 	var out everything
 	serverLog := &logBuffer{}
-	srv, err := stream.StartServerWith(cfg, stream.ServerOptions{Auth: m, Log: slog.New(slog.NewTextHandler(serverLog, &slog.HandlerOptions{Level: slog.LevelDebug - 2}))})
+	sc := cfg.EmbeddedServer()
+	sc.Auth, sc.Log = m, slog.New(slog.NewTextHandler(serverLog, &slog.HandlerOptions{Level: slog.LevelDebug - 2}))
+	srv, err := embedded.Start(sc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,9 +251,11 @@ func TestTLS(t *testing.T) {
 	pool.AddCert(ca)
 	cfg := streamtest.New(t)
 	cfg.URL, cfg.Port, cfg.StoreDir, cfg.ConnectTimeout = "", -1, t.TempDir(), 2*time.Second
-	srv, err := stream.StartServerWith(cfg, stream.ServerOptions{TLS: &tls.Config{
+	sc := cfg.EmbeddedServer()
+	sc.TLS = &tls.Config{
 		Certificates: []tls.Certificate{serverCert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12,
-	}})
+	}
+	srv, err := embedded.Start(sc)
 	if err != nil {
 		t.Fatal(err)
 	}
