@@ -154,7 +154,7 @@ func TestCrashes(t *testing.T) {
 			clean = startProjector(t, bin, cleanEnv, logs, "clean run")
 		}
 		if len(kills) >= plan.minKills && pub.finished() {
-			pending, err := undelivered(ctx, pub.conn, natsCfg.Stream, "crashed")
+			pending, err := undelivered(ctx, pub.conn, "crashed")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -356,8 +356,12 @@ func pause(ctx context.Context, d time.Duration, done <-chan struct{}) {
 }
 
 // undelivered returns how many messages of the stream the durable consumer has not delivered yet.
-func undelivered(ctx context.Context, conn *stream.Conn, streamName, durable string) (uint64, error) {
-	c, err := conn.JS.Consumer(ctx, streamName, durable)
+func undelivered(ctx context.Context, conn *stream.Conn, durable string) (uint64, error) {
+	s, err := conn.Stream(ctx)
+	if err != nil {
+		return 0, err
+	}
+	c, err := s.Consumer(ctx, durable)
 	if err != nil {
 		return 0, fmt.Errorf("consumer %s: %w", durable, err)
 	}

@@ -123,9 +123,7 @@ func TestScaleOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	subject, payload := invalidMessage(2, envs[len(envs)/2])
-	if _, err := nc.JS.Publish(ctx, subject, payload); err != nil {
-		t.Fatal(err)
-	}
+	streamtest.Dial(t, natsCfg).Publish(t, subject, payload)
 	nc.Close()
 	t.Logf("published %d events of %d units", res.Stored, len(sim.Units))
 

@@ -19,10 +19,12 @@ import (
 	"github.com/egovtrack/egovtrack/internal/tlsfiles"
 )
 
-// Conn is a connection to JetStream and, when embedded, the server behind it.
+// Conn is a connection to JetStream and, when embedded, the server behind it. What it offers is what egovtrack does
+// with the stream: Publish, Read, and the Stream's handle for the projector's consumer; the client underneath is its
+// own.
 type Conn struct {
-	NC  *nats.Conn
-	JS  jetstream.JetStream
+	nc  *nats.Conn
+	js  jetstream.JetStream
 	cfg Config
 	srv *embedded.Server
 	log *slog.Logger
@@ -96,7 +98,7 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
 		c.shutdown()
 		return nil, scrub(fmt.Errorf("connect to NATS at %s: %w", redactURL(url), err), cfg.secrets())
 	}
-	c.NC = nc
+	c.nc = nc
 	if err := c.awaitConnected(ctx, connected); err != nil {
 		c.Close()
 		return nil, scrub(fmt.Errorf("connect to NATS at %s: %w", redactURL(url), err), cfg.secrets())
@@ -108,7 +110,7 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger) (*Conn, error) {
 		c.Close()
 		return nil, fmt.Errorf("open JetStream: %w", err)
 	}
-	c.JS = js
+	c.js = js
 	if manage {
 		if err := c.ensureStream(ctx); err != nil {
 			c.Close()
@@ -157,7 +159,7 @@ func (c *Conn) authOptions() ([]nats.Option, error) {
 // awaitConnected waits for the first connection: nats.Connect retries in the background (RetryOnFailedConnect), so
 // that a server still starting is waited for, but a server that refuses the credentials closes the connection.
 func (c *Conn) awaitConnected(ctx context.Context, connected <-chan struct{}) error {
-	if c.NC.IsConnected() {
+	if c.nc.IsConnected() {
 		return nil
 	}
 	select {
@@ -168,13 +170,13 @@ func (c *Conn) awaitConnected(ctx context.Context, connected <-chan struct{}) er
 		return ctx.Err()
 	case <-time.After(c.cfg.ConnectTimeout):
 	}
-	if c.NC.IsConnected() {
+	if c.nc.IsConnected() {
 		return nil
 	}
 	if err := c.lastErr.Load(); err != nil {
 		return *err
 	}
-	if err := c.NC.LastError(); err != nil {
+	if err := c.nc.LastError(); err != nil {
 		return err
 	}
 	return fmt.Errorf("no connection after %s", c.cfg.ConnectTimeout)
@@ -213,14 +215,14 @@ func (c *Conn) ClientURL() string {
 // the connection, a publish it refused included, and logged what it logs of it. Closing a closed Conn does nothing.
 func (c *Conn) Close() error {
 	var err error
-	if c.NC != nil {
-		if e := c.NC.Drain(); e != nil && !errors.Is(e, nats.ErrConnectionClosed) {
+	if c.nc != nil {
+		if e := c.nc.Drain(); e != nil && !errors.Is(e, nats.ErrConnectionClosed) {
 			err = fmt.Errorf("drain NATS connection: %w", e)
 		}
 		select {
 		case <-c.closed:
 		case <-time.After(c.cfg.ConnectTimeout):
-			c.NC.Close()
+			c.nc.Close()
 		}
 	}
 	c.shutdown()

@@ -5,7 +5,7 @@
 // connection's credential and deduplicated by its signature (by its id when unsigned); read.go reading a unit's
 // events back.
 //
-// The embedded nats-server is internal/stream/embedded's, real servers for tests are
+// The embedded nats-server is internal/stream/embedded's, real servers and plain clients for tests are
 // internal/stream/streamtest's, and what each credential may do is internal/natsauth's.
 package stream
 
@@ -65,7 +65,7 @@ func (c *Conn) ensureStream(ctx context.Context) error {
 	want := StreamConfig(c.cfg)
 	qctx, cancel := request()
 	defer cancel()
-	s, err := c.JS.Stream(qctx, c.cfg.Stream)
+	s, err := c.js.Stream(qctx, c.cfg.Stream)
 	switch {
 	case err == nil:
 		// A process started on a cluster without EGOV_NATS_REPLICAS would call a stream of three replicas wrong:
@@ -79,13 +79,13 @@ func (c *Conn) ensureStream(ctx context.Context) error {
 	}
 	cctx, cancel := request()
 	defer cancel()
-	if _, err := c.JS.CreateStream(cctx, want); err != nil {
+	if _, err := c.js.CreateStream(cctx, want); err != nil {
 		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			return refused("create", err)
 		}
 		ictx, cancel := request()
 		defer cancel()
-		s, err := c.JS.Stream(ictx, c.cfg.Stream)
+		s, err := c.js.Stream(ictx, c.cfg.Stream)
 		if err != nil {
 			return refused("look at", err)
 		}
@@ -141,7 +141,7 @@ func streamDiffs(have, want jetstream.StreamConfig) []string {
 // Stream returns the handle of the configured stream (EGOV_NATS_STREAM), as the server has it now: what the
 // projector makes its consumer on, and what tests look into, without naming the stream themselves.
 func (c *Conn) Stream(ctx context.Context) (jetstream.Stream, error) {
-	s, err := c.JS.Stream(ctx, c.cfg.Stream)
+	s, err := c.js.Stream(ctx, c.cfg.Stream)
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", c.cfg.Stream, err)
 	}

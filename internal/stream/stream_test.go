@@ -206,7 +206,7 @@ func TestPublishFailsWithoutAcks(t *testing.T) {
 	c := connect(t, cfg)
 	sc := stream.StreamConfig(cfg)
 	sc.NoAck = true
-	if _, err := c.JS.UpdateStream(ctx, sc); err != nil {
+	if _, err := streamtest.Dial(t, cfg).JS.UpdateStream(ctx, sc); err != nil {
 		t.Fatal(err)
 	}
 	began := time.Now()
@@ -232,7 +232,7 @@ func TestPublishToASealedStreamFailsAtOnce(t *testing.T) {
 	c := connect(t, cfg)
 	sc := stream.StreamConfig(cfg)
 	sc.Sealed = true
-	if _, err := c.JS.UpdateStream(ctx, sc); err != nil {
+	if _, err := streamtest.Dial(t, cfg).JS.UpdateStream(ctx, sc); err != nil {
 		t.Fatal(err)
 	}
 	began := time.Now()

@@ -1,6 +1,7 @@
 // Package streamtest starts a real, embedded NATS JetStream server for a test: one that lets any client do anything
 // (New, Start), one that runs egovtrack's authorisation model with a credential for every unit, the office, the
-// intake API and the projector (StartAuth), or a cluster of them (StartCluster).
+// intake API and the projector (StartAuth), or a cluster of them (StartCluster). Dial gives a test the plain NATS
+// client that egovtrack's connection keeps to itself, for what no egovtrack code does.
 package streamtest
 
 import (
