@@ -188,14 +188,9 @@ func noAckServer(t *testing.T) *streamtest.AuthServer {
 	t.Helper()
 	srv := streamtest.StartAuth(t)
 	// Changing the stream is an operator's act: no service's credential may.
-	operator, err := stream.Connect(context.Background(), srv.As(natsauth.OperatorName), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer operator.Close()
 	sc := stream.StreamConfig(srv.As(natsauth.OfficeName))
 	sc.NoAck = true
-	if _, err := operator.JS.UpdateStream(context.Background(), sc); err != nil {
+	if _, err := streamtest.Dial(t, srv.As(natsauth.OperatorName)).JS.UpdateStream(context.Background(), sc); err != nil {
 		t.Fatal(err)
 	}
 	return srv
@@ -232,7 +227,7 @@ func TestStreamSaysWhatItCannotChange(t *testing.T) {
 			if tc.change != nil {
 				sc := s.CachedInfo().Config
 				tc.change(&sc)
-				if _, err := operator.JS.UpdateStream(context.Background(), sc); err != nil {
+				if _, err := streamtest.Dial(t, srv.As(natsauth.OperatorName)).JS.UpdateStream(context.Background(), sc); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,7 +19,6 @@ import (
 	"github.com/egovtrack/egovtrack/internal/chdb/chdbtest"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/natsauth"
-	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
 	"github.com/egovtrack/egovtrack/internal/units"
 	"github.com/egovtrack/egovtrack/projector/consumer"
@@ -238,11 +236,7 @@ func squat(t *testing.T, srv *streamtest.AuthServer, squatter string, unit units
 // squatFor has the unit squatter publish junk, signed, on its own subjects under the Nats-Msg-Id id.
 func squatFor(t *testing.T, srv *streamtest.AuthServer, squatter, id string) {
 	t.Helper()
-	c, err := stream.Connect(t.Context(), srv.As(squatter), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := streamtest.Dial(t, srv.As(squatter))
 	cred, err := natsauth.LoadCredential(natsauth.SeedFile(srv.Keys, squatter))
 	if err != nil {
 		t.Fatal(err)

@@ -154,7 +154,7 @@ func TestCrashes(t *testing.T) {
 			clean = startProjector(t, bin, cleanEnv, logs, "clean run")
 		}
 		if len(kills) >= plan.minKills && pub.finished() {
-			pending, err := undelivered(ctx, pub.conn, natsCfg.Stream, "crashed")
+			pending, err := undelivered(ctx, pub.conn, "crashed")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -291,7 +291,7 @@ func projectorVars(natsCfg stream.Config, cfg chdb.Config, durable string, extra
 		"EGOV_CLICKHOUSE_ADDR":        cfg.Addr,
 		"EGOV_CLICKHOUSE_DATABASE":    cfg.Database,
 		"EGOV_CLICKHOUSE_USER":        cfg.User,
-		"EGOV_CLICKHOUSE_PASSWORD":    cfg.Password,
+		"EGOV_CLICKHOUSE_PASSWORD":    cfg.Password.Reveal(),
 		"EGOV_PROJECTOR_DURABLE":      durable,
 		"EGOV_PROJECTOR_METRICS_ADDR": "127.0.0.1:0", // any free port: runs must not collide on the default one
 		"EGOV_LOG_LEVEL":              "debug",       // for its "batch written" lines
@@ -356,8 +356,12 @@ func pause(ctx context.Context, d time.Duration, done <-chan struct{}) {
 }
 
 // undelivered returns how many messages of the stream the durable consumer has not delivered yet.
-func undelivered(ctx context.Context, conn *stream.Conn, streamName, durable string) (uint64, error) {
-	c, err := conn.JS.Consumer(ctx, streamName, durable)
+func undelivered(ctx context.Context, conn *stream.Conn, durable string) (uint64, error) {
+	s, err := conn.Stream(ctx)
+	if err != nil {
+		return 0, err
+	}
+	c, err := s.Consumer(ctx, durable)
 	if err != nil {
 		return 0, fmt.Errorf("consumer %s: %w", durable, err)
 	}

@@ -45,7 +45,7 @@ func TestCommandsRefuseWithoutAServer(t *testing.T) {
 	t.Setenv("EGOV_CLICKHOUSE_ADDR", ch.Addr)
 	t.Setenv("EGOV_CLICKHOUSE_DATABASE", ch.Database)
 	t.Setenv("EGOV_CLICKHOUSE_USER", ch.User)
-	t.Setenv("EGOV_CLICKHOUSE_PASSWORD", ch.Password)
+	t.Setenv("EGOV_CLICKHOUSE_PASSWORD", ch.Password.Reveal())
 	t.Setenv("EGOV_PROJECTOR_METRICS_ADDR", "off")
 	for _, c := range []struct {
 		name, url, embedded, want string

@@ -11,6 +11,7 @@ import (
 	"github.com/egovtrack/egovtrack/collectors/simulate"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/stream"
+	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
 )
 
 // This file publishes the simulated campaign while a test does something else: one simulate.Run, as
@@ -28,6 +29,7 @@ type published struct {
 // every invalidEvery slices.
 type pacedPublisher struct {
 	conn  *stream.Conn
+	raw   *streamtest.Client // for the invalid messages, which stream.Conn does not publish
 	turns chan struct{}
 	done  chan struct{} // closed when the run has ended; res and err are set then
 	res   published
@@ -50,7 +52,7 @@ func startPublishing(ctx context.Context, t *testing.T, cfg stream.Config, o sim
 	if err != nil {
 		t.Fatalf("connect the publisher: %v", err)
 	}
-	p := &pacedPublisher{conn: conn, turns: make(chan struct{}, turns), done: make(chan struct{}), res: published{ids: map[string]bool{}}}
+	p := &pacedPublisher{conn: conn, raw: streamtest.Dial(t, cfg), turns: make(chan struct{}, turns), done: make(chan struct{}), res: published{ids: map[string]bool{}}}
 	for _, env := range envs {
 		p.res.ids[env.ID] = true
 	}
@@ -88,7 +90,7 @@ func (p *pacedPublisher) Publish(ctx context.Context, envs []event.Envelope, pro
 		}
 		if i%invalidEvery == invalidEvery-1 && len(slice) > 0 {
 			subject, payload := invalidMessage(p.res.invalid, slice[0])
-			if _, err := p.conn.JS.Publish(ctx, subject, payload); err != nil {
+			if _, err := p.raw.JS.Publish(ctx, subject, payload); err != nil {
 				return total, fmt.Errorf("publish an invalid message: %w", err)
 			}
 			p.res.invalid++

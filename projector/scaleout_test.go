@@ -123,9 +123,7 @@ func TestScaleOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	subject, payload := invalidMessage(2, envs[len(envs)/2])
-	if _, err := nc.JS.Publish(ctx, subject, payload); err != nil {
-		t.Fatal(err)
-	}
+	streamtest.Dial(t, natsCfg).Publish(t, subject, payload)
 	nc.Close()
 	t.Logf("published %d events of %d units", res.Stored, len(sim.Units))
 
@@ -240,7 +238,7 @@ func oneShardCluster(ctx context.Context, t *testing.T, name string) {
 		t.Fatal(err)
 	}
 	xml := fmt.Sprintf(`<yandex><remote_servers><%s><shard><replica><host>%s</host><port>%s</port><user>%s</user><password>%s</password></replica></shard></%s></remote_servers></yandex>`,
-		name, host, port, cfg.User, cfg.Password, name)
+		name, host, port, cfg.User, cfg.Password.Reveal(), name)
 	if err := os.WriteFile(filepath.Join(dir, name+".xml"), []byte(xml), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -789,7 +789,8 @@ func TestLegacyIDs(t *testing.T) {
 	b := newAPI(t)
 	m := nats.NewMsg(sent.Subject)
 	m.Data = legacy
-	if _, err := b.conn.JS.PublishMsg(t.Context(), m, jetstream.WithMsgID(sent.ID)); err != nil {
+	raw := streamtest.Dial(t, stream.Config{URL: b.conn.ClientURL()})
+	if _, err := raw.JS.PublishMsg(t.Context(), m, jetstream.WithMsgID(sent.ID)); err != nil {
 		t.Fatal(err)
 	}
 	r = b.send(http.MethodPost, eventsPath, short(d))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/egovtrack/egovtrack/collectors/catalogue"
 	"github.com/egovtrack/egovtrack/internal/stream"
+	"github.com/egovtrack/egovtrack/internal/tlsfiles"
 )
 
 // Stream is what the API needs of the event stream: publishing, and reading a unit's events back. *stream.Conn is
@@ -51,13 +52,7 @@ func tlsConfig(cfg Config) (*tls.Config, error) {
 	if cfg.TLSCertFile == "" && cfg.TLSKeyFile == "" {
 		return nil, nil
 	}
-	cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
-	if err != nil {
-		// The error names the files, never their content.
-		return nil, fmt.Errorf("intake API: TLS certificate %s and key %s: %w", cfg.TLSCertFile, cfg.TLSKeyFile, err)
-	}
-	// TLS 1.2 is the oldest that provincial systems' clients still need; Go's defaults choose the cipher suites.
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+	return tlsfiles.Config("intake API", tlsfiles.Files{Cert: cfg.TLSCertFile, Key: cfg.TLSKeyFile})
 }
 
 // serve serves h on ln until ctx ends, over TLS when tlsCfg is not nil; split from Serve so that tests can listen on

@@ -11,6 +11,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/egovtrack/egovtrack/internal/secret"
 	"github.com/egovtrack/egovtrack/internal/units"
 )
 
@@ -50,7 +51,7 @@ type Config struct {
 	MaxBackoff time.Duration `env:"MAX_BACKOFF" envDefault:"1m"`
 	// Token, when set, is sent as "Authorization: Bearer <token>" to portals that require it. It is never logged,
 	// and refused over plain http (except to a loopback address), where anyone on the path could read it.
-	Token Secret `env:"TOKEN"`
+	Token secret.String `env:"TOKEN"`
 }
 
 // LoadConfig reads the configuration from the EGOV_POLL_* environment variables and validates it. It is separate
@@ -157,22 +158,3 @@ func (u UnitRef) String() string {
 	}
 	return u.Ref.String()
 }
-
-// Secret is a credential. It prints and logs as "[redacted]", so that a configuration dumped by mistake, or wrapped
-// into an error, does not give it away.
-type Secret string
-
-const redacted = "[redacted]"
-
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return redacted
-}
-
-// GoString keeps %#v from printing it either.
-func (s Secret) GoString() string { return s.String() }
-
-// LogValue keeps log/slog from printing it.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }

@@ -131,7 +131,7 @@ func (p *Poller) attempt(ctx context.Context, cond validators) (fetched, error) 
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
 	if p.cfg.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+string(p.cfg.Token))
+		req.Header.Set("Authorization", "Bearer "+p.cfg.Token.Reveal())
 	}
 	switch {
 	case cond.etag != "":

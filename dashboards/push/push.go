@@ -20,6 +20,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/egovtrack/egovtrack/internal/secret"
 )
 
 // Config says where Grafana is; the dashboards command reads it with the prefix EGOV_GRAFANA_.
@@ -29,7 +31,7 @@ type Config struct {
 	URL string `env:"URL"`
 	// Token is a Grafana service account token with the Editor role on the folder (or Admin to create it). It is
 	// refused over plain http except to a loopback address, where anyone on the path could read it.
-	Token Secret `env:"TOKEN"`
+	Token secret.String `env:"TOKEN"`
 	// Timeout bounds each request.
 	Timeout time.Duration `env:"TIMEOUT" envDefault:"30s"`
 }
@@ -85,22 +87,6 @@ func loopback(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
-
-// Secret is a credential. It prints and logs as "[redacted]".
-type Secret string
-
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return "[redacted]"
-}
-
-// GoString keeps %#v from printing it either.
-func (s Secret) GoString() string { return s.String() }
-
-// LogValue keeps log/slog from printing it.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
 // Folder is the Grafana folder the dashboards go into.
 type Folder struct {
@@ -246,7 +232,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, out a
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+string(c.cfg.Token))
+	req.Header.Set("Authorization", "Bearer "+c.cfg.Token.Reveal())
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")

@@ -19,12 +19,13 @@ import (
 
 	"github.com/egovtrack/egovtrack/internal/chdb"
 	"github.com/egovtrack/egovtrack/internal/stream"
+	"github.com/egovtrack/egovtrack/internal/stream/embedded"
 )
 
 // natsPhase is an embedded NATS server of one step, on a store directory of its own (file storage), and a connection
 // to it that manages the EGOV stream as the collectors' does. Each step starts with an empty stream.
 type natsPhase struct {
-	srv  *stream.Server
+	srv  *embedded.Server
 	conn *stream.Conn
 	dir  string
 }
@@ -40,7 +41,7 @@ func (b *bench) startNATS(ctx context.Context, name string) (*natsPhase, error) 
 	}
 	cfg := stream.Config{StoreDir: dir, Port: -1, Stream: "EGOV", Replicas: 1, DuplicateWindow: 2 * time.Minute,
 		ConnectTimeout: 10 * time.Second}
-	srv, err := stream.StartServer(cfg)
+	srv, err := embedded.Start(cfg.EmbeddedServer())
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +118,7 @@ func (b *bench) startProjector(name string, p *natsPhase, ch chdb.Config, env []
 		"EGOV_CLICKHOUSE_ADDR="+ch.Addr,
 		"EGOV_CLICKHOUSE_DATABASE="+ch.Database,
 		"EGOV_CLICKHOUSE_USER="+ch.User,
-		"EGOV_CLICKHOUSE_PASSWORD="+ch.Password,
+		"EGOV_CLICKHOUSE_PASSWORD="+ch.Password.Reveal(),
 		"EGOV_PROJECTOR_METRICS_ADDR=off",
 		"EGOV_LOG_LEVEL=warn",
 	)

@@ -9,24 +9,22 @@ package chdb
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/egovtrack/egovtrack/internal/chsql"
+	"github.com/egovtrack/egovtrack/internal/secret"
+	"github.com/egovtrack/egovtrack/internal/tlsfiles"
 )
 
 // Config says where ClickHouse is and who to be there. Commands fill it with
 // caarlos0/env, embedding it with envPrefix:"EGOV_CLICKHOUSE_".
 //
-// Its String and LogValue redact Password, so a Config may be logged or printed as is.
+// Password is a secret.String, so a Config may be logged or printed as is.
 type Config struct {
 	// Addr is host:port of the native protocol (9000 by default, not HTTP's 8123; 9440 with TLS).
 	Addr     string `env:"ADDR" envDefault:"127.0.0.1:9000"`
@@ -34,8 +32,8 @@ type Config struct {
 	User     string `env:"USER" envDefault:"default"`
 	// PasswordFile holds User's password, its first line (a Docker or Kubernetes secret); Password gives it
 	// directly instead. The file is read on every Open, so a rotated secret is picked up on reconnecting.
-	PasswordFile string `env:"PASSWORD_FILE"`
-	Password     string `env:"PASSWORD"`
+	PasswordFile string        `env:"PASSWORD_FILE"`
+	Password     secret.String `env:"PASSWORD"`
 	// DialTimeout bounds each TCP connect; queries are bounded by their context.
 	DialTimeout time.Duration `env:"DIAL_TIMEOUT" envDefault:"5s"`
 
@@ -49,8 +47,6 @@ type Config struct {
 	// with a self-signed certificate only; a CA file is the way to trust such a certificate in production.
 	TLSInsecureSkipVerify bool `env:"TLS_INSECURE_SKIP_VERIFY" envDefault:"false"`
 }
-
-const redacted = "REDACTED"
 
 // Validate reports the first field that cannot work.
 func (c Config) Validate() error {
@@ -74,16 +70,15 @@ func (c Config) useTLS() bool { return c.TLS || c.TLSCAFile != "" || c.TLSServer
 
 // ResolvedPassword is the password to send: Password, or the first line of PasswordFile. Errors name the file, never its
 // content.
-func (c Config) ResolvedPassword() (string, error) {
+func (c Config) ResolvedPassword() (secret.String, error) {
 	if c.PasswordFile == "" {
 		return c.Password, nil
 	}
-	b, err := os.ReadFile(c.PasswordFile)
+	pw, err := secret.FromFile(c.PasswordFile)
 	if err != nil {
 		return "", fmt.Errorf("clickhouse password file: %w", err)
 	}
-	pw, _, _ := strings.Cut(string(b), "\n")
-	return strings.TrimSuffix(pw, "\r"), nil
+	return pw, nil
 }
 
 // tlsConfig is the TLS of the connection, nil without TLS.
@@ -91,58 +86,14 @@ func (c Config) tlsConfig() (*tls.Config, error) {
 	if !c.useTLS() {
 		return nil, nil
 	}
-	t := &tls.Config{
-		MinVersion:         tls.VersionTLS12,
-		ServerName:         c.TLSServerName,
-		InsecureSkipVerify: c.TLSInsecureSkipVerify, // off by default: the operator's explicit choice
+	t, err := tlsfiles.Config("clickhouse", tlsfiles.Files{CA: c.TLSCAFile})
+	if err != nil {
+		return nil, err
 	}
-	if c.TLSCAFile != "" {
-		pem, err := os.ReadFile(c.TLSCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("clickhouse TLS CA file: %w", err)
-		}
-		t.RootCAs = x509.NewCertPool()
-		if !t.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("clickhouse TLS CA file %s: no PEM certificate in it", c.TLSCAFile)
-		}
-	}
+	t.ServerName = c.TLSServerName
+	t.InsecureSkipVerify = c.TLSInsecureSkipVerify // off by default: the operator's explicit choice
 	return t, nil
 }
-
-// LogValue lets slog log a Config without its password.
-func (c Config) LogValue() slog.Value {
-	attrs := []slog.Attr{
-		slog.String("addr", c.Addr),
-		slog.String("database", c.Database),
-		slog.String("user", c.User),
-		slog.Duration("dial_timeout", c.DialTimeout),
-	}
-	if c.PasswordFile != "" {
-		attrs = append(attrs, slog.String("password_file", c.PasswordFile))
-	}
-	if c.Password != "" {
-		attrs = append(attrs, slog.String("password", redacted))
-	}
-	if c.useTLS() {
-		attrs = append(attrs, slog.Bool("tls", true), slog.String("tls_ca_file", c.TLSCAFile),
-			slog.String("tls_server_name", c.TLSServerName), slog.Bool("tls_insecure_skip_verify", c.TLSInsecureSkipVerify))
-	}
-	return slog.GroupValue(attrs...)
-}
-
-// String is for fmt's %v and %+v, which would otherwise print the password.
-func (c Config) String() string {
-	pw := ""
-	if c.Password != "" {
-		pw = redacted
-	}
-	return fmt.Sprintf("{Addr:%s Database:%s User:%s PasswordFile:%s Password:%s DialTimeout:%v TLS:%t TLSCAFile:%s "+
-		"TLSServerName:%s TLSInsecureSkipVerify:%t}",
-		c.Addr, c.Database, c.User, c.PasswordFile, pw, c.DialTimeout, c.TLS, c.TLSCAFile, c.TLSServerName, c.TLSInsecureSkipVerify)
-}
-
-// GoString keeps %#v from printing the password too.
-func (c Config) GoString() string { return "chdb.Config" + c.String() }
 
 // Open connects to cfg.Addr over the native protocol, creates cfg.Database if it
 // does not exist, and returns a pinged connection pool whose default database is
@@ -206,7 +157,7 @@ func Dial(ctx context.Context, cfg Config, database string, settings clickhouse.
 		Auth: clickhouse.Auth{
 			Database: database,
 			Username: cfg.User,
-			Password: password,
+			Password: password.Reveal(),
 		},
 		TLS:         tlsCfg,
 		DialTimeout: cfg.DialTimeout,

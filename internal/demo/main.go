@@ -67,7 +67,7 @@ func runClient(ctx context.Context, cfg chdb.Config, query string) error {
 	cmd := exec.CommandContext(ctx, "clickhouse-client", args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if cfg.Password != "" {
-		cmd.Env = append(os.Environ(), "CLICKHOUSE_PASSWORD="+cfg.Password)
+		cmd.Env = append(os.Environ(), "CLICKHOUSE_PASSWORD="+cfg.Password.Reveal())
 	}
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("clickhouse-client: %w", err)

@@ -116,7 +116,7 @@ func query(sql, format string) ([]byte, error) {
 // ServerOf is the 18.16 test server's database of cfg (from chdbtest.New), over HTTP.
 func ServerOf(t testing.TB, cfg chdb.Config) Server {
 	t.Helper()
-	s := Server{Addr: chdbtest.HTTPAddr(t), Database: cfg.Database, User: cfg.User, Password: cfg.Password, Version: "server"}
+	s := Server{Addr: chdbtest.HTTPAddr(t), Database: cfg.Database, User: cfg.User, Password: cfg.Password.Reveal(), Version: "server"}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out, err := s.Run(ctx, "SELECT version()", "TSV")

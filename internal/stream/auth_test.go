@@ -117,10 +117,8 @@ func TestProvincePublishesOnlyItsOwnSubjects(t *testing.T) {
 	if !strings.Contains(err.Error(), `Permissions Violation for Publish to "egov.province.01.proc.1_000000"`) {
 		t.Errorf("the error does not say what the server refused: %v", err)
 	}
-	// The server logs before it reads the next command: after a round trip, the line is there.
-	if err := c.NC.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	// The server logs before it reads the next command: after Close's round trip, the line is there.
+	c.Close()
 	log := srv.Log()
 	if !strings.Contains(log, `Publish Violation`) || !strings.Contains(log, `egov.province.01.proc.1_000000`) ||
 		!strings.Contains(log, "credential=province/19") {
@@ -135,7 +133,11 @@ func TestProvincePublishesOnlyItsOwnSubjects(t *testing.T) {
 		t.Errorf("Hà Nội's subjects hold %d messages (%v), want none", n, err)
 	}
 	// What province/19 published is signed by it.
-	cons, err := office.JS.OrderedConsumer(ctx, "EGOV", jetstream.OrderedConsumerConfig{FilterSubjects: []string{own[0].Subject}})
+	s, err := office.Stream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{own[0].Subject}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +177,7 @@ func TestStreamCannotBeChangedOrDeleted(t *testing.T) {
 		for _, name := range []string{"province/19", "ministry/BTTTT", natsauth.ProjectorName, natsauth.IntakeName, natsauth.OfficeName} {
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
-				c, _ := connectAs(t, srv, name)
+				c := streamtest.Dial(t, srv.As(name))
 				for _, api := range []string{"STREAM.DELETE.EGOV", "STREAM.PURGE.EGOV", "STREAM.UPDATE.EGOV", "STREAM.MSG.DELETE.EGOV",
 					"STREAM.SNAPSHOT.EGOV", "STREAM.RESTORE.EGOV", "CONSUMER.CREATE.EGOV.projector-1-of-2.egov.province.19.>",
 					"CONSUMER.CREATE.EGOV.projector-3-of-7"} {
@@ -208,7 +210,7 @@ func TestStreamCannotBeChangedOrDeleted(t *testing.T) {
 	// The office's create, with other limits, of the stream that exists: JetStream refuses it.
 	shrunk := before
 	shrunk.MaxMsgs = 1
-	if _, err := office.JS.CreateStream(ctx, shrunk); !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+	if _, err := streamtest.Dial(t, srv.As(natsauth.OfficeName)).JS.CreateStream(ctx, shrunk); !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 		t.Errorf("the office creating the stream again with max_msgs 1: %v, want it refused as a stream in use", err)
 	}
 	info, err := s.Info(ctx)
@@ -232,7 +234,7 @@ func TestOnlyTheOperatorChangesTheStream(t *testing.T) {
 	}
 	sc := s.CachedInfo().Config
 	sc.Duplicates = 5 * time.Minute
-	if _, err := op.JS.UpdateStream(ctx, sc); err != nil {
+	if _, err := streamtest.Dial(t, srv.As(natsauth.OperatorName)).JS.UpdateStream(ctx, sc); err != nil {
 		t.Fatalf("the operator changing the duplicate window: %v", err)
 	}
 	_, err = stream.Connect(ctx, srv.As(natsauth.OfficeName), slog.New(slog.DiscardHandler))
@@ -275,16 +277,17 @@ func TestProvinceReadsOnlyItsOwnSubjects(t *testing.T) {
 	}
 
 	// The projector's durable consumer: neither created with a filter of its own nor read from.
+	raw := streamtest.Dial(t, srv.As("province/19"))
 	rctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	if _, err := c.JS.CreateOrUpdateConsumer(rctx, "EGOV", jetstream.ConsumerConfig{Durable: "projector", FilterSubject: "egov.province.19.>"}); err == nil {
+	if _, err := raw.JS.CreateOrUpdateConsumer(rctx, "EGOV", jetstream.ConsumerConfig{Durable: "projector", FilterSubject: "egov.province.19.>"}); err == nil {
 		t.Error("province/19 created or updated the projector's consumer")
 	}
 	// Another credential's replies: a subscription to every inbox is refused.
-	if _, err := c.NC.SubscribeSync("_INBOX.>"); err != nil {
+	if _, err := raw.NC.SubscribeSync("_INBOX.>"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.NC.Flush(); err != nil {
+	if err := raw.NC.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{`Subject "$JS.API.CONSUMER.CREATE.EGOV.projector.egov.province.19.>"`, `Subscription Violation - Subject "_INBOX.>"`} {
@@ -356,7 +359,7 @@ func TestPartitionDurablesAreTheProjectors(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the projector looking at the stream: %v", err)
 	}
-	prov, _ := connectAs(t, srv, "province/19")
+	prov := streamtest.Dial(t, srv.As("province/19"))
 	for _, tc := range []struct {
 		durable string
 		allowed bool

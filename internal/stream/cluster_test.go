@@ -21,14 +21,14 @@ func TestClusterStreamSurvivesItsLeader(t *testing.T) {
 	// A stream created with one replica, as on a single server.
 	single := cl.Config()
 	single.Replicas = 1
-	op := connect(t, single)
+	connect(t, single)
 	if _, err := stream.Connect(ctx, cl.Config(), slog.New(slog.DiscardHandler)); !errors.Is(err, stream.ErrStreamDiffers) ||
 		!strings.Contains(err.Error(), "it has 1 replicas, EGOV_NATS_REPLICAS says 3") {
 		t.Fatalf("connecting with three replicas to a stream of one: %v, want it to say so", err)
 	}
 	// The operator's act (no credentials here: the operator is anyone).
 	sc := stream.StreamConfig(cl.Config())
-	if _, err := op.JS.UpdateStream(ctx, sc); err != nil {
+	if _, err := streamtest.Dial(t, single).JS.UpdateStream(ctx, sc); err != nil {
 		t.Fatal(err)
 	}
 	c := connect(t, cl.Config())
@@ -63,14 +63,5 @@ func TestClusterStreamSurvivesItsLeader(t *testing.T) {
 	}
 	if info.State.Msgs != 200 || cl.Node(name) == leader {
 		t.Errorf("after the stop: %d messages, leader %q; want 200 and another leader", info.State.Msgs, name)
-	}
-}
-
-// A clustered server needs a cluster name.
-func TestClusterOptionsNeedAName(t *testing.T) {
-	cfg := streamtest.New(t)
-	cfg.StoreDir = t.TempDir()
-	if _, err := stream.StartServerWith(cfg, stream.ServerOptions{Cluster: stream.ClusterOptions{Port: 1}}); err == nil {
-		t.Error("a clustered server without a cluster name started")
 	}
 }

@@ -70,7 +70,7 @@ func (c *Conn) Publish(ctx context.Context, envs []event.Envelope, progress func
 		futures := make([]jetstream.PubAckFuture, len(chunk))
 		for i, env := range chunk {
 			// A failed async publish is retried below, synchronously, so an error here is not final.
-			futures[i], _ = c.JS.PublishMsgAsync(msgs[i], jetstream.WithMsgID(msgID(msgs[i], env)), jetstream.WithExpectStream(c.cfg.Stream))
+			futures[i], _ = c.js.PublishMsgAsync(msgs[i], jetstream.WithMsgID(msgID(msgs[i], env)), jetstream.WithExpectStream(c.cfg.Stream))
 		}
 		for i, f := range futures {
 			ack, err := c.awaitAck(ctx, f)
@@ -123,7 +123,7 @@ func (c *Conn) publishRetrying(ctx context.Context, env event.Envelope) (*jetstr
 		func(ctx context.Context) (*jetstream.PubAck, error) {
 			actx, cancel := context.WithTimeout(ctx, min(c.cfg.ConnectTimeout, max(time.Until(giveUp), time.Millisecond)))
 			defer cancel()
-			ack, err := c.JS.PublishMsg(actx, msg, jetstream.WithMsgID(msgID(msg, env)), jetstream.WithExpectStream(c.cfg.Stream))
+			ack, err := c.js.PublishMsg(actx, msg, jetstream.WithMsgID(msgID(msg, env)), jetstream.WithExpectStream(c.cfg.Stream))
 			if isSealed(err) {
 				return nil, retry.Permanent(fmt.Errorf("%w: stream %s is sealed and stores no event, ever again; "+
 					"only an operator can restore it (deploy/nats/README.md, \"Changing the stream\"): tell the digital office",

@@ -23,7 +23,7 @@ func (c *Conn) Read(ctx context.Context, subject string, fn func(seq uint64, dat
 		return strings.HasPrefix(s, create) && strings.HasSuffix(s, "."+subject)
 	})
 	defer stop()
-	cons, err := c.JS.OrderedConsumer(ctx, c.cfg.Stream, jetstream.OrderedConsumerConfig{
+	cons, err := c.js.OrderedConsumer(ctx, c.cfg.Stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{subject}, // one: the new-style create subject, which carries it
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	})

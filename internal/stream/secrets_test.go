@@ -28,6 +28,7 @@ import (
 
 	"github.com/egovtrack/egovtrack/internal/natsauth"
 	"github.com/egovtrack/egovtrack/internal/stream"
+	"github.com/egovtrack/egovtrack/internal/stream/embedded"
 	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
 )
 
@@ -62,7 +63,9 @@ func TestSeedNeverAppears(t *testing.T) {
 	}
 	var out everything
 	serverLog := &logBuffer{}
-	srv, err := stream.StartServerWith(cfg, stream.ServerOptions{Auth: m, Log: slog.New(slog.NewTextHandler(serverLog, &slog.HandlerOptions{Level: slog.LevelDebug - 2}))})
+	sc := cfg.EmbeddedServer()
+	sc.Auth, sc.Log = m, slog.New(slog.NewTextHandler(serverLog, &slog.HandlerOptions{Level: slog.LevelDebug - 2}))
+	srv, err := embedded.Start(sc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,10 +114,7 @@ func TestSeedNeverAppears(t *testing.T) {
 		t.Error("a corrupt seed connected")
 	}
 	out.err(err)
-	if err := c.NC.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	c.Close()
+	c.Close() // a round trip: the server has logged the refusals by now
 
 	for what, text := range map[string]string{"client log": clientLog.String(), "server log": serverLog.String(), "errors and printed configuration": out.String()} {
 		if strings.Contains(text, seed) || strings.Contains(text, seed[:len(seed)-3]) {
@@ -248,9 +248,11 @@ func TestTLS(t *testing.T) {
 	pool.AddCert(ca)
 	cfg := streamtest.New(t)
 	cfg.URL, cfg.Port, cfg.StoreDir, cfg.ConnectTimeout = "", -1, t.TempDir(), 2*time.Second
-	srv, err := stream.StartServerWith(cfg, stream.ServerOptions{TLS: &tls.Config{
+	sc := cfg.EmbeddedServer()
+	sc.TLS = &tls.Config{
 		Certificates: []tls.Certificate{serverCert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12,
-	}})
+	}
+	srv, err := embedded.Start(sc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,8 +265,8 @@ func TestTLS(t *testing.T) {
 	if err != nil {
 		t.Fatalf("with the CA and a client certificate: %v", err)
 	}
-	if !c.NC.TLSRequired() {
-		t.Error("the connection is not TLS")
+	if conns, err := srv.Connz(nil); err != nil || len(conns.Conns) != 1 || conns.Conns[0].TLSVersion == "" {
+		t.Errorf("the server's connections: %+v (%v); want one, over TLS", conns, err)
 	}
 	if _, err := c.Publish(ctx, unitEvents(t, thaiNguyen, 1), nil); err != nil {
 		t.Errorf("publish over TLS: %v", err)

@@ -158,25 +158,6 @@ func TestPublishAcrossServerRestart(t *testing.T) {
 	t.Logf("%d stored, %d acknowledged as duplicates after the restart", res.Stored, res.Duplicates)
 }
 
-// A second embedded server on a store directory in use is refused: two servers writing one directory corrupt it.
-func TestStoreDirIsLocked(t *testing.T) {
-	cfg := streamtest.New(t)
-	cfg.URL, cfg.Port, cfg.StoreDir = "", -1, t.TempDir()
-	first, err := stream.StartServer(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := stream.StartServer(cfg); err == nil || !strings.Contains(err.Error(), "in use by another embedded server") {
-		t.Fatalf("second server on %s: %v, want a refusal", cfg.StoreDir, err)
-	}
-	first.Stop()
-	again, err := stream.StartServer(cfg)
-	if err != nil {
-		t.Fatalf("after the first stopped: %v", err)
-	}
-	again.Stop()
-}
-
 // A configuration that names no server is refused before anything starts: no embedded server falls back in its
 // place, which would take a unit's report and tell no one. The embedded server must be asked for, and not beside a
 // URL.
@@ -225,7 +206,7 @@ func TestPublishFailsWithoutAcks(t *testing.T) {
 	c := connect(t, cfg)
 	sc := stream.StreamConfig(cfg)
 	sc.NoAck = true
-	if _, err := c.JS.UpdateStream(ctx, sc); err != nil {
+	if _, err := streamtest.Dial(t, cfg).JS.UpdateStream(ctx, sc); err != nil {
 		t.Fatal(err)
 	}
 	began := time.Now()
@@ -251,7 +232,7 @@ func TestPublishToASealedStreamFailsAtOnce(t *testing.T) {
 	c := connect(t, cfg)
 	sc := stream.StreamConfig(cfg)
 	sc.Sealed = true
-	if _, err := c.JS.UpdateStream(ctx, sc); err != nil {
+	if _, err := streamtest.Dial(t, cfg).JS.UpdateStream(ctx, sc); err != nil {
 		t.Fatal(err)
 	}
 	began := time.Now()

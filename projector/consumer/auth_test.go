@@ -105,14 +105,14 @@ func TestProjectorRecordsTheVerifiedSigner(t *testing.T) {
 	ctx := context.Background()
 	srv := streamtest.StartAuth(t)
 	all := units.All()
-	sim, province, own := officeThenProvince(t, srv, all[0], all[70])
+	sim, own := officeThenProvince(t, srv, all[0], all[70])
 	// Hà Nội's event, under Thái Nguyên's subject: the server lets province/19 publish there.
 	hidden := rawMessage(t, "egov.province.19.proc.1_000003", registered(t, haNoi, "1.000003"))
 	cred := credential(t, srv.Keys, "province/19")
 	if err := cred.Sign(hidden); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := province.JS.PublishMsg(ctx, hidden); err != nil {
+	if _, err := streamtest.Dial(t, srv.As("province/19")).JS.PublishMsg(ctx, hidden); err != nil {
 		t.Fatalf("the server refused what its permissions allow: %v", err)
 	}
 
@@ -138,8 +138,8 @@ func TestProjectorRecordsTheVerifiedSigner(t *testing.T) {
 }
 
 // officeThenProvince has the office publish the 2021 campaign of us on srv, then province/19 two events of its own;
-// it returns what the office's publish did, province/19's connection (closed when the test ends) and its events.
-func officeThenProvince(t *testing.T, srv *streamtest.AuthServer, us ...units.Unit) (stream.Result, *stream.Conn, []event.Envelope) {
+// it returns what the office's publish did and province/19's events.
+func officeThenProvince(t *testing.T, srv *streamtest.AuthServer, us ...units.Unit) (stream.Result, []event.Envelope) {
 	t.Helper()
 	ctx := context.Background()
 	office, err := stream.Connect(ctx, srv.As(natsauth.OfficeName), quiet)
@@ -157,12 +157,12 @@ func officeThenProvince(t *testing.T, srv *streamtest.AuthServer, us ...units.Un
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { province.Close() })
+	defer province.Close()
 	own := []event.Envelope{registered(t, thaiNguyen, "1.000001"), registered(t, thaiNguyen, "1.000002")}
 	if _, err := province.Publish(ctx, own, nil); err != nil {
 		t.Fatal(err)
 	}
-	return sim, province, own
+	return sim, own
 }
 
 // Through a server that checks nothing (no users, no permissions), anyone can put anything in the stream. The
@@ -175,11 +175,13 @@ func TestProjectorQuarantinesSpoofsFromAMisconfiguredServer(t *testing.T) {
 	if _, err := natsauth.EnsureKeys(signers, keys, nil, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := stream.Connect(ctx, streamtest.New(t), quiet) // no credentials: the server asks for none
+	ns := streamtest.New(t)
+	conn, err := stream.Connect(ctx, ns, quiet) // no credentials: the server asks for none
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	raw := streamtest.Dial(t, ns)
 	province, office := credential(t, keys, "province/19"), credential(t, keys, "office")
 	stranger, err := nkeys.CreateUser()
 	if err != nil {
@@ -223,7 +225,7 @@ func TestProjectorQuarantinesSpoofsFromAMisconfiguredServer(t *testing.T) {
 		}(), "unauthorised: signed by no credential of the model"},
 	}
 	for _, m := range append([]*nats.Msg{proper}, msgs(spoofs)...) {
-		if _, err := conn.JS.PublishMsg(ctx, m); err != nil {
+		if _, err := raw.JS.PublishMsg(ctx, m); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -255,7 +257,8 @@ func TestUnsignedEventsWhenSignaturesAreNotRequired(t *testing.T) {
 	if _, err := natsauth.EnsureKeys(signers, keys, nil, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := stream.Connect(ctx, streamtest.New(t), quiet)
+	ns := streamtest.New(t)
+	conn, err := stream.Connect(ctx, ns, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +271,7 @@ func TestUnsignedEventsWhenSignaturesAreNotRequired(t *testing.T) {
 	if err := credential(t, keys, "province/19").Sign(wrong); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := conn.JS.PublishMsg(ctx, wrong); err != nil {
+	if _, err := streamtest.Dial(t, ns).JS.PublishMsg(ctx, wrong); err != nil {
 		t.Fatal(err)
 	}
 	r, stats := projectVerified(t, conn, signers, false)

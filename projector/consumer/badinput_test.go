@@ -25,7 +25,8 @@ import (
 func TestBadInputIsQuarantined(t *testing.T) {
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
-	nc, err := stream.Connect(ctx, streamtest.New(t), log)
+	ns := streamtest.New(t)
+	nc, err := stream.Connect(ctx, ns, log) // which creates the stream
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,10 +73,9 @@ func TestBadInputIsQuarantined(t *testing.T) {
 			`subject: is "egov.province.79.proc.1_000001", but the data is about "egov.province.01.proc.1_000001"`},
 	}
 	subject := event.ProcedureSubject(hanoi, "1.000001")
+	raw := streamtest.Dial(t, ns)
 	for _, p := range append(append([][]byte{first}, payloads(bad)...), last) {
-		if _, err := nc.JS.Publish(ctx, subject, p); err != nil {
-			t.Fatalf("publish %d bytes: %v", len(p), err)
-		}
+		raw.Publish(t, subject, p)
 	}
 
 	conn := chdbtest.Conn(t, chdbtest.New(t))

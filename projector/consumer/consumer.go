@@ -143,7 +143,7 @@ func New(ctx context.Context, s jetstream.Stream, cfg Config, w Writer, m *metri
 	var signers *natsauth.Model
 	if cfg.SignersFile != "" {
 		// The names of the stream and the durable consumer play no part in checking signatures.
-		m, err := natsauth.LoadModel(cfg.SignersFile, "EGOV", cfg.Durable)
+		m, err := natsauth.LoadModel(cfg.SignersFile, s.CachedInfo().Config.Name, cfg.Durable)
 		if err != nil {
 			return nil, fmt.Errorf("EGOV_PROJECTOR_SIGNERS_FILE: %w", err)
 		}

@@ -49,13 +49,14 @@ func TestAFactUnderItsLegacyAndCurrentIDsIsOneRow(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			nc, err := stream.Connect(ctx, streamtest.New(t), quiet)
+			ns := streamtest.New(t)
+			nc, err := stream.Connect(ctx, ns, quiet) // which creates the stream
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer nc.Close()
 			r := openRig(t, nc)
-			publishLegacy(t, nc, legacy)
+			publishLegacy(t, streamtest.Dial(t, ns), legacy)
 			var stats []consumer.Stats
 			if tt.batches == 2 {
 				stats = append(stats, runOnce(t, r))
@@ -109,7 +110,7 @@ func legacyEvents(t *testing.T) [][]byte {
 }
 
 // publishLegacy publishes events as they were published then: their own id as Nats-Msg-Id.
-func publishLegacy(t *testing.T, nc *stream.Conn, events [][]byte) {
+func publishLegacy(t *testing.T, c *streamtest.Client, events [][]byte) {
 	t.Helper()
 	for _, b := range events {
 		var head struct{ ID, Subject string }
@@ -118,7 +119,7 @@ func publishLegacy(t *testing.T, nc *stream.Conn, events [][]byte) {
 		}
 		m := nats.NewMsg(head.Subject)
 		m.Data = b
-		if _, err := nc.JS.PublishMsg(context.Background(), m, jetstream.WithMsgID(head.ID)); err != nil {
+		if _, err := c.JS.PublishMsg(context.Background(), m, jetstream.WithMsgID(head.ID)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -52,12 +52,7 @@ func (b *blockedWriter) Write(ctx context.Context, recs []store.Record, rejected
 // each write would never do.
 func TestDecodesTheNextBatchDuringAWrite(t *testing.T) {
 	r := newRig(t)
-	if err := r.nc.NC.Publish("egov.province.01.proc.1_000001", []byte(`{"id": 7, "garbage`)); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.nc.NC.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	r.raw.Publish(t, "egov.province.01.proc.1_000001", []byte(`{"id": 7, "garbage`))
 	h := &seen{msg: "quarantining message", ch: make(chan struct{})}
 	w := &blockedWriter{w: r.store, release: h.ch}
 	// One batch of every event, then the malformed message in a batch of its own: the flush interval is long

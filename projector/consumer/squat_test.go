@@ -25,11 +25,7 @@ func TestAUnitCannotSuppressAnotherUnitsEvent(t *testing.T) {
 	srv := streamtest.StartAuth(t)
 	own, onBehalf := registered(t, haNoi, "1.000123"), registered(t, haNoi, "1.000124")
 
-	squatter, err := stream.Connect(ctx, srv.As("province/19"), quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer squatter.Close()
+	squatter := streamtest.Dial(t, srv.As("province/19"))
 	cred := credential(t, srv.Keys, "province/19")
 	for i, id := range []string{own.ID, onBehalf.ID} {
 		junk := nats.NewMsg("egov.province.19.report")
@@ -92,8 +88,10 @@ func TestProjectorTakesItsDurableBackFromASquatter(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			srv := streamtest.StartAuth(t)
-			sim, squatter, own := officeThenProvince(t, srv, units.All()[0])
+			sim, own := officeThenProvince(t, srv, units.All()[0])
 			const durable = "projector-v2"
+			// A unit may not look the stream up: it names it, as any client may.
+			squatter := streamtest.Dial(t, srv.As("province/19"))
 			cons, err := squatter.JS.CreateConsumer(ctx, "EGOV", jetstream.ConsumerConfig{Durable: durable,
 				FilterSubject: "egov.province.19.>", AckPolicy: tc.ack, AckWait: time.Hour})
 			if err != nil {

@@ -25,7 +25,7 @@ func publishUnchecked(t *testing.T, r *rig, d event.Data) string {
 	}
 	m := nats.NewMsg(d.Subject())
 	m.Data = b
-	if _, err := r.nc.JS.PublishMsg(context.Background(), m, jetstream.WithMsgID(env.ID)); err != nil {
+	if _, err := r.raw.JS.PublishMsg(context.Background(), m, jetstream.WithMsgID(env.ID)); err != nil {
 		t.Fatal(err)
 	}
 	return d.Subject()

@@ -355,11 +355,7 @@ func TestTablesAreTheSchemas(t *testing.T) {
 func TestRebuildQuarantinesOnce(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, 3)
-	nc := r.connect(t)
-	if err := nc.NC.Publish("egov.province.01.proc.1_000001", []byte(`{"id": 7, "garbage`)); err != nil {
-		t.Fatal(err)
-	}
-	nc.Close() // flushes the publish
+	streamtest.Dial(t, r.nats).Publish(t, "egov.province.01.proc.1_000001", []byte(`{"id": 7, "garbage`))
 	if live := r.projectLive(t); live.Rejected != 1 {
 		t.Fatalf("live projector rejected %d messages, want 1", live.Rejected)
 	}
@@ -601,7 +597,7 @@ func TestRebuildCountsARepeatOnce(t *testing.T) {
 	}
 	again := &nats.Msg{Subject: first.Subject, Data: first.Data, Header: first.Header}
 	again.Header.Set(jetstream.MsgIDHeader, first.Header.Get(jetstream.MsgIDHeader)+"-after-the-window")
-	if ack, err := nc.JS.PublishMsg(ctx, again); err != nil || ack.Duplicate {
+	if ack, err := streamtest.Dial(t, r.nats).JS.PublishMsg(ctx, again); err != nil || ack.Duplicate {
 		t.Fatalf("republish: %+v, %v", ack, err)
 	}
 	nc.Close()

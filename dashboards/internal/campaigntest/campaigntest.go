@@ -107,7 +107,8 @@ func load(t *testing.T) (*Campaign, error) {
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 
-	nc, err := stream.Connect(ctx, streamtest.New(t), log)
+	ns := streamtest.New(t)
+	nc, err := stream.Connect(ctx, ns, log)
 	if err != nil {
 		return nil, err
 	}
@@ -142,8 +143,9 @@ func load(t *testing.T) (*Campaign, error) {
 	if err != nil {
 		return nil, err
 	}
+	raw := streamtest.Dial(t, ns) // they are no events: stream.Conn would not publish them
 	for i, b := range bad {
-		ack, err := nc.JS.Publish(ctx, b.Subject, b.Payload)
+		ack, err := raw.JS.Publish(ctx, b.Subject, b.Payload)
 		if err != nil {
 			return nil, fmt.Errorf("publish bad message %d: %w", i, err)
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/egovtrack/egovtrack/internal/chdb"
 	"github.com/egovtrack/egovtrack/internal/chserver"
 	"github.com/egovtrack/egovtrack/internal/chsql"
+	"github.com/egovtrack/egovtrack/internal/secret"
 )
 
 // Environment variables naming an external server for tests.
@@ -137,7 +138,7 @@ func New(t testing.TB) chdb.Config {
 		base = chdb.Config{
 			Addr:        addr,
 			User:        cmp.Or(os.Getenv(EnvUser), "default"),
-			Password:    os.Getenv(EnvPassword),
+			Password:    secret.String(os.Getenv(EnvPassword)),
 			DialTimeout: 5 * time.Second,
 		}
 	} else {

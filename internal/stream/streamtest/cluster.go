@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/egovtrack/egovtrack/internal/stream"
+	"github.com/egovtrack/egovtrack/internal/stream/embedded"
 )
 
 // Cluster is a NATS cluster of embedded servers in the test's process: routes between them on free ports, JetStream
@@ -34,14 +35,14 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	}
 	var urls []string
 	for _, p := range routes {
-		urls = append(urls, stream.RouteURL(p))
+		urls = append(urls, embedded.RouteURL(p))
 	}
 	for i := range n {
-		s := &Server{cfg: defaults(t), opts: stream.ServerOptions{
-			Name:    "egovtrack-" + strconv.Itoa(i+1),
-			Cluster: stream.ClusterOptions{Name: "egovtrack-test", Port: routes[i], Routes: urls},
-		}}
-		s.cfg.Replicas = n
+		cfg := defaults(t)
+		cfg.Replicas = n
+		s := newServer(cfg)
+		s.opts.Name = "egovtrack-" + strconv.Itoa(i+1)
+		s.opts.Cluster = embedded.Cluster{Name: "egovtrack-test", Port: routes[i], Routes: urls}
 		s.start(t)
 		t.Cleanup(s.stop)
 		c.Nodes = append(c.Nodes, s)

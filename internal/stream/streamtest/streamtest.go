@@ -1,6 +1,7 @@
 // Package streamtest starts a real, embedded NATS JetStream server for a test: one that lets any client do anything
-// (New, Start), or one that runs egovtrack's authorisation model with a credential for every unit, the office, the
-// intake API and the projector (StartAuth).
+// (New, Start), one that runs egovtrack's authorisation model with a credential for every unit, the office, the
+// intake API and the projector (StartAuth), or a cluster of them (StartCluster). Dial gives a test the plain NATS
+// client that egovtrack's connection keeps to itself, for what no egovtrack code does.
 package streamtest
 
 import (
@@ -18,13 +19,14 @@ import (
 
 	"github.com/egovtrack/egovtrack/internal/natsauth"
 	"github.com/egovtrack/egovtrack/internal/stream"
+	"github.com/egovtrack/egovtrack/internal/stream/embedded"
 )
 
 // Server is an embedded server that a test can restart on the same port and data.
 type Server struct {
-	cfg  stream.Config
-	opts stream.ServerOptions
-	srv  *stream.Server
+	cfg  stream.Config   // what connects to it
+	opts embedded.Config // how it runs
+	srv  *embedded.Server
 }
 
 // New starts an embedded server storing into a temporary directory, stopped when the test ends, and returns the
@@ -37,11 +39,14 @@ func New(t testing.TB) stream.Config {
 // Start starts an embedded server on a free port, stopped when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{cfg: defaults(t)}
+	s := newServer(defaults(t))
 	s.start(t)
 	t.Cleanup(s.stop)
 	return s
 }
+
+// newServer is a server, not started, that clients reach with cfg.
+func newServer(cfg stream.Config) *Server { return &Server{cfg: cfg, opts: cfg.EmbeddedServer()} }
 
 func defaults(t testing.TB) stream.Config {
 	t.Helper()
@@ -95,8 +100,9 @@ func StartAuthPartitions(t testing.TB, n int) *AuthServer {
 		t.Fatalf("operator key: %v", err)
 	}
 	buf := &syncBuffer{}
-	s := &AuthServer{Server: &Server{cfg: cfg, opts: stream.ServerOptions{Auth: m, Log: slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelWarn}))}},
-		Model: m, Keys: dir, log: buf}
+	srv := newServer(cfg)
+	srv.opts.Auth, srv.opts.Log = m, slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s := &AuthServer{Server: srv, Model: m, Keys: dir, log: buf}
 	s.start(t)
 	t.Cleanup(s.stop)
 	c, err := stream.Connect(context.Background(), s.As(natsauth.OfficeName), slog.New(slog.DiscardHandler))
@@ -152,7 +158,7 @@ func (s *Server) Config() stream.Config {
 func (s *Server) Restart(down time.Duration) error {
 	s.stop()
 	time.Sleep(down) // the outage itself
-	srv, err := stream.StartServerWith(s.cfg, s.opts)
+	srv, err := embedded.Start(s.opts)
 	if err != nil {
 		return err
 	}
@@ -162,7 +168,7 @@ func (s *Server) Restart(down time.Duration) error {
 
 func (s *Server) start(t testing.TB) {
 	t.Helper()
-	srv, err := stream.StartServerWith(s.cfg, s.opts)
+	srv, err := embedded.Start(s.opts)
 	if err != nil {
 		t.Fatalf("start embedded NATS server: %v", err)
 	}

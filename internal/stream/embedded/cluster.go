@@ -1,4 +1,4 @@
-package stream
+package embedded
 
 import (
 	"fmt"
@@ -8,11 +8,11 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
-// ClusterOptions make an embedded server one node of a NATS cluster: JetStream then replicates a stream created
-// with Config.Replicas over the nodes, and keeps it available while a majority of them runs. A deployment runs
+// Cluster makes an embedded server one node of a NATS cluster: JetStream then replicates a stream created with
+// EGOV_NATS_REPLICAS over the nodes, and keeps it available while a majority of them runs. A deployment runs
 // nats-server processes instead (see the README's "Scaling out"); the embedded form is for tests and trials on one
 // machine.
-type ClusterOptions struct {
+type Cluster struct {
 	// Name is the cluster's name, the same on every node.
 	Name string
 	// Port is where the node listens for the other nodes' routes, at 127.0.0.1. 0 means no cluster.
@@ -25,7 +25,7 @@ type ClusterOptions struct {
 func RouteURL(port int) string { return "nats-route://127.0.0.1:" + strconv.Itoa(port) }
 
 // configure sets the options of a clustered node.
-func (c ClusterOptions) configure(opts *server.Options) error {
+func (c Cluster) configure(opts *server.Options) error {
 	if c.Port == 0 {
 		return nil
 	}
