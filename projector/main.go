@@ -73,7 +73,7 @@ type command func(ctx context.Context, cfg config, out, progress io.Writer, log 
 // run carries out one command line (without the program's name) and returns its exit code: 0 done, 1 failed, 2 a
 // usage or configuration error, refused before anything was read, written or dropped.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	commands := map[string]command{"run": runProjector, "rebuild": rebuild, "healthcheck": probe}
+	commands := map[string]command{"run": runProjector, "rebuild": runRebuild, "healthcheck": probe}
 	var cmd command
 	if len(args) == 1 {
 		cmd = commands[args[0]]
