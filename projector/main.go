@@ -27,7 +27,7 @@ import (
 	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/projector/consumer"
 	"github.com/egovtrack/egovtrack/projector/metrics"
-	"github.com/egovtrack/egovtrack/projector/schema"
+	"github.com/egovtrack/egovtrack/projector/migrations"
 	"github.com/egovtrack/egovtrack/projector/store"
 )
 
@@ -36,7 +36,7 @@ type config struct {
 	ClickHouse chdb.Config     `envPrefix:"EGOV_CLICKHOUSE_"`
 	Consumer   consumer.Config `envPrefix:"EGOV_PROJECTOR_"`
 	// ClickHouseCluster is the ClickHouse cluster (remote_servers) the tables live on, replicated and distributed;
-	// empty for one server. See projector/schema's Cluster.
+	// empty for one server. See projector/migrations' Cluster.
 	ClickHouseCluster string `env:"EGOV_CLICKHOUSE_CLUSTER"`
 	// UntilCaughtUp stops the projector once every event in the stream is written, for batch jobs and the demo.
 	UntilCaughtUp bool `env:"EGOV_PROJECTOR_UNTIL_CAUGHT_UP" envDefault:"false"`
@@ -148,7 +148,7 @@ func runProjector(ctx context.Context, cfg config, _, _ io.Writer, log *slog.Log
 	defer conn.Close()
 	if cfg.ClickHouseCluster != "" {
 		// Before store.Open, whose single-server migrations then find every version recorded.
-		if _, err := schema.ApplyCluster(ctx, conn, schema.Cluster{Name: cfg.ClickHouseCluster}, log); err != nil {
+		if _, err := migrations.ApplyCluster(ctx, conn, migrations.Cluster{Name: cfg.ClickHouseCluster}, log); err != nil {
 			return err
 		}
 	}

@@ -23,7 +23,7 @@ import (
 	"github.com/egovtrack/egovtrack/internal/chsql"
 	"github.com/egovtrack/egovtrack/internal/progress"
 	"github.com/egovtrack/egovtrack/projector/consumer"
-	"github.com/egovtrack/egovtrack/projector/schema"
+	"github.com/egovtrack/egovtrack/projector/migrations"
 	"github.com/egovtrack/egovtrack/projector/store"
 )
 
@@ -204,7 +204,7 @@ func checkSchemaKnown(ctx context.Context, conn driver.Conn) error {
 	if err := conn.QueryRow(ctx, chsql.LatestMigration.SQL).Scan(&recorded); err != nil {
 		return fmt.Errorf("read %s: %w", MigrationsTable, err)
 	}
-	ms, err := schema.Migrations()
+	ms, err := migrations.All()
 	if err != nil {
 		return err
 	}

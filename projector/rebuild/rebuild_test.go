@@ -23,8 +23,8 @@ import (
 	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
 	"github.com/egovtrack/egovtrack/internal/units"
 	"github.com/egovtrack/egovtrack/projector/consumer"
+	"github.com/egovtrack/egovtrack/projector/migrations"
 	"github.com/egovtrack/egovtrack/projector/rebuild"
-	"github.com/egovtrack/egovtrack/projector/schema"
 	"github.com/egovtrack/egovtrack/projector/store"
 )
 
@@ -315,7 +315,7 @@ func TestRebuildReproducesTheLiveTables(t *testing.T) {
 		}
 	}
 	caughtUp(t, r)
-	ms, _ := schema.Migrations()
+	ms, _ := migrations.All()
 	if n := r.count(t, "SELECT uniqExact(version) FROM schema_migrations"); n != uint64(len(ms)) {
 		t.Errorf("schema_migrations records %d migrations after the rebuild, want %d", n, len(ms))
 	}

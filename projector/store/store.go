@@ -1,5 +1,5 @@
-// Package store writes batches of events into the projector's ClickHouse tables (see projector/schema) and keeps the
-// derived ones, the current state of every procedure and the daily coverage of every unit, up to date.
+// Package store writes batches of events into the projector's ClickHouse tables (see projector/migrations) and keeps
+// the derived ones, the current state of every procedure and the daily coverage of every unit, up to date.
 //
 // Every write is idempotent: rows are keyed by event id, and derived rows hold whole values, versioned by how many
 // changes they fold, never increments. Writing a batch again after a crash or a redelivery therefore changes nothing.
@@ -25,7 +25,7 @@ import (
 	"github.com/egovtrack/egovtrack/internal/coverage"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/units"
-	"github.com/egovtrack/egovtrack/projector/schema"
+	"github.com/egovtrack/egovtrack/projector/migrations"
 )
 
 // Record is one message of the stream, decoded.
@@ -84,12 +84,12 @@ var ErrOldIDs = errors.New("this database was projected before December 2026, wh
 	"events written again would be stored twice; run `projector rebuild` once, which projects it again")
 
 // Open applies the schema and writes the units' reference data. It refuses, with ErrOldIDs, a database whose events
-// are keyed by the old rule of ids (see schema.CurrentIDs).
+// are keyed by the old rule of ids (see migrations.CurrentIDs).
 func Open(ctx context.Context, conn driver.Conn, log *slog.Logger, opts ...Option) (*Store, error) {
 	if err := checkIDRule(ctx, conn); err != nil {
 		return nil, err
 	}
-	if _, err := schema.Apply(ctx, conn, log); err != nil {
+	if _, err := migrations.Apply(ctx, conn, log); err != nil {
 		return nil, err
 	}
 	s := &Store{conn: conn, log: log, folds: map[units.Ref]*unitFold{}, names: map[string]string{}}
@@ -102,10 +102,10 @@ func Open(ctx context.Context, conn driver.Conn, log *slog.Logger, opts ...Optio
 	return s, nil
 }
 
-// checkIDRule returns ErrOldIDs when the database holds events and its migrations stop before schema.CurrentIDs.
+// checkIDRule returns ErrOldIDs when the database holds events and its migrations stop before migrations.CurrentIDs.
 func checkIDRule(ctx context.Context, conn driver.Conn) error {
-	versions, err := schema.Applied(ctx, conn)
-	if err != nil || len(versions) == 0 || slices.Contains(versions, schema.CurrentIDs) {
+	versions, err := migrations.Applied(ctx, conn)
+	if err != nil || len(versions) == 0 || slices.Contains(versions, migrations.CurrentIDs) {
 		return err // a new database, or one keyed by the current rule
 	}
 	var n uint64
