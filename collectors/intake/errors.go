@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/egovtrack/egovtrack/collectors/catalogue"
+	"github.com/egovtrack/egovtrack/collectors/reporting"
 	"github.com/egovtrack/egovtrack/internal/event"
 )
 
@@ -76,7 +76,7 @@ func fromEvent(prefix string, es event.FieldErrors) []FieldError {
 }
 
 // fromRows turns a snapshot's row errors into field errors; a row is the procedure at index Line-1.
-func fromRows(es []catalogue.RowError) []FieldError {
+func fromRows(es []reporting.RowError) []FieldError {
 	out := make([]FieldError, 0, len(es))
 	for _, e := range es {
 		out = append(out, FieldError{

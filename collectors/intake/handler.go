@@ -18,7 +18,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/egovtrack/egovtrack/collectors/catalogue"
+	"github.com/egovtrack/egovtrack/collectors/reporting"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/natsauth"
 	"github.com/egovtrack/egovtrack/internal/stream"
@@ -29,7 +29,7 @@ type handler struct {
 	cfg    Config
 	tokens Tokens
 	pub    stream.Publisher
-	read   catalogue.Reader
+	read   reporting.Reader
 	log    *slog.Logger
 	now    func() time.Time
 	locks  unitLocks
@@ -58,7 +58,7 @@ type route struct {
 // and the time its rate limits and log sampling count (the event contract's checks of future times use event.Now).
 // Requests are served one at a time per unit, so that two requests of one unit are not both checked against the
 // catalogue as it was before either.
-func NewHandler(cfg Config, tokens Tokens, pub stream.Publisher, r catalogue.Reader, log *slog.Logger, now func() time.Time) http.Handler {
+func NewHandler(cfg Config, tokens Tokens, pub stream.Publisher, r reporting.Reader, log *slog.Logger, now func() time.Time) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -212,7 +212,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, c caller, err err
 		return
 	}
 	// What the server built broke the contract, or its clock is wrong: a defect, which a retry does not fix.
-	if _, ok := errors.AsType[event.FieldErrors](err); ok || errors.Is(err, catalogue.ErrClock) {
+	if _, ok := errors.AsType[event.FieldErrors](err); ok || errors.Is(err, reporting.ErrClock) {
 		h.log.Error("request failed", "unit", c.unit, "credential", c.cred, "path", r.URL.Path, "err", err)
 		writeJSON(w, http.StatusInternalServerError, refuse(http.StatusInternalServerError, "internal error").body)
 		return

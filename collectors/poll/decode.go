@@ -9,14 +9,14 @@ import (
 	"reflect"
 	"strings"
 
-	"github.com/egovtrack/egovtrack/collectors/catalogue"
+	"github.com/egovtrack/egovtrack/collectors/reporting"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/units"
 )
 
 // RowsError lists every invalid procedure of a document. Row n is the n-th item of "procedures", counting from 1.
 type RowsError struct {
-	Rows []catalogue.RowError
+	Rows []reporting.RowError
 }
 
 // shownRows is how many row errors an error message spells out; the log lists them all (see Run).
@@ -44,13 +44,13 @@ func (e *RowsError) Is(target error) bool { return target == ErrInvalidRows }
 // decode reads a portal's document and returns the procedures it reports for want. Anything doubtful refuses the
 // whole document: reporting part of a catalogue would retire the rest. Byte offsets in the errors count the bytes read
 // when the problem was found, as everywhere in egovtrack (see event.InvalidUTF8).
-func decode(body []byte, want units.Ref) ([]catalogue.Procedure, error) {
+func decode(body []byte, want units.Ref) ([]reporting.Procedure, error) {
 	if off, bad := event.InvalidUTF8(body); bad {
 		// encoding/json would quietly turn bad bytes into U+FFFD and store mangled names; say where they are.
 		return nil, fmt.Errorf("%w: invalid UTF-8 at byte offset %d", ErrMalformed, off)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	var snap catalogue.Snapshot
+	var snap reporting.Snapshot
 	if err := dec.Decode(&snap); err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrMalformed, describeJSONError(err, len(body)))
 	}
@@ -78,11 +78,11 @@ func decode(body []byte, want units.Ref) ([]catalogue.Procedure, error) {
 		// own database. Accepting it would retire every procedure of the unit.
 		return nil, fmt.Errorf("%w: \"procedures\" is missing or empty", ErrMalformed)
 	}
-	if n := len(snap.Procedures); n > catalogue.MaxProcedures {
+	if n := len(snap.Procedures); n > reporting.MaxProcedures {
 		return nil, fmt.Errorf("%w: it lists %d procedures, more than the %d a catalogue may hold (the largest province has about 2,000, the national database about 6,000 for all units)",
-			ErrMalformed, n, catalogue.MaxProcedures)
+			ErrMalformed, n, reporting.MaxProcedures)
 	}
-	procs, rowErrs := catalogue.ParseRows(snap.Rows())
+	procs, rowErrs := reporting.ParseRows(snap.Rows())
 	if len(rowErrs) > 0 {
 		return nil, &RowsError{Rows: rowErrs}
 	}
