@@ -55,9 +55,9 @@ type route struct {
 
 // NewHandler returns the intake API. Events are published with pub, and checked against each unit's catalogue read
 // back through r (a *stream.Conn is both); now is the handler's clock: the time a catalogue snapshot takes effect,
-// and the time its rate limits and log sampling count (the event contract's checks of future times use event.Now).
-// Requests are served one at a time per unit, so that two requests of one unit are not both checked against the
-// catalogue as it was before either.
+// and the time its rate limits and log sampling count (the event contract's checks of future times read the system
+// clock, as event.New and event.Decode do everywhere). Requests are served one at a time per unit, so that two
+// requests of one unit are not both checked against the catalogue as it was before either.
 func NewHandler(cfg Config, tokens Tokens, pub stream.Publisher, r reporting.Reader, log *slog.Logger, now func() time.Time) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

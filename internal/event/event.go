@@ -72,10 +72,13 @@ type Data interface {
 // New validates source against the envelope's schema and the encoded data as Validate does, and refuses an event of
 // more than MaxSize bytes; an event it returns is one Decode accepts. The error is FieldErrors when the fact breaks
 // the contract.
-func New(source string, d Data) (Envelope, error) {
+func New(source string, d Data) (Envelope, error) { return Contract{}.New(source, d) }
+
+// New is New with c's clock.
+func (c Contract) New(source string, d Data) (Envelope, error) {
 	normalize(d)
 	errs := check(schemas.source, source, "source")
-	raw, err := checkData(d)
+	raw, err := c.checkData(d)
 	if fes, ok := errors.AsType[FieldErrors](err); ok {
 		errs = append(errs, fes...)
 	} else if err != nil {
@@ -122,7 +125,10 @@ func New(source string, d Data) (Envelope, error) {
 // that is not an object. An event that breaks the contract gives FieldErrors naming every problem, with the envelope
 // as far as it could be read; a field given twice, or a string holding half of a UTF-16 surrogate pair (\ud800,
 // which JSON readers turn into U+FFFD, a character the sender did not write), is one of them, alone.
-func Decode(b []byte) (Envelope, Data, error) {
+func Decode(b []byte) (Envelope, Data, error) { return Contract{}.Decode(b) }
+
+// Decode is Decode with c's clock.
+func (c Contract) Decode(b []byte) (Envelope, Data, error) {
 	if len(b) > MaxSize {
 		return Envelope{}, nil, fmt.Errorf("decode envelope: the event is %d bytes, more than the %d an event may be", len(b), MaxSize)
 	}
@@ -148,7 +154,7 @@ func Decode(b []byte) (Envelope, Data, error) {
 		}
 	}
 	env, envErr := envelopeOf(b, obj, top) // what the schema refuses is reported by decode
-	d, err := env.decode(obj, envErr)
+	d, err := c.decode(&env, obj, envErr)
 	if err != nil {
 		return env, nil, err
 	}
@@ -157,7 +163,10 @@ func Decode(b []byte) (Envelope, Data, error) {
 
 // Decode validates the envelope as Decode does its JSON, and returns its data. It accepts an id of either rule, as
 // Decode does, and leaves e as it is: the package's Decode returns the envelope with the current rule's id.
-func (e Envelope) Decode() (Data, error) {
+func (e Envelope) Decode() (Data, error) { return Contract{}.DecodeEnvelope(e) }
+
+// DecodeEnvelope is Envelope's Decode with c's clock.
+func (c Contract) DecodeEnvelope(e Envelope) (Data, error) {
 	if off, ok := InvalidUTF8(e.Data); ok {
 		return nil, FieldErrors{{"data", fmt.Sprintf("is not UTF-8 text: invalid UTF-8 at byte offset %d", off)}}
 	}
@@ -168,7 +177,7 @@ func (e Envelope) Decode() (Data, error) {
 	// fails on malformed data, and readObject on a key the data gives twice.
 	if b, err := json.Marshal(e); err == nil && len(b) <= MaxSize {
 		if doc, _, ok := readObject(b); ok {
-			return e.decode(doc, nil)
+			return c.decode(&e, doc, nil)
 		}
 	}
 	if len(e.Data) > 0 && !json.Valid(e.Data) {
@@ -189,7 +198,7 @@ func (e Envelope) Decode() (Data, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode envelope: %w", err)
 	}
-	return e.decode(doc.(map[string]any), nil)
+	return c.decode(&e, doc.(map[string]any), nil)
 }
 
 // envelopeOf reads the envelope of the event b, which is obj, as json.Unmarshal(b, &env) does, and returns what
@@ -250,7 +259,7 @@ func envelopeOf(b []byte, obj map[string]any, top map[string]span) (Envelope, er
 
 // decode validates doc, the JSON of e, and decodes e's data. envErr is what decoding doc into e said. When the event
 // is valid, e.ID becomes the current rule's id (it may have been the legacy rule's).
-func (e *Envelope) decode(doc map[string]any, envErr error) (Data, error) {
+func (c Contract) decode(e *Envelope, doc map[string]any, envErr error) (Data, error) {
 	errs := check(schemas.envelope, doc, "")
 	d := newData(e.Type)
 	data, isObject := doc["data"].(map[string]any)
@@ -278,7 +287,7 @@ func (e *Envelope) decode(doc map[string]any, envErr error) (Data, error) {
 		}
 		return nil, errs
 	}
-	errs = merge(errs, checkBeyondSchema(d, true))
+	errs = merge(errs, c.checkBeyondSchema(d, true))
 	var id string
 	if len(errs) == 0 {
 		id, errs = e.checkIdentity(d)
