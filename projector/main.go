@@ -157,7 +157,7 @@ func runProjector(ctx context.Context, cfg config, _, _ io.Writer, log *slog.Log
 		return err
 	}
 	// Each unit has one writer: this instance carries forward only its own units' coverage.
-	st, err := store.Open(ctx, conn, log, store.OwnUnits(part.Owns))
+	st, err := store.Open(ctx, conn, log, store.Config{Owns: part.Owns})
 	if err != nil {
 		return err
 	}

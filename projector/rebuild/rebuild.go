@@ -125,7 +125,7 @@ func Run(ctx context.Context, conn driver.Conn, s jetstream.Stream, cfg consumer
 		return res, err
 	}
 	log.Info("tables dropped", "tables", strings.Join(tables, " "))
-	st, err := store.Open(ctx, conn, log)
+	st, err := store.Open(ctx, conn, log, store.Config{})
 	if err != nil {
 		return res, err
 	}

@@ -106,7 +106,7 @@ func (r *rig) project(t testing.TB, cfg consumer.Config) consumer.Stats {
 	ctx := context.Background()
 	nc := r.connect(t)
 	defer nc.Close()
-	st, err := store.Open(ctx, chdbtest.Conn(t, r.ch), quiet)
+	st, err := store.Open(ctx, chdbtest.Conn(t, r.ch), quiet, store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +325,7 @@ func TestRebuildReproducesTheLiveTables(t *testing.T) {
 func TestTablesAreTheSchemas(t *testing.T) {
 	t.Parallel()
 	conn := chdbtest.Conn(t, chdbtest.New(t))
-	if _, err := store.Open(context.Background(), conn, quiet); err != nil {
+	if _, err := store.Open(context.Background(), conn, quiet, store.Config{}); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := conn.Query(context.Background(), "SELECT name FROM system.tables WHERE database = currentDatabase() AND name != ? ORDER BY name", rebuild.MigrationsTable)
@@ -401,7 +401,7 @@ func TestRebuildRefusesWhileTheProjectorRuns(t *testing.T) {
 	r := newRig(t, 3)
 	ctx := context.Background()
 	nc := r.connect(t)
-	st, err := store.Open(ctx, chdbtest.Conn(t, r.ch), quiet)
+	st, err := store.Open(ctx, chdbtest.Conn(t, r.ch), quiet, store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -124,15 +124,15 @@ func TestOpenRefusesADatabaseOfOldIDs(t *testing.T) {
 		}
 		return conn
 	}
-	if _, err := store.Open(ctx, old(t, true), slog.New(slog.DiscardHandler)); !errors.Is(err, store.ErrOldIDs) {
+	if _, err := store.Open(ctx, old(t, true), slog.New(slog.DiscardHandler), store.Config{}); !errors.Is(err, store.ErrOldIDs) {
 		t.Errorf("Open of a database of old ids = %v, want ErrOldIDs", err)
 	}
-	if _, err := store.Open(ctx, old(t, false), slog.New(slog.DiscardHandler)); err != nil {
+	if _, err := store.Open(ctx, old(t, false), slog.New(slog.DiscardHandler), store.Config{}); err != nil {
 		t.Errorf("Open of an empty database of before: %v", err)
 	}
 	s, conn := openStore(t)
 	write(t, s, records(t, 1)[:10], func() int { return 10 })
-	if _, err := store.Open(ctx, conn, slog.New(slog.DiscardHandler)); err != nil {
+	if _, err := store.Open(ctx, conn, slog.New(slog.DiscardHandler), store.Config{}); err != nil {
 		t.Errorf("Open of a database of the current ids, again: %v", err)
 	}
 }
