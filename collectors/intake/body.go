@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/egovtrack/egovtrack/internal/event"
+	"github.com/egovtrack/egovtrack/internal/event/strictjson"
 )
 
 // Media types the API reads. CloudEvents' own JSON media types are accepted for events, so that a client built on a
@@ -32,8 +33,8 @@ const (
 // read bytes that are not UTF-8, and half a pair, as U+FFFD, storing a name no one wrote, and keep the last value of a
 // key given twice.)
 //
-// Offsets are counted as json.SyntaxError counts them, the bytes read when the problem was found: the offending byte
-// is the offset-th, counting from 1 (see event.InvalidUTF8).
+// The JSON is read by strictjson, as every entry point reads it; offsets are counted as it counts them: the offending
+// byte is the offset-th, counting from 1.
 func readBody(w http.ResponseWriter, r *http.Request, maxBody int64, accept ...string) ([]byte, error) {
 	ct := r.Header.Get("Content-Type")
 	mt, params, err := mime.ParseMediaType(ct)
@@ -59,32 +60,27 @@ func readBody(w http.ResponseWriter, r *http.Request, maxBody int64, accept ...s
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, refuse(http.StatusBadRequest, "the body is empty: send a JSON document")
 	}
-	if off, bad := event.InvalidUTF8(b); bad {
-		line, col := position(b, off)
+	_, err = strictjson.Read(b)
+	if ue, ok := errors.AsType[*strictjson.InvalidUTF8Error](err); ok {
+		line, col := position(b, ue.Offset)
 		e := refuse(http.StatusBadRequest,
-			fmt.Sprintf("the body is not valid UTF-8 at byte offset %d (line %d, column %d): send text in UTF-8, not a legacy Vietnamese encoding (TCVN3, VNI)", off, line, col))
-		e.body.Offset = &off
+			fmt.Sprintf("the body is not valid UTF-8 at byte offset %d (line %d, column %d): send text in UTF-8, not a legacy Vietnamese encoding (TCVN3, VNI)", ue.Offset, line, col))
+		e.body.Offset = &ue.Offset
 		return nil, e
 	}
-	var v json.RawMessage
-	if err := json.Unmarshal(b, &v); err != nil {
-		if se, ok := errors.AsType[*json.SyntaxError](err); ok {
-			line, col := position(b, se.Offset)
-			e := refuse(http.StatusBadRequest, fmt.Sprintf("malformed JSON at byte offset %d (line %d, column %d): %s", se.Offset, line, col, se))
-			e.body.Offset = &se.Offset
-			return nil, e
-		}
-		return nil, refuse(http.StatusBadRequest, fmt.Sprintf("malformed JSON: %v", err))
+	if se, ok := errors.AsType[*strictjson.SyntaxError](err); ok {
+		line, col := position(b, se.Offset)
+		e := refuse(http.StatusBadRequest, fmt.Sprintf("malformed JSON at byte offset %d (line %d, column %d): %s", se.Offset, line, col, se.Err))
+		e.body.Offset = &se.Offset
+		return nil, e
 	}
 	// encoding/json keeps the last of two values of a key: the client may have meant the first.
-	if err := event.CheckDuplicateKeys(b); err != nil {
-		de := err.(*event.DuplicateKeyError)
+	if de, ok := errors.AsType[*strictjson.DuplicateKeyError](err); ok {
 		return nil, fieldRefusal(b, "a field is given twice; nothing was stored", de.Field, de.Offset,
 			"is given twice (the second time at byte offset %d, line %d, column %d): give each field once")
 	}
 	// encoding/json reads half of a surrogate pair as U+FFFD: a character the client did not write.
-	if err := event.CheckLoneSurrogates(b); err != nil {
-		le := err.(*event.LoneSurrogateError)
+	if le, ok := errors.AsType[*strictjson.LoneSurrogateError](err); ok {
 		return nil, fieldRefusal(b, "a text holds half of a UTF-16 surrogate pair; nothing was stored", le.Field, le.Offset,
 			"holds "+le.Escape+" (at byte offset %d, line %d, column %d), half of a UTF-16 surrogate pair without its other half: "+
 				"write the character itself, or both halves of its pair")
@@ -187,32 +183,10 @@ func joinPath(path, sub string) string {
 // describe says what is wrong with a value encoding/json refused, and where inside it, when it was nested.
 func describe(err error) (sub, msg string) {
 	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-		return te.Field, fmt.Sprintf("must be %s, not a JSON %s", jsonKind(te.Type), te.Value)
+		return te.Field, fmt.Sprintf("must be %s, not a JSON %s", strictjson.TypeName(te.Type), te.Value)
 	}
 	if pe, ok := errors.AsType[*time.ParseError](err); ok {
 		return "", fmt.Sprintf("%q is not a time in RFC 3339 form, like 2021-09-01T09:00:00+07:00", pe.Value)
 	}
 	return "", strings.TrimPrefix(err.Error(), "json: ")
-}
-
-func jsonKind(t reflect.Type) string {
-	if t == nil {
-		return "another type"
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.Struct, reflect.Map:
-		return "an object"
-	case reflect.Pointer:
-		return jsonKind(t.Elem())
-	}
-	return t.String()
 }

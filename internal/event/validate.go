@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/egovtrack/egovtrack/internal/event/strictjson"
 	"github.com/egovtrack/egovtrack/internal/units"
 )
 
@@ -80,13 +81,11 @@ func (c Contract) checkData(d Data) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode %s data: %w", d.EventType(), err)
 	}
-	var doc any
-	if obj, _, ok := readObject(raw); ok {
-		doc = obj
-	} else if doc, err = parseJSON(raw); err != nil {
+	v, err := strictjson.Read(raw)
+	if err != nil {
 		return nil, fmt.Errorf("encode %s data: %w", d.EventType(), err)
 	}
-	return raw, merge(check(sch, doc, "data"), c.checkBeyondSchema(d, false)).err()
+	return raw, merge(check(sch, v.Doc, "data"), c.checkBeyondSchema(d, false)).err()
 }
 
 // checkEncodable refuses the Go values JSON cannot carry, before encoding fails on them or changes them: percentages
