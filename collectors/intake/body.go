@@ -27,9 +27,9 @@ const (
 )
 
 // readBody checks the content type, reads at most maxBody bytes, and makes sure the body is one well-formed JSON
-// value in UTF-8 that gives each key of an object once. Each refusal says where the client went wrong: 415 for the
-// content type, 413 for the size, 400 with the byte offset for bytes that are not UTF-8 or not JSON, 422 with the
-// field and the byte offset for a key given twice or a string holding half of a surrogate pair. (encoding/json would
+// value in UTF-8 that gives each key of an object once. Each refusal says where the client went wrong: eMediaType for
+// the content type, eTooLarge for the size, eMalformed with the byte offset for bytes that are not UTF-8 or not JSON,
+// eInvalid with the field and the byte offset for a key given twice or a string holding half of a surrogate pair. (encoding/json would
 // read bytes that are not UTF-8, and half a pair, as U+FFFD, storing a name no one wrote, and keep the last value of a
 // key given twice.)
 //
@@ -39,13 +39,13 @@ func readBody(w http.ResponseWriter, r *http.Request, maxBody int64, accept ...s
 	ct := r.Header.Get("Content-Type")
 	mt, params, err := mime.ParseMediaType(ct)
 	if ct == "" || err != nil || !slices.Contains(accept, mt) {
-		return nil, refuse(http.StatusUnsupportedMediaType,
+		return nil, refuse(eMediaType,
 			fmt.Sprintf("Content-Type is %q; send %s", ct, strings.Join(accept, " or ")))
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return nil, refuse(http.StatusUnsupportedMediaType, fmt.Sprintf("charset is %q; the API reads UTF-8 only", cs))
+		return nil, refuse(eMediaType, fmt.Sprintf("charset is %q; the API reads UTF-8 only", cs))
 	}
-	tooLarge := refuse(http.StatusRequestEntityTooLarge,
+	tooLarge := refuse(eTooLarge,
 		fmt.Sprintf("the body is larger than %d bytes: send fewer events a request (a catalogue this large needs EGOV_SERVE_MAX_BODY raised)", maxBody))
 	if r.ContentLength > maxBody {
 		return nil, tooLarge // refused before reading a byte of it
@@ -55,22 +55,22 @@ func readBody(w http.ResponseWriter, r *http.Request, maxBody int64, accept ...s
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return nil, tooLarge
 		}
-		return nil, refuse(http.StatusBadRequest, fmt.Sprintf("could not read the body: %v", err))
+		return nil, refuse(eMalformed, fmt.Sprintf("could not read the body: %v", err))
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
-		return nil, refuse(http.StatusBadRequest, "the body is empty: send a JSON document")
+		return nil, refuse(eMalformed, "the body is empty: send a JSON document")
 	}
 	_, err = strictjson.Read(b)
 	if ue, ok := errors.AsType[*strictjson.InvalidUTF8Error](err); ok {
 		line, col := position(b, ue.Offset)
-		e := refuse(http.StatusBadRequest,
+		e := refuse(eMalformed,
 			fmt.Sprintf("the body is not valid UTF-8 at byte offset %d (line %d, column %d): send text in UTF-8, not a legacy Vietnamese encoding (TCVN3, VNI)", ue.Offset, line, col))
 		e.body.Offset = &ue.Offset
 		return nil, e
 	}
 	if se, ok := errors.AsType[*strictjson.SyntaxError](err); ok {
 		line, col := position(b, se.Offset)
-		e := refuse(http.StatusBadRequest, fmt.Sprintf("malformed JSON at byte offset %d (line %d, column %d): %s", se.Offset, line, col, se.Err))
+		e := refuse(eMalformed, fmt.Sprintf("malformed JSON at byte offset %d (line %d, column %d): %s", se.Offset, line, col, se.Err))
 		e.body.Offset = &se.Offset
 		return nil, e
 	}
@@ -88,11 +88,11 @@ func readBody(w http.ResponseWriter, r *http.Request, maxBody int64, accept ...s
 	return b, nil
 }
 
-// fieldRefusal refuses a body with 422 for what it holds at offset in field; msg is the field's message, formatted
+// fieldRefusal refuses a body as eInvalid for what it holds at offset in field; msg is the field's message, formatted
 // with the offset and its line and column.
 func fieldRefusal(b []byte, error, field string, offset int64, msg string) error {
 	line, col := position(b, offset)
-	e := refuse(http.StatusUnprocessableEntity, error, FieldError{Field: field, Message: fmt.Sprintf(msg, offset, line, col)})
+	e := refuse(eInvalid, error, FieldError{Field: field, Message: fmt.Sprintf(msg, offset, line, col)})
 	e.body.Offset = &offset
 	return e
 }

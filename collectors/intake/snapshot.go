@@ -50,7 +50,7 @@ func (h *handler) putCatalogue(w http.ResponseWriter, r *http.Request, c caller)
 		h.log.Warn("catalogue for another unit refused", "credential", c.cred, "unit", c.unit, "claimed_unit", claimed)
 	}
 	if len(fields) > 0 {
-		return refuse(http.StatusUnprocessableEntity, "the catalogue is invalid; nothing was stored", fields...)
+		return refuse(eInvalid, "the catalogue is invalid; nothing was stored", fields...)
 	}
 	return h.submit(r, w, c, procs)
 }
@@ -95,10 +95,10 @@ func (h *handler) submit(r *http.Request, w http.ResponseWriter, c caller, procs
 	res, err := reporting.Submit(ctx, rec, cur, reporting.Report{Source: Source, Collector: Collector, At: h.now(), Procedures: procs})
 	if errors.Is(err, reporting.ErrRetiresMost) {
 		// Far likelier a partial export than the truth; a reorganisation is reported with the sheet collector.
-		return refuse(http.StatusConflict, err.Error()+"; nothing was stored")
+		return refuse(eConflict, err.Error()+"; nothing was stored")
 	}
 	if errors.Is(err, reporting.ErrTooLarge) {
-		return refuse(http.StatusRequestEntityTooLarge, err.Error()+"; nothing was stored")
+		return refuse(eTooLarge, err.Error()+"; nothing was stored")
 	}
 	if err != nil {
 		return err
