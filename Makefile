@@ -44,14 +44,16 @@ clickhouse:
 tools:
 	@bash .ci/install-tools
 
-# The fuzz targets, one after the other, each for FUZZTIME: the event decoder (and its one-pass reader against
-# encoding/json), the spreadsheet reader (any file, and a workbook's sheet), the intake API's bodies and the poller's
-# documents. A failure stops the run and leaves the input
-# under the package's testdata/fuzz/<target>/: once fixed, keep it there as a regression case. make fuzz FUZZTIME=10m
+# The fuzz targets, one after the other, each for FUZZTIME: the event decoder (and its reading of the envelope), the
+# strict JSON reader every entry point uses (its one pass against encoding/json), the spreadsheet reader (any file,
+# and a workbook's sheet), the intake API's bodies and the poller's documents. A failure stops the run and leaves the
+# input under the package's testdata/fuzz/<target>/: once fixed, keep it there as a regression case.
+# make fuzz FUZZTIME=10m
 FUZZTIME ?= 60s
 FUZZ_TARGETS = \
 	./internal/event:FuzzDecode \
-	./internal/event:FuzzReadObject \
+	./internal/event:FuzzEnvelopeOf \
+	./internal/event/strictjson:FuzzRead \
 	./collectors/sheet:FuzzRead \
 	./collectors/sheet:FuzzReadXLSX \
 	./collectors/intake:FuzzEvents \

@@ -64,7 +64,7 @@ func TestGrafanaReadsOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer projector.Close()
-	st, err := store.Open(ctx, projector, slog.New(slog.DiscardHandler))
+	st, err := store.Open(ctx, projector, slog.New(slog.DiscardHandler), store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

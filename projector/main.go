@@ -27,7 +27,7 @@ import (
 	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/projector/consumer"
 	"github.com/egovtrack/egovtrack/projector/metrics"
-	"github.com/egovtrack/egovtrack/projector/schema"
+	"github.com/egovtrack/egovtrack/projector/migrations"
 	"github.com/egovtrack/egovtrack/projector/store"
 )
 
@@ -36,7 +36,7 @@ type config struct {
 	ClickHouse chdb.Config     `envPrefix:"EGOV_CLICKHOUSE_"`
 	Consumer   consumer.Config `envPrefix:"EGOV_PROJECTOR_"`
 	// ClickHouseCluster is the ClickHouse cluster (remote_servers) the tables live on, replicated and distributed;
-	// empty for one server. See projector/schema's Cluster.
+	// empty for one server. See projector/migrations' Cluster.
 	ClickHouseCluster string `env:"EGOV_CLICKHOUSE_CLUSTER"`
 	// UntilCaughtUp stops the projector once every event in the stream is written, for batch jobs and the demo.
 	UntilCaughtUp bool `env:"EGOV_PROJECTOR_UNTIL_CAUGHT_UP" envDefault:"false"`
@@ -73,7 +73,7 @@ type command func(ctx context.Context, cfg config, out, progress io.Writer, log 
 // run carries out one command line (without the program's name) and returns its exit code: 0 done, 1 failed, 2 a
 // usage or configuration error, refused before anything was read, written or dropped.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	commands := map[string]command{"run": runProjector, "rebuild": rebuild, "healthcheck": probe}
+	commands := map[string]command{"run": runProjector, "rebuild": runRebuild, "healthcheck": probe}
 	var cmd command
 	if len(args) == 1 {
 		cmd = commands[args[0]]
@@ -149,7 +149,7 @@ func runProjector(ctx context.Context, cfg config, _, _ io.Writer, log *slog.Log
 	conn := metrics.Observe(raw, m.Health) // /healthz follows every call to ClickHouse
 	if cfg.ClickHouseCluster != "" {
 		// Before store.Open, whose single-server migrations then find every version recorded.
-		if _, err := schema.ApplyCluster(ctx, conn, schema.Cluster{Name: cfg.ClickHouseCluster}, log); err != nil {
+		if _, err := migrations.ApplyCluster(ctx, conn, migrations.Cluster{Name: cfg.ClickHouseCluster}, log); err != nil {
 			return err
 		}
 	}
@@ -158,7 +158,7 @@ func runProjector(ctx context.Context, cfg config, _, _ io.Writer, log *slog.Log
 		return err
 	}
 	// Each unit has one writer: this instance carries forward only its own units' coverage.
-	st, err := store.Open(ctx, conn, log, store.OwnUnits(part.Owns))
+	st, err := store.Open(ctx, conn, log, store.Config{Owns: part.Owns})
 	if err != nil {
 		return err
 	}

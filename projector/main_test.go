@@ -30,7 +30,7 @@ func TestREADMEDocumentsConfiguration(t *testing.T) {
 func TestCommandsRefuseWithoutAServer(t *testing.T) {
 	ch := chdbtest.New(t)
 	conn := chdbtest.Conn(t, ch)
-	if _, err := store.Open(t.Context(), conn, slog.New(slog.DiscardHandler)); err != nil {
+	if _, err := store.Open(t.Context(), conn, slog.New(slog.DiscardHandler), store.Config{}); err != nil {
 		t.Fatal(err)
 	}
 	unitRows := func() uint64 {

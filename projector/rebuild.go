@@ -7,13 +7,13 @@ import (
 
 	"github.com/egovtrack/egovtrack/internal/chdb"
 	"github.com/egovtrack/egovtrack/internal/stream"
-	rebuilder "github.com/egovtrack/egovtrack/projector/rebuild"
+	"github.com/egovtrack/egovtrack/projector/rebuild"
 )
 
-// rebuild recreates every projection from the stream, with the projector stopped: it drops the tables, recreates the
-// durable consumer and replays the whole stream through it (see projector/rebuild). Progress goes to stderr (a bar
-// on a terminal), the final count to out.
-func rebuild(ctx context.Context, cfg config, out, progress io.Writer, log *slog.Logger) error {
+// runRebuild recreates every projection from the stream, with the projector stopped: it drops the tables, recreates
+// the durable consumer and replays the whole stream through it (see projector/rebuild). Progress goes to stderr (a
+// bar on a terminal), the final count to out.
+func runRebuild(ctx context.Context, cfg config, out, progress io.Writer, log *slog.Logger) error {
 	conn, err := chdb.Open(ctx, cfg.ClickHouse)
 	if err != nil {
 		return err
@@ -28,7 +28,7 @@ func rebuild(ctx context.Context, cfg config, out, progress io.Writer, log *slog
 	if err != nil {
 		return err
 	}
-	res, err := rebuilder.Run(ctx, conn, s, cfg.Consumer, progress, log)
+	res, err := rebuild.Run(ctx, conn, s, cfg.Consumer, progress, log)
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ import (
 	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
 	"github.com/egovtrack/egovtrack/internal/units"
-	"github.com/egovtrack/egovtrack/projector/schema"
+	"github.com/egovtrack/egovtrack/projector/migrations"
 )
 
 // This file runs the projector's scale-out forms in this process, through run as `projector run` does: several
@@ -183,7 +183,7 @@ func TestScaleOut(t *testing.T) {
 		conn := chdbtest.Conn(t, db)
 		// Replicated tables and ON CLUSTER need a Keeper, which this server has not: the local tables keep their
 		// engines, and the Distributed tables over them are the real thing.
-		if _, err := schema.ApplyCluster(ctx, conn, schema.Cluster{Name: cluster, WithoutKeeper: true}, quietLog); err != nil {
+		if _, err := migrations.ApplyCluster(ctx, conn, migrations.Cluster{Name: cluster, WithoutKeeper: true}, quietLog); err != nil {
 			t.Fatal(err)
 		}
 		var engine string

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/egovtrack/egovtrack/internal/event"
+	"github.com/egovtrack/egovtrack/internal/event/strictjson"
 )
 
 // Media types the API reads. CloudEvents' own JSON media types are accepted for events, so that a client built on a
@@ -26,25 +27,25 @@ const (
 )
 
 // readBody checks the content type, reads at most maxBody bytes, and makes sure the body is one well-formed JSON
-// value in UTF-8 that gives each key of an object once. Each refusal says where the client went wrong: 415 for the
-// content type, 413 for the size, 400 with the byte offset for bytes that are not UTF-8 or not JSON, 422 with the
-// field and the byte offset for a key given twice or a string holding half of a surrogate pair. (encoding/json would
+// value in UTF-8 that gives each key of an object once. Each refusal says where the client went wrong: eMediaType for
+// the content type, eTooLarge for the size, eMalformed with the byte offset for bytes that are not UTF-8 or not JSON,
+// eInvalid with the field and the byte offset for a key given twice or a string holding half of a surrogate pair. (encoding/json would
 // read bytes that are not UTF-8, and half a pair, as U+FFFD, storing a name no one wrote, and keep the last value of a
 // key given twice.)
 //
-// Offsets are counted as json.SyntaxError counts them, the bytes read when the problem was found: the offending byte
-// is the offset-th, counting from 1 (see event.InvalidUTF8).
+// The JSON is read by strictjson, as every entry point reads it; offsets are counted as it counts them: the offending
+// byte is the offset-th, counting from 1.
 func readBody(w http.ResponseWriter, r *http.Request, maxBody int64, accept ...string) ([]byte, error) {
 	ct := r.Header.Get("Content-Type")
 	mt, params, err := mime.ParseMediaType(ct)
 	if ct == "" || err != nil || !slices.Contains(accept, mt) {
-		return nil, refuse(http.StatusUnsupportedMediaType,
+		return nil, refuse(eMediaType,
 			fmt.Sprintf("Content-Type is %q; send %s", ct, strings.Join(accept, " or ")))
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return nil, refuse(http.StatusUnsupportedMediaType, fmt.Sprintf("charset is %q; the API reads UTF-8 only", cs))
+		return nil, refuse(eMediaType, fmt.Sprintf("charset is %q; the API reads UTF-8 only", cs))
 	}
-	tooLarge := refuse(http.StatusRequestEntityTooLarge,
+	tooLarge := refuse(eTooLarge,
 		fmt.Sprintf("the body is larger than %d bytes: send fewer events a request (a catalogue this large needs EGOV_SERVE_MAX_BODY raised)", maxBody))
 	if r.ContentLength > maxBody {
 		return nil, tooLarge // refused before reading a byte of it
@@ -54,37 +55,32 @@ func readBody(w http.ResponseWriter, r *http.Request, maxBody int64, accept ...s
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return nil, tooLarge
 		}
-		return nil, refuse(http.StatusBadRequest, fmt.Sprintf("could not read the body: %v", err))
+		return nil, refuse(eMalformed, fmt.Sprintf("could not read the body: %v", err))
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
-		return nil, refuse(http.StatusBadRequest, "the body is empty: send a JSON document")
+		return nil, refuse(eMalformed, "the body is empty: send a JSON document")
 	}
-	if off, bad := event.InvalidUTF8(b); bad {
-		line, col := position(b, off)
-		e := refuse(http.StatusBadRequest,
-			fmt.Sprintf("the body is not valid UTF-8 at byte offset %d (line %d, column %d): send text in UTF-8, not a legacy Vietnamese encoding (TCVN3, VNI)", off, line, col))
-		e.body.Offset = &off
+	_, err = strictjson.Read(b)
+	if ue, ok := errors.AsType[*strictjson.InvalidUTF8Error](err); ok {
+		line, col := position(b, ue.Offset)
+		e := refuse(eMalformed,
+			fmt.Sprintf("the body is not valid UTF-8 at byte offset %d (line %d, column %d): send text in UTF-8, not a legacy Vietnamese encoding (TCVN3, VNI)", ue.Offset, line, col))
+		e.body.Offset = &ue.Offset
 		return nil, e
 	}
-	var v json.RawMessage
-	if err := json.Unmarshal(b, &v); err != nil {
-		if se, ok := errors.AsType[*json.SyntaxError](err); ok {
-			line, col := position(b, se.Offset)
-			e := refuse(http.StatusBadRequest, fmt.Sprintf("malformed JSON at byte offset %d (line %d, column %d): %s", se.Offset, line, col, se))
-			e.body.Offset = &se.Offset
-			return nil, e
-		}
-		return nil, refuse(http.StatusBadRequest, fmt.Sprintf("malformed JSON: %v", err))
+	if se, ok := errors.AsType[*strictjson.SyntaxError](err); ok {
+		line, col := position(b, se.Offset)
+		e := refuse(eMalformed, fmt.Sprintf("malformed JSON at byte offset %d (line %d, column %d): %s", se.Offset, line, col, se.Err))
+		e.body.Offset = &se.Offset
+		return nil, e
 	}
 	// encoding/json keeps the last of two values of a key: the client may have meant the first.
-	if err := event.CheckDuplicateKeys(b); err != nil {
-		de := err.(*event.DuplicateKeyError)
+	if de, ok := errors.AsType[*strictjson.DuplicateKeyError](err); ok {
 		return nil, fieldRefusal(b, "a field is given twice; nothing was stored", de.Field, de.Offset,
 			"is given twice (the second time at byte offset %d, line %d, column %d): give each field once")
 	}
 	// encoding/json reads half of a surrogate pair as U+FFFD: a character the client did not write.
-	if err := event.CheckLoneSurrogates(b); err != nil {
-		le := err.(*event.LoneSurrogateError)
+	if le, ok := errors.AsType[*strictjson.LoneSurrogateError](err); ok {
 		return nil, fieldRefusal(b, "a text holds half of a UTF-16 surrogate pair; nothing was stored", le.Field, le.Offset,
 			"holds "+le.Escape+" (at byte offset %d, line %d, column %d), half of a UTF-16 surrogate pair without its other half: "+
 				"write the character itself, or both halves of its pair")
@@ -92,11 +88,11 @@ func readBody(w http.ResponseWriter, r *http.Request, maxBody int64, accept ...s
 	return b, nil
 }
 
-// fieldRefusal refuses a body with 422 for what it holds at offset in field; msg is the field's message, formatted
+// fieldRefusal refuses a body as eInvalid for what it holds at offset in field; msg is the field's message, formatted
 // with the offset and its line and column.
 func fieldRefusal(b []byte, error, field string, offset int64, msg string) error {
 	line, col := position(b, offset)
-	e := refuse(http.StatusUnprocessableEntity, error, FieldError{Field: field, Message: fmt.Sprintf(msg, offset, line, col)})
+	e := refuse(eInvalid, error, FieldError{Field: field, Message: fmt.Sprintf(msg, offset, line, col)})
 	e.body.Offset = &offset
 	return e
 }
@@ -187,32 +183,10 @@ func joinPath(path, sub string) string {
 // describe says what is wrong with a value encoding/json refused, and where inside it, when it was nested.
 func describe(err error) (sub, msg string) {
 	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-		return te.Field, fmt.Sprintf("must be %s, not a JSON %s", jsonKind(te.Type), te.Value)
+		return te.Field, fmt.Sprintf("must be %s, not a JSON %s", strictjson.TypeName(te.Type), te.Value)
 	}
 	if pe, ok := errors.AsType[*time.ParseError](err); ok {
 		return "", fmt.Sprintf("%q is not a time in RFC 3339 form, like 2021-09-01T09:00:00+07:00", pe.Value)
 	}
 	return "", strings.TrimPrefix(err.Error(), "json: ")
-}
-
-func jsonKind(t reflect.Type) string {
-	if t == nil {
-		return "another type"
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.Struct, reflect.Map:
-		return "an object"
-	case reflect.Pointer:
-		return jsonKind(t.Elem())
-	}
-	return t.String()
 }

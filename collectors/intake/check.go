@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/egovtrack/egovtrack/collectors/catalogue"
+	"github.com/egovtrack/egovtrack/collectors/reporting"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/units"
 )
@@ -17,7 +17,7 @@ import (
 // idSet reads through to the stream and notes the id of every event read, so that the catalogue is loaded and the
 // stored ids are known in one pass.
 type idSet struct {
-	r   catalogue.Reader
+	r   reporting.Reader
 	ids map[string]bool
 }
 
@@ -40,12 +40,12 @@ type conflict struct {
 }
 
 // check holds the events to the unit's catalogue as the stream knows it, applying them in order of effective time
-// (the order catalogue.Load folds them in), so that a batch may register a procedure and then change its level. It
+// (the order reporting.Load folds them in), so that a batch may register a procedure and then change its level. It
 // returns the events to publish, in that order: an event already in the stream, under the current id or an earlier
 // rule's, is a re-send, accepted with its current id and not stored again.
 func (h *handler) check(ctx context.Context, unit units.Ref, evs []incoming) ([]event.Envelope, []conflict, error) {
 	stored := idSet{r: h.read, ids: map[string]bool{}}
-	cat, err := catalogue.Load(ctx, &stored, unit)
+	cat, err := reporting.Load(ctx, &stored, unit)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -95,7 +95,7 @@ func (h *handler) check(ctx context.Context, unit units.Ref, evs []incoming) ([]
 // have (or no longer has), a level change from a level the procedure is not at, or a change that would take effect
 // before the procedure's latest one (the catalogue folds changes in order of effective time, so it would be
 // overtaken and never seen).
-func conflictsWith(cat catalogue.Catalogue, d event.Data) []FieldError {
+func conflictsWith(cat reporting.Catalogue, d event.Data) []FieldError {
 	var (
 		code  string
 		needs bool // the procedure must be in the catalogue and active
@@ -137,13 +137,13 @@ func conflictsWith(cat catalogue.Catalogue, d event.Data) []FieldError {
 	return fs
 }
 
-// apply folds an accepted event into the catalogue, as catalogue.Load folds the stream, so that the next event of a
+// apply folds an accepted event into the catalogue, as reporting.Load folds the stream, so that the next event of a
 // batch is checked against the state this one leaves.
-func apply(cat *catalogue.Catalogue, d event.Data) {
+func apply(cat *reporting.Catalogue, d event.Data) {
 	switch d := d.(type) {
 	case *event.ProcedureRegisteredData:
-		cat.Procedures[d.Procedure] = catalogue.Entry{
-			Procedure: catalogue.Procedure{Code: d.Procedure, Name: d.Name, Sector: d.Sector, Eligible: d.Eligible, Level: d.Level},
+		cat.Procedures[d.Procedure] = reporting.Entry{
+			Procedure: reporting.Procedure{Code: d.Procedure, Name: d.Name, Sector: d.Sector, Eligible: d.Eligible, Level: d.Level},
 			Active:    true, Since: d.EffectiveAt,
 		}
 	case *event.LevelChangedData:

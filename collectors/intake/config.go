@@ -28,7 +28,7 @@ type Config struct {
 	Burst int     `env:"BURST" envDefault:"30"`
 	// EventRate and EventBurst limit each token by the events it sends: EventBurst at once, then EventRate a second.
 	// The most a unit sends at once is its first whole catalogue, an event a procedure: about 2,000 for the largest
-	// province, at most catalogue.MaxProcedures (10,000) for any. After that a unit reports tens of changes a day,
+	// province, at most reporting.MaxProcedures (10,000) for any. After that a unit reports tens of changes a day,
 	// and one event a second is 86,400 a day. A request of events is counted by the events it holds, a re-sent one
 	// too; a catalogue by the changes it publishes, not by its procedures. A request over the limit is refused with
 	// 429 and Retry-After; one with more events than EventBurst, which would never be let in, with 413.

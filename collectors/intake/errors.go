@@ -2,11 +2,12 @@ package intake
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
-	"github.com/egovtrack/egovtrack/collectors/catalogue"
+	"github.com/egovtrack/egovtrack/collectors/reporting"
 	"github.com/egovtrack/egovtrack/internal/event"
 )
 
@@ -31,27 +32,93 @@ type FieldError struct {
 	Value string `json:"value,omitempty"`
 }
 
-// apiError is a refusal the client can act on. Handlers return it; the edge turns it into a status and a body.
-type apiError struct {
-	status     int
-	body       ErrorResponse
-	challenge  string // WWW-Authenticate of a 401
-	retryAfter string // Retry-After of a 429, in seconds
+// code says what kind of refusal or failure a request met. Each is chosen where the problem is found; statuses turns
+// it into HTTP, and answer and write into the response, at the edge (fail, jsonErrors): the one place that knows
+// which status each kind gets. openapi.yaml documents the statuses.
+type code string
+
+const (
+	eMediaType    code = "unsupported_media_type" // a Content-Type or charset the API does not read
+	eMalformed    code = "malformed"              // a body that is not UTF-8 JSON, or could not be read
+	eInvalid      code = "invalid"                // JSON that breaks the contract or the API's forms
+	eConflict     code = "conflict"               // valid, but at odds with the unit's catalogue as the stream holds it
+	eTooLarge     code = "too_large"              // more than one request may carry
+	eUnauthorized code = "unauthorized"           // no valid token
+	eForbidden    code = "forbidden"              // a token of another unit
+	eTooMany      code = "too_many_requests"      // over a rate limit, for now: retry after
+	eNotFound     code = "not_found"              // no such endpoint
+	eMethod       code = "method_not_allowed"     // an endpoint of another method
+	eInternal     code = "internal"               // a defect of the server, which a retry does not fix
+	eUnavailable  code = "unavailable"            // the stream could not be read or did not acknowledge: retry
+)
+
+// statuses is the HTTP status of each code.
+var statuses = map[code]int{
+	eMediaType:    http.StatusUnsupportedMediaType,
+	eMalformed:    http.StatusBadRequest,
+	eInvalid:      http.StatusUnprocessableEntity,
+	eConflict:     http.StatusConflict,
+	eTooLarge:     http.StatusRequestEntityTooLarge,
+	eUnauthorized: http.StatusUnauthorized,
+	eForbidden:    http.StatusForbidden,
+	eTooMany:      http.StatusTooManyRequests,
+	eNotFound:     http.StatusNotFound,
+	eMethod:       http.StatusMethodNotAllowed,
+	eInternal:     http.StatusInternalServerError,
+	eUnavailable:  http.StatusServiceUnavailable,
 }
 
+// apiError is what a request is answered with when it is not served: the kind of problem, the body that says what to
+// do about it, and the headers some kinds carry. Handlers return it; the edge writes it.
+type apiError struct {
+	code       code
+	body       ErrorResponse
+	challenge  string // WWW-Authenticate, of eUnauthorized
+	retryAfter string // Retry-After in seconds, of eTooMany and eUnavailable
+}
+
+func (e *apiError) status() int { return statuses[e.code] }
+
 func (e *apiError) Error() string {
-	s := fmt.Sprintf("%d %s", e.status, e.body.Error)
+	s := fmt.Sprintf("%d %s", e.status(), e.body.Error)
 	for _, f := range e.body.Fields {
 		s += fmt.Sprintf("; %s: %s", f.Field, f.Message)
 	}
 	return s
 }
 
-func refuse(status int, msg string, fields ...FieldError) *apiError {
+func refuse(c code, msg string, fields ...FieldError) *apiError {
 	if fields == nil {
 		fields = []FieldError{} // always an array, so that clients can iterate without a null check
 	}
-	return &apiError{status: status, body: ErrorResponse{Error: msg, Fields: fields}}
+	return &apiError{code: c, body: ErrorResponse{Error: msg, Fields: fields}}
+}
+
+// answer is what a request whose handler returned err is answered: the refusal the handler made, or else the
+// server's failure. What the server built broke the contract, or its clock is wrong: a defect (eInternal). Anything
+// else is the stream's, which could not be read or did not acknowledge in time (eUnavailable): a retry may fix it,
+// and a retry is safe because ids are derived from the facts.
+func answer(err error) *apiError {
+	if ae, ok := errors.AsType[*apiError](err); ok {
+		return ae
+	}
+	if _, ok := errors.AsType[event.FieldErrors](err); ok || errors.Is(err, reporting.ErrClock) {
+		return refuse(eInternal, "internal error")
+	}
+	e := refuse(eUnavailable, "the event stream is unavailable; retry later: sending the same events again is safe, they keep their ids")
+	e.retryAfter = "30"
+	return e
+}
+
+// write sends ae as the response: its status, its headers and its body.
+func write(w http.ResponseWriter, ae *apiError) {
+	if ae.challenge != "" {
+		w.Header().Set("WWW-Authenticate", ae.challenge)
+	}
+	if ae.retryAfter != "" {
+		w.Header().Set("Retry-After", ae.retryAfter)
+	}
+	writeJSON(w, ae.status(), ae.body)
 }
 
 // envelopeFields are the CloudEvents attributes of an envelope; the contract's field errors name every other field
@@ -76,7 +143,7 @@ func fromEvent(prefix string, es event.FieldErrors) []FieldError {
 }
 
 // fromRows turns a snapshot's row errors into field errors; a row is the procedure at index Line-1.
-func fromRows(es []catalogue.RowError) []FieldError {
+func fromRows(es []reporting.RowError) []FieldError {
 	out := make([]FieldError, 0, len(es))
 	for _, e := range es {
 		out = append(out, FieldError{

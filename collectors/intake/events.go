@@ -96,7 +96,7 @@ func (h *handler) postEvents(w http.ResponseWriter, r *http.Request, c caller) e
 		if batch {
 			msg = fmt.Sprintf("%d of %d events are invalid; none was stored", invalid, len(raws))
 		}
-		return refuse(http.StatusUnprocessableEntity, msg, fields...)
+		return refuse(eInvalid, msg, fields...)
 	}
 
 	ctx := r.Context()
@@ -114,7 +114,7 @@ func (h *handler) postEvents(w http.ResponseWriter, r *http.Request, c caller) e
 		for _, cf := range conflicts {
 			fs = append(fs, prefixed(at(cf.index), cf.fields)...)
 		}
-		return refuse(http.StatusConflict,
+		return refuse(eConflict,
 			fmt.Sprintf("the events conflict with %s's catalogue as the event stream holds it; none was stored", c.unit), fs...)
 	}
 	res, err := h.pub.Publish(ctx, fresh, nil)
@@ -141,11 +141,11 @@ func splitEvents(body []byte) (raws []json.RawMessage, batch bool, err error) {
 			return nil, true, fmt.Errorf("split a checked array: %w", err)
 		}
 		if len(raws) == 0 {
-			return nil, true, refuse(http.StatusUnprocessableEntity, "the array holds no events")
+			return nil, true, refuse(eInvalid, "the array holds no events")
 		}
 		return raws, true, nil
 	}
-	return nil, false, refuse(http.StatusUnprocessableEntity, "the body must be an event (a JSON object) or an array of events")
+	return nil, false, refuse(eInvalid, "the body must be an event (a JSON object) or an array of events")
 }
 
 // parseEvent reads one event, either a full CloudEvents envelope (it has specversion) or the short form of type and

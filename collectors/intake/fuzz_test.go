@@ -101,8 +101,8 @@ func checkRefusal(t *testing.T, err error) {
 	if !ok {
 		t.Fatalf("error %v (%T) is not a refusal", err, err)
 	}
-	if ae.status < 400 || ae.status > 499 || ae.body.Error == "" {
-		t.Fatalf("refused with %d %q", ae.status, ae.body.Error)
+	if ae.status() < 400 || ae.status() > 499 || ae.body.Error == "" {
+		t.Fatalf("refused with %d %q", ae.status(), ae.body.Error)
 	}
 	said := ae.body.Error
 	for _, f := range ae.body.Fields {

@@ -18,8 +18,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/egovtrack/egovtrack/collectors/catalogue"
-	"github.com/egovtrack/egovtrack/internal/event"
+	"github.com/egovtrack/egovtrack/collectors/reporting"
 	"github.com/egovtrack/egovtrack/internal/natsauth"
 	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/internal/units"
@@ -29,7 +28,7 @@ type handler struct {
 	cfg    Config
 	tokens Tokens
 	pub    stream.Publisher
-	read   catalogue.Reader
+	read   reporting.Reader
 	log    *slog.Logger
 	now    func() time.Time
 	locks  unitLocks
@@ -55,10 +54,10 @@ type route struct {
 
 // NewHandler returns the intake API. Events are published with pub, and checked against each unit's catalogue read
 // back through r (a *stream.Conn is both); now is the handler's clock: the time a catalogue snapshot takes effect,
-// and the time its rate limits and log sampling count (the event contract's checks of future times use event.Now).
-// Requests are served one at a time per unit, so that two requests of one unit are not both checked against the
-// catalogue as it was before either.
-func NewHandler(cfg Config, tokens Tokens, pub stream.Publisher, r catalogue.Reader, log *slog.Logger, now func() time.Time) http.Handler {
+// and the time its rate limits and log sampling count (the event contract's checks of future times read the system
+// clock, as event.New and event.Decode do everywhere). Requests are served one at a time per unit, so that two
+// requests of one unit are not both checked against the catalogue as it was before either.
+func NewHandler(cfg Config, tokens Tokens, pub stream.Publisher, r reporting.Reader, log *slog.Logger, now func() time.Time) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -107,9 +106,9 @@ func (h *handler) forUnit(serve func(http.ResponseWriter, *http.Request, caller)
 	})
 }
 
-// authorize finds the unit of the request's bearer token: 401 without a valid token, 429 when the token is over its
-// limit of requests or, for a request without a valid token, its client's address over its own; 403 when the token
-// is another unit's. Refusals are logged, sampled, with the units involved and where the request came from, never
+// authorize finds the unit of the request's bearer token: eUnauthorized without a valid token, eTooMany when the
+// token is over its limit of requests or, for a request without a valid token, its client's address over its own;
+// eForbidden when the token is another unit's. Refusals are logged, sampled, with the units involved and where the request came from, never
 // with the token.
 func (h *handler) authorize(r *http.Request) (caller, error) {
 	now := h.now()
@@ -135,7 +134,7 @@ func (h *handler) authorize(r *http.Request) (caller, error) {
 		h.refused.noToken.log(now, func(n int) {
 			h.log.Warn("request without a bearer token refused", "target", target, "remote", r.RemoteAddr, "path", r.URL.Path, notLogged(n))
 		})
-		e := refuse(http.StatusUnauthorized, "missing bearer token: send the header Authorization: Bearer <your unit's token>")
+		e := refuse(eUnauthorized, "missing bearer token: send the header Authorization: Bearer <your unit's token>")
 		e.challenge = `Bearer realm="egovtrack"`
 		return caller{}, e
 	}
@@ -143,7 +142,7 @@ func (h *handler) authorize(r *http.Request) (caller, error) {
 		h.refused.invalidToken.log(now, func(n int) {
 			h.log.Warn("invalid token refused", "target", target, "remote", r.RemoteAddr, "path", r.URL.Path, notLogged(n))
 		})
-		e := refuse(http.StatusUnauthorized, "invalid token: it is not one of the tokens issued to units")
+		e := refuse(eUnauthorized, "invalid token: it is not one of the tokens issued to units")
 		e.challenge = `Bearer realm="egovtrack", error="invalid_token"`
 		return caller{}, e
 	}
@@ -161,13 +160,13 @@ func (h *handler) authorize(r *http.Request) (caller, error) {
 			h.log.Warn("token of another unit refused", "token_unit", cred.unit, "credential", c.cred, "target", target,
 				"remote", r.RemoteAddr, "path", r.URL.Path, notLogged(n))
 		})
-		return c, refuse(http.StatusForbidden, fmt.Sprintf("this token reports for %s, not for %s", cred.unit, target))
+		return c, refuse(eForbidden, fmt.Sprintf("this token reports for %s, not for %s", cred.unit, target))
 	}
 	return c, nil
 }
 
 // takeEvents takes n events from the bucket of c's token, what says what they are ("this request has", "this
-// catalogue makes"): 429 when they are not free yet, 413 when they never will be.
+// catalogue makes"): eTooMany when they are not free yet, eTooLarge when they never will be.
 func (h *handler) takeEvents(r *http.Request, c caller, n int, what string) error {
 	now := h.now()
 	ok, wait, never := h.limits.allowEvents(c.credential, n, now)
@@ -187,40 +186,24 @@ func (h *handler) takeEvents(r *http.Request, c caller, n int, what string) erro
 // notLogged is the log attribute counting the refusals of a kind left out of the log since its last line.
 func notLogged(n int) slog.Attr { return slog.Int("not_logged", n) }
 
-// fail writes a refusal as the client's error, and anything else as the server's: the stream could not be read
-// or did not acknowledge in time, which a retry may fix, and a retry is safe because ids are derived from the facts.
+// fail answers a request that was not served (see answer), and logs it: a refusal as the client's doing, anything
+// else as the server's failure. A request the client abandoned is not answered.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, c caller, err error) {
-	if ae, ok := errors.AsType[*apiError](err); ok {
-		if ae.challenge != "" {
-			w.Header().Set("WWW-Authenticate", ae.challenge)
-		}
-		if ae.retryAfter != "" {
-			w.Header().Set("Retry-After", ae.retryAfter)
-		}
-		switch ae.status {
-		case http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests: // logged where refused
-		default:
-			h.log.Info("request refused", "unit", c.unit, "credential", c.cred, "method", r.Method, "path", r.URL.Path,
-				"status", ae.status, "error", ae.body.Error, "fields", len(ae.body.Fields))
-			h.log.Debug("request refused: fields", "unit", c.unit, "detail", ae.Error())
-		}
-		writeJSON(w, ae.status, ae.body)
-		return
-	}
-	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+	if _, refused := errors.AsType[*apiError](err); !refused && r.Context().Err() != nil && errors.Is(err, context.Canceled) {
 		h.log.Info("request abandoned by the client", "unit", c.unit, "credential", c.cred, "path", r.URL.Path, "err", err)
 		return
 	}
-	// What the server built broke the contract, or its clock is wrong: a defect, which a retry does not fix.
-	if _, ok := errors.AsType[event.FieldErrors](err); ok || errors.Is(err, catalogue.ErrClock) {
+	ae := answer(err)
+	switch ae.code {
+	case eUnauthorized, eForbidden, eTooMany: // logged where refused
+	case eInternal, eUnavailable:
 		h.log.Error("request failed", "unit", c.unit, "credential", c.cred, "path", r.URL.Path, "err", err)
-		writeJSON(w, http.StatusInternalServerError, refuse(http.StatusInternalServerError, "internal error").body)
-		return
+	default:
+		h.log.Info("request refused", "unit", c.unit, "credential", c.cred, "method", r.Method, "path", r.URL.Path,
+			"status", ae.status(), "error", ae.body.Error, "fields", len(ae.body.Fields))
+		h.log.Debug("request refused: fields", "unit", c.unit, "detail", ae.Error())
 	}
-	h.log.Error("request failed", "unit", c.unit, "credential", c.cred, "path", r.URL.Path, "err", err)
-	w.Header().Set("Retry-After", "30")
-	writeJSON(w, http.StatusServiceUnavailable, refuse(http.StatusServiceUnavailable,
-		"the event stream is unavailable; retry later: sending the same events again is safe, they keep their ids").body)
+	write(w, ae)
 }
 
 // unitLocks serialise the requests of each unit: each checks the unit's catalogue and then publishes, and must not
@@ -264,11 +247,11 @@ func jsonErrors(mux *http.ServeMux) http.Handler {
 		mux.ServeHTTP(cw, r)
 		switch cw.status {
 		case http.StatusNotFound:
-			writeJSON(w, cw.status, refuse(cw.status, fmt.Sprintf("no endpoint %s: see openapi.yaml", r.URL.Path)).body)
+			write(w, refuse(eNotFound, fmt.Sprintf("no endpoint %s: see openapi.yaml", r.URL.Path)))
 		case http.StatusMethodNotAllowed:
 			allow := cw.header.Get("Allow")
 			w.Header().Set("Allow", allow)
-			writeJSON(w, cw.status, refuse(cw.status, fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, allow)).body)
+			write(w, refuse(eMethod, fmt.Sprintf("%s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, allow)))
 		default:
 			maps.Copy(w.Header(), cw.header)
 			w.WriteHeader(cw.status)

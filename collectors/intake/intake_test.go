@@ -18,8 +18,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/egovtrack/egovtrack/collectors/catalogue"
 	"github.com/egovtrack/egovtrack/collectors/intake"
+	"github.com/egovtrack/egovtrack/collectors/reporting"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
@@ -179,9 +179,9 @@ func (a *api) envelopes(subject string) []event.Envelope {
 	return out
 }
 
-func (a *api) catalogue() catalogue.Catalogue {
+func (a *api) catalogue() reporting.Catalogue {
 	a.t.Helper()
-	cat, err := catalogue.Load(a.t.Context(), a.conn, thaiNguyen)
+	cat, err := reporting.Load(a.t.Context(), a.conn, thaiNguyen)
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -706,7 +706,7 @@ func TestCatalogueLargerThanAnyUnitsIsRefused(t *testing.T) {
 	a := newAPI(t)
 	var b strings.Builder
 	b.WriteString(`{"procedures": [`)
-	for i := range catalogue.MaxProcedures + 1 {
+	for i := range reporting.MaxProcedures + 1 {
 		if i > 0 {
 			b.WriteString(",")
 		}

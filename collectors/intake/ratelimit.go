@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"math"
-	"net/http"
 	"net/netip"
 	"strconv"
 	"sync"
@@ -158,7 +157,7 @@ func tooManyUnknown(retryAfter time.Duration) *apiError {
 
 func retry(after time.Duration, msg string) *apiError {
 	secs := max(1, int(math.Ceil(after.Seconds())))
-	e := refuse(http.StatusTooManyRequests, fmt.Sprintf("%s; retry after %d s", msg, secs))
+	e := refuse(eTooMany, fmt.Sprintf("%s; retry after %d s", msg, secs))
 	e.retryAfter = strconv.Itoa(secs)
 	return e
 }
@@ -166,6 +165,6 @@ func retry(after time.Duration, msg string) *apiError {
 // eventsTooLarge is the refusal of a request with more events than its token's bucket holds: it would never be let
 // in.
 func eventsTooLarge(n int, what string, cfg Config) *apiError {
-	return refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("%s %d events, more than the %d a token may send at once (%sEVENT_BURST): send fewer events a request",
+	return refuse(eTooLarge, fmt.Sprintf("%s %d events, more than the %d a token may send at once (%sEVENT_BURST): send fewer events a request",
 		what, n, cfg.EventBurst, EnvPrefix))
 }

@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/egovtrack/egovtrack/collectors/catalogue"
+	"github.com/egovtrack/egovtrack/collectors/reporting"
 	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/internal/tlsfiles"
 )
@@ -19,7 +19,7 @@ import (
 // one.
 type Stream interface {
 	stream.Publisher
-	catalogue.Reader
+	reporting.Reader
 }
 
 // Serve runs the intake API on cfg.Addr with the tokens of cfg.TokensFile until ctx ends, then stops accepting

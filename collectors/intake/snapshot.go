@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/egovtrack/egovtrack/collectors/catalogue"
+	"github.com/egovtrack/egovtrack/collectors/reporting"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/internal/units"
@@ -39,7 +39,7 @@ type Counts struct {
 }
 
 // putCatalogue takes a unit's whole catalogue and publishes the differences to what the stream knows, with one
-// report-submitted event (catalogue.Submit): the same path as a spreadsheet import, so that both report alike.
+// report-submitted event (reporting.Submit): the same path as a spreadsheet import, so that both report alike.
 func (h *handler) putCatalogue(w http.ResponseWriter, r *http.Request, c caller) error {
 	body, err := readBody(w, r, h.cfg.MaxBody, mediaJSON)
 	if err != nil {
@@ -50,21 +50,21 @@ func (h *handler) putCatalogue(w http.ResponseWriter, r *http.Request, c caller)
 		h.log.Warn("catalogue for another unit refused", "credential", c.cred, "unit", c.unit, "claimed_unit", claimed)
 	}
 	if len(fields) > 0 {
-		return refuse(http.StatusUnprocessableEntity, "the catalogue is invalid; nothing was stored", fields...)
+		return refuse(eInvalid, "the catalogue is invalid; nothing was stored", fields...)
 	}
 	return h.submit(r, w, c, procs)
 }
 
 // parseCatalogue reads the body of a catalogue snapshot for unit: the procedures, the unit the body claims, and every
 // problem found, field by field. Procedures are returned only when there is none.
-func parseCatalogue(body []byte, unit units.Ref) ([]catalogue.Procedure, units.Ref, []FieldError) {
+func parseCatalogue(body []byte, unit units.Ref) ([]reporting.Procedure, units.Ref, []FieldError) {
 	snap, claimed, fields := parseSnapshot(body, unit)
 	if len(snap.Procedures) == 0 {
 		return nil, claimed, fields
 	}
 	// Also for a snapshot with fields at fault, so that one answer lists every problem; a row error on a field that
 	// could not even be decoded says nothing more and is left out.
-	procs, rowErrs := catalogue.ParseRows(snap.Rows())
+	procs, rowErrs := reporting.ParseRows(snap.Rows())
 	have := map[string]bool{}
 	for _, f := range fields {
 		have[f.Field] = true
@@ -80,25 +80,25 @@ func parseCatalogue(body []byte, unit units.Ref) ([]catalogue.Procedure, units.R
 	return procs, claimed, nil
 }
 
-func (h *handler) submit(r *http.Request, w http.ResponseWriter, c caller, procs []catalogue.Procedure) error {
+func (h *handler) submit(r *http.Request, w http.ResponseWriter, c caller, procs []reporting.Procedure) error {
 	ctx := r.Context()
 	unlock, err := h.locks.lock(ctx, c.unit)
 	if err != nil {
 		return fmt.Errorf("wait for %s's other requests: %w", c.unit, err)
 	}
 	defer unlock()
-	cur, err := catalogue.Load(ctx, h.read, c.unit)
+	cur, err := reporting.Load(ctx, h.read, c.unit)
 	if err != nil {
 		return err
 	}
 	rec := &recorder{pub: h.pub, take: func(n int) error { return h.takeEvents(r, c, n, "this catalogue makes") }}
-	res, err := catalogue.Submit(ctx, rec, cur, catalogue.Report{Source: Source, Collector: Collector, At: h.now(), Procedures: procs})
-	if errors.Is(err, catalogue.ErrRetiresMost) {
+	res, err := reporting.Submit(ctx, rec, cur, reporting.Report{Source: Source, Collector: Collector, At: h.now(), Procedures: procs})
+	if errors.Is(err, reporting.ErrRetiresMost) {
 		// Far likelier a partial export than the truth; a reorganisation is reported with the sheet collector.
-		return refuse(http.StatusConflict, err.Error()+"; nothing was stored")
+		return refuse(eConflict, err.Error()+"; nothing was stored")
 	}
-	if errors.Is(err, catalogue.ErrTooLarge) {
-		return refuse(http.StatusRequestEntityTooLarge, err.Error()+"; nothing was stored")
+	if errors.Is(err, reporting.ErrTooLarge) {
+		return refuse(eTooLarge, err.Error()+"; nothing was stored")
 	}
 	if err != nil {
 		return err
@@ -120,15 +120,15 @@ func (h *handler) submit(r *http.Request, w http.ResponseWriter, c caller, procs
 	return nil
 }
 
-// parseSnapshot decodes a catalogue.Snapshot field by field, and returns the unit it claims. Its unit may be left
+// parseSnapshot decodes a reporting.Snapshot field by field, and returns the unit it claims. Its unit may be left
 // out (the path names it) but may not differ. An empty catalogue is refused: it would retire every procedure of the unit, which is far likelier a
 // broken export than the truth.
-func parseSnapshot(body []byte, unit units.Ref) (_ catalogue.Snapshot, claimed units.Ref, _ []FieldError) {
+func parseSnapshot(body []byte, unit units.Ref) (_ reporting.Snapshot, claimed units.Ref, _ []FieldError) {
 	var top struct {
 		Unit       *units.Ref      `json:"unit"`
 		Procedures json.RawMessage `json:"procedures"`
 	}
-	snap := catalogue.Snapshot{Unit: unit}
+	snap := reporting.Snapshot{Unit: unit}
 	if bytes.TrimLeft(body, " \t\r\n")[0] != '{' {
 		return snap, unit, []FieldError{{Message: "the body must be a catalogue snapshot: a JSON object with \"unit\" and \"procedures\""}}
 	}
@@ -148,14 +148,14 @@ func parseSnapshot(body []byte, unit units.Ref) (_ catalogue.Snapshot, claimed u
 	case len(items) == 0:
 		return snap, claimed, append(fields, FieldError{Field: "procedures",
 			Message: "is empty: a snapshot lists every procedure the unit offers, and an empty one would retire them all"})
-	case len(items) > catalogue.MaxProcedures:
+	case len(items) > reporting.MaxProcedures:
 		// Refused before each is decoded.
 		return snap, claimed, append(fields, FieldError{Field: "procedures", Message: fmt.Sprintf(
 			"holds %d procedures, more than the %d a catalogue may hold (the largest province has about 2,000, the national database about 6,000 for all units)",
-			len(items), catalogue.MaxProcedures)})
+			len(items), reporting.MaxProcedures)})
 	}
 	for i, raw := range items {
-		var it catalogue.SnapshotItem
+		var it reporting.SnapshotItem
 		fields = append(fields, decodeFields(raw, &it, fmt.Sprintf("procedures[%d].", i),
 			`is not a field of a procedure, which has "code", "name", "sector", "eligible" and "level"`)...)
 		snap.Procedures = append(snap.Procedures, it)
@@ -163,7 +163,7 @@ func parseSnapshot(body []byte, unit units.Ref) (_ catalogue.Snapshot, claimed u
 	return snap, claimed, fields
 }
 
-// recorder notes the ids Submit publishes, for the response (catalogue.Result carries only counts), and takes the
+// recorder notes the ids Submit publishes, for the response (reporting.Result carries only counts), and takes the
 // changes it publishes from the token's bucket of events first.
 type recorder struct {
 	pub  stream.Publisher

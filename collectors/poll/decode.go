@@ -5,18 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"reflect"
 	"strings"
 
-	"github.com/egovtrack/egovtrack/collectors/catalogue"
-	"github.com/egovtrack/egovtrack/internal/event"
+	"github.com/egovtrack/egovtrack/collectors/reporting"
+	"github.com/egovtrack/egovtrack/internal/event/strictjson"
 	"github.com/egovtrack/egovtrack/internal/units"
 )
 
 // RowsError lists every invalid procedure of a document. Row n is the n-th item of "procedures", counting from 1.
 type RowsError struct {
-	Rows []catalogue.RowError
+	Rows []reporting.RowError
 }
 
 // shownRows is how many row errors an error message spells out; the log lists them all (see Run).
@@ -42,29 +40,17 @@ func (e *RowsError) Error() string {
 func (e *RowsError) Is(target error) bool { return target == ErrInvalidRows }
 
 // decode reads a portal's document and returns the procedures it reports for want. Anything doubtful refuses the
-// whole document: reporting part of a catalogue would retire the rest. Byte offsets in the errors count the bytes read
-// when the problem was found, as everywhere in egovtrack (see event.InvalidUTF8).
-func decode(body []byte, want units.Ref) ([]catalogue.Procedure, error) {
-	if off, bad := event.InvalidUTF8(body); bad {
-		// encoding/json would quietly turn bad bytes into U+FFFD and store mangled names; say where they are.
-		return nil, fmt.Errorf("%w: invalid UTF-8 at byte offset %d", ErrMalformed, off)
+// whole document: reporting part of a catalogue would retire the rest. The JSON is read by strictjson, as every entry
+// point reads it: bytes that are not UTF-8, a key given twice and half of a surrogate pair are refused (encoding/json
+// would store mangled names, or keep the last of two values the portal may have meant the first of), with the byte
+// offset where they are.
+func decode(body []byte, want units.Ref) ([]reporting.Procedure, error) {
+	if _, err := strictjson.Read(body); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrMalformed, notJSON(err, len(body)))
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	var snap catalogue.Snapshot
-	if err := dec.Decode(&snap); err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrMalformed, describeJSONError(err, len(body)))
-	}
-	end := dec.InputOffset()
-	if err := dec.Decode(&json.RawMessage{}); err != io.EOF {
-		return nil, fmt.Errorf("%w: more data after the document, which ends at byte offset %d", ErrMalformed, end)
-	}
-	// encoding/json keeps the last value of a key given twice; the portal may have meant the first.
-	if err := event.CheckDuplicateKeys(body); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	// encoding/json reads half of a surrogate pair (\ud800) as U+FFFD: a name the portal did not write.
-	if err := event.CheckLoneSurrogates(body); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	var snap reporting.Snapshot
+	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&snap); err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrMalformed, describeJSONError(err))
 	}
 	if snap.Unit == (units.Ref{}) {
 		return nil, fmt.Errorf("%w: \"unit\" is missing", ErrMalformed)
@@ -78,55 +64,41 @@ func decode(body []byte, want units.Ref) ([]catalogue.Procedure, error) {
 		// own database. Accepting it would retire every procedure of the unit.
 		return nil, fmt.Errorf("%w: \"procedures\" is missing or empty", ErrMalformed)
 	}
-	if n := len(snap.Procedures); n > catalogue.MaxProcedures {
+	if n := len(snap.Procedures); n > reporting.MaxProcedures {
 		return nil, fmt.Errorf("%w: it lists %d procedures, more than the %d a catalogue may hold (the largest province has about 2,000, the national database about 6,000 for all units)",
-			ErrMalformed, n, catalogue.MaxProcedures)
+			ErrMalformed, n, reporting.MaxProcedures)
 	}
-	procs, rowErrs := catalogue.ParseRows(snap.Rows())
+	procs, rowErrs := reporting.ParseRows(snap.Rows())
 	if len(rowErrs) > 0 {
 		return nil, &RowsError{Rows: rowErrs}
 	}
 	return procs, nil
 }
 
-// describeJSONError says where a document stops being the expected JSON.
-func describeJSONError(err error, size int) string {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
+// notJSON says why a document of size bytes is not the JSON strictjson reads.
+func notJSON(err error, size int) string {
+	se, ok := errors.AsType[*strictjson.SyntaxError](err)
 	switch {
-	case errors.As(err, &syn):
-		return fmt.Sprintf("not JSON at byte offset %d: %v", syn.Offset, syn)
-	case errors.As(err, &typ):
+	case !ok:
+		return err.Error() // not UTF-8, a key given twice, half of a surrogate pair: each says where
+	case se.Empty:
+		return "empty body"
+	case se.Truncated:
+		return fmt.Sprintf("the JSON ends early, at byte offset %d", size)
+	case se.ValueEnd > 0:
+		return fmt.Sprintf("more data after the document, which ends at byte offset %d", se.ValueEnd)
+	}
+	return fmt.Sprintf("not JSON at byte offset %d: %v", se.Offset, se.Err)
+}
+
+// describeJSONError says where a document of JSON is not the catalogue expected.
+func describeJSONError(err error) string {
+	if typ, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
 		field := typ.Field
 		if field == "" {
 			field = "the document"
 		}
-		return fmt.Sprintf("%s is a JSON %s at byte offset %d, want %s", field, typ.Value, typ.Offset, jsonKind(typ.Type))
-	case errors.Is(err, io.EOF):
-		return "empty body"
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Sprintf("the JSON ends early, at byte offset %d", size)
+		return fmt.Sprintf("%s is a JSON %s at byte offset %d, want %s", field, typ.Value, typ.Offset, strictjson.TypeName(typ.Type))
 	}
 	return err.Error()
-}
-
-// jsonKind names a Go type the way the README describes the document, not by its Go name.
-func jsonKind(t reflect.Type) string {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.Struct, reflect.Map:
-		return "an object"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
-		return "a number"
-	}
-	return t.String()
 }

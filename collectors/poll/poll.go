@@ -1,5 +1,5 @@
 // Package poll is the `poll` collector: it polls a provincial portal's HTTP endpoint that serves the unit's whole
-// catalogue as JSON (a catalogue.Snapshot, see README.md) and reports it like every collector, publishing only what
+// catalogue as JSON (a reporting.Snapshot, see README.md) and reports it like every collector, publishing only what
 // changed since the stream last heard of the unit, plus one report-submitted event.
 //
 // A poll either records the whole catalogue or nothing: an error status after the retries, a body that is not the
@@ -16,7 +16,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/egovtrack/egovtrack/collectors/catalogue"
+	"github.com/egovtrack/egovtrack/collectors/reporting"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/stream"
 )
@@ -56,8 +56,8 @@ func (s Status) String() string {
 // Outcome is what one successful poll did.
 type Outcome struct {
 	Status Status
-	// Result is what catalogue.Submit did, for Submitted and Repeat.
-	Result catalogue.Result
+	// Result is what reporting.Submit did, for Submitted and Repeat.
+	Result reporting.Result
 }
 
 // Poller polls one unit's portal. It remembers the validators (ETag or Last-Modified) of the last document it
@@ -66,7 +66,7 @@ type Outcome struct {
 type Poller struct {
 	cfg    Config
 	pub    stream.Publisher
-	r      catalogue.Reader
+	r      reporting.Reader
 	log    *slog.Logger
 	now    func() time.Time
 	client *http.Client
@@ -78,7 +78,7 @@ type Poller struct {
 
 // NewPoller checks cfg and returns a poller publishing to pub and reading the unit's catalogue back from r (a
 // *stream.Conn is both). now is the clock events are stamped with; nil means time.Now.
-func NewPoller(cfg Config, pub stream.Publisher, r catalogue.Reader, log *slog.Logger, now func() time.Time) (*Poller, error) {
+func NewPoller(cfg Config, pub stream.Publisher, r reporting.Reader, log *slog.Logger, now func() time.Time) (*Poller, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -120,12 +120,12 @@ func (p *Poller) PollOnce(ctx context.Context) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, p.wrap(err)
 	}
-	cur, err := catalogue.Load(ctx, p.r, p.cfg.Unit.Ref)
+	cur, err := reporting.Load(ctx, p.r, p.cfg.Unit.Ref)
 	if err != nil {
 		return Outcome{}, p.wrap(err)
 	}
 	// A portal's truncated answer must not retire the rest: AllowRetireMost stays off.
-	res, err := catalogue.Submit(ctx, p.pub, cur, catalogue.Report{Source: Source, Collector: Collector, At: at, Procedures: procs})
+	res, err := reporting.Submit(ctx, p.pub, cur, reporting.Report{Source: Source, Collector: Collector, At: at, Procedures: procs})
 	if err != nil {
 		// Events stored before the failure are true facts; the next poll reads them back and publishes the rest.
 		// The validators stay, so that the next poll fetches the document again instead of hearing 304.
@@ -175,7 +175,7 @@ func (p *Poller) logRows(err error) {
 // one tries again. With an Interval of 0 it polls once and returns that poll's error for the caller to log, logging
 // itself only the invalid values, one per line. Each poll is one Load of the unit's catalogue from r and at most one
 // Submit to pub; now stamps the events.
-func Run(ctx context.Context, cfg Config, pub stream.Publisher, r catalogue.Reader, log *slog.Logger, now func() time.Time) error {
+func Run(ctx context.Context, cfg Config, pub stream.Publisher, r reporting.Reader, log *slog.Logger, now func() time.Time) error {
 	p, err := NewPoller(cfg, pub, r, log, now)
 	if err != nil {
 		return err

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/egovtrack/egovtrack/collectors/catalogue"
 	"github.com/egovtrack/egovtrack/collectors/poll"
+	"github.com/egovtrack/egovtrack/collectors/reporting"
 	"github.com/egovtrack/egovtrack/internal/event"
 )
 
@@ -292,12 +292,12 @@ func TestInvalidRowsAreListed(t *testing.T) {
 	if !errors.As(err, &re) {
 		t.Fatalf("poll: %v, want a RowsError", err)
 	}
-	want := []catalogue.RowError{
-		{Line: 2, Column: catalogue.ColCode, Value: "12345", Reason: "is not a procedure code of the national database, like 1.001234"},
-		{Line: 2, Column: catalogue.ColName, Value: " ", Reason: "is empty"},
-		{Line: 2, Column: catalogue.ColEligible, Value: "", Reason: "is not one of có/không (yes/no)"},
-		{Line: 3, Column: catalogue.ColCode, Value: "1.000001", Reason: "is already on row 1"},
-		{Line: 3, Column: catalogue.ColLevel, Value: "mostly", Reason: `"mostly" is not a level (1–4, partial or full)`},
+	want := []reporting.RowError{
+		{Line: 2, Column: reporting.ColCode, Value: "12345", Reason: "is not a procedure code of the national database, like 1.001234"},
+		{Line: 2, Column: reporting.ColName, Value: " ", Reason: "is empty"},
+		{Line: 2, Column: reporting.ColEligible, Value: "", Reason: "is not one of có/không (yes/no)"},
+		{Line: 3, Column: reporting.ColCode, Value: "1.000001", Reason: "is already on row 1"},
+		{Line: 3, Column: reporting.ColLevel, Value: "mostly", Reason: `"mostly" is not a level (1–4, partial or full)`},
 	}
 	if !slices.Equal(re.Rows, want) {
 		t.Errorf("row errors\n  %v\nwant\n  %v", re.Rows, want)

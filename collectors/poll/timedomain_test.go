@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/egovtrack/egovtrack/collectors/catalogue"
+	"github.com/egovtrack/egovtrack/collectors/reporting"
 )
 
 // A portal's document holds no time: its events take effect when it is polled, by the poller's clock. A clock
@@ -32,7 +32,7 @@ func TestPollOnAClockOutsideTheTimeDomainPublishesNothing(t *testing.T) {
 	for _, tt := range cases {
 		clk.set(tt.clock)
 		out, err := poller.PollOnce(t.Context())
-		if !errors.Is(err, catalogue.ErrClock) || !strings.Contains(err.Error(), tt.says) {
+		if !errors.Is(err, reporting.ErrClock) || !strings.Contains(err.Error(), tt.says) {
 			t.Errorf("clock at %s: %+v, %v; want ErrClock saying %q", tt.clock, out, err, tt.says)
 		}
 	}

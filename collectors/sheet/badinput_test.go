@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/egovtrack/egovtrack/collectors/catalogue"
+	"github.com/egovtrack/egovtrack/collectors/reporting"
 	"github.com/egovtrack/egovtrack/collectors/sheet"
 )
 
@@ -46,8 +46,8 @@ func TestBadInput(t *testing.T) {
 		unit string // --unit, province/19 when empty
 		// read is the error of sheet.ReadFile, exactly; "" when the file is read.
 		read string
-		// rows are the row errors of sheet.Parse, exactly.
-		rows []catalogue.RowError
+		// rows are the row errors of reporting.ParseRows, exactly.
+		rows []reporting.RowError
 		// out are lines of what the officer reads (words, whatever the spaces between them).
 		out []string
 		// published: the file is accepted.
@@ -66,13 +66,13 @@ func TestBadInput(t *testing.T) {
 		{
 			item: "wrong types: a word where có/không is expected",
 			file: csv(row("1.001193", "Đăng ký khai sinh", "Hộ tịch", "có lẽ", "4")),
-			rows: []catalogue.RowError{{Line: 2, Column: "eligible", Value: "có lẽ", Reason: "is not one of có/không (yes/no)"}},
+			rows: []reporting.RowError{{Line: 2, Column: "eligible", Value: "có lẽ", Reason: "is not one of có/không (yes/no)"}},
 			out:  []string{`2 D Đủ điều kiện mức 4 "có lẽ" is not one of có/không (yes/no)`},
 		},
 		{
 			item: "wrong types: a code typed into a number cell, which drops its last zero",
 			file: book(catalogueSheet([]string{"<c><v>1.00012</v></c>", "Đăng ký khai sinh", "Hộ tịch", "Có", "4"})),
-			rows: []catalogue.RowError{{Line: 3, Column: "code", Value: "1.00012", Reason: "is not a procedure code of the national database, like 1.001234"}},
+			rows: []reporting.RowError{{Line: 3, Column: "code", Value: "1.00012", Reason: "is not a procedure code of the national database, like 1.001234"}},
 			out:  []string{`3 A Mã thủ tục "1.00012" is not a procedure code of the national database, like 1.001234`},
 		},
 		{
@@ -84,7 +84,7 @@ func TestBadInput(t *testing.T) {
 		{
 			item: "invalid level",
 			file: csv(row("1.001193", "Đăng ký khai sinh", "Hộ tịch", "Có", "Mức độ 5"), row("1.001022", "Đăng ký kết hôn", "Hộ tịch", "Có", "cao")),
-			rows: []catalogue.RowError{
+			rows: []reporting.RowError{
 				{Line: 2, Column: "level", Value: "Mức độ 5", Reason: "5 is out of range 1–4"},
 				{Line: 3, Column: "level", Value: "cao", Reason: `"cao" is not a level (1–4, partial or full)`},
 			},
@@ -106,7 +106,7 @@ func TestBadInput(t *testing.T) {
 			file: func(t *testing.T) string {
 				var b strings.Builder
 				b.WriteString(header)
-				for i := range catalogue.MaxProcedures + 1 {
+				for i := range reporting.MaxProcedures + 1 {
 					b.WriteString(row(fmt.Sprintf("1.%06d", i), "Đăng ký khai sinh", "Hộ tịch", "Có", "4"))
 				}
 				return writeFile(t, "danh-muc.csv", b.String())
@@ -116,31 +116,31 @@ func TestBadInput(t *testing.T) {
 		{
 			item: "oversized payload: a cell far longer than a name",
 			file: csv(row("1.001193", strings.Repeat("Đăng ký khai sinh ", 60), "Hộ tịch", "Có", "4")),
-			rows: []catalogue.RowError{{Line: 2, Column: "name", Value: strings.Repeat("Đăng ký khai sinh ", 60), Reason: "is 1079 characters long, more than the 1000 a name may be"}},
+			rows: []reporting.RowError{{Line: 2, Column: "name", Value: strings.Repeat("Đăng ký khai sinh ", 60), Reason: "is 1079 characters long, more than the 1000 a name may be"}},
 			out:  []string{"2 B Tên thủ tục", "is 1079 characters long, more than the 1000 a name may be"},
 		},
 		{
 			item: "formula injection: a name that runs as a formula (DDE) when exported to a spreadsheet",
 			file: csv(row("1.001193", `=cmd|' /C calc'!A0`, "Hộ tịch", "Có", "4")),
-			rows: []catalogue.RowError{{Line: 2, Column: "name", Value: `=cmd|' /C calc'!A0`, Reason: `starts with "=", which a spreadsheet program runs as a formula when the text is exported: write the text without it`}},
+			rows: []reporting.RowError{{Line: 2, Column: "name", Value: `=cmd|' /C calc'!A0`, Reason: `starts with "=", which a spreadsheet program runs as a formula when the text is exported: write the text without it`}},
 			out:  []string{`2 B Tên thủ tục "=cmd|' /C calc'!A0" starts with "="`},
 		},
 		{
 			item: "formula injection: a sector starting with + and a function call, in a workbook",
 			file: book(catalogueSheet([]string{"1.001193", "Đăng ký khai sinh", `+HYPERLINK("http://x.example","Hộ tịch")`, "Có", "4"})),
-			rows: []catalogue.RowError{{Line: 3, Column: "sector", Value: `+HYPERLINK("http://x.example","Hộ tịch")`, Reason: `starts with "+" followed by a formula, which a spreadsheet program runs when the text is exported: write the text without the leading "+"`}},
+			rows: []reporting.RowError{{Line: 3, Column: "sector", Value: `+HYPERLINK("http://x.example","Hộ tịch")`, Reason: `starts with "+" followed by a formula, which a spreadsheet program runs when the text is exported: write the text without the leading "+"`}},
 			out:  []string{`3 C Lĩnh vực`, `starts with "+" followed by a formula`},
 		},
 		{
 			item: "a bidirectional override in a name, which shows it in another order",
 			file: csv(row("1.001193", "Đăng ký khai sinh‮abc", "Hộ tịch", "Có", "4")),
-			rows: []catalogue.RowError{{Line: 2, Column: "name", Value: "Đăng ký khai sinh‮abc", Reason: "holds the invisible character U+202E (RIGHT-TO-LEFT OVERRIDE), which makes the text show in another order than it is written, at character 18: remove it"}},
+			rows: []reporting.RowError{{Line: 2, Column: "name", Value: "Đăng ký khai sinh‮abc", Reason: "holds the invisible character U+202E (RIGHT-TO-LEFT OVERRIDE), which makes the text show in another order than it is written, at character 18: remove it"}},
 			out:  []string{"2 B Tên thủ tục", "holds the invisible character U+202E (RIGHT-TO-LEFT OVERRIDE)"},
 		},
 		{
 			item: "NUL in a name, which a workbook writes _x0000_",
 			file: book(catalogueSheet([]string{"1.001193", "Đăng ký_x0000_khai sinh", "Hộ tịch", "Có", "4"})),
-			rows: []catalogue.RowError{{Line: 3, Column: "name", Value: "Đăng ký\x00khai sinh", Reason: "holds a NUL character (U+0000), which many programs take for the end of the text, at character 8: remove it"}},
+			rows: []reporting.RowError{{Line: 3, Column: "name", Value: "Đăng ký\x00khai sinh", Reason: "holds a NUL character (U+0000), which many programs take for the end of the text, at character 8: remove it"}},
 			out:  []string{"3 B Tên thủ tục", "holds a NUL character (U+0000)"},
 		},
 		{
@@ -215,7 +215,7 @@ func TestBadInput(t *testing.T) {
 		{
 			item: "XLSX with a formula whose value is empty",
 			file: book(catalogueSheet([]string{"1.001193", "Đăng ký khai sinh", formula(`IF(1=1,"","Hộ tịch")`, "str", ptr("")), "Có", "4"})),
-			rows: []catalogue.RowError{{Line: 3, Column: "sector", Value: "", Reason: "is empty"}},
+			rows: []reporting.RowError{{Line: 3, Column: "sector", Value: "", Reason: "is empty"}},
 			out:  []string{"3 C Lĩnh vực (empty) is empty"},
 		},
 		{
@@ -237,7 +237,7 @@ func TestBadInput(t *testing.T) {
 		{
 			item: "duplicate rows",
 			file: csv(row(khaiSinh...), row(ketHon...), row("1.001193", "Đăng ký khai sinh (lần hai)", "Hộ tịch", "Có", "4")),
-			rows: []catalogue.RowError{{Line: 4, Column: "code", Value: "1.001193", Reason: "is already on row 2"}},
+			rows: []reporting.RowError{{Line: 4, Column: "code", Value: "1.001193", Reason: "is already on row 2"}},
 			out:  []string{`4 A Mã thủ tục "1.001193" is already on row 2`},
 		},
 		{
@@ -269,7 +269,7 @@ func TestBadInput(t *testing.T) {
 			case tc.read == "" && err != nil:
 				t.Fatalf("read: %v", err)
 			case tc.read == "":
-				if _, bad := sheet.Parse(tab); !slices.Equal(bad, tc.rows) {
+				if _, bad := reporting.ParseRows(tab.Rows); !slices.Equal(bad, tc.rows) {
 					t.Errorf("row errors\n  %q\nwant\n  %q", bad, tc.rows)
 				}
 			}

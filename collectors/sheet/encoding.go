@@ -10,7 +10,7 @@ import (
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/unicode/norm"
 
-	"github.com/egovtrack/egovtrack/collectors/catalogue"
+	"github.com/egovtrack/egovtrack/collectors/reporting"
 )
 
 // Encoding is how the text of a CSV file was read.
@@ -273,7 +273,7 @@ func recordTexts(recs []record) []string {
 func nonBlank(cells []string) []string {
 	var out []string
 	for _, c := range cells {
-		if c = catalogue.Clean(c); c != "" {
+		if c = reporting.Clean(c); c != "" {
 			out = append(out, c)
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/egovtrack/egovtrack/collectors/catalogue"
+	"github.com/egovtrack/egovtrack/collectors/reporting"
 	"github.com/egovtrack/egovtrack/collectors/sheet"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/units"
@@ -38,8 +38,8 @@ func FuzzReadXLSX(f *testing.F) {
 }
 
 // checkRead reads a file and checks that Read does not panic, that what it refuses it refuses with an error of one
-// of the kinds it documents and a message, and that what it reads is a table whose rows Parse turns into row errors
-// that name a row and a column, or into procedures the event contract accepts.
+// of the kinds it documents and a message, and that what it reads is a table whose rows reporting.ParseRows turns
+// into row errors that name a row and a column, or into procedures the event contract accepts.
 func checkRead(t *testing.T, file []byte) {
 	tab, err := sheet.Read(context.Background(), bytes.NewReader(file))
 	if err != nil {
@@ -75,14 +75,14 @@ func checkRead(t *testing.T, file []byte) {
 		}
 		last = r.Line
 		lines[r.Line] = true
-		if catalogue.Clean(r.Code+r.Name+r.Sector+r.Eligible+r.Level) == "" {
+		if reporting.Clean(r.Code+r.Name+r.Sector+r.Eligible+r.Level) == "" {
 			t.Fatalf("blank row %d read", r.Line)
 		}
 	}
-	procs, bad := sheet.Parse(tab)
+	procs, bad := reporting.ParseRows(tab.Rows)
 	badLines := map[int]bool{}
 	for _, e := range bad {
-		if !lines[e.Line] || e.Reason == "" || !slices.Contains([]string{catalogue.ColCode, catalogue.ColName, catalogue.ColSector, catalogue.ColEligible, catalogue.ColLevel}, e.Column) {
+		if !lines[e.Line] || e.Reason == "" || !slices.Contains([]string{reporting.ColCode, reporting.ColName, reporting.ColSector, reporting.ColEligible, reporting.ColLevel}, e.Column) {
 			t.Fatalf("row error %+v names no row or column of the table", e)
 		}
 		badLines[e.Line] = true
@@ -94,7 +94,7 @@ func checkRead(t *testing.T, file []byte) {
 		d := &event.ProcedureRegisteredData{Unit: units.Ref{Kind: units.Province, Code: "19"}, Procedure: p.Code, Name: p.Name,
 			Sector: p.Sector, Eligible: p.Eligible, Level: p.Level, EffectiveAt: time.Date(2021, 7, 1, 2, 0, 0, 0, time.UTC)}
 		if _, err := event.New(sheet.Source, d); err != nil {
-			t.Fatalf("procedure %+v, which Parse accepted, breaks the contract: %v", p, err)
+			t.Fatalf("procedure %+v, which reporting.ParseRows accepted, breaks the contract: %v", p, err)
 		}
 	}
 }

@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/egovtrack/egovtrack/collectors/catalogue"
+	"github.com/egovtrack/egovtrack/collectors/reporting"
 )
 
-// The bounds of what the reader reads. A catalogue holds at most catalogue.MaxProcedures procedures (10,000: the
+// The bounds of what the reader reads. A catalogue holds at most reporting.MaxProcedures procedures (10,000: the
 // largest unit's catalogue, a province's, has about 2,000, the national database about 6,000 for every unit
 // together), one a row, on about ten columns; its file takes a few hundred kilobytes. A file far beyond that is not a
 // catalogue, and a few kilobytes of XLSX can unzip to gigabytes: every bound below is checked while the file is read
@@ -19,7 +19,7 @@ const (
 	maxFileBytes = 32 << 20
 
 	// maxRows bounds the rows holding a value: the procedures, and as many again for titles, blank rows and notes.
-	maxRows = 2 * catalogue.MaxProcedures
+	maxRows = 2 * reporting.MaxProcedures
 	// maxColumns bounds the columns holding a value: a catalogue has about ten; 256 (A to IV) is as far as Excel
 	// 97–2003 went. The reader holds a row from column A to its last value, so one value in column XFD costs 16,384
 	// cells.

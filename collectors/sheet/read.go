@@ -14,7 +14,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
-	"github.com/egovtrack/egovtrack/collectors/catalogue"
+	"github.com/egovtrack/egovtrack/collectors/reporting"
 )
 
 // Format is the kind of spreadsheet file.
@@ -45,14 +45,14 @@ func (c Column) Letter() string {
 }
 
 // Table is a catalogue spreadsheet as read: where its header stood and the rows beneath it, numbered as the officer
-// sees them in Excel. Values are as written; Parse interprets them.
+// sees them in Excel. Values are as written; reporting.ParseRows interprets them.
 type Table struct {
 	Format    Format
 	Sheet     string            // the worksheet read, for XLSX
 	HeaderRow int               // row number of the header
-	Columns   map[string]Column // by catalogue column name (catalogue.ColCode, …)
+	Columns   map[string]Column // by catalogue column name (reporting.ColCode, …)
 	Ignored   []string          // headers of the columns that are not read, such as "STT" or "Ghi chú"
-	Rows      []catalogue.Row   // non-blank rows under the header
+	Rows      []reporting.Row   // non-blank rows under the header
 	// Encoding is how a CSV file's text was read: UTF8, or Windows1258 for the plain "CSV (Comma delimited)" of a
 	// Vietnamese Windows. Empty for a workbook, whose text is Unicode.
 	Encoding Encoding
@@ -115,19 +115,19 @@ func templateHeaders(f func(column) string) string {
 }
 
 // column is one of the catalogue's columns and the headers that name it. Headers are compared folded (see
-// catalogue.Fold), so each spelling below also stands for its forms in upper case, without diacritics and in NFD.
+// reporting.Fold), so each spelling below also stands for its forms in upper case, without diacritics and in NFD.
 type column struct {
-	name    string // catalogue.ColCode, …
+	name    string // reporting.ColCode, …
 	vi, en  string // the templates' headers
 	aliases []string
 }
 
 var columns = []column{
-	{catalogue.ColCode, "Mã thủ tục", "code", []string{"Mã thủ tục hành chính", "Mã TTHC", "Mã số thủ tục", "Mã số TTHC", "Mã số", "Mã", "procedure code"}},
-	{catalogue.ColName, "Tên thủ tục", "name", []string{"Tên thủ tục hành chính", "Tên TTHC", "Tên", "procedure name", "procedure"}},
-	{catalogue.ColSector, "Lĩnh vực", "sector", []string{"Lĩnh vực thủ tục", "sector name"}},
-	{catalogue.ColEligible, "Đủ điều kiện mức 4", "eligible", []string{"Đủ điều kiện mức độ 4", "Đủ điều kiện toàn trình", "Đủ điều kiện", "Toàn trình", "Đủ điều kiện cung cấp toàn trình", "eligible for level 4", "eligible for full online", "full online eligible"}},
-	{catalogue.ColLevel, "Mức độ", "level", []string{"Mức độ DVC", "Mức độ DVCTT", "Mức độ dịch vụ công", "Mức độ dịch vụ công trực tuyến", "Mức", "online level", "service level"}},
+	{reporting.ColCode, "Mã thủ tục", "code", []string{"Mã thủ tục hành chính", "Mã TTHC", "Mã số thủ tục", "Mã số TTHC", "Mã số", "Mã", "procedure code"}},
+	{reporting.ColName, "Tên thủ tục", "name", []string{"Tên thủ tục hành chính", "Tên TTHC", "Tên", "procedure name", "procedure"}},
+	{reporting.ColSector, "Lĩnh vực", "sector", []string{"Lĩnh vực thủ tục", "sector name"}},
+	{reporting.ColEligible, "Đủ điều kiện mức 4", "eligible", []string{"Đủ điều kiện mức độ 4", "Đủ điều kiện toàn trình", "Đủ điều kiện", "Toàn trình", "Đủ điều kiện cung cấp toàn trình", "eligible for level 4", "eligible for full online", "full online eligible"}},
+	{reporting.ColLevel, "Mức độ", "level", []string{"Mức độ DVC", "Mức độ DVCTT", "Mức độ dịch vụ công", "Mức độ dịch vụ công trực tuyến", "Mức", "online level", "service level"}},
 }
 
 // headerIndex maps every folded header to its column.
@@ -168,7 +168,7 @@ func headerKey(s string) string {
 			b.WriteRune(r)
 		}
 	}
-	return catalogue.Fold(b.String())
+	return reporting.Fold(b.String())
 }
 
 // record is one non-blank row of a sheet with its row number.
@@ -179,7 +179,7 @@ type record struct {
 
 func blank(cells []string) bool {
 	for _, c := range cells {
-		if catalogue.Clean(c) != "" {
+		if reporting.Clean(c) != "" {
 			return false
 		}
 	}
@@ -203,7 +203,7 @@ func matchHeader(rec record) (header, int) {
 	}
 	known := 0
 	for i, cell := range rec.cells {
-		text := catalogue.Clean(cell)
+		text := reporting.Clean(cell)
 		if text == "" {
 			continue
 		}
@@ -256,7 +256,7 @@ func headerError(sheet string, recs []record, h header, found bool) *HeaderError
 	}
 	e.Row = rec.line
 	for _, c := range rec.cells {
-		if t := catalogue.Clean(c); t != "" {
+		if t := reporting.Clean(c); t != "" {
 			e.Found = append(e.Found, t)
 		}
 	}
@@ -281,7 +281,7 @@ func table(format Format, sheet string, recs []record, h header) Table {
 		if blank(v) {
 			continue
 		}
-		t.Rows = append(t.Rows, catalogue.Row{Line: rec.line, Code: v[0], Name: v[1], Sector: v[2], Eligible: v[3], Level: v[4]})
+		t.Rows = append(t.Rows, reporting.Row{Line: rec.line, Code: v[0], Name: v[1], Sector: v[2], Eligible: v[3], Level: v[4]})
 	}
 	return t
 }
@@ -321,7 +321,7 @@ func tooLargeFile() error {
 // Errors: *HeaderError when the header lacks a column or gives one twice; ErrEmpty when the file holds no row at
 // all; *FontEncodingError for text typed in a TCVN3 (ABC) or VNI font rather than Unicode; *CellsError for a
 // workbook whose catalogue has merged cells or formulas without a value; *LimitError for a file beyond the bounds
-// of a catalogue (more than catalogue.MaxProcedures procedures among them); and errors that say what else the file
+// of a catalogue (more than reporting.MaxProcedures procedures among them); and errors that say what else the file
 // is (an .xls, UTF-16, not text, a damaged workbook).
 func Read(ctx context.Context, r io.Reader) (Table, error) {
 	var buf bytes.Buffer
@@ -433,13 +433,13 @@ func finish(format Format, sheet string, recs []record, h header, known int) (Ta
 		return Table{}, headerError(sheet, recs, h, known >= 0)
 	}
 	t := table(format, sheet, recs, h)
-	if n := len(t.Rows); n > catalogue.MaxProcedures {
+	if n := len(t.Rows); n > reporting.MaxProcedures {
 		where := "the file"
 		if sheet != "" {
 			where = fmt.Sprintf("sheet %q", sheet)
 		}
 		return Table{}, &LimitError{where, fmt.Sprintf("has %s rows of procedures under the header (row %d), more than the %s a catalogue may hold (the largest province has about 2,000, the national database about 6,000 for all units)",
-			thousands(n), t.HeaderRow, thousands(catalogue.MaxProcedures)), "check that the file is one unit's catalogue, and that no rows were pasted twice"}
+			thousands(n), t.HeaderRow, thousands(reporting.MaxProcedures)), "check that the file is one unit's catalogue, and that no rows were pasted twice"}
 	}
 	return t, nil
 }
@@ -482,7 +482,7 @@ func splitCSV(ctx context.Context, data []byte, sep rune, limit int) ([]record, 
 				if limit < maxRows {
 					return recs, nil
 				}
-				return nil, &LimitError{"the file", fmt.Sprintf("has more than %s rows with values (row %s is one more), the most a catalogue may take (%s procedures, and as many rows again for titles and notes)", thousands(maxRows), thousands(start-inside), thousands(catalogue.MaxProcedures)),
+				return nil, &LimitError{"the file", fmt.Sprintf("has more than %s rows with values (row %s is one more), the most a catalogue may take (%s procedures, and as many rows again for titles and notes)", thousands(maxRows), thousands(start-inside), thousands(reporting.MaxProcedures)),
 					"check that the file is one unit's catalogue, and delete the rows below it"}
 			}
 			if len(cells) > maxColumns && !blank(cells[maxColumns:]) {
@@ -587,10 +587,4 @@ func sheetRecords(ctx context.Context, f *excelize.File, sheet string) ([]record
 		return nil, fmt.Errorf("sheet %q: %w", sheet, err)
 	}
 	return recs, nil
-}
-
-// Parse checks a table's rows with catalogue.ParseRows, which reads the spellings officers use ("Mức độ 4", "Toan
-// trinh", "Đủ điều kiện", …) as every collector does.
-func Parse(t Table) ([]catalogue.Procedure, []catalogue.RowError) {
-	return catalogue.ParseRows(t.Rows)
 }

@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
-	"github.com/egovtrack/egovtrack/collectors/catalogue"
+	"github.com/egovtrack/egovtrack/collectors/reporting"
 	"github.com/egovtrack/egovtrack/collectors/sheet"
 )
 
@@ -26,7 +26,7 @@ func writeFile(t *testing.T, name, content string) string {
 	return path
 }
 
-var khaiSinh = catalogue.Procedure{Code: "1.001193", Name: "Đăng ký khai sinh", Sector: "Hộ tịch", Eligible: true, Level: 4}
+var khaiSinh = reporting.Procedure{Code: "1.001193", Name: "Đăng ký khai sinh", Sector: "Hộ tịch", Eligible: true, Level: 4}
 
 // Headers are found in Vietnamese or English, whatever the case, diacritics, Unicode form, byte order mark,
 // separator, column order, remarks in parentheses and title rows above them.
@@ -67,11 +67,11 @@ func TestReadFindsTheHeader(t *testing.T) {
 			if len(tab.Rows) != 1 || tab.Rows[0].Line != tc.line {
 				t.Fatalf("rows %+v, want one on row %d", tab.Rows, tc.line)
 			}
-			procs, errs := sheet.Parse(tab)
+			procs, errs := reporting.ParseRows(tab.Rows)
 			if len(errs) > 0 {
 				t.Fatalf("row errors: %v", errs)
 			}
-			if !reflect.DeepEqual(procs, []catalogue.Procedure{khaiSinh}) {
+			if !reflect.DeepEqual(procs, []reporting.Procedure{khaiSinh}) {
 				t.Errorf("procedures %+v, want %+v", procs, khaiSinh)
 			}
 		})
@@ -150,7 +150,7 @@ func TestCSVRowNumbers(t *testing.T) {
 	if want := []int{2, 4, 5}; !reflect.DeepEqual(lines, want) {
 		t.Errorf("row numbers %v, want %v", lines, want)
 	}
-	procs, errs := sheet.Parse(tab)
+	procs, errs := reporting.ParseRows(tab.Rows)
 	if len(errs) > 0 || procs[0].Name != "Đăng ký khai sinh" || procs[1].Name != "Đăng ký kết hôn" {
 		t.Errorf("procedures %+v, errors %v", procs, errs)
 	}
@@ -180,7 +180,7 @@ func TestXLSXSheetAndRowNumbers(t *testing.T) {
 	if len(tab.Rows) != 2 || tab.Rows[0].Line != 4 || tab.Rows[1].Line != 6 {
 		t.Fatalf("rows %+v, want rows 4 and 6", tab.Rows)
 	}
-	procs, errs := sheet.Parse(tab)
+	procs, errs := reporting.ParseRows(tab.Rows)
 	if len(errs) > 0 || len(procs) != 2 || procs[0] != khaiSinh || !procs[1].Eligible || procs[1].Level != 3 {
 		t.Errorf("procedures %+v, errors %v", procs, errs)
 	}
@@ -192,28 +192,28 @@ func TestXLSXSheetAndRowNumbers(t *testing.T) {
 	}
 }
 
-// The spellings officers use are read (by catalogue.ParseRows and event.ParseLevel, as every collector reads them);
+// The spellings officers use are read (by reporting.ParseRows and event.ParseLevel, as every collector reads them);
 // wrong values keep what the officer wrote.
 func TestParseVietnameseSpellings(t *testing.T) {
-	row := func(eligible, level string) catalogue.Row {
-		return catalogue.Row{Line: 2, Code: "1.001193", Name: "Đăng ký khai sinh", Sector: "Hộ tịch", Eligible: eligible, Level: level}
+	row := func(eligible, level string) reporting.Row {
+		return reporting.Row{Line: 2, Code: "1.001193", Name: "Đăng ký khai sinh", Sector: "Hộ tịch", Eligible: eligible, Level: level}
 	}
 	tests := []struct {
 		eligible, level string
-		want            catalogue.Procedure
-		bad             *catalogue.RowError
+		want            reporting.Procedure
+		bad             *reporting.RowError
 	}{
 		{"Có", "Mức độ 4", khaiSinh, nil},
 		{"co", "muc do 4", khaiSinh, nil},
 		{"Đủ điều kiện", "Toan trinh", khaiSinh, nil},
-		{"Khong du dieu kien", "MỨC ĐỘ 2", catalogue.Procedure{Code: "1.001193", Name: "Đăng ký khai sinh", Sector: "Hộ tịch", Level: 2}, nil},
-		{"khong", "Mot phan", catalogue.Procedure{Code: "1.001193", Name: "Đăng ký khai sinh", Sector: "Hộ tịch", Level: 3}, nil},
-		{"Có", "Mức độ 5", catalogue.Procedure{}, &catalogue.RowError{Line: 2, Column: catalogue.ColLevel, Value: "Mức độ 5"}},
-		{"", "4", catalogue.Procedure{}, &catalogue.RowError{Line: 2, Column: catalogue.ColEligible, Value: ""}},
+		{"Khong du dieu kien", "MỨC ĐỘ 2", reporting.Procedure{Code: "1.001193", Name: "Đăng ký khai sinh", Sector: "Hộ tịch", Level: 2}, nil},
+		{"khong", "Mot phan", reporting.Procedure{Code: "1.001193", Name: "Đăng ký khai sinh", Sector: "Hộ tịch", Level: 3}, nil},
+		{"Có", "Mức độ 5", reporting.Procedure{}, &reporting.RowError{Line: 2, Column: reporting.ColLevel, Value: "Mức độ 5"}},
+		{"", "4", reporting.Procedure{}, &reporting.RowError{Line: 2, Column: reporting.ColEligible, Value: ""}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.eligible+"/"+tc.level, func(t *testing.T) {
-			procs, errs := sheet.Parse(sheet.Table{Rows: []catalogue.Row{row(tc.eligible, tc.level)}})
+			procs, errs := reporting.ParseRows([]reporting.Row{row(tc.eligible, tc.level)})
 			if tc.bad == nil {
 				if len(errs) > 0 || len(procs) != 1 || procs[0] != tc.want {
 					t.Errorf("got %+v, %v; want %+v", procs, errs, tc.want)
@@ -260,7 +260,7 @@ func TestReadVietnameseInEveryEncoding(t *testing.T) {
 			if tab.Encoding != enc.want {
 				t.Errorf("read as %s, want %s", tab.Encoding, enc.want)
 			}
-			procs, bad := sheet.Parse(tab)
+			procs, bad := reporting.ParseRows(tab.Rows)
 			if len(bad) > 0 || len(procs) != len(names) {
 				t.Fatalf("%d procedures, errors %v", len(procs), bad)
 			}

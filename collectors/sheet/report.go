@@ -6,7 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/egovtrack/egovtrack/collectors/catalogue"
+	"github.com/egovtrack/egovtrack/collectors/reporting"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/units"
 )
@@ -15,10 +15,10 @@ import (
 // ones against what they meant to report; the full list is in the stream and on the dashboards.
 const listMax = 20
 
-// What the officer reads is written with tabwriter, which counts runes: every text shown is catalogue.Clean'ed (NFC),
+// What the officer reads is written with tabwriter, which counts runes: every text shown is reporting.Clean'ed (NFC),
 // so that a decomposed "ộ" does not count as three.
 
-func printRejected(w io.Writer, u units.Unit, path string, t Table, bad []catalogue.RowError) {
+func printRejected(w io.Writer, u units.Unit, path string, t Table, bad []reporting.RowError) {
 	fmt.Fprintf(w, "REJECTED: %s, nothing was published for %s (%s).\n", path, u.Name, u.Ref)
 	readAs(w, t)
 	fmt.Fprintf(w, "%s on %d of the %d rows %s:\n\n", plural(len(bad), "problem"), countRows(bad), len(t.Rows), where(t))
@@ -26,12 +26,12 @@ func printRejected(w io.Writer, u units.Unit, path string, t Table, bad []catalo
 	fmt.Fprintf(w, "\nCorrect these rows and import the whole file again. To publish the valid rows now and list the others, add --skip-invalid.\n")
 }
 
-func printSkipped(w io.Writer, t Table, bad []catalogue.RowError) {
+func printSkipped(w io.Writer, t Table, bad []reporting.RowError) {
 	fmt.Fprintf(w, "\nSKIPPED, not published: %s with %s:\n\n", plural(countRows(bad), "row"), plural(len(bad), "problem"))
 	writeProblems(w, t, bad)
 }
 
-func printKept(w io.Writer, cur catalogue.Catalogue, kept []string, lost, retired int) {
+func printKept(w io.Writer, cur reporting.Catalogue, kept []string, lost, retired int) {
 	if len(kept) > 0 {
 		fmt.Fprintf(w, "\nKept as the stream knows them, because their rows were skipped (%d):\n", len(kept))
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -70,7 +70,7 @@ const shownProblems = 100
 
 // writeProblems writes the first shownProblems row errors as a table: row, column (its letter and its header in the
 // file), value, reason; then how many more there are.
-func writeProblems(w io.Writer, t Table, bad []catalogue.RowError) {
+func writeProblems(w io.Writer, t Table, bad []reporting.RowError) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ROW\tCOLUMN\tVALUE\tREASON")
 	for i, e := range bad {
@@ -85,7 +85,7 @@ func writeProblems(w io.Writer, t Table, bad []catalogue.RowError) {
 			col = c.Letter() + " " + c.Header
 		}
 		val := "(empty)"
-		if v := catalogue.Clean(e.Value); v != "" {
+		if v := reporting.Clean(e.Value); v != "" {
 			val = fmt.Sprintf("%q", short(v))
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", e.Line, col, val, e.Reason)
@@ -103,7 +103,7 @@ func plural(n int, noun string) string {
 
 // short cuts a long text for a one-line listing.
 func short(s string) string {
-	s = catalogue.Clean(s)
+	s = reporting.Clean(s)
 	const max = 60
 	if r := []rune(s); len(r) > max {
 		return string(r[:max-1]) + "…"
@@ -111,7 +111,7 @@ func short(s string) string {
 	return s
 }
 
-func printSummary(w io.Writer, u units.Unit, path string, t Table, cur catalogue.Catalogue, reported []catalogue.Procedure, res catalogue.Result) {
+func printSummary(w io.Writer, u units.Unit, path string, t Table, cur reporting.Catalogue, reported []reporting.Procedure, res reporting.Result) {
 	fmt.Fprintf(w, "%s (%s): %d procedures in %s %s\n", u.Name, u.Ref, len(reported), path, where(t))
 	readAs(w, t)
 	if len(t.Ignored) > 0 {
@@ -122,7 +122,7 @@ func printSummary(w io.Writer, u units.Unit, path string, t Table, cur catalogue
 			cur.LastReport.ReportedAt.In(event.Vietnam).Format("15:04"))
 		return
 	}
-	byCode := map[string]catalogue.Procedure{}
+	byCode := map[string]reporting.Procedure{}
 	for _, p := range reported {
 		byCode[p.Code] = p
 	}
@@ -181,7 +181,7 @@ func printSummary(w io.Writer, u units.Unit, path string, t Table, cur catalogue
 }
 
 // attributes says what made a procedure be registered again.
-func attributes(was, now catalogue.Procedure) string {
+func attributes(was, now reporting.Procedure) string {
 	var out []string
 	if was.Name != now.Name {
 		out = append(out, "name")

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/egovtrack/egovtrack/collectors/catalogue"
+	"github.com/egovtrack/egovtrack/collectors/reporting"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/internal/units"
@@ -133,7 +133,7 @@ func ParseUnit(s string) (units.Ref, error) {
 }
 
 // Run is `collectors sheet ARGS`: ParseArgs, then Command.Run. pub and r are usually the same *stream.Conn.
-func Run(ctx context.Context, args []string, pub stream.Publisher, r catalogue.Reader, stdout io.Writer, log *slog.Logger, now func() time.Time) error {
+func Run(ctx context.Context, args []string, pub stream.Publisher, r reporting.Reader, stdout io.Writer, log *slog.Logger, now func() time.Time) error {
 	c, err := ParseArgs(args, stdout)
 	if err != nil {
 		return err
@@ -143,13 +143,13 @@ func Run(ctx context.Context, args []string, pub stream.Publisher, r catalogue.R
 
 // Run imports the file: it reads and checks every row first, and touches the stream only for a file it accepts. It
 // then reads the unit's catalogue back from the stream, publishes the differences and one report-submitted event
-// (catalogue.Submit, at now()), and writes to stdout what it did. Importing the same file again the same day
+// (reporting.Submit, at now()), and writes to stdout what it did. Importing the same file again the same day
 // publishes nothing.
 //
 // Errors: ErrRejected for bad rows without SkipInvalid, ErrEmpty for a file without procedures, *HeaderError for a
-// header that lacks a column, *LimitError or catalogue.ErrTooLarge for a file larger than a catalogue; publishing errors leave the events already acknowledged in the stream, and running
+// header that lacks a column, *LimitError or reporting.ErrTooLarge for a file larger than a catalogue; publishing errors leave the events already acknowledged in the stream, and running
 // the same import again completes it without storing any of them twice.
-func (c Command) Run(ctx context.Context, pub stream.Publisher, r catalogue.Reader, stdout io.Writer, log *slog.Logger, now func() time.Time) error {
+func (c Command) Run(ctx context.Context, pub stream.Publisher, r reporting.Reader, stdout io.Writer, log *slog.Logger, now func() time.Time) error {
 	u, ok := units.Lookup(c.Unit)
 	if !ok {
 		return fmt.Errorf("%w: unknown unit %s", ErrUsage, c.Unit)
@@ -169,7 +169,7 @@ func (c Command) Run(ctx context.Context, pub stream.Publisher, r catalogue.Read
 		fmt.Fprintf(stdout, "%s: %s\n", c.Path, emptyMessage(u, fmt.Sprintf("no procedure under the header (row %d)", t.HeaderRow)))
 		return fmt.Errorf("read %s: no row under the header (row %d): %w", c.Path, t.HeaderRow, ErrEmpty)
 	}
-	procs, bad := Parse(t)
+	procs, bad := reporting.ParseRows(t.Rows)
 	if len(bad) > 0 && !c.SkipInvalid {
 		printRejected(stdout, u, c.Path, t, bad)
 		return fmt.Errorf("%s: %w: %d problems on %d of %d rows", c.Path, ErrRejected, len(bad), countRows(bad), len(t.Rows))
@@ -179,22 +179,22 @@ func (c Command) Run(ctx context.Context, pub stream.Publisher, r catalogue.Read
 		fmt.Fprintf(stdout, "\n%s: %s\n", c.Path, emptyMessage(u, "no row is valid"))
 		return fmt.Errorf("%s: every row is invalid: %w", c.Path, ErrEmpty)
 	}
-	cur, err := catalogue.Load(ctx, r, c.Unit)
+	cur, err := reporting.Load(ctx, r, c.Unit)
 	if err != nil {
 		return err
 	}
 	reported, kept, lost := withSkipped(cur, procs, t, bad)
-	res, err := catalogue.Submit(ctx, pub, cur, catalogue.Report{Source: Source, Collector: Collector, At: now(),
+	res, err := reporting.Submit(ctx, pub, cur, reporting.Report{Source: Source, Collector: Collector, At: now(),
 		Procedures: reported, AllowRetireMost: c.AllowRetireMost})
-	if errors.Is(err, catalogue.ErrClock) {
+	if errors.Is(err, reporting.ErrClock) {
 		fmt.Fprintf(stdout, "REFUSED: %s, nothing was published for %s (%s).\n%v.\nSet this computer's date and time, and import again.\n", c.Path, u.Name, u.Ref, err)
 		return fmt.Errorf("%s: %w", c.Path, err)
 	}
-	if errors.Is(err, catalogue.ErrTooLarge) {
+	if errors.Is(err, reporting.ErrTooLarge) {
 		fmt.Fprintf(stdout, "REFUSED: %s, nothing was published for %s.\n%v.\n", c.Path, u.Name, err)
 		return fmt.Errorf("%s: %w", c.Path, err)
 	}
-	if errors.Is(err, catalogue.ErrRetiresMost) {
+	if errors.Is(err, reporting.ErrRetiresMost) {
 		fmt.Fprintf(stdout, "REFUSED: %s, nothing was published for %s.\n%v.\nIs the file the whole catalogue? If the unit really stopped offering them, import again with --allow-retire-most.\n", c.Path, u.Name, err)
 		return fmt.Errorf("%s: %w", c.Path, err)
 	}
@@ -222,7 +222,7 @@ func emptyMessage(u units.Unit, why string) string {
 // withSkipped adds to the reported catalogue, as the stream knows them, the active procedures whose rows were
 // skipped: a skipped row says nothing about its procedure, and leaving it out would retire it. It returns the codes
 // so kept, and how many skipped rows have no usable code (the procedures they stood for cannot be kept).
-func withSkipped(cur catalogue.Catalogue, procs []catalogue.Procedure, t Table, bad []catalogue.RowError) ([]catalogue.Procedure, []string, int) {
+func withSkipped(cur reporting.Catalogue, procs []reporting.Procedure, t Table, bad []reporting.RowError) ([]reporting.Procedure, []string, int) {
 	if len(bad) == 0 {
 		return procs, nil, 0
 	}
@@ -237,7 +237,7 @@ func withSkipped(cur catalogue.Catalogue, procs []catalogue.Procedure, t Table, 
 	var kept []string
 	lost := 0
 	for _, r := range t.Rows {
-		code := catalogue.Clean(r.Code)
+		code := reporting.Clean(r.Code)
 		switch {
 		case !badLines[r.Line] || reported[code]:
 		case !event.ValidProcedureCode(code):
@@ -253,7 +253,7 @@ func withSkipped(cur catalogue.Catalogue, procs []catalogue.Procedure, t Table, 
 	return procs, kept, lost
 }
 
-func countRows(bad []catalogue.RowError) int {
+func countRows(bad []reporting.RowError) int {
 	lines := map[int]bool{}
 	for _, e := range bad {
 		lines[e.Line] = true

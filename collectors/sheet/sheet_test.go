@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/egovtrack/egovtrack/collectors/catalogue"
+	"github.com/egovtrack/egovtrack/collectors/reporting"
 	"github.com/egovtrack/egovtrack/collectors/sheet"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/stream"
@@ -125,9 +125,9 @@ func read(t *testing.T, c *stream.Conn, from uint64) []stored {
 	return out
 }
 
-func load(t *testing.T, c *stream.Conn) catalogue.Catalogue {
+func load(t *testing.T, c *stream.Conn) reporting.Catalogue {
 	t.Helper()
-	cat, err := catalogue.Load(context.Background(), c, thaiNguyen)
+	cat, err := reporting.Load(context.Background(), c, thaiNguyen)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
-	"github.com/egovtrack/egovtrack/collectors/catalogue"
+	"github.com/egovtrack/egovtrack/collectors/reporting"
 	"github.com/egovtrack/egovtrack/collectors/sheet"
 	"github.com/egovtrack/egovtrack/internal/event"
 )
@@ -173,9 +173,9 @@ func TestTemplates(t *testing.T) {
 		{"catalogue-template.csv", func(t *testing.T) []byte { return templateCSV(t, false, headersEN, "yes", "no") }, sheet.CSV, 1},
 		{"danh-muc-thu-tuc.xlsx", templateXLSX, sheet.XLSX, 1},
 	}
-	var want []catalogue.Procedure
+	var want []reporting.Procedure
 	for _, e := range examples {
-		want = append(want, catalogue.Procedure{Code: e.code, Name: e.name, Sector: e.sector, Eligible: e.eligible, Level: event.Level(e.level)})
+		want = append(want, reporting.Procedure{Code: e.code, Name: e.name, Sector: e.sector, Eligible: e.eligible, Level: event.Level(e.level)})
 	}
 	for _, tc := range templates {
 		t.Run(tc.file, func(t *testing.T) {
@@ -204,7 +204,7 @@ func TestTemplates(t *testing.T) {
 			if tab.Format != tc.format || tab.HeaderRow != tc.headerRow || len(tab.Ignored) != 0 {
 				t.Errorf("read as %s, header on row %d, ignored %q", tab.Format, tab.HeaderRow, tab.Ignored)
 			}
-			procs, errs := sheet.Parse(tab)
+			procs, errs := reporting.ParseRows(tab.Rows)
 			if len(errs) > 0 {
 				t.Fatalf("row errors: %v", errs)
 			}

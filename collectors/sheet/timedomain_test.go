@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/egovtrack/egovtrack/collectors/catalogue"
+	"github.com/egovtrack/egovtrack/collectors/reporting"
 )
 
 // A spreadsheet holds no time: its events take effect when it is imported, by this computer's clock. A clock outside
@@ -25,7 +25,7 @@ func TestImportOnAClockOutsideTheTimeDomainPublishesNothing(t *testing.T) {
 	}
 	for _, tt := range cases {
 		out, err := run(t, c, tt.clock, "--unit", "province/19", "testdata/snapshot-a.csv")
-		if !errors.Is(err, catalogue.ErrClock) {
+		if !errors.Is(err, reporting.ErrClock) {
 			t.Errorf("clock at %s: err = %v, want ErrClock", tt.clock, err)
 		}
 		says(t, out,

@@ -15,7 +15,7 @@ import (
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/net/html/charset"
 
-	"github.com/egovtrack/egovtrack/collectors/catalogue"
+	"github.com/egovtrack/egovtrack/collectors/reporting"
 )
 
 // sheetScan is what inspectWorkbook learnt of one worksheet that excelize would know only by decoding it whole: its
@@ -449,7 +449,7 @@ func (w *worksheet) cell() error {
 		}
 	}
 	if w.in.text += n; w.in.text > maxTextBytes {
-		return &LimitError{"the workbook", fmt.Sprintf("holds more than %d MiB of text in its cells (passed at %s, row %d), more than a catalogue's %s procedures take", maxTextBytes>>20, w.where(), w.row, thousands(catalogue.MaxProcedures)), notACatalogue}
+		return &LimitError{"the workbook", fmt.Sprintf("holds more than %d MiB of text in its cells (passed at %s, row %d), more than a catalogue's %s procedures take", maxTextBytes>>20, w.where(), w.row, thousands(reporting.MaxProcedures)), notACatalogue}
 	}
 	if w.hasF && w.typ != "str" && w.vLen == 0 && w.isLen == 0 {
 		// A formula whose value is an empty text has the type of a formula's text: only others lack a value.
@@ -461,7 +461,7 @@ func (w *worksheet) cell() error {
 // endRow counts a row holding values.
 func (w *worksheet) endRow() error {
 	if w.row > maxRows {
-		return &LimitError{w.where(), fmt.Sprintf("has values down to row %s or further, beyond the %s rows a catalogue may take (%s procedures, and as many rows again for titles and notes)", thousands(w.row), thousands(maxRows), thousands(catalogue.MaxProcedures)),
+		return &LimitError{w.where(), fmt.Sprintf("has values down to row %s or further, beyond the %s rows a catalogue may take (%s procedures, and as many rows again for titles and notes)", thousands(w.row), thousands(maxRows), thousands(reporting.MaxProcedures)),
 			"delete the rows below the catalogue, and import the file again"}
 	}
 	if w.in.cells += w.lastCol; w.in.cells > maxCells {

@@ -10,8 +10,8 @@ import (
 	"github.com/egovtrack/egovtrack/dashboards/internal/campaigntest"
 	"github.com/egovtrack/egovtrack/internal/chsql"
 	"github.com/egovtrack/egovtrack/internal/enginetest"
+	"github.com/egovtrack/egovtrack/projector/migrations"
 	"github.com/egovtrack/egovtrack/projector/rebuild"
-	"github.com/egovtrack/egovtrack/projector/schema"
 )
 
 // sameOnBothEngines runs sql on the campaign in ClickHouse 18.16 and 26.7 and fails the test when either refuses it
@@ -198,7 +198,7 @@ func everyStatement(t *testing.T, c *campaigntest.Campaign, e *campaigntest.Engi
 		}
 	})
 	t.Run("the cluster form parses on 26.7", func(t *testing.T) {
-		stmts, err := schema.ClusterStatements(schema.Cluster{Name: "egov"}, e.Local.Database)
+		stmts, err := migrations.ClusterStatements(migrations.Cluster{Name: "egov"}, e.Local.Database)
 		if err != nil {
 			t.Fatal(err)
 		}

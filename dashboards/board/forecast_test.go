@@ -12,7 +12,7 @@ import (
 	"github.com/egovtrack/egovtrack/internal/chdb/chdbtest"
 	"github.com/egovtrack/egovtrack/internal/coverage"
 	"github.com/egovtrack/egovtrack/internal/event"
-	"github.com/egovtrack/egovtrack/projector/schema"
+	"github.com/egovtrack/egovtrack/projector/migrations"
 )
 
 // counts are a unit's eligible procedures and those at level 4 on a day.
@@ -50,7 +50,7 @@ func TestForecastIsExact(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			conn := chdbtest.Conn(t, chdbtest.New(t))
 			ctx := context.Background()
-			if _, err := schema.Apply(ctx, conn, slog.New(slog.DiscardHandler)); err != nil {
+			if _, err := migrations.Apply(ctx, conn, slog.New(slog.DiscardHandler)); err != nil {
 				t.Fatal(err)
 			}
 			batch, err := conn.PrepareBatch(ctx, "INSERT INTO coverage_daily (unit_kind, unit_code, day, procedures, eligible, level4, version)")

@@ -12,7 +12,7 @@ import (
 	"github.com/egovtrack/egovtrack/dashboards/board"
 	"github.com/egovtrack/egovtrack/dashboards/chquery"
 	"github.com/egovtrack/egovtrack/internal/chdb/chdbtest"
-	"github.com/egovtrack/egovtrack/projector/schema"
+	"github.com/egovtrack/egovtrack/projector/migrations"
 )
 
 // The ingestion-lag panels read the counts that migration 0002's views keep, not events. These are the queries they
@@ -56,7 +56,7 @@ func TestLagPanelsEqualEventsFinal(t *testing.T) {
 	cfg := chdbtest.New(t)
 	conn := chdbtest.Conn(t, cfg)
 	ctx := t.Context()
-	if _, err := schema.Apply(ctx, conn, slog.New(slog.DiscardHandler)); err != nil {
+	if _, err := migrations.Apply(ctx, conn, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Date(2021, 6, 1, 16, 20, 0, 0, time.UTC) // 23:20 in Vietnam: days change within the data

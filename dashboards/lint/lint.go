@@ -21,7 +21,7 @@ import (
 // MaxUIDLen is the longest dashboard uid Grafana accepts.
 const MaxUIDLen = 40
 
-// ReplacingTables are egovtrack's ClickHouse tables (projector/schema), all ReplacingMergeTree: a query must read
+// ReplacingTables are egovtrack's ClickHouse tables (projector/migrations), all ReplacingMergeTree: a query must read
 // them with FINAL, or rows written twice count twice. A test keeps this list in step with the schema.
 var ReplacingTables = []string{
 	"events", "procedure_changes", "procedures", "coverage_daily", "assistant_changes", "reports", "targets",

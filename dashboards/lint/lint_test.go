@@ -230,7 +230,7 @@ func lines(ps []lint.Problem) []string {
 
 // The tables that must be read with FINAL are every ReplacingMergeTree of the projection schema, no more, no less.
 func TestReplacingTablesMatchTheSchema(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("..", "..", "projector", "schema", "*.sql"))
+	files, err := filepath.Glob(filepath.Join("..", "..", "projector", "migrations", "*.sql"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no schema files: %v", err)
 	}

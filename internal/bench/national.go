@@ -32,7 +32,7 @@ const loadBatch = 100_000
 // The store writes several versions of procedures and coverage_daily rows that FINAL collapses; this writes one, and
 // waits for ClickHouse's background merges to finish before the queries run.
 func (b *bench) loadNational(ctx context.Context, conn driver.Conn) (lastReceived time.Time, err error) {
-	st, err := store.Open(ctx, conn, b.quiet())
+	st, err := store.Open(ctx, conn, b.quiet(), store.Config{})
 	if err != nil {
 		return lastReceived, err
 	}

@@ -38,7 +38,7 @@ func (b *bench) profileProjector(ctx context.Context, p *natsPhase, ch chdb.Conf
 	defer conn.Close()
 	tc := &timedConn{Conn: conn, stats: map[string]*sqlStat{}}
 	log := b.quiet()
-	st, err := store.Open(ctx, tc, log)
+	st, err := store.Open(ctx, tc, log, store.Config{})
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/egovtrack/egovtrack/internal/event"
-	"github.com/egovtrack/egovtrack/projector/schema"
+	"github.com/egovtrack/egovtrack/projector/migrations"
 )
 
 // rawAsyncPending is how many raw publishes may await their ack: the client's pipeline, well above stream.Publish's
@@ -159,7 +159,7 @@ func (b *bench) rawInsert(ctx context.Context, rows [][]any, size int) (float64,
 	}
 	defer conn.Close()
 	defer b.dropDatabase(ctx, "bench_raw")
-	if _, err := schema.Apply(ctx, conn, b.quiet()); err != nil {
+	if _, err := migrations.Apply(ctx, conn, b.quiet()); err != nil {
 		return 0, err
 	}
 	began := time.Now()

@@ -1,7 +1,7 @@
 // Package chsql holds every SQL statement egovtrack sends to ClickHouse apart from two kinds that have places of their
-// own: the migrations (projector/schema/*.sql) and the dashboards' panels (dashboards/board). Keeping them here gives
-// one place to read what egovtrack asks of ClickHouse, and one list (All) for the test that runs every statement on
-// both engines egovtrack is tested on, ClickHouse 18.16 and 26.7, and requires the same answers.
+// own: the migrations (projector/migrations/*.sql) and the dashboards' panels (dashboards/board). Keeping them here
+// gives one place to read what egovtrack asks of ClickHouse, and one list (All) for the test that runs every statement
+// on both engines egovtrack is tested on, ClickHouse 18.16 and 26.7, and requires the same answers.
 //
 // The SQL must run on 18.16 and on 24.x and newer: no window functions, no toStartOfInterval, no DateTime64, no
 // LowCardinality, an alias on every joined subquery. Tables are named without their database: the connection's
@@ -89,7 +89,7 @@ FROM procedure_changes FINAL WHERE `
 	return Statement{"store: load changes of " + strconv.Itoa(n) + " units", q}
 }
 
-// The migrations' bookkeeping (projector/schema).
+// The migrations' bookkeeping (projector/migrations).
 var (
 	// MigrationsTable records the migrations applied.
 	CreateMigrationsTable = Statement{"schema: create schema_migrations", `CREATE TABLE IF NOT EXISTS ` + MigrationsTable + ` (
@@ -107,7 +107,7 @@ ORDER BY version`}
 	CurrentDatabase = Statement{"schema: current database", `SELECT currentDatabase()`}
 )
 
-// MigrationsTable is where projector/schema records the migrations it applied.
+// MigrationsTable is where projector/migrations records the migrations it applied.
 const MigrationsTable = "schema_migrations"
 
 // The rebuild (projector/rebuild) and the connection (internal/chdb).

@@ -116,7 +116,7 @@ func demo(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) (sum
 		return sum, err
 	}
 	defer conn.Close()
-	st, err := store.Open(ctx, conn, log)
+	st, err := store.Open(ctx, conn, log, store.Config{})
 	if err != nil {
 		return sum, err
 	}

@@ -1,10 +1,13 @@
-// Package envdoc lists the environment variables a configuration struct reads (caarlos0/env tags), so that tests can
-// hold the README's configuration table to the code.
+// Package envdoc holds the README's configuration tables to the code: the environment variables a configuration
+// struct reads, as caarlos0/env itself lists them (env.GetFieldParams), against the rows of a table.
 package envdoc
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
+
+	"github.com/caarlos0/env/v11"
 )
 
 // Var is one environment variable and its default.
@@ -12,25 +15,16 @@ type Var struct {
 	Name, Default string
 }
 
-// Vars returns every variable cfg (a struct) reads, nested structs' prefixes applied, in field order.
+// Vars returns every variable cfg (a struct) reads, nested structs' prefixes applied, in field order: what
+// env.GetFieldParams finds, the library env.Parse reads the variables with. It panics when cfg is not a struct.
 func Vars(cfg any) []Var {
-	return vars(reflect.TypeOf(cfg), "")
-}
-
-func vars(t reflect.Type, prefix string) []Var {
-	var out []Var
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if p, ok := f.Tag.Lookup("envPrefix"); ok && f.Type.Kind() == reflect.Struct {
-			out = append(out, vars(f.Type, prefix+p)...)
-			continue
-		}
-		name, ok := f.Tag.Lookup("env")
-		if !ok {
-			continue
-		}
-		name, _, _ = strings.Cut(name, ",")
-		out = append(out, Var{Name: prefix + name, Default: f.Tag.Get("envDefault")})
+	ps, err := env.GetFieldParams(reflect.New(reflect.TypeOf(cfg)).Interface())
+	if err != nil {
+		panic(fmt.Sprintf("envdoc: the variables of %T: %v", cfg, err))
+	}
+	out := make([]Var, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, Var{Name: p.Key, Default: p.DefaultValue})
 	}
 	return out
 }

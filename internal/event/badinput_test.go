@@ -141,7 +141,7 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.item, func(t *testing.T) {
-			_, d, err := event.Decode(tt.input)
+			_, d, err := contract.Decode(tt.input)
 			if err == nil {
 				t.Fatalf("Decode accepted it: %#v", d)
 			}
@@ -160,7 +160,7 @@ func TestBadInput(t *testing.T) {
 func TestNewRefusesATimeJSONCannotCarry(t *testing.T) {
 	d := &event.LevelChangedData{Unit: thaiNguyen, Procedure: "1.001234", From: 3, To: 4,
 		EffectiveAt: time.Date(0, 1, 1, 0, 0, 0, 0, time.FixedZone("", 3600))}
-	_, err := event.New("test", d)
+	_, err := contract.New("test", d)
 	want := "data.effective_at: -0001-12-31T23:00:00Z is before 2000-01-01T00:00:00+07:00, the earliest time egovtrack records"
 	if _, ok := errors.AsType[event.FieldErrors](err); !ok || err.Error() != want {
 		t.Errorf("New: %v, want the FieldErrors %s", err, want)

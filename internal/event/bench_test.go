@@ -13,7 +13,7 @@ func benchEvents(b *testing.B) [][]byte {
 	b.Helper()
 	var out [][]byte
 	for _, ex := range examples() {
-		env, err := event.New("/egovtrack/collectors/sheet", ex.fact(time.UTC))
+		env, err := contract.New("/egovtrack/collectors/sheet", ex.fact(time.UTC))
 		if err != nil {
 			b.Fatalf("%s: %v", ex.name, err)
 		}
@@ -32,7 +32,7 @@ func BenchmarkDecode(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if _, _, err := event.Decode(evs[i%len(evs)]); err != nil {
+		if _, _, err := contract.Decode(evs[i%len(evs)]); err != nil {
 			b.Fatal(err)
 		}
 		i++
@@ -52,7 +52,7 @@ func BenchmarkEnvelopeDecode(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if _, err := envs[i%len(envs)].Decode(); err != nil {
+		if _, err := contract.DecodeEnvelope(envs[i%len(envs)]); err != nil {
 			b.Fatal(err)
 		}
 		i++
@@ -68,7 +68,7 @@ func BenchmarkNew(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if _, err := event.New("/egovtrack/collectors/sheet", facts[i%len(facts)]); err != nil {
+		if _, err := contract.New("/egovtrack/collectors/sheet", facts[i%len(facts)]); err != nil {
 			b.Fatal(err)
 		}
 		i++

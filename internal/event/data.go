@@ -50,7 +50,7 @@ type ReportSubmittedData struct {
 	Collector  string       `json:"collector"` // simulate, sheet, poll, serve
 	ReportedAt time.Time    `json:"reported_at"`
 	Counts     ReportCounts `json:"counts"`
-	// Digest names the reported catalogue by its content (see collectors/catalogue), when the report was one.
+	// Digest names the reported catalogue by its content (see collectors/reporting), when the report was one.
 	Digest string `json:"digest,omitempty"`
 }
 

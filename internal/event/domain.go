@@ -17,7 +17,8 @@ import (
 //     is midnight in Vietnam, so that the Vietnamese day of every time (DateOf) is a day of the domain. The
 //     projector stores times as ClickHouse DateTime and days as Date: neither holds anything before 1970-01-01, and
 //     an earlier value is not refused but wraps (1900-01-01 became 2036-02-07).
-//   - Times up to MaxClockSkew after Now: a fact cannot take effect in the future, but collectors' clocks drift.
+//   - Times up to MaxClockSkew after now (a Contract's Now): a fact cannot take effect in the future, but
+//     collectors' clocks drift.
 //   - Days up to 2100-12-31: a deadline lies ahead, and plans run for decades (the National Digital
 //     Transformation Programme of 2020 looks to 2030), but not for a century. ClickHouse 18.16 reads no day after
 //     2105-12-31 (toDate('2106-01-01') is 0000-00-00 there) and counts none after 2106-02-07 (toDate(65535) is
@@ -37,19 +38,37 @@ var Earliest = time.Date(2000, 1, 1, 0, 0, 0, 0, Vietnam)
 // MaxClockSkew is how far in the future a time may lie before it is refused: collectors' clocks drift.
 const MaxClockSkew = 5 * time.Minute
 
-// Now is the clock the time domain's end is read from; tests replace it.
-var Now = time.Now
+// Contract is the event contract as of the time its clock says: the time domain ends MaxClockSkew after Now. The
+// package's New, Decode, Validate, CheckTime and Latest, and Envelope's Decode, are those of the Contract on the
+// system clock; a test that needs a fixed today makes a Contract with its own Now.
+type Contract struct {
+	// Now is the clock the time domain's end is read from; nil is time.Now.
+	Now func() time.Time
+}
 
-// Latest returns the latest time egovtrack records now: MaxClockSkew after Now.
-func Latest() time.Time { return Now().Add(MaxClockSkew) }
+func (c Contract) now() time.Time {
+	if c.Now == nil {
+		return time.Now()
+	}
+	return c.Now()
+}
+
+// Latest returns the latest time egovtrack records now: MaxClockSkew after the system clock.
+func Latest() time.Time { return Contract{}.Latest() }
+
+// Latest returns the latest time egovtrack records now: MaxClockSkew after c's Now.
+func (c Contract) Latest() time.Time { return c.now().Add(MaxClockSkew) }
 
 // CheckTime returns an error naming the bound t passes when t lies outside the time domain, before Earliest or after
 // Latest(); nil when it lies inside. The zero time.Time is 0001-01-01T00:00:00Z, and refused as such.
-func CheckTime(t time.Time) error {
+func CheckTime(t time.Time) error { return Contract{}.CheckTime(t) }
+
+// CheckTime is CheckTime with c's clock.
+func (c Contract) CheckTime(t time.Time) error {
 	switch {
 	case t.Before(Earliest):
 		return fmt.Errorf("%s is before %s, the earliest time egovtrack records", t.Format(time.RFC3339Nano), Earliest.Format(time.RFC3339))
-	case t.After(Latest()):
+	case t.After(c.Latest()):
 		return fmt.Errorf("%s is in the future: egovtrack records times up to %d minutes from now", t.Format(time.RFC3339Nano), int(MaxClockSkew.Minutes()))
 	}
 	return nil

@@ -82,8 +82,8 @@ func TestEveryTimeIsInTheTimeDomain(t *testing.T) {
 				setPath(m, field, c.time)
 				m["time"] = c.time
 				m["id"] = eventtest.Unchecked(t, "test", d).ID // as a publisher that skipped validation would send it
-				_, _, decodeErr := event.Decode(mustMarshal(t, m))
-				_, newErr := event.New("test", d)
+				_, _, decodeErr := contract.Decode(mustMarshal(t, m))
+				_, newErr := contract.New("test", d)
 				if c.bound == "" {
 					acceptedByBoth(t, d, newErr)
 					return
@@ -107,7 +107,7 @@ func acceptedByBoth(t *testing.T, d event.Data, newErr error) {
 	if newErr != nil {
 		t.Fatalf("New refused it: %v", newErr)
 	}
-	if _, _, err := event.Decode(mustMarshal(t, mustNew(t, "test", d))); err != nil {
+	if _, _, err := contract.Decode(mustMarshal(t, mustNew(t, "test", d))); err != nil {
 		t.Errorf("Decode refused it: %v", err)
 	}
 }
@@ -127,7 +127,7 @@ func TestNewRefusesTheZeroTimeAsMissingOrBefore2000(t *testing.T) {
 	for _, ex := range examples() {
 		d := ex.fact(time.UTC)
 		setTime(d, time.Time{})
-		_, err := event.New("test", d)
+		_, err := contract.New("test", d)
 		refusedBy(t, ex.name, err, timeField[d.EventType()], zeroInGo)
 	}
 }
@@ -159,8 +159,8 @@ func TestEveryDayIsInTheTimeDomain(t *testing.T) {
 			setPath(m, "data.baseline_date", string(c.baseline))
 			setPath(m, "data.deadline", string(c.deadline))
 			m["id"] = eventtest.Unchecked(t, "test", d).ID
-			_, _, decodeErr := event.Decode(mustMarshal(t, m))
-			_, newErr := event.New("test", d)
+			_, _, decodeErr := contract.Decode(mustMarshal(t, m))
+			_, newErr := contract.New("test", d)
 			if c.msg == "" {
 				acceptedByBoth(t, d, newErr)
 				return
@@ -175,16 +175,16 @@ func TestEveryDayIsInTheTimeDomain(t *testing.T) {
 // options): they say the same as New and Decode.
 func TestCheckTimeAndCheckDay(t *testing.T) {
 	t.Parallel()
-	if err := event.CheckTime(event.Earliest); err != nil {
+	if err := contract.CheckTime(event.Earliest); err != nil {
 		t.Errorf("CheckTime(Earliest) = %v", err)
 	}
-	if err := event.CheckTime(event.Latest()); err != nil {
+	if err := contract.CheckTime(contract.Latest()); err != nil {
 		t.Errorf("CheckTime(Latest()) = %v", err)
 	}
-	if err := event.CheckTime(event.Earliest.Add(-time.Nanosecond)); err == nil || err.Error() != "1999-12-31T23:59:59.999999999+07:00"+beforeTimes {
+	if err := contract.CheckTime(event.Earliest.Add(-time.Nanosecond)); err == nil || err.Error() != "1999-12-31T23:59:59.999999999+07:00"+beforeTimes {
 		t.Errorf("CheckTime(a nanosecond before Earliest) = %v", err)
 	}
-	for _, d := range []event.Date{event.FirstDay, event.LastDay, event.DateOf(event.Earliest), event.DateOf(event.Latest())} {
+	for _, d := range []event.Date{event.FirstDay, event.LastDay, event.DateOf(event.Earliest), event.DateOf(contract.Latest())} {
 		if err := event.CheckDay(d); err != nil {
 			t.Errorf("CheckDay(%s) = %v", d, err)
 		}

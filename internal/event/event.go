@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/egovtrack/egovtrack/internal/event/strictjson"
 	"github.com/egovtrack/egovtrack/internal/units"
 )
 
@@ -72,10 +73,13 @@ type Data interface {
 // New validates source against the envelope's schema and the encoded data as Validate does, and refuses an event of
 // more than MaxSize bytes; an event it returns is one Decode accepts. The error is FieldErrors when the fact breaks
 // the contract.
-func New(source string, d Data) (Envelope, error) {
+func New(source string, d Data) (Envelope, error) { return Contract{}.New(source, d) }
+
+// New is New with c's clock.
+func (c Contract) New(source string, d Data) (Envelope, error) {
 	normalize(d)
 	errs := check(schemas.source, source, "source")
-	raw, err := checkData(d)
+	raw, err := c.checkData(d)
 	if fes, ok := errors.AsType[FieldErrors](err); ok {
 		errs = append(errs, fes...)
 	} else if err != nil {
@@ -117,38 +121,38 @@ func New(source string, d Data) (Envelope, error) {
 // form; see legacyID): either is accepted, and the envelope returned carries the current rule's id, so that a fact
 // has one id wherever it is stored, whichever rule its publisher followed.
 //
-// Input that is not an event at all is an error saying so ("decode envelope: …"): more than MaxSize bytes, bytes that
-// are not UTF-8 (with the byte offset of the first), malformed JSON (with the byte offset where it broke), or JSON
-// that is not an object. An event that breaks the contract gives FieldErrors naming every problem, with the envelope
-// as far as it could be read; a field given twice, or a string holding half of a UTF-16 surrogate pair (\ud800,
-// which JSON readers turn into U+FFFD, a character the sender did not write), is one of them, alone.
-func Decode(b []byte) (Envelope, Data, error) {
+// The JSON is read by strictjson, as every entry point of egovtrack reads it. Input that is not an event at all is an
+// error saying so ("decode envelope: …"): more than MaxSize bytes, bytes that are not UTF-8 (with the byte offset of
+// the first), malformed JSON (with the byte offset where it broke), or JSON that is not an object, checked in that
+// order. An event that breaks the contract gives FieldErrors naming every problem, with the envelope as far as it
+// could be read; a field given twice, or else a string holding half of a UTF-16 surrogate pair (\ud800, which JSON
+// readers turn into U+FFFD, a character the sender did not write), is one of them, alone.
+func Decode(b []byte) (Envelope, Data, error) { return Contract{}.Decode(b) }
+
+// Decode is Decode with c's clock.
+func (c Contract) Decode(b []byte) (Envelope, Data, error) {
 	if len(b) > MaxSize {
 		return Envelope{}, nil, fmt.Errorf("decode envelope: the event is %d bytes, more than the %d an event may be", len(b), MaxSize)
 	}
-	if off, ok := InvalidUTF8(b); ok {
-		return Envelope{}, nil, fmt.Errorf("decode envelope: invalid UTF-8 at byte offset %d: an event is UTF-8 text", off)
+	v, err := strictjson.Read(b)
+	if ue, ok := errors.AsType[*strictjson.InvalidUTF8Error](err); ok {
+		return Envelope{}, nil, fmt.Errorf("decode envelope: invalid UTF-8 at byte offset %d: an event is UTF-8 text", ue.Offset)
 	}
-	if fe, ok := loneSurrogateError("", b); ok {
-		return Envelope{}, nil, FieldErrors{fe}
+	if se, ok := errors.AsType[*strictjson.SyntaxError](err); ok {
+		return Envelope{}, nil, fmt.Errorf("decode envelope: %w", se)
 	}
-	obj, top, ok := readObject(b)
+	obj, ok := v.Doc.(map[string]any)
 	if !ok {
-		// Not a plain event: parse again, slowly, to say what is wrong with it.
-		doc, err := parseJSON(b)
-		if err != nil {
-			return Envelope{}, nil, fmt.Errorf("decode envelope: %w", err)
-		}
-		if obj, ok = doc.(map[string]any); !ok {
-			return Envelope{}, nil, fmt.Errorf("decode envelope: the event is %s, not a JSON object", typeName(jsonKind(doc)))
-		}
-		if err := CheckDuplicateKeys(b); err != nil {
-			de := err.(*DuplicateKeyError)
-			return Envelope{}, nil, FieldErrors{{de.Field, fmt.Sprintf("is given twice (the second time at byte offset %d): give each field once", de.Offset)}}
-		}
+		return Envelope{}, nil, fmt.Errorf("decode envelope: the event is %s, not a JSON object", typeName(jsonKind(v.Doc)))
 	}
-	env, envErr := envelopeOf(b, obj, top) // what the schema refuses is reported by decode
-	d, err := env.decode(obj, envErr)
+	if de, ok := errors.AsType[*strictjson.DuplicateKeyError](err); ok {
+		return Envelope{}, nil, FieldErrors{{de.Field, fmt.Sprintf("is given twice (the second time at byte offset %d): give each field once", de.Offset)}}
+	}
+	if le, ok := errors.AsType[*strictjson.LoneSurrogateError](err); ok {
+		return Envelope{}, nil, FieldErrors{loneSurrogate("", le)}
+	}
+	env, envErr := envelopeOf(b, obj, v.Members) // what the schema refuses is reported by decode
+	d, err := c.decode(&env, obj, envErr)
 	if err != nil {
 		return env, nil, err
 	}
@@ -157,26 +161,24 @@ func Decode(b []byte) (Envelope, Data, error) {
 
 // Decode validates the envelope as Decode does its JSON, and returns its data. It accepts an id of either rule, as
 // Decode does, and leaves e as it is: the package's Decode returns the envelope with the current rule's id.
-func (e Envelope) Decode() (Data, error) {
-	if off, ok := InvalidUTF8(e.Data); ok {
-		return nil, FieldErrors{{"data", fmt.Sprintf("is not UTF-8 text: invalid UTF-8 at byte offset %d", off)}}
-	}
-	if fe, ok := loneSurrogateError("data", e.Data); ok {
-		return nil, FieldErrors{fe}
-	}
-	// An envelope whose JSON reads plainly passes every check below but the schemas': go straight to them. Marshal
-	// fails on malformed data, and readObject on a key the data gives twice.
-	if b, err := json.Marshal(e); err == nil && len(b) <= MaxSize {
-		if doc, _, ok := readObject(b); ok {
-			return e.decode(doc, nil)
+func (e Envelope) Decode() (Data, error) { return Contract{}.DecodeEnvelope(e) }
+
+// DecodeEnvelope is Envelope's Decode with c's clock.
+func (c Contract) DecodeEnvelope(e Envelope) (Data, error) {
+	if len(e.Data) > 0 { // no data at all is the schema's to refuse
+		_, err := strictjson.Read(e.Data)
+		if ue, ok := errors.AsType[*strictjson.InvalidUTF8Error](err); ok {
+			return nil, FieldErrors{{"data", fmt.Sprintf("is not UTF-8 text: invalid UTF-8 at byte offset %d", ue.Offset)}}
 		}
-	}
-	if len(e.Data) > 0 && !json.Valid(e.Data) {
-		_, err := parseJSON(e.Data)
-		return nil, FieldErrors{{"data", "is " + err.Error()}}
-	}
-	if err := CheckDuplicateKeys(e.Data); err != nil {
-		return nil, FieldErrors{{joinPath("data", err.(*DuplicateKeyError).Field), "is given twice: give each field once"}}
+		if se, ok := errors.AsType[*strictjson.SyntaxError](err); ok {
+			return nil, FieldErrors{{"data", "is " + se.Error()}}
+		}
+		if de, ok := errors.AsType[*strictjson.DuplicateKeyError](err); ok {
+			return nil, FieldErrors{{joinPath("data", de.Field), "is given twice: give each field once"}}
+		}
+		if le, ok := errors.AsType[*strictjson.LoneSurrogateError](err); ok {
+			return nil, FieldErrors{loneSurrogate("data", le)}
+		}
 	}
 	b, err := json.Marshal(e)
 	if err != nil {
@@ -185,17 +187,24 @@ func (e Envelope) Decode() (Data, error) {
 	if len(b) > MaxSize {
 		return nil, fmt.Errorf("the event is %d bytes, more than the %d an event may be", len(b), MaxSize)
 	}
-	doc, err := parseJSON(b)
+	v, err := strictjson.Read(b)
 	if err != nil {
 		return nil, fmt.Errorf("encode envelope: %w", err)
 	}
-	return e.decode(doc.(map[string]any), nil)
+	return c.decode(&e, v.Doc.(map[string]any), nil)
+}
+
+// loneSurrogate is what the contract says of a string holding half of a surrogate pair, found in the JSON at prefix.
+func loneSurrogate(prefix string, le *strictjson.LoneSurrogateError) FieldError {
+	return FieldError{joinPath(prefix, le.Field), fmt.Sprintf("holds %s (at byte offset %d), half of a UTF-16 surrogate pair "+
+		"without its other half: no character, and JSON readers would read it as U+FFFD; write the character itself, "+
+		"or both halves of its pair", le.Escape, le.Offset)}
 }
 
 // envelopeOf reads the envelope of the event b, which is obj, as json.Unmarshal(b, &env) does, and returns what
-// json.Unmarshal would say. top, from readObject, says where obj's values lie in b; without it (the slow path), or
+// json.Unmarshal would say. top, from strictjson.Read, says where obj's values lie in b; without it (the slow path), or
 // when the envelope holds anything but strings and an object where the contract wants them, json.Unmarshal reads it.
-func envelopeOf(b []byte, obj map[string]any, top map[string]span) (Envelope, error) {
+func envelopeOf(b []byte, obj map[string]any, top map[string]strictjson.Span) (Envelope, error) {
 	unmarshal := func() (Envelope, error) {
 		var slow Envelope
 		err := json.Unmarshal(b, &slow)
@@ -225,7 +234,7 @@ func envelopeOf(b []byte, obj map[string]any, top map[string]span) (Envelope, er
 				return unmarshal()
 			}
 			sp := top[k]
-			if err := env.Time.UnmarshalJSON(b[sp.start:sp.end]); err != nil {
+			if err := env.Time.UnmarshalJSON(b[sp.Start:sp.End]); err != nil {
 				return unmarshal() // for the error as json.Unmarshal words it
 			}
 			continue
@@ -234,7 +243,7 @@ func envelopeOf(b []byte, obj map[string]any, top map[string]span) (Envelope, er
 				return unmarshal()
 			}
 			sp := top[k]
-			env.Data = bytes.Clone(b[sp.start:sp.end]) // b may be a message buffer the caller reuses
+			env.Data = bytes.Clone(b[sp.Start:sp.End]) // b may be a message buffer the caller reuses
 			continue
 		default: // json.Unmarshal matches keys without regard to case: let it
 			return unmarshal()
@@ -250,7 +259,7 @@ func envelopeOf(b []byte, obj map[string]any, top map[string]span) (Envelope, er
 
 // decode validates doc, the JSON of e, and decodes e's data. envErr is what decoding doc into e said. When the event
 // is valid, e.ID becomes the current rule's id (it may have been the legacy rule's).
-func (e *Envelope) decode(doc map[string]any, envErr error) (Data, error) {
+func (c Contract) decode(e *Envelope, doc map[string]any, envErr error) (Data, error) {
 	errs := check(schemas.envelope, doc, "")
 	d := newData(e.Type)
 	data, isObject := doc["data"].(map[string]any)
@@ -278,7 +287,7 @@ func (e *Envelope) decode(doc map[string]any, envErr error) (Data, error) {
 		}
 		return nil, errs
 	}
-	errs = merge(errs, checkBeyondSchema(d, true))
+	errs = merge(errs, c.checkBeyondSchema(d, true))
 	var id string
 	if len(errs) == 0 {
 		id, errs = e.checkIdentity(d)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -17,14 +16,11 @@ import (
 	"github.com/egovtrack/egovtrack/internal/units"
 )
 
-// now is the clock of every test in this package: 10:00 on 20 December 2021 in Vietnam. It is set once, before any
-// test runs, so the tests can run in parallel.
+// now is the clock of every test in this package: 10:00 on 20 December 2021 in Vietnam. The tests check events with
+// contract, the event contract on that clock.
 var now = time.Date(2021, 12, 20, 3, 0, 0, 0, time.UTC)
 
-func TestMain(m *testing.M) {
-	event.Now = func() time.Time { return now }
-	os.Exit(m.Run())
-}
+var contract = event.Contract{Now: func() time.Time { return now }}
 
 var (
 	hanoi      = units.Ref{Kind: units.Province, Code: "01"}
@@ -130,7 +126,7 @@ func examples() []example {
 
 func mustNew(t *testing.T, source string, d event.Data) event.Envelope {
 	t.Helper()
-	env, err := event.New(source, d)
+	env, err := contract.New(source, d)
 	if err != nil {
 		t.Fatalf("New(%q, %T): %v", source, d, err)
 	}
@@ -171,7 +167,7 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("marshal envelope: %v", err)
 			}
-			gotEnv, got, err := event.Decode(b)
+			gotEnv, got, err := contract.Decode(b)
 			if err != nil {
 				t.Fatalf("Decode(%s): %v", b, err)
 			}
@@ -196,7 +192,7 @@ func TestRoundTripOmitsUnknownUsers(t *testing.T) {
 	if strings.Contains(string(env.Data), "users") {
 		t.Errorf("data = %s, want no users when unknown", env.Data)
 	}
-	_, d, err := event.Decode(mustMarshal(t, env))
+	_, d, err := contract.Decode(mustMarshal(t, env))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -510,7 +506,7 @@ func TestDecodeErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, d, err := event.Decode(tt.input)
+			_, d, err := contract.Decode(tt.input)
 			if err == nil {
 				t.Fatalf("Decode(%s) = %#v, want an error", tt.input, d)
 			}

@@ -18,7 +18,7 @@ import (
 // The seed corpus is testdata/fuzz/FuzzDecode: the README's events, and the bad inputs of TestBadInput.
 func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
-		env, d, err := event.Decode(b)
+		env, d, err := contract.Decode(b)
 		if err != nil {
 			if d != nil {
 				t.Fatalf("Decode returned data with the error %v", err)
@@ -36,7 +36,7 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, err := event.New(env.Source, d)
+		again, err := contract.New(env.Source, d)
 		if err != nil {
 			t.Fatalf("New refuses the fact Decode accepted: %v\n%s", err, b)
 		}
@@ -47,7 +47,7 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		env2, d2, err := event.Decode(stored)
+		env2, d2, err := contract.Decode(stored)
 		if err != nil {
 			t.Fatalf("the event New made does not decode: %v\n%s", err, stored)
 		}

@@ -37,7 +37,7 @@ func TestDecodeAcceptsLegacyIDsAndAnswersWithTheCurrentOne(t *testing.T) {
 		if err := json.Unmarshal(line, &sent); err != nil {
 			t.Fatal(err)
 		}
-		env, d, err := event.Decode(line)
+		env, d, err := contract.Decode(line)
 		if err != nil {
 			t.Errorf("line %d: Decode refuses an event of the legacy rule: %v", n, err)
 			continue
@@ -58,7 +58,7 @@ func TestDecodeAcceptsLegacyIDsAndAnswersWithTheCurrentOne(t *testing.T) {
 		// The method form accepts it too, and leaves the envelope as it was.
 		legacy := env
 		legacy.ID = sent.ID
-		if _, err := legacy.Decode(); err != nil || legacy.ID != sent.ID {
+		if _, err := contract.DecodeEnvelope(legacy); err != nil || legacy.ID != sent.ID {
 			t.Errorf("line %d: Envelope.Decode: %v, id %s", n, err, legacy.ID)
 		}
 	}
@@ -73,7 +73,7 @@ func TestDecodeRefusesAnIDOfNeitherRule(t *testing.T) {
 	env := mustNew(t, "test", examples()[0].fact(event.Vietnam))
 	want := env.ID
 	env.ID = "00000000-0000-5000-8000-000000000000"
-	_, _, err := event.Decode(mustMarshal(t, env))
+	_, _, err := contract.Decode(mustMarshal(t, env))
 	fes, ok := errors.AsType[event.FieldErrors](err)
 	if !ok || len(fes) != 1 || fes[0].Field != "id" || !strings.Contains(fes[0].Message, want) {
 		t.Fatalf("Decode = %v, want one error on id naming %s", err, want)
@@ -115,7 +115,7 @@ func TestDecodeRefusesLoneSurrogates(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, _, err := event.Decode(tt.input)
+			_, _, err := contract.Decode(tt.input)
 			if tt.field == "" {
 				if err != nil {
 					t.Fatalf("Decode refused text: %v\n%s", err, tt.input)
@@ -136,7 +136,7 @@ func TestNewRefusesTextThatIsNotUTF8(t *testing.T) {
 	t.Parallel()
 	d := examples()[0].fact(event.Vietnam).(*event.ProcedureRegisteredData)
 	d.Name = "Cấp phép \xff"
-	_, err := event.New("test", d)
+	_, err := contract.New("test", d)
 	fes, ok := errors.AsType[event.FieldErrors](err)
 	if !ok || len(fes) != 1 || fes[0] != (event.FieldError{Field: "data.name", Message: "is not UTF-8 text"}) {
 		t.Fatalf("New = %v, want data.name: is not UTF-8 text", err)
@@ -155,7 +155,7 @@ func TestReadmeCanonicalExample(t *testing.T) {
 	if !ok || !ok2 {
 		t.Fatal("README has no canonical example")
 	}
-	_, d, err := event.Decode(readmeExamples(t)[event.ProcedureRegistered])
+	_, d, err := contract.Decode(readmeExamples(t)[event.ProcedureRegistered])
 	if err != nil {
 		t.Fatal(err)
 	}

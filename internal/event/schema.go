@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math/big"
 	"slices"
@@ -138,28 +137,6 @@ type embeddedOnly struct{}
 
 func (embeddedOnly) Load(url string) (any, error) {
 	return nil, fmt.Errorf("%s is not one of the embedded schemas", url)
-}
-
-// parseJSON reads one JSON value for validation, its numbers kept as written. Malformed JSON is reported with the
-// byte offset where it broke (the *json.SyntaxError is wrapped).
-func parseJSON(b []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	err := dec.Decode(&v)
-	if err == nil {
-		if _, err = dec.Token(); err == io.EOF {
-			return v, nil
-		}
-	}
-	// The decoder reads a stream: ask json.Unmarshal, which reads one document, where this one broke.
-	if err := json.Unmarshal(b, new(any)); err != nil {
-		if se, ok := errors.AsType[*json.SyntaxError](err); ok {
-			return nil, fmt.Errorf("malformed JSON at byte offset %d: %w", se.Offset, se)
-		}
-		return nil, fmt.Errorf("malformed JSON: %w", err)
-	}
-	return nil, fmt.Errorf("malformed JSON: %w", err)
 }
 
 // check validates v against sch and returns every failure as a FieldError named by the path of the failing value,

@@ -48,11 +48,11 @@ func TestReadmeExamples(t *testing.T) {
 			if !ok {
 				t.Fatalf("README has no example of %s", typ)
 			}
-			env, d, err := event.Decode(b)
+			env, d, err := contract.Decode(b)
 			if err != nil {
 				t.Fatalf("Decode: %v\n%s", err, b)
 			}
-			again, err := event.New(env.Source, d)
+			again, err := contract.New(env.Source, d)
 			if err != nil {
 				t.Fatalf("New: %v", err)
 			}
@@ -182,7 +182,7 @@ func TestSchemaRefuses(t *testing.T) {
 			t.Parallel()
 			env := exampleJSON(t, tt.typ)
 			tt.edit(env, nil)
-			_, d, err := event.Decode(mustMarshal(t, env))
+			_, d, err := contract.Decode(mustMarshal(t, env))
 			if err == nil {
 				t.Fatalf("Decode = %#v, want an error on %s", d, tt.field)
 			}
@@ -233,7 +233,7 @@ func TestDecodeAcceptsLevelWords(t *testing.T) {
 		env := exampleJSON(t, event.LevelChanged)
 		setPath(env, "data.from", w.from)
 		setPath(env, "data.to", w.to)
-		_, d, err := event.Decode(mustMarshal(t, env))
+		_, d, err := contract.Decode(mustMarshal(t, env))
 		if err != nil {
 			t.Errorf("from %v to %v: %v", w.from, w.to, err)
 			continue
@@ -252,7 +252,7 @@ func TestDecodeReportsEveryProblem(t *testing.T) {
 	setPath(env, "data.to", 7)
 	setPath(env, "data.unit.code", "btttt")
 	setPath(env, "data.effective_at", "2022-01-05T02:00:00Z")
-	_, _, err := event.Decode(mustMarshal(t, env))
+	_, _, err := contract.Decode(mustMarshal(t, env))
 	fes, ok := errors.AsType[event.FieldErrors](err)
 	if !ok {
 		t.Fatalf("error %v (%T) is not a FieldErrors", err, err)
@@ -305,7 +305,7 @@ func TestEnvelopeDecode(t *testing.T) {
 	for _, tt := range tests {
 		env := mustNew(t, "test", fact())
 		tt.edit(&env)
-		_, err := env.Decode()
+		_, err := contract.DecodeEnvelope(env)
 		fes, ok := errors.AsType[event.FieldErrors](err)
 		if !ok {
 			t.Errorf("%s: error %v (%T) is not a FieldErrors", tt.name, err, err)
@@ -320,7 +320,7 @@ func TestEnvelopeDecode(t *testing.T) {
 // A syntax error keeps its type, so that a caller can find the offset itself.
 func TestDecodeSyntaxError(t *testing.T) {
 	t.Parallel()
-	_, _, err := event.Decode([]byte(`{"id": "x", "data": {"to": 4,, }}`))
+	_, _, err := contract.Decode([]byte(`{"id": "x", "data": {"to": 4,, }}`))
 	se, ok := errors.AsType[*json.SyntaxError](err)
 	if !ok || se.Offset != 30 {
 		t.Fatalf("error %v, want a *json.SyntaxError at offset 30", err)

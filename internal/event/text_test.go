@@ -59,7 +59,7 @@ func TestTextsAreRefusedInEvents(t *testing.T) {
 		{retired(func(d *event.ProcedureRetiredData) { d.Reason = "gộp\x00vào" }), "data.reason"},
 	}
 	for _, tc := range tests {
-		_, err := event.New("/test", tc.d)
+		_, err := contract.New("/test", tc.d)
 		if fes, _ := err.(event.FieldErrors); !hasField(fes, tc.field, "") {
 			t.Errorf("New(%+v) = %v, want a refusal of %s", tc.d, err, tc.field)
 		}
@@ -68,7 +68,7 @@ func TestTextsAreRefusedInEvents(t *testing.T) {
 		env := event.Envelope{ID: "00000000-0000-5000-8000-000000000000", Source: "/test", SpecVersion: event.SpecVersion,
 			Type: tc.d.EventType(), Subject: tc.d.Subject(), Time: tc.d.OccurredAt(), DataContentType: event.DataContentType, Data: raw}
 		b, _ := json.Marshal(env)
-		_, _, err = event.Decode(b)
+		_, _, err = contract.Decode(b)
 		if fes, _ := err.(event.FieldErrors); !hasField(fes, tc.field, "") {
 			t.Errorf("Decode(%s) = %v, want a refusal of %s", b, err, tc.field)
 		}

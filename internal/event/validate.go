@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/egovtrack/egovtrack/internal/event/strictjson"
 	"github.com/egovtrack/egovtrack/internal/units"
 )
 
@@ -53,8 +54,11 @@ func ValidProcedureCode(s string) bool { return procedureCode.MatchString(s) }
 
 // Validate checks data against the contract and returns every problem, field by field, each named by its path in
 // an event ("data.to", "data.unit.code"): it is the check New makes of the data.
-func Validate(d Data) error {
-	_, err := checkData(d)
+func Validate(d Data) error { return Contract{}.Validate(d) }
+
+// Validate is Validate with c's clock.
+func (c Contract) Validate(d Data) error {
+	_, err := c.checkData(d)
 	return err
 }
 
@@ -65,34 +69,32 @@ func Validate(d Data) error {
 // contract's forms: a fact New accepts is one Decode accepts, and a rule changed in the schema changes both. The price
 // is tens of microseconds an event (about ten times the Go checks alone), small beside the JetStream
 // acknowledgement every published event waits for.
-func checkData(d Data) ([]byte, error) {
+func (c Contract) checkData(d Data) ([]byte, error) {
 	sch := schemas.data[d.EventType()]
 	if sch == nil {
 		return nil, FieldErrors{{"type", fmt.Sprintf("%q is not a known event type", d.EventType())}}
 	}
-	if es := checkEncodable(d); len(es) > 0 {
+	if es := c.checkEncodable(d); len(es) > 0 {
 		return nil, es
 	}
 	raw, err := json.Marshal(d)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s data: %w", d.EventType(), err)
 	}
-	var doc any
-	if obj, _, ok := readObject(raw); ok {
-		doc = obj
-	} else if doc, err = parseJSON(raw); err != nil {
+	v, err := strictjson.Read(raw)
+	if err != nil {
 		return nil, fmt.Errorf("encode %s data: %w", d.EventType(), err)
 	}
-	return raw, merge(check(sch, doc, "data"), checkBeyondSchema(d, false)).err()
+	return raw, merge(check(sch, v.Doc, "data"), c.checkBeyondSchema(d, false)).err()
 }
 
 // checkEncodable refuses the Go values JSON cannot carry, before encoding fails on them or changes them: percentages
 // that are not numbers, times beyond the years encoding/json writes (all outside the time domain), and texts that
 // are not UTF-8 (encoding/json would write U+FFFD for their bad bytes, a text no one wrote).
-func checkEncodable(d Data) FieldErrors {
+func (c Contract) checkEncodable(d Data) FieldErrors {
 	var es FieldErrors
 	if t := d.OccurredAt(); !encodable(t) {
-		checkTime(&es, timeField(d), t, false)
+		c.checkTime(&es, timeField(d), t, false)
 	}
 	var texts []struct{ name, v string }
 	switch d := d.(type) {
@@ -126,25 +128,25 @@ func checkEncodable(d Data) FieldErrors {
 // given says whether the data was read from JSON, where a time is there because it was written (the schema refuses
 // one left out): then the zero time is refused as the time it is. In Go values, the zero time.Time may also be a time
 // never set.
-func checkBeyondSchema(d Data, given bool) FieldErrors {
+func (c Contract) checkBeyondSchema(d Data, given bool) FieldErrors {
 	es := checkTexts(d)
 	if u, ok := unitOf(d); ok {
 		checkUnit(&es, "data.unit", u)
 	}
 	switch d := d.(type) {
 	case *ProcedureRegisteredData:
-		checkTime(&es, "data.effective_at", d.EffectiveAt, given)
+		c.checkTime(&es, "data.effective_at", d.EffectiveAt, given)
 	case *LevelChangedData:
 		if d.From == d.To && d.From.Valid() {
 			es.add("data.to", fmt.Sprintf("is the same level as from (%d): not a change", d.To))
 		}
-		checkTime(&es, "data.effective_at", d.EffectiveAt, given)
+		c.checkTime(&es, "data.effective_at", d.EffectiveAt, given)
 	case *ProcedureRetiredData:
-		checkTime(&es, "data.effective_at", d.EffectiveAt, given)
+		c.checkTime(&es, "data.effective_at", d.EffectiveAt, given)
 	case *AssistantStageChangedData:
-		checkTime(&es, "data.effective_at", d.EffectiveAt, given)
+		c.checkTime(&es, "data.effective_at", d.EffectiveAt, given)
 	case *ReportSubmittedData:
-		checkTime(&es, "data.reported_at", d.ReportedAt, given)
+		c.checkTime(&es, "data.reported_at", d.ReportedAt, given)
 	case *TargetSetData:
 		if u, ok := d.Scope.Unit(); ok {
 			checkUnit(&es, "data.scope", u)
@@ -153,7 +155,7 @@ func checkBeyondSchema(d Data, given bool) FieldErrors {
 		if errB == nil && errD == nil && d.Deadline <= d.BaselineDate { // days written YYYY-MM-DD compare as text
 			es.add("data.deadline", "must be after baseline_date")
 		}
-		checkTime(&es, "data.set_at", d.SetAt, given)
+		c.checkTime(&es, "data.set_at", d.SetAt, given)
 	}
 	return es
 }
@@ -185,8 +187,8 @@ func timeField(d Data) string {
 
 // checkTime refuses a time outside the time domain (see CheckTime). given says whether t was written in the event's
 // JSON; when it was not (a Go value), the zero time.Time may be a time never set, and the message says so too.
-func checkTime(es *FieldErrors, field string, t time.Time, given bool) {
-	err := CheckTime(t)
+func (c Contract) checkTime(es *FieldErrors, field string, t time.Time, given bool) {
+	err := c.CheckTime(t)
 	switch {
 	case err == nil:
 	case t.IsZero() && !given:

@@ -217,7 +217,7 @@ func TestNewRefusesInvalidFields(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			env, err := event.New("test", tt.data)
+			env, err := contract.New("test", tt.data)
 			if err == nil {
 				t.Fatalf("New = %+v, want errors on %v", env, tt.want)
 			}
@@ -236,7 +236,7 @@ func TestNewRefusesInvalidFields(t *testing.T) {
 				}
 			}
 			// Validate, the check New makes, finds the same.
-			if verr := event.Validate(tt.data); verr == nil || verr.Error() != err.Error() {
+			if verr := contract.Validate(tt.data); verr == nil || verr.Error() != err.Error() {
 				t.Errorf("Validate = %v, want %v", verr, err)
 			}
 		})
@@ -245,7 +245,7 @@ func TestNewRefusesInvalidFields(t *testing.T) {
 
 func TestNewRefusesMissingSource(t *testing.T) {
 	t.Parallel()
-	_, err := event.New("", changed(func(*event.LevelChangedData) {}))
+	_, err := contract.New("", changed(func(*event.LevelChangedData) {}))
 	var fes event.FieldErrors
 	if !errors.As(err, &fes) || !hasField(fes, "source", "is missing") {
 		t.Errorf("New without source: error %v, want source is missing", err)
@@ -279,7 +279,7 @@ func TestNewAcceptsEdgeCases(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if _, err := event.New("test", tt.data); err != nil {
+			if _, err := contract.New("test", tt.data); err != nil {
 				t.Errorf("New: %v", err)
 			}
 		})

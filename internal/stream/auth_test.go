@@ -82,7 +82,7 @@ func connectAs(t *testing.T, srv *streamtest.AuthServer, name string) (*stream.C
 	return c, buf
 }
 
-// readAll reads subject back with stream.Read, as catalogue.Load does.
+// readAll reads subject back with stream.Read, as reporting.Load does.
 func readAll(ctx context.Context, c *stream.Conn, subject string) (int, error) {
 	n := 0
 	err := c.Read(ctx, subject, func(uint64, []byte) error { n++; return nil })
@@ -250,7 +250,7 @@ func TestOnlyTheOperatorChangesTheStream(t *testing.T) {
 	c.Close()
 }
 
-// A province reads its own subjects back, as catalogue.Load does, and no other unit's; it cannot take over the
+// A province reads its own subjects back, as reporting.Load does, and no other unit's; it cannot take over the
 // projector's durable consumer, nor listen to other credentials' replies.
 func TestProvinceReadsOnlyItsOwnSubjects(t *testing.T) {
 	ctx := context.Background()

@@ -79,7 +79,7 @@ func TestBadInputIsQuarantined(t *testing.T) {
 	}
 
 	conn := chdbtest.Conn(t, chdbtest.New(t))
-	st, err := store.Open(ctx, conn, log)
+	st, err := store.Open(ctx, conn, log, store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

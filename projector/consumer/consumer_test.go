@@ -75,7 +75,7 @@ func openRig(t *testing.T, nc *stream.Conn) *rig {
 		t.Fatal(err)
 	}
 	conn := chdbtest.Conn(t, chdbtest.New(t))
-	st, err := store.Open(ctx, conn, quiet)
+	st, err := store.Open(ctx, conn, quiet, store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

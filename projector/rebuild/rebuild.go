@@ -23,7 +23,7 @@ import (
 	"github.com/egovtrack/egovtrack/internal/chsql"
 	"github.com/egovtrack/egovtrack/internal/progress"
 	"github.com/egovtrack/egovtrack/projector/consumer"
-	"github.com/egovtrack/egovtrack/projector/schema"
+	"github.com/egovtrack/egovtrack/projector/migrations"
 	"github.com/egovtrack/egovtrack/projector/store"
 )
 
@@ -125,7 +125,7 @@ func Run(ctx context.Context, conn driver.Conn, s jetstream.Stream, cfg consumer
 		return res, err
 	}
 	log.Info("tables dropped", "tables", strings.Join(tables, " "))
-	st, err := store.Open(ctx, conn, log)
+	st, err := store.Open(ctx, conn, log, store.Config{})
 	if err != nil {
 		return res, err
 	}
@@ -204,7 +204,7 @@ func checkSchemaKnown(ctx context.Context, conn driver.Conn) error {
 	if err := conn.QueryRow(ctx, chsql.LatestMigration.SQL).Scan(&recorded); err != nil {
 		return fmt.Errorf("read %s: %w", MigrationsTable, err)
 	}
-	ms, err := schema.Migrations()
+	ms, err := migrations.All()
 	if err != nil {
 		return err
 	}

@@ -23,8 +23,8 @@ import (
 	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
 	"github.com/egovtrack/egovtrack/internal/units"
 	"github.com/egovtrack/egovtrack/projector/consumer"
+	"github.com/egovtrack/egovtrack/projector/migrations"
 	"github.com/egovtrack/egovtrack/projector/rebuild"
-	"github.com/egovtrack/egovtrack/projector/schema"
 	"github.com/egovtrack/egovtrack/projector/store"
 )
 
@@ -106,7 +106,7 @@ func (r *rig) project(t testing.TB, cfg consumer.Config) consumer.Stats {
 	ctx := context.Background()
 	nc := r.connect(t)
 	defer nc.Close()
-	st, err := store.Open(ctx, chdbtest.Conn(t, r.ch), quiet)
+	st, err := store.Open(ctx, chdbtest.Conn(t, r.ch), quiet, store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +315,7 @@ func TestRebuildReproducesTheLiveTables(t *testing.T) {
 		}
 	}
 	caughtUp(t, r)
-	ms, _ := schema.Migrations()
+	ms, _ := migrations.All()
 	if n := r.count(t, "SELECT uniqExact(version) FROM schema_migrations"); n != uint64(len(ms)) {
 		t.Errorf("schema_migrations records %d migrations after the rebuild, want %d", n, len(ms))
 	}
@@ -325,7 +325,7 @@ func TestRebuildReproducesTheLiveTables(t *testing.T) {
 func TestTablesAreTheSchemas(t *testing.T) {
 	t.Parallel()
 	conn := chdbtest.Conn(t, chdbtest.New(t))
-	if _, err := store.Open(context.Background(), conn, quiet); err != nil {
+	if _, err := store.Open(context.Background(), conn, quiet, store.Config{}); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := conn.Query(context.Background(), "SELECT name FROM system.tables WHERE database = currentDatabase() AND name != ? ORDER BY name", rebuild.MigrationsTable)
@@ -402,7 +402,7 @@ func TestRebuildRefusesWhileTheProjectorRuns(t *testing.T) {
 	r := newRig(t, 3)
 	ctx := context.Background()
 	nc := r.connect(t)
-	st, err := store.Open(ctx, chdbtest.Conn(t, r.ch), quiet)
+	st, err := store.Open(ctx, chdbtest.Conn(t, r.ch), quiet, store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

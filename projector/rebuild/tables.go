@@ -7,10 +7,10 @@ import (
 	"strings"
 
 	"github.com/egovtrack/egovtrack/internal/chsql"
-	"github.com/egovtrack/egovtrack/projector/schema"
+	"github.com/egovtrack/egovtrack/projector/migrations"
 )
 
-// MigrationsTable is where projector/schema records the migrations it applied; dropping it makes the next start
+// MigrationsTable is where projector/migrations records the migrations it applied; dropping it makes the next start
 // apply them all again.
 const MigrationsTable = chsql.MigrationsTable
 
@@ -25,7 +25,7 @@ var (
 // table a new migration adds is rebuilt without anyone listing it here. It fails on SQL it cannot follow (a table
 // renamed, or named with its database), rather than leave a table out.
 func Tables() ([]string, error) {
-	ms, err := schema.Migrations()
+	ms, err := migrations.All()
 	if err != nil {
 		return nil, err
 	}

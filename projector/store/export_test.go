@@ -1,9 +1,6 @@
 package store
 
-import (
-	"context"
-	"errors"
-)
+import "context"
 
 // WriteAllButEvents does what Write does up to the raw log, as a projector that dies before its last insert.
 func (s *Store) WriteAllButEvents(ctx context.Context, recs []Record) error {
@@ -15,22 +12,6 @@ func (s *Store) WriteAllButEvents(ctx context.Context, recs []Record) error {
 		return err
 	}
 	return s.refresh(ctx, fresh)
-}
-
-// FailAfterCarry makes the next Write fail right after it carried untouched units forward, as a projector killed
-// there; it returns a func that removes the failure.
-func FailAfterCarry() (restore func()) {
-	testHookAfterCarry = func() error { return errCrash }
-	return func() { testHookAfterCarry = nil }
-}
-
-var errCrash = errors.New("killed after carrying coverage forward")
-
-// FailBeforeRows makes the next Write fail after its units' folds took the batch and before their rows are written;
-// it returns a func that removes the failure.
-func FailBeforeRows() (restore func()) {
-	testHookBeforeRows = func() error { return errors.New("killed before writing the folds' rows") }
-	return func() { testHookBeforeRows = nil }
 }
 
 // ForgetFolds drops every fold, as a restarted projector starts: the next batch of each unit reads its changes.

@@ -212,13 +212,14 @@ func TestFoldsWriteWhatReadingBackWrites(t *testing.T) {
 // that never failed writes.
 func TestFoldsAfterAFailedWrite(t *testing.T) {
 	recs := smallHistory(t)
-	s, conn := openStore(t)
+	var kill bool
+	s, conn := openStoreWith(t, store.Config{BeforeRows: killed(&kill, "before writing the folds' rows")})
 	deliver(t, s, recs[:4], []int{2}, false)
-	restore := store.FailBeforeRows()
+	kill = true
 	if err := s.Write(context.Background(), recs[4:9], nil); err == nil {
 		t.Fatal("the hooked write did not fail")
 	}
-	restore()
+	kill = false
 	deliver(t, s, recs[4:], []int{5, 1}, false)
 	diffRows(t, readCoverage(t, conn), expected(recs))
 	checkProcedures(t, conn, recs)

@@ -9,7 +9,7 @@ import (
 	"github.com/egovtrack/egovtrack/internal/event"
 )
 
-// What ClickHouse's column types hold. The tables keep times as DateTime and days as Date (projector/schema), and
+// What ClickHouse's column types hold. The tables keep times as DateTime and days as Date (projector/migrations), and
 // ClickHouse does not refuse a value they cannot hold: it stores another (1900-01-01 as 2036-02-07; on 18.16, a
 // deadline of 2150-01-01 as a day before 2000). Write therefore never sends one.
 var (

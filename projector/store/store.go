@@ -1,5 +1,5 @@
-// Package store writes batches of events into the projector's ClickHouse tables (see projector/schema) and keeps the
-// derived ones, the current state of every procedure and the daily coverage of every unit, up to date.
+// Package store writes batches of events into the projector's ClickHouse tables (see projector/migrations) and keeps
+// the derived ones, the current state of every procedure and the daily coverage of every unit, up to date.
 //
 // Every write is idempotent: rows are keyed by event id, and derived rows hold whole values, versioned by how many
 // changes they fold, never increments. Writing a batch again after a crash or a redelivery therefore changes nothing.
@@ -25,7 +25,7 @@ import (
 	"github.com/egovtrack/egovtrack/internal/coverage"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/units"
-	"github.com/egovtrack/egovtrack/projector/schema"
+	"github.com/egovtrack/egovtrack/projector/migrations"
 )
 
 // Record is one message of the stream, decoded.
@@ -54,6 +54,7 @@ type Rejected struct {
 type Store struct {
 	conn driver.Conn
 	log  *slog.Logger
+	cfg  Config
 
 	mu    sync.Mutex // one write at a time: the folds follow the tables
 	folds map[units.Ref]*unitFold
@@ -62,8 +63,6 @@ type Store struct {
 	names map[string]string
 	// How many times a unit's batch was added to its fold, and how many times a unit was folded from the table.
 	extended, reloaded int
-	// owns says which units this store writes; nil: all. See OwnUnits.
-	owns func(units.Ref) bool
 	// lastDays is each unit's last day in coverage_daily, as the store wrote it; nil until it is read (after a start
 	// or a failed write). Only this store writes its units, so between reads it follows them; the latest day of all,
 	// which other projector instances move too, is read every batch, from the recent partitions only (latestDay).
@@ -71,41 +70,46 @@ type Store struct {
 	latestDay time.Time
 }
 
-// Option configures a Store.
-type Option func(*Store)
+// Config is what a Store is opened with besides its connection. The zero Config writes every unit.
+type Config struct {
+	// Owns limits the units whose coverage the store carries forward to those it reports; nil: all. With several
+	// projector instances, each writing the units of its partition, an instance that carried another's unit forward
+	// would copy that unit's last row with its version while the owner rewrites it, and the stale copy could win the
+	// tie.
+	Owns func(units.Ref) bool
 
-// OwnUnits limits the units whose coverage the store carries forward to those owns reports. With several projector
-// instances, each writing the units of its partition, an instance that carried another's unit forward would copy
-// that unit's last row with its version while the owner rewrites it, and the stale copy could win the tie.
-func OwnUnits(owns func(units.Ref) bool) Option { return func(s *Store) { s.owns = owns } }
+	// AfterCarry and BeforeRows, when set, are called by every Write: AfterCarry between carrying untouched units
+	// forward and writing the touched ones, BeforeRows after the folds took the batch and before their rows are
+	// written. An error they return fails the Write there, as a projector killed at that point: tests use them to
+	// show that the redelivery repairs what such a crash leaves (a crash after carrying forward once left gaps in the
+	// touched units' series). Nil outside tests.
+	AfterCarry, BeforeRows func() error
+}
 
 // ErrOldIDs is returned by Open for a database projected before events were keyed by the current rule of ids.
 var ErrOldIDs = errors.New("this database was projected before December 2026, when event ids changed rule: " +
 	"events written again would be stored twice; run `projector rebuild` once, which projects it again")
 
 // Open applies the schema and writes the units' reference data. It refuses, with ErrOldIDs, a database whose events
-// are keyed by the old rule of ids (see schema.CurrentIDs).
-func Open(ctx context.Context, conn driver.Conn, log *slog.Logger, opts ...Option) (*Store, error) {
+// are keyed by the old rule of ids (see migrations.CurrentIDs).
+func Open(ctx context.Context, conn driver.Conn, log *slog.Logger, cfg Config) (*Store, error) {
 	if err := checkIDRule(ctx, conn); err != nil {
 		return nil, err
 	}
-	if _, err := schema.Apply(ctx, conn, log); err != nil {
+	if _, err := migrations.Apply(ctx, conn, log); err != nil {
 		return nil, err
 	}
-	s := &Store{conn: conn, log: log, folds: map[units.Ref]*unitFold{}, names: map[string]string{}}
-	for _, o := range opts {
-		o(s)
-	}
+	s := &Store{conn: conn, log: log, cfg: cfg, folds: map[units.Ref]*unitFold{}, names: map[string]string{}}
 	if err := s.writeUnits(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// checkIDRule returns ErrOldIDs when the database holds events and its migrations stop before schema.CurrentIDs.
+// checkIDRule returns ErrOldIDs when the database holds events and its migrations stop before migrations.CurrentIDs.
 func checkIDRule(ctx context.Context, conn driver.Conn) error {
-	versions, err := schema.Applied(ctx, conn)
-	if err != nil || len(versions) == 0 || slices.Contains(versions, schema.CurrentIDs) {
+	versions, err := migrations.Applied(ctx, conn)
+	if err != nil || len(versions) == 0 || slices.Contains(versions, migrations.CurrentIDs) {
 		return err // a new database, or one keyed by the current rule
 	}
 	var n uint64
@@ -408,15 +412,15 @@ func (s *Store) refresh(ctx context.Context, recs []Record) error {
 	}
 	behind := map[units.Ref]time.Time{} // untouched units whose series stops before last
 	for u, d := range stored {
-		if _, ok := batch[u]; !ok && d.Before(last) && (s.owns == nil || s.owns(u)) {
+		if _, ok := batch[u]; !ok && d.Before(last) && (s.cfg.Owns == nil || s.cfg.Owns(u)) {
 			behind[u] = d
 		}
 	}
 	if err := s.extendCoverage(ctx, behind, last); err != nil {
 		return err
 	}
-	if testHookAfterCarry != nil {
-		if err := testHookAfterCarry(); err != nil {
+	if s.cfg.AfterCarry != nil {
+		if err := s.cfg.AfterCarry(); err != nil {
 			return err
 		}
 	}
@@ -445,8 +449,8 @@ func (s *Store) refresh(ctx context.Context, recs []Record) error {
 	if err := s.reload(ctx, &w, reload, batch, last); err != nil {
 		return err
 	}
-	if testHookBeforeRows != nil {
-		if err := testHookBeforeRows(); err != nil {
+	if s.cfg.BeforeRows != nil {
+		if err := s.cfg.BeforeRows(); err != nil {
 			return err
 		}
 	}
@@ -467,13 +471,6 @@ func (s *Store) refresh(ctx context.Context, recs []Record) error {
 	s.latestDay = last
 	return nil
 }
-
-// testHookAfterCarry, set by tests, runs between carrying untouched units forward and writing the touched ones: a
-// crash there once left gaps in the touched units' series.
-var testHookAfterCarry func() error
-
-// testHookBeforeRows, set by tests, runs after the folds took the batch and before their rows are written.
-var testHookBeforeRows func() error
 
 // unitFold is what the store knows of a unit from the changes it stored: its coverage fold and its procedures'
 // latest registrations. It reflects what the tables hold only while this store is the only one writing the unit:

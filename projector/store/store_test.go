@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -22,12 +23,29 @@ func TestMain(m *testing.M) { chdbtest.Main(m) }
 
 func openStore(t *testing.T) (*store.Store, driver.Conn) {
 	t.Helper()
+	return openStoreWith(t, store.Config{})
+}
+
+// openStoreWith opens a store with cfg on a database of its own.
+func openStoreWith(t *testing.T, cfg store.Config) (*store.Store, driver.Conn) {
+	t.Helper()
 	conn := chdbtest.Conn(t, chdbtest.New(t))
-	s, err := store.Open(context.Background(), conn, slog.New(slog.DiscardHandler))
+	s, err := store.Open(context.Background(), conn, slog.New(slog.DiscardHandler), cfg)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
 	return s, conn
+}
+
+// killed returns a hook for store.Config (AfterCarry, BeforeRows) that fails the writes made while *on is set, as a
+// projector killed at that point of the write.
+func killed(on *bool, where string) func() error {
+	return func() error {
+		if *on {
+			return errors.New("killed " + where)
+		}
+		return nil
+	}
 }
 
 // records simulates a few units and numbers the events as the stream would.
@@ -308,13 +326,14 @@ func TestWriteKilledAfterCarryingForward(t *testing.T) {
 	add(&event.LevelChangedData{Unit: hanoi, Procedure: "1.000001", From: 3, To: 4, EffectiveAt: at("2021-07-05 09:00:00")})
 	add(&event.LevelChangedData{Unit: hanoi, Procedure: "1.000001", From: 4, To: 3, EffectiveAt: at("2021-07-10 09:00:00")})
 
-	s, conn := openStore(t)
+	var kill bool
+	s, conn := openStoreWith(t, store.Config{AfterCarry: killed(&kill, "after carrying coverage forward")})
 	write(t, s, recs[:3], func() int { return 3 })
-	restore := store.FailAfterCarry()
+	kill = true
 	if err := s.Write(ctx, recs[3:], nil); err == nil {
 		t.Fatal("the hooked write did not fail")
 	}
-	restore()
+	kill = false
 	write(t, s, recs[3:], func() int { return 2 }) // the redelivery
 	diffRows(t, readCoverage(t, conn), expected(recs))
 }

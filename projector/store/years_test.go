@@ -15,7 +15,7 @@ import (
 	"github.com/egovtrack/egovtrack/internal/chsql"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/units"
-	"github.com/egovtrack/egovtrack/projector/schema"
+	"github.com/egovtrack/egovtrack/projector/migrations"
 	"github.com/egovtrack/egovtrack/projector/store"
 )
 
@@ -96,7 +96,7 @@ func TestOpenRefusesADatabaseOfOldIDs(t *testing.T) {
 	ctx := context.Background()
 	old := func(t *testing.T, withEvents bool) driver.Conn {
 		conn := chdbtest.Conn(t, chdbtest.New(t))
-		ms, err := schema.Migrations()
+		ms, err := migrations.All()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,7 +104,7 @@ func TestOpenRefusesADatabaseOfOldIDs(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, m := range ms {
-			if m.Version >= schema.CurrentIDs {
+			if m.Version >= migrations.CurrentIDs {
 				break // what a projector of before December 2026 applied
 			}
 			for _, stmt := range m.Statements {
@@ -124,15 +124,15 @@ func TestOpenRefusesADatabaseOfOldIDs(t *testing.T) {
 		}
 		return conn
 	}
-	if _, err := store.Open(ctx, old(t, true), slog.New(slog.DiscardHandler)); !errors.Is(err, store.ErrOldIDs) {
+	if _, err := store.Open(ctx, old(t, true), slog.New(slog.DiscardHandler), store.Config{}); !errors.Is(err, store.ErrOldIDs) {
 		t.Errorf("Open of a database of old ids = %v, want ErrOldIDs", err)
 	}
-	if _, err := store.Open(ctx, old(t, false), slog.New(slog.DiscardHandler)); err != nil {
+	if _, err := store.Open(ctx, old(t, false), slog.New(slog.DiscardHandler), store.Config{}); err != nil {
 		t.Errorf("Open of an empty database of before: %v", err)
 	}
 	s, conn := openStore(t)
 	write(t, s, records(t, 1)[:10], func() int { return 10 })
-	if _, err := store.Open(ctx, conn, slog.New(slog.DiscardHandler)); err != nil {
+	if _, err := store.Open(ctx, conn, slog.New(slog.DiscardHandler), store.Config{}); err != nil {
 		t.Errorf("Open of a database of the current ids, again: %v", err)
 	}
 }

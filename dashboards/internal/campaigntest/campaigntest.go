@@ -158,7 +158,7 @@ func load(t *testing.T) (*Campaign, error) {
 
 	c.Config = chdbtest.New(t)
 	c.Conn = chdbtest.Conn(t, c.Config)
-	st, err := store.Open(ctx, c.Conn, log)
+	st, err := store.Open(ctx, c.Conn, log, store.Config{})
 	if err != nil {
 		return nil, err
 	}

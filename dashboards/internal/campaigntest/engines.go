@@ -10,8 +10,8 @@ import (
 
 	"github.com/egovtrack/egovtrack/internal/chsql"
 	"github.com/egovtrack/egovtrack/internal/enginetest"
+	"github.com/egovtrack/egovtrack/projector/migrations"
 	"github.com/egovtrack/egovtrack/projector/rebuild"
-	"github.com/egovtrack/egovtrack/projector/schema"
 )
 
 // Engines are the campaign on both engines the SQL must agree on: the 18.16 database the projector wrote (over
@@ -52,7 +52,7 @@ func (c *Campaign) copyToLocal(t *testing.T) (*Engines, error) {
 	// The test that loaded the campaign owns both databases: Load's caller is the one test that may call Engines.
 	e := &Engines{Server: enginetest.ServerOf(t, c.Config), Local: enginetest.NewLocal(t), Copied: map[string][]string{}}
 
-	ms, err := schema.Migrations()
+	ms, err := migrations.All()
 	if err != nil {
 		return nil, err
 	}

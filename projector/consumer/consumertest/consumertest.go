@@ -33,7 +33,7 @@ func ProjectAsDeployed(t testing.TB, srv *streamtest.AuthServer) (consumer.Stats
 		t.Fatal(err)
 	}
 	ch := chdbtest.Conn(t, chdbtest.New(t))
-	st, err := store.Open(ctx, ch, quiet)
+	st, err := store.Open(ctx, ch, quiet, store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

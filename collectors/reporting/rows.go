@@ -1,4 +1,4 @@
-package catalogue
+package reporting
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package schema
+package migrations
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 // singleServerTables are the tables the single-server form creates, schema_migrations among them.
 func singleServerTables(t *testing.T) []string {
 	t.Helper()
-	ms, err := Migrations()
+	ms, err := All()
 	if err != nil {
 		t.Fatal(err)
 	}

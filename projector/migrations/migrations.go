@@ -1,11 +1,11 @@
-// Package schema owns the projector's ClickHouse tables: versioned migrations, the SQL files beside it named
+// Package migrations owns the projector's ClickHouse tables: versioned migrations, the SQL files beside it named
 // NNNN_what.sql, applied in order at start and recorded in the table schema_migrations.
 //
 // ClickHouse has no transactions and no locks, so a migration must be safe to run twice and from several projector
 // instances at once: every statement is idempotent (CREATE … IF NOT EXISTS), or its "already done" errors are
 // tolerated (a column that already exists, one already dropped). A migration is recorded only after all its
 // statements ran; an instance that dies half-way leaves it unrecorded, and the next start runs it again.
-package schema
+package migrations
 
 import (
 	"context"
@@ -37,8 +37,8 @@ type Migration struct {
 
 var fileName = regexp.MustCompile(`^([0-9]{4})_([a-z0-9_]+)\.sql$`)
 
-// Migrations returns the embedded migrations in version order.
-func Migrations() ([]Migration, error) { return load(files) }
+// All returns the embedded migrations in version order.
+func All() ([]Migration, error) { return load(files) }
 
 func load(fsys fs.FS) ([]Migration, error) {
 	names, err := fs.Glob(fsys, "*.sql")
@@ -66,7 +66,7 @@ func load(fsys fs.FS) ([]Migration, error) {
 
 // Apply runs every embedded migration not yet recorded, in order, and returns the versions it ran.
 func Apply(ctx context.Context, conn driver.Conn, log *slog.Logger) ([]uint32, error) {
-	ms, err := Migrations()
+	ms, err := All()
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package schema
+package migrations
 
 import (
 	"context"
@@ -47,7 +47,7 @@ func versions(ms []Migration) []uint32 {
 func TestApplyTwice(t *testing.T) {
 	ctx := context.Background()
 	conn := chdbtest.Conn(t, chdbtest.New(t))
-	ms, err := Migrations()
+	ms, err := All()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestApplyConcurrently(t *testing.T) {
 	for err := range errs {
 		t.Errorf("concurrent apply: %v", err)
 	}
-	ms, _ := Migrations()
+	ms, _ := All()
 	if got := recorded(t, chdbtest.Conn(t, cfg)); !slices.Equal(got, versions(ms)) {
 		t.Errorf("schema_migrations holds %v, want %v", got, versions(ms))
 	}

@@ -1,49 +1,44 @@
-package event
+package strictjson
 
 import (
 	"encoding/json"
 )
 
-// readObject reads b, a JSON object, in one pass into what parseJSON makes of it (objects as map[string]any,
-// numbers as json.Number), and returns where each of its top-level values lies in b (to read the envelope's time and
-// data as they are written). It returns false for anything else: malformed JSON, another kind of value, a key given
-// twice, nesting deeper than maxReadDepth. The caller then takes the slow path, parseJSON and CheckDuplicateKeys,
-// which reports the problem with its offset; so readObject need only be right about what it accepts, and
-// FuzzReadObject holds it to parseJSON there.
+// onePass reads b, one JSON value, in one pass into what parse makes of it (objects as map[string]any, numbers as
+// json.Number), and for an object, where each of its members' values lies in b. It returns false for malformed JSON,
+// a key given twice, nesting deeper than maxDepth: Read then takes the slow path, parse and checkDuplicateKeys, which
+// report the problem with its offset; so onePass need only be right about what it accepts, and FuzzRead holds it to
+// parse there.
 //
-// b must be UTF-8 (see InvalidUTF8): encoding/json reads an invalid byte as U+FFFD, readObject would keep it.
+// b must be UTF-8 (see invalidUTF8): encoding/json reads an invalid byte as U+FFFD, onePass would keep it.
 //
-// Parsing each event three times (for the schema, for duplicate keys, into the envelope) was most of what Decode
-// cost the projector; this one pass does the work of all three.
-func readObject(b []byte) (map[string]any, map[string]span, bool) {
+// Parsing each event three times (for the schema, for duplicate keys, into the envelope) was most of what decoding
+// an event cost the projector; this one pass does the work of all three.
+func onePass(b []byte) (Value, bool) {
 	r := reader{b: b, s: string(b)}
 	r.space()
-	if r.i >= len(b) || b[r.i] != '{' {
-		return nil, nil, false
+	if r.i < len(b) && b[r.i] == '{' {
+		r.top = map[string]Span{}
 	}
-	r.top = map[string]span{}
-	v, ok := r.object(0)
+	v, ok := r.value(-1)
 	if !ok {
-		return nil, nil, false
+		return Value{}, false
 	}
 	r.space()
 	if r.i != len(b) {
-		return nil, nil, false
+		return Value{}, false
 	}
-	return v, r.top, true
+	return Value{Doc: v, Members: r.top}, true
 }
 
-// span is where a value lies in the document: b[start:end].
-type span struct{ start, end int }
-
-// maxReadDepth bounds readObject's recursion; events nest three deep, and deeper documents take the slow path.
-const maxReadDepth = 64
+// maxDepth bounds onePass's recursion; events nest three deep, and deeper documents take the slow path.
+const maxDepth = 64
 
 type reader struct {
 	b   []byte
 	s   string // b, once: the strings and numbers read are slices of it, not an allocation each
 	i   int
-	top map[string]span // the spans of the outermost object's values
+	top map[string]Span // the spans of the outermost object's values, when the document is an object
 }
 
 func (r *reader) space() {
@@ -88,10 +83,10 @@ func (r *reader) literal(lit string) bool {
 	return true
 }
 
-// object reads an object from its '{'; keys are compared as encoding/json decodes them, as CheckDuplicateKeys
+// object reads an object from its '{'; keys are compared as encoding/json decodes them, as checkDuplicateKeys
 // does.
 func (r *reader) object(depth int) (map[string]any, bool) {
-	if depth > maxReadDepth {
+	if depth > maxDepth {
 		return nil, false
 	}
 	outermost := depth == 0
@@ -126,7 +121,7 @@ func (r *reader) object(depth int) (map[string]any, bool) {
 		}
 		m[k] = v
 		if outermost {
-			r.top[k] = span{start, r.i}
+			r.top[k] = Span{start, r.i}
 		}
 		r.space()
 		if r.i >= len(r.b) {
@@ -146,7 +141,7 @@ func (r *reader) object(depth int) (map[string]any, bool) {
 }
 
 func (r *reader) array(depth int) ([]any, bool) {
-	if depth > maxReadDepth {
+	if depth > maxDepth {
 		return nil, false
 	}
 	r.i++ // '['
@@ -180,7 +175,7 @@ func (r *reader) array(depth int) ([]any, bool) {
 }
 
 // string reads a string from its opening quote. One with escapes, rare in events, is decoded by encoding/json
-// itself, so that readObject never reads an escape differently.
+// itself, so that onePass never reads an escape differently.
 func (r *reader) string() (string, bool) {
 	start := r.i
 	r.i++ // '"'

@@ -1,4 +1,4 @@
-package schema
+package migrations
 
 import (
 	"context"
@@ -67,7 +67,7 @@ func ApplyCluster(ctx context.Context, conn driver.Conn, c Cluster, log *slog.Lo
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	ms, err := Migrations()
+	ms, err := All()
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +107,7 @@ func ClusterStatements(c Cluster, db string) ([]string, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	ms, err := Migrations()
+	ms, err := All()
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +204,7 @@ func (f *clusterForm) statements(stmt string) ([]string, error) {
 		return out, nil
 	}
 	first, _, _ := strings.Cut(stmt, "\n")
-	return nil, fmt.Errorf("no cluster form for the statement %q: extend projector/schema's clusterForm", first)
+	return nil, fmt.Errorf("no cluster form for the statement %q: extend projector/migrations' clusterForm", first)
 }
 
 // createTable turns CREATE TABLE t (…) ENGINE = X(args) … into the local table and the Distributed table over it.

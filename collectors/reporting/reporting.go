@@ -1,7 +1,8 @@
-// Package catalogue is what every reporting collector shares: a unit's catalogue of procedures as the event stream
-// knows it (read back from the stream, no local database), and the events that turn it into the catalogue a unit
-// reports — no more, no fewer.
-package catalogue
+// Package reporting is how a unit's report of its catalogue becomes events, the same for every collector (sheet, poll,
+// the intake API's snapshots): it reads the unit's catalogue back as the event stream knows it (no local database),
+// checks the rows reported (ParseRows), works out what changed (Diff), and publishes only that, with one
+// report-submitted event (Submit).
+package reporting
 
 import (
 	"cmp"
