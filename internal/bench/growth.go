@@ -203,7 +203,7 @@ var growthTables = []string{"events", "procedure_changes", "coverage_daily"}
 func (b *bench) growthWarm(ctx context.Context, g *growthSide, catalogue [][]store.Record) error {
 	g.tc = &timedConn{Conn: g.conn, stats: map[string]*sqlStat{}}
 	var err error
-	if g.store, err = store.Open(ctx, g.tc, b.quiet()); err != nil {
+	if g.store, err = store.Open(ctx, g.tc, b.quiet(), store.Config{}); err != nil {
 		return err
 	}
 	g.tc.reset() // the schema and the units written at open are not per batch

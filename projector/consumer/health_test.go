@@ -55,7 +55,7 @@ func TestFrozenClickHouseShowsWithinTheGrace(t *testing.T) {
 			r := newRig(t)
 			r.m.Health.Grace = grace
 			// As `projector run` wires it: the health follows every call the store makes to ClickHouse.
-			observed, err := store.Open(context.Background(), metrics.Observe(r.conn, r.m.Health), quiet)
+			observed, err := store.Open(context.Background(), metrics.Observe(r.conn, r.m.Health), quiet, store.Config{})
 			if err != nil {
 				t.Fatal(err)
 			}
