@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/egovtrack/egovtrack/collectors/simulate"
@@ -376,6 +378,9 @@ func undelivered(ctx context.Context, conn *stream.Conn, durable string) (uint64
 // writing a batch's derived rows and before its raw log leaves behind, until the batch comes again.
 func cutChanges(ctx context.Context, conn driver.Conn) (map[string]bool, error) {
 	_, ids, err := queryRows(ctx, conn, "SELECT event_id FROM procedure_changes WHERE event_id NOT IN (SELECT id FROM events)")
+	if ex := (*clickhouse.Exception)(nil); errors.As(err, &ex) && ex.Code == 60 { // UNKNOWN_TABLE
+		return map[string]bool{}, nil // killed during its start, before it made the tables: nothing cut
+	}
 	if err != nil {
 		return nil, err
 	}
