@@ -13,11 +13,11 @@ export CHDB_LIB_PATH ?= $(EGOV_TOOLS)/chdb-26.7.3-stable.1/libchdb.so
 .PHONY: demo demo-sql test vet generate clickhouse tools bench
 
 demo: clickhouse
-	$(GO) run ./internal/demo
+	$(GO) run ./deploy/demo
 
 # clickhouse-client on the demo's data; Q='SELECT …' runs one query.
 demo-sql:
-	$(GO) run ./internal/demo sql "$(Q)"
+	$(GO) run ./deploy/demo sql "$(Q)"
 
 test: clickhouse tools vet
 	$(GO) test ./...
@@ -26,13 +26,13 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt would change:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 
-# The benchmark (internal/bench/README.md): throughput, freshness, replay and query speed against this machine's own
+# The benchmark (deploy/bench/README.md): throughput, freshness, replay and query speed against this machine's own
 # limits, and the store's statements per batch on a fresh and a national-scale database, each figure next to its
-# target; a table on stdout, internal/bench/out/bench-results.json and profiles beside it. BENCH_QUICK=1 runs small
+# target; a table on stdout, deploy/bench/out/bench-results.json and profiles beside it. BENCH_QUICK=1 runs small
 # sizes in a few minutes; EGOV_BENCH_* variables set sizes and caps. Never part of test.
 bench: clickhouse
 	$(GO) build -o bin/projector ./projector
-	$(GO) build -o bin/bench ./internal/bench
+	$(GO) build -o bin/bench ./deploy/bench
 	$(if $(BENCH_QUICK),EGOV_BENCH_QUICK=$(BENCH_QUICK)) EGOV_BENCH_PROJECTOR=$(CURDIR)/bin/projector ./bin/bench
 
 generate:

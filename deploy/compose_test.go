@@ -31,6 +31,7 @@ import (
 	"github.com/egovtrack/egovtrack/internal/envdoc"
 	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/projector/consumer"
+	"github.com/egovtrack/egovtrack/projector/projection"
 )
 
 // repoRoot is the repository's root, from this package's folder.
@@ -392,6 +393,8 @@ func commandVars(t testing.TB) map[string]map[string]bool {
 		"stream.Config":   stream.Config{},
 		"chdb.Config":     chdb.Config{},
 		"consumer.Config": consumer.Config{},
+		// projector's config embeds it without a prefix: its fields carry theirs.
+		"projection.Config": projection.Config{},
 	}
 	projector := mainConfigVars(t, filepath.Join(repoRoot, "projector", "main.go"), embedded)
 	collectors := mainConfigVars(t, filepath.Join(repoRoot, "collectors", "main.go"), embedded)
@@ -407,7 +410,7 @@ func commandVars(t testing.TB) map[string]map[string]bool {
 }
 
 // mainConfigVars reads the variables of the `config` struct in a command's main.go: its env tags, and the variables
-// of each field with an envPrefix, whose type must be one of embedded.
+// of each field with an envPrefix, or embedded without a tag, whose type must be one of embedded.
 func mainConfigVars(t testing.TB, path string, embedded map[string]any) map[string]bool {
 	t.Helper()
 	f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
@@ -427,6 +430,17 @@ func mainConfigVars(t testing.TB, path string, embedded map[string]any) map[stri
 		}
 		found = true
 		for _, field := range st.Fields.List {
+			if len(field.Names) == 0 && field.Tag == nil { // embedded without a prefix: its own variables
+				typ := exprString(field.Type)
+				cfg, ok := embedded[typ]
+				if !ok {
+					t.Fatalf("%s: config embeds %s: add it to commandVars' embedded types", path, typ)
+				}
+				for _, v := range envdoc.Vars(cfg) {
+					vars[v.Name] = true
+				}
+				continue
+			}
 			if field.Tag == nil {
 				continue
 			}

@@ -22,24 +22,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/egovtrack/egovtrack/internal/chdb"
 	"github.com/egovtrack/egovtrack/internal/healthcheck"
-	"github.com/egovtrack/egovtrack/internal/stream"
-	"github.com/egovtrack/egovtrack/projector/consumer"
 	"github.com/egovtrack/egovtrack/projector/metrics"
-	"github.com/egovtrack/egovtrack/projector/migrations"
-	"github.com/egovtrack/egovtrack/projector/store"
+	"github.com/egovtrack/egovtrack/projector/projection"
 )
 
 type config struct {
-	NATS       stream.Config   `envPrefix:"EGOV_NATS_"`
-	ClickHouse chdb.Config     `envPrefix:"EGOV_CLICKHOUSE_"`
-	Consumer   consumer.Config `envPrefix:"EGOV_PROJECTOR_"`
-	// ClickHouseCluster is the ClickHouse cluster (remote_servers) the tables live on, replicated and distributed;
-	// empty for one server. See projector/migrations' Cluster.
-	ClickHouseCluster string `env:"EGOV_CLICKHOUSE_CLUSTER"`
-	// UntilCaughtUp stops the projector once every event in the stream is written, for batch jobs and the demo.
-	UntilCaughtUp bool `env:"EGOV_PROJECTOR_UNTIL_CAUGHT_UP" envDefault:"false"`
+	projection.Config
 	// MetricsAddr is where `projector run` serves /metrics and /healthz; "off" serves neither. It listens on loopback
 	// unless told otherwise. (An empty variable means the default: caarlos0/env reads it as unset.)
 	MetricsAddr string     `env:"EGOV_PROJECTOR_METRICS_ADDR" envDefault:"127.0.0.1:9464"`
@@ -98,11 +87,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && cfg.MemoryLimitMiB > 0 {
 		debug.SetMemoryLimit(cfg.MemoryLimitMiB << 20)
 	}
-	if args[0] == "rebuild" && (cfg.ClickHouseCluster != "" || cfg.Consumer.Partition != "") {
-		// A rebuild drops and recreates the single-server tables, and replays through one consumer: on a cluster or
-		// for one partition it would lose the other partitions' units or the Distributed layout.
-		fmt.Fprintln(stderr, "projector: rebuild runs on one server with one projector: unset EGOV_CLICKHOUSE_CLUSTER and EGOV_PROJECTOR_PARTITION")
-		return 2
+	if args[0] == "rebuild" {
+		if err := cfg.CheckRebuild(); err != nil {
+			fmt.Fprintf(stderr, "projector: %v\n", err)
+			return 2
+		}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	if err := cmd(ctx, cfg, stdout, stderr, log); err != nil {
@@ -141,43 +130,12 @@ func runProjector(ctx context.Context, cfg config, _, _ io.Writer, log *slog.Log
 			}
 		}()
 	}
-	raw, err := chdb.Open(ctx, cfg.ClickHouse)
+	p, err := projection.Open(ctx, cfg.Config, m, log)
 	if err != nil {
 		return err
 	}
-	defer raw.Close()
-	conn := metrics.Observe(raw, m.Health) // /healthz follows every call to ClickHouse
-	if cfg.ClickHouseCluster != "" {
-		// Before store.Open, whose single-server migrations then find every version recorded.
-		if _, err := migrations.ApplyCluster(ctx, conn, migrations.Cluster{Name: cfg.ClickHouseCluster}, log); err != nil {
-			return err
-		}
-	}
-	part, err := consumer.ParsePartition(cfg.Consumer.Partition)
-	if err != nil {
-		return err
-	}
-	// Each unit has one writer: this instance carries forward only its own units' coverage.
-	st, err := store.Open(ctx, conn, log, store.Config{Owns: part.Owns})
-	if err != nil {
-		return err
-	}
-	nc, err := stream.Connect(ctx, cfg.NATS, log)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	s, err := nc.Stream(ctx)
-	if err != nil {
-		return err
-	}
-	c, err := consumer.New(ctx, s, cfg.Consumer, st, m, log)
-	if err != nil {
-		return err
-	}
-	log.Info("projecting", "stream", cfg.NATS.Stream, "consumer", cfg.Consumer.Durable, "partition", cfg.Consumer.Partition,
-		"clickhouse", cfg.ClickHouse, "cluster", cfg.ClickHouseCluster)
-	stats, err := c.Run(ctx, cfg.UntilCaughtUp)
+	defer p.Close()
+	stats, err := p.Run(ctx)
 	// projected counts what this run wrote; the consumer's Projected counts the repeats it skipped as well.
 	log.Info("projector stopped", "projected", stats.Projected-stats.Skipped, "skipped", stats.Skipped, "rejected", stats.Rejected, "batches", stats.Batches)
 	return err

@@ -19,6 +19,7 @@ import (
 	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
 	"github.com/egovtrack/egovtrack/internal/units"
 	"github.com/egovtrack/egovtrack/projector/consumer"
+	"github.com/egovtrack/egovtrack/projector/projection"
 )
 
 // The ClickHouse password appears nowhere the projector writes: not in its log at debug level, while it projects
@@ -40,8 +41,9 @@ func TestPasswordStaysSecret(t *testing.T) {
 
 	out := &watchedLog{}
 	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cfg := config{NATS: ns, ClickHouse: ch, MetricsAddr: freeAddr(t),
-		Consumer: consumer.Config{Durable: "projector", BatchSize: 500, FlushInterval: 50 * time.Millisecond, AckWait: time.Minute}}
+	cfg := config{Config: projection.Config{NATS: ns, ClickHouse: ch,
+		Consumer: consumer.Config{Durable: "projector", BatchSize: 500, FlushInterval: 50 * time.Millisecond, AckWait: time.Minute}},
+		MetricsAddr: freeAddr(t)}
 
 	// Running: scrape /metrics and /healthz once a batch is written, then stop.
 	ctx, cancel := context.WithCancel(t.Context())

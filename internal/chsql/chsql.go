@@ -166,7 +166,7 @@ func DropDatabase(db string) Statement {
 	return Statement{"drop database", "DROP DATABASE IF EXISTS " + QuoteIdent(db)}
 }
 
-// The summary `make demo` prints (internal/demo).
+// The summary `make demo` prints (deploy/demo).
 var (
 	DemoNationalByDay = Statement{"demo: national coverage by day", `SELECT day, sum(eligible), sum(level4) FROM coverage_daily FINAL GROUP BY day ORDER BY day`}
 	DemoUnitsFull     = Statement{"demo: units at 100%", `SELECT count(), countIf(eligible > 0 AND level4 = eligible)

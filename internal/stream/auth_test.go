@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/egovtrack/egovtrack/collectors/simulate"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/natsauth"
 	"github.com/egovtrack/egovtrack/internal/stream"
@@ -297,7 +295,7 @@ func TestProvinceReadsOnlyItsOwnSubjects(t *testing.T) {
 	}
 }
 
-// The projector's credential publishes no event; the office's runs the simulation.
+// The projector's credential publishes no event; the office's publishes any unit's.
 func TestProjectorCannotPublishOfficeSimulates(t *testing.T) {
 	ctx := context.Background()
 	srv := streamtest.StartAuth(t)
@@ -307,12 +305,11 @@ func TestProjectorCannotPublishOfficeSimulates(t *testing.T) {
 	}
 
 	office, _ := connectAs(t, srv, natsauth.OfficeName)
-	o := simulate.Campaign2021(7)
 	all := units.All()
-	o.Units = []units.Unit{all[0], all[70]}
-	res, err := simulate.Run(ctx, office, o, io.Discard, slog.New(slog.DiscardHandler))
-	if err != nil || res.Stored == 0 {
-		t.Fatalf("simulate as the office: %+v, %v", res, err)
+	envs := append(unitEvents(t, all[0].Ref, 10), unitEvents(t, all[70].Ref, 10)...)
+	res, err := office.Publish(ctx, envs, nil)
+	if err != nil || res.Stored != len(envs) {
+		t.Fatalf("the office publishing a ministry's and a province's events: %+v, %v, want %d stored", res, err, len(envs))
 	}
 	// The durable consumer the projector creates, reads and acks.
 	s, err := p.Stream(ctx)

@@ -54,6 +54,8 @@ type Config struct {
 	RequireSignature bool `env:"REQUIRE_SIGNATURE" envDefault:"false"`
 	// Partition is "k/n" when n projector instances share the stream, this one the k-th: see Partition. Empty: all.
 	Partition string `env:"PARTITION"`
+	// Now is the clock the events' time domain ends by (event.Contract); nil is the system clock.
+	Now func() time.Time `env:"-"`
 }
 
 // Validate checks the settings make sense together.
@@ -601,7 +603,7 @@ type checkedMsg struct {
 
 // check decodes m and authorises its event. It may run on several goroutines at once.
 func (c *Consumer) check(m jetstream.Msg) checkedMsg {
-	env, d, err := event.Decode(m.Data())
+	env, d, err := event.Contract{Now: c.cfg.Now}.Decode(m.Data())
 	if err != nil {
 		return checkedMsg{err: err, reason: RejectReason(m.Data(), err)}
 	}

@@ -24,7 +24,6 @@ import (
 	"github.com/egovtrack/egovtrack/internal/progress"
 	"github.com/egovtrack/egovtrack/projector/consumer"
 	"github.com/egovtrack/egovtrack/projector/migrations"
-	"github.com/egovtrack/egovtrack/projector/store"
 )
 
 // ErrProjectorRunning is returned, wrapped with the evidence, when the durable consumer is in use: a client is
@@ -75,6 +74,11 @@ func (r Result) Print(w io.Writer) error {
 	return err
 }
 
+// Project writes the whole stream into freshly created tables through the projector's own store and consumer (the
+// durable consumer cfg.Durable, until caught up), calling started once that consumer exists: projector/projection's
+// wiring, which `projector run` uses too.
+type Project func(ctx context.Context, started func()) (consumer.Stats, error)
+
 // Run rebuilds every table of the projector in conn's database from the stream s, with the consumer settings cfg
 // (its Durable names the consumer it recreates). It draws a progress bar on out when out is a terminal, and logs
 // progress otherwise. In order, it:
@@ -82,10 +86,9 @@ func (r Result) Print(w io.Writer) error {
 //  1. refuses with ErrProjectorRunning when the durable consumer is in use, and with ErrNewerSchema when the database
 //     was migrated by a newer projector;
 //  2. deletes the durable consumer, so that the next consumer reads the stream from its start;
-//  3. drops every table the schema creates (see Tables) and schema_migrations, then applies the schema again and
-//     writes the units (store.Open);
-//  4. creates the durable consumer again and runs it until it has written every message of the stream
-//     (consumer.New, Run with untilCaughtUp), exactly as `projector run` does;
+//  3. drops every table the schema creates (see Tables) and schema_migrations;
+//  4. calls project, which applies the schema again, writes the units, creates the durable consumer again and runs
+//     it until it has written every message of the stream, exactly as `projector run` does;
 //  5. counts every table's rows.
 //
 // Every step leaves a state that `projector run`, or another rebuild, completes: the consumer is deleted before the
@@ -93,7 +96,7 @@ func (r Result) Print(w io.Writer) error {
 // ends during step 4, the consumer stops as `projector run` does on SIGTERM and Run returns ctx's error: the durable
 // consumer remembers what was acknowledged, and `projector run` writes the rest (what was delivered but not
 // acknowledged comes back after AckWait).
-func Run(ctx context.Context, conn driver.Conn, s jetstream.Stream, cfg consumer.Config, out io.Writer, log *slog.Logger) (Result, error) {
+func Run(ctx context.Context, conn driver.Conn, s jetstream.Stream, cfg consumer.Config, out io.Writer, log *slog.Logger, project Project) (Result, error) {
 	began := time.Now()
 	var res Result
 	if err := cfg.Validate(); err != nil {
@@ -125,17 +128,8 @@ func Run(ctx context.Context, conn driver.Conn, s jetstream.Stream, cfg consumer
 		return res, err
 	}
 	log.Info("tables dropped", "tables", strings.Join(tables, " "))
-	st, err := store.Open(ctx, conn, log, store.Config{})
-	if err != nil {
-		return res, err
-	}
-
-	c, err := consumer.New(ctx, s, cfg, st, nil, log)
-	if err != nil {
-		return res, err
-	}
-	stopProgress := showProgress(ctx, s, cfg.Durable, total, out, log)
-	stats, err := c.Run(ctx, true)
+	stopProgress := func() {}
+	stats, err := project(ctx, func() { stopProgress = showProgress(ctx, s, cfg.Durable, total, out, log) })
 	stopProgress()
 	// The consumer counts an event the raw log already held as projected too: here it is a repeat, said apart.
 	res.Projected, res.Skipped, res.Rejected, res.Batches = stats.Projected-stats.Skipped, stats.Skipped, stats.Rejected, stats.Batches

@@ -24,6 +24,7 @@ import (
 	"github.com/egovtrack/egovtrack/internal/units"
 	"github.com/egovtrack/egovtrack/projector/consumer"
 	"github.com/egovtrack/egovtrack/projector/migrations"
+	"github.com/egovtrack/egovtrack/projector/projection"
 	"github.com/egovtrack/egovtrack/projector/rebuild"
 	"github.com/egovtrack/egovtrack/projector/store"
 )
@@ -106,15 +107,8 @@ func (r *rig) project(t testing.TB, cfg consumer.Config) consumer.Stats {
 	ctx := context.Background()
 	nc := r.connect(t)
 	defer nc.Close()
-	st, err := store.Open(ctx, chdbtest.Conn(t, r.ch), quiet, store.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := consumer.New(ctx, streamOf(t, nc), cfg, st, nil, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stats, err := c.Run(ctx, true)
+	p := projection.New(chdbtest.Conn(t, r.ch), streamOf(t, nc), projection.Config{Consumer: cfg, UntilCaughtUp: true}, nil, quiet)
+	stats, err := p.Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +120,14 @@ func (r *rig) rebuild(ctx context.Context, t testing.TB) (rebuild.Result, error)
 	t.Helper()
 	nc := r.connect(t)
 	defer nc.Close()
-	return rebuild.Run(ctx, chdbtest.Conn(t, r.ch), streamOf(t, nc), rebuildConfig, io.Discard, quiet)
+	return rebuildWith(ctx, t, r, nc, rebuildConfig)
+}
+
+// rebuildWith is `projector rebuild` with the consumer settings cfg, on the rig's database and nc's stream.
+func rebuildWith(ctx context.Context, t testing.TB, r *rig, nc *stream.Conn, cfg consumer.Config) (rebuild.Result, error) {
+	t.Helper()
+	p := projection.New(chdbtest.Conn(t, r.ch), streamOf(t, nc), projection.Config{Consumer: cfg}, nil, quiet)
+	return p.Rebuild(ctx, io.Discard)
 }
 
 func (r *rig) mustRebuild(t testing.TB) rebuild.Result {
@@ -551,7 +552,7 @@ func TestInterruptedRebuildIsCompletedByRun(t *testing.T) {
 	// write it cut short, the messages delivered after it) comes back soon.
 	small := rebuildConfig
 	small.BatchSize, small.AckWait = 100, time.Second
-	res, err := rebuild.Run(ctx, chdbtest.Conn(t, r.ch), streamOf(t, nc), small, io.Discard, quiet)
+	res, err := rebuildWith(ctx, t, r, nc, small)
 	nc.Close()
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted rebuild: %v (projected %d), want context.Canceled", err, res.Projected)
@@ -574,9 +575,9 @@ func BenchmarkRebuildCampaign(b *testing.B) {
 	r := newRig(b, len(units.All()))
 	for b.Loop() {
 		nc := r.connect(b)
-		res, err := rebuild.Run(context.Background(), chdbtest.Conn(b, r.ch), streamOf(b, nc), consumer.Config{
+		res, err := rebuildWith(context.Background(), b, r, nc, consumer.Config{
 			Durable: "projector", BatchSize: 5000, FlushInterval: 500 * time.Millisecond, AckWait: time.Minute,
-		}, io.Discard, quiet)
+		})
 		nc.Close()
 		if err != nil {
 			b.Fatal(err)

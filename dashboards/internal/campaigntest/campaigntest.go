@@ -37,7 +37,7 @@ import (
 	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
 	"github.com/egovtrack/egovtrack/internal/units"
 	"github.com/egovtrack/egovtrack/projector/consumer"
-	"github.com/egovtrack/egovtrack/projector/store"
+	"github.com/egovtrack/egovtrack/projector/projection"
 )
 
 // Seed is the simulation's seed, the demo's default.
@@ -158,10 +158,6 @@ func load(t *testing.T) (*Campaign, error) {
 
 	c.Config = chdbtest.New(t)
 	c.Conn = chdbtest.Conn(t, c.Config)
-	st, err := store.Open(ctx, c.Conn, log, store.Config{})
-	if err != nil {
-		return nil, err
-	}
 	s, err := nc.Stream(ctx)
 	if err != nil {
 		return nil, err
@@ -173,11 +169,7 @@ func load(t *testing.T) (*Campaign, error) {
 		return nil, err
 	}
 	cfg.Durable, cfg.FlushInterval = "dashboards-test", 20*time.Millisecond
-	cons, err := consumer.New(ctx, s, cfg, st, nil, log)
-	if err != nil {
-		return nil, err
-	}
-	if c.Stats, err = cons.Run(ctx, true); err != nil {
+	if c.Stats, err = projection.New(c.Conn, s, projection.Config{Consumer: cfg, UntilCaughtUp: true}, nil, log).Run(ctx); err != nil {
 		return nil, err
 	}
 	c.Projected = time.Now().Add(time.Second).Truncate(time.Second)

@@ -15,7 +15,7 @@ import (
 	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
 	"github.com/egovtrack/egovtrack/projector/consumer"
-	"github.com/egovtrack/egovtrack/projector/store"
+	"github.com/egovtrack/egovtrack/projector/projection"
 )
 
 // ProjectAsDeployed projects everything srv's stream holds and returns what the run did and the database it wrote.
@@ -33,17 +33,9 @@ func ProjectAsDeployed(t testing.TB, srv *streamtest.AuthServer) (consumer.Stats
 		t.Fatal(err)
 	}
 	ch := chdbtest.Conn(t, chdbtest.New(t))
-	st, err := store.Open(ctx, ch, quiet, store.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := consumer.Config{Durable: "projector", BatchSize: 100, FlushInterval: 50 * time.Millisecond, AckWait: time.Minute,
 		SignersFile: srv.SignersFile(), RequireSignature: true}
-	c, err := consumer.New(ctx, s, cfg, st, nil, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stats, err := c.Run(ctx, true)
+	stats, err := projection.New(ch, s, projection.Config{Consumer: cfg, UntilCaughtUp: true}, nil, quiet).Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

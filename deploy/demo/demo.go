@@ -17,7 +17,7 @@ import (
 	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/internal/stream/embedded"
 	"github.com/egovtrack/egovtrack/projector/consumer"
-	"github.com/egovtrack/egovtrack/projector/store"
+	"github.com/egovtrack/egovtrack/projector/projection"
 )
 
 // config is the demo's environment: the same variables as the commands', plus where the demo keeps its data.
@@ -116,10 +116,6 @@ func demo(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) (sum
 		return sum, err
 	}
 	defer conn.Close()
-	st, err := store.Open(ctx, conn, log, store.Config{})
-	if err != nil {
-		return sum, err
-	}
 	nc, err := stream.Connect(ctx, projector, log)
 	if err != nil {
 		return sum, err
@@ -129,11 +125,7 @@ func demo(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) (sum
 	if err != nil {
 		return sum, err
 	}
-	c, err := consumer.New(ctx, s, cfg.Consumer, st, nil, log)
-	if err != nil {
-		return sum, err
-	}
-	stats, err := c.Run(ctx, true)
+	stats, err := projection.New(conn, s, projection.Config{Consumer: cfg.Consumer, UntilCaughtUp: true}, nil, log).Run(ctx)
 	if err != nil {
 		return sum, err
 	}

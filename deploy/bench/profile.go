@@ -21,7 +21,7 @@ import (
 
 	"github.com/egovtrack/egovtrack/internal/chdb"
 	"github.com/egovtrack/egovtrack/projector/consumer"
-	"github.com/egovtrack/egovtrack/projector/store"
+	"github.com/egovtrack/egovtrack/projector/projection"
 )
 
 // profileProjector runs the projector's own code (consumer.Run with store.Store, the projector's default settings)
@@ -38,20 +38,13 @@ func (b *bench) profileProjector(ctx context.Context, p *natsPhase, ch chdb.Conf
 	defer conn.Close()
 	tc := &timedConn{Conn: conn, stats: map[string]*sqlStat{}}
 	log := b.quiet()
-	st, err := store.Open(ctx, tc, log, store.Config{})
-	if err != nil {
-		return err
-	}
 	s, err := p.stream(ctx)
 	if err != nil {
 		return err
 	}
 	cfg := consumer.Config{Durable: durable, BatchSize: projectorBatch, FlushInterval: 500 * time.Millisecond, AckWait: time.Minute}
-	c, err := consumer.New(ctx, s, cfg, st, nil, log)
-	if err != nil {
-		return err
-	}
-	tc.reset() // the schema and the units written at open are not part of the steady state
+	// The schema and the units written at open are not part of the steady state: the timings start after them.
+	proj := projection.New(tc, s, projection.Config{Consumer: cfg, UntilCaughtUp: true, Started: tc.reset}, nil, log)
 
 	cpuPath := filepath.Join(b.cfg.Out, "projector-"+name+"-cpu.pprof")
 	heapPath := filepath.Join(b.cfg.Out, "projector-"+name+"-heap.pprof")
@@ -72,7 +65,7 @@ func (b *bench) profileProjector(ctx context.Context, p *natsPhase, ch chdb.Conf
 		return err
 	}
 	began := time.Now()
-	stats, runErr := c.Run(rctx, true)
+	stats, runErr := proj.Run(rctx)
 	wall := time.Since(began)
 	pprof.StopCPUProfile()
 	peakHeap := stopHeap()

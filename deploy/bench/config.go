@@ -57,7 +57,7 @@ type config struct {
 	// Cache keeps the generated dataset between runs.
 	Cache string `env:"CACHE"`
 	// Out is the directory of the results (bench-results.json) and profiles.
-	Out string `env:"OUT" envDefault:"internal/bench/out"`
+	Out string `env:"OUT" envDefault:"deploy/bench/out"`
 }
 
 // stepNames are the steps in the order they run.

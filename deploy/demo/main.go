@@ -3,8 +3,8 @@
 // EGOV_CLICKHOUSE_ADDR, or a local clickhouse-server it starts and stops), generates the dashboards and prints what
 // ClickHouse then says about the campaign.
 //
-//	go run ./internal/demo            the demo
-//	go run ./internal/demo sql [Q]    clickhouse-client on the demo's local ClickHouse data, running Q if given
+//	go run ./deploy/demo            the demo
+//	go run ./deploy/demo sql [Q]    clickhouse-client on the demo's local ClickHouse data, running Q if given
 package main
 
 import (
