@@ -53,6 +53,7 @@ FUZZTIME ?= 60s
 FUZZ_TARGETS = \
 	./internal/event:FuzzDecode \
 	./internal/event:FuzzEnvelopeOf \
+	./internal/event:FuzzSchemaAccepts \
 	./internal/event/strictjson:FuzzRead \
 	./collectors/sheet:FuzzRead \
 	./collectors/sheet:FuzzReadXLSX \
