@@ -31,7 +31,7 @@ type bench struct {
 	projector string // binary
 
 	// limits measured by the raw step, for the ratios of the others.
-	rawPublish, rawConsume, rawInsertRate float64
+	rawPublish, rawConsume, rawDecode, rawInsertRate float64
 	// collectorsPublish is the e2e step's stream.Publish rate.
 	collectorsPublish float64
 	// nationalLoaded says that the national-scale database is loaded (nationalDB), and nationalLastReceived is when

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -72,49 +74,82 @@ func (b *bench) stepRaw(ctx context.Context) error {
 	b.add(result{Step: "a raw", Name: "JetStream publish (async, file storage)", Value: b.rawPublish, Unit: "events/s", Status: info,
 		Note: fmt.Sprintf("%d events in %s; no ids, no headers, %d in flight", n, took.Round(time.Millisecond), rawAsyncPending)})
 
-	// Consume: every message, acked one by one, until the server has every ack.
+	// Consume: every message, acked one by one, until the server has every ack; then again on another durable, each
+	// message decoded with encoding/json into its envelope and its type's struct (the floor any JSON reader pays).
 	s, err := p.stream(ctx)
 	if err != nil {
 		return err
 	}
-	cons, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "bench-raw", AckPolicy: jetstream.AckExplicitPolicy,
-		AckWait: time.Minute, DeliverPolicy: jetstream.DeliverAllPolicy, MaxAckPending: 4 * projectorBatch})
-	if err != nil {
-		return err
-	}
-	var got atomic.Int64
-	all := make(chan struct{})
-	began = time.Now()
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		_ = m.Ack()
-		if got.Add(1) == int64(n) {
-			close(all)
-		}
-	}, jetstream.PullMaxMessages(projectorBatch))
-	if err != nil {
-		return err
-	}
-	select {
-	case <-all:
-	case <-time.After(10 * time.Minute):
-		cc.Stop()
-		return fmt.Errorf("raw consume: %d of %d messages after 10 minutes", got.Load(), n)
-	}
-	cc.Stop()
-	for {
-		ci, err := cons.Info(ctx)
+	consume := func(durable string, handle func(jetstream.Msg)) (time.Duration, error) {
+		cons, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: durable, AckPolicy: jetstream.AckExplicitPolicy,
+			AckWait: time.Minute, DeliverPolicy: jetstream.DeliverAllPolicy, MaxAckPending: 4 * projectorBatch})
 		if err != nil {
-			return err
+			return 0, err
 		}
-		if ci.NumAckPending == 0 || time.Since(began) > 15*time.Minute {
-			break
+		var got atomic.Int64
+		all := make(chan struct{})
+		began := time.Now()
+		cc, err := cons.Consume(func(m jetstream.Msg) {
+			handle(m)
+			_ = m.Ack()
+			if got.Add(1) == int64(n) {
+				close(all)
+			}
+		}, jetstream.PullMaxMessages(projectorBatch))
+		if err != nil {
+			return 0, err
 		}
-		time.Sleep(5 * time.Millisecond)
+		select {
+		case <-all:
+		case <-time.After(10 * time.Minute):
+			cc.Stop()
+			return 0, fmt.Errorf("raw consume: %d of %d messages after 10 minutes", got.Load(), n)
+		}
+		cc.Stop()
+		for {
+			ci, err := cons.Info(ctx)
+			if err != nil {
+				return 0, err
+			}
+			if ci.NumAckPending == 0 || time.Since(began) > 15*time.Minute {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return time.Since(began), nil
 	}
-	took = time.Since(began)
+	took, err = consume("bench-raw", func(jetstream.Msg) {})
+	if err != nil {
+		return err
+	}
 	b.rawConsume = float64(n) / took.Seconds()
 	b.add(result{Step: "a raw", Name: "JetStream consume (durable pull, explicit acks)", Value: b.rawConsume, Unit: "events/s", Status: info,
 		Note: fmt.Sprintf("%d events in %s; pulls of %d, no decoding", n, took.Round(time.Millisecond), projectorBatch)})
+
+	var decodeErr atomic.Value
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	took, err = consume("bench-raw-decode", func(m jetstream.Msg) {
+		var env event.Envelope
+		if err := json.Unmarshal(m.Data(), &env); err != nil {
+			decodeErr.Store(err)
+			return
+		}
+		if _, err := env.UncheckedData(); err != nil {
+			decodeErr.Store(err)
+		}
+	})
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		return err
+	}
+	if e := decodeErr.Load(); e != nil {
+		return fmt.Errorf("raw consume and decode: %v", e)
+	}
+	b.rawDecode = float64(n) / took.Seconds()
+	b.add(result{Step: "a raw", Name: "JetStream consume + encoding/json decode of each event", Value: b.rawDecode, Unit: "events/s", Status: info,
+		Note: fmt.Sprintf("%d events in %s; envelope and data structs, no validation; %.0f allocations an event (with the client's)",
+			n, took.Round(time.Millisecond), float64(after.Mallocs-before.Mallocs)/float64(n))})
 	p.close()
 
 	// ClickHouse: the same events as rows of the raw log, prepared before the clock starts.

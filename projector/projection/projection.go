@@ -114,7 +114,11 @@ func (p *Projector) Run(ctx context.Context) (consumer.Stats, error) {
 	if err != nil {
 		return consumer.Stats{}, err
 	}
-	return p.consume(ctx, p.cfg.Consumer, p.cfg.UntilCaughtUp, store.Config{Owns: part.Owns}, p.cfg.Started)
+	var sc store.Config
+	if p.cfg.Consumer.Partition != "" {
+		sc.Owns = part.Owns // each unit has one writer: this instance carries forward only its own units' coverage
+	}
+	return p.consume(ctx, p.cfg.Consumer, p.cfg.UntilCaughtUp, sc, p.cfg.Started)
 }
 
 // consume is the one wiring of store and consumer: open the store (schema and units), make the durable consumer,

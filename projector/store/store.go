@@ -336,12 +336,26 @@ func (s *Store) insertDerived(ctx context.Context, recs []Record) error {
 			targets.add(string(d.Metric), string(d.Scope), id, r.Seq, d.SetAt, d.Baseline, dateOnly(bd), d.Target, dateOnly(dl))
 		}
 	}
-	for _, in := range []*inserter{changes, assistant, reports, targets} {
-		if err := in.send(ctx); err != nil {
-			return fmt.Errorf("insert batch: %w", err)
-		}
+	if err := sendAll(ctx, changes, assistant, reports, targets); err != nil {
+		return fmt.Errorf("insert batch: %w", err)
 	}
 	return nil
+}
+
+// sendAll sends the inserters at once, each on a connection of the pool: their tables are independent, and each
+// INSERT waits mostly on its round trips, so together they take about the time of the longest. Every one is sent
+// whatever the others do; the error joins theirs.
+func sendAll(ctx context.Context, ins ...*inserter) error {
+	errs := make([]error, len(ins))
+	var wg sync.WaitGroup
+	for i, in := range ins {
+		if len(in.rows) == 0 {
+			continue
+		}
+		wg.Go(func() { errs[i] = in.send(ctx) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // insertEvents writes the raw log: one INSERT, so that a batch's events are all there or none are.
@@ -454,11 +468,8 @@ func (s *Store) refresh(ctx context.Context, recs []Record) error {
 			return err
 		}
 	}
-	if err := w.procs.send(ctx); err != nil {
-		return fmt.Errorf("update procedures: %w", err)
-	}
-	if err := w.coverage.send(ctx); err != nil {
-		return fmt.Errorf("update daily coverage: %w", err)
+	if err := sendAll(ctx, w.procs, w.coverage); err != nil {
+		return fmt.Errorf("update procedures and daily coverage: %w", err)
 	}
 	for u := range behind {
 		stored[u] = last
@@ -610,8 +621,9 @@ func (s *Store) forget(recs []Record) {
 }
 
 // lastCoverageDays returns each unit's last day in coverage_daily, which the store keeps and refresh updates, and the
-// latest day of all. It reads every unit's last day only when it holds none; the latest day it reads every time,
-// from the partitions from the one it knew on, since another projector instance may have moved it.
+// latest day of all. It reads every unit's last day only when it holds none; with several projector instances
+// (Config.Owns set), the latest day it reads every time, from the partitions from the one it knew on, since another
+// instance may have moved it.
 func (s *Store) lastCoverageDays(ctx context.Context) (map[units.Ref]time.Time, time.Time, error) {
 	if s.lastDays == nil {
 		rows, err := s.conn.Query(ctx, chsql.LastCoverageDays.SQL)
@@ -638,6 +650,10 @@ func (s *Store) lastCoverageDays(ctx context.Context) (map[units.Ref]time.Time, 
 		}
 		s.lastDays, s.latestDay = days, latest
 		return days, latest, nil
+	}
+	if s.cfg.Owns == nil {
+		// One projector writes every unit: no one else moves the latest day, and the store knows where it is.
+		return s.lastDays, s.latestDay, nil
 	}
 	from := "1970-01-01" // the table was empty when read: until this store writes, another may have
 	if !s.latestDay.IsZero() {
