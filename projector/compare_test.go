@@ -21,15 +21,16 @@ import (
 // counts the changes folded when a row was written, which depends on how the stream was cut into batches. Every
 // other column, received_at and stream_seq included, comes from the stream or from the set of events.
 var compared = map[string][]string{ // table → columns left out
-	"events":            {"projected_at"}, // when the row was written
-	"procedure_changes": nil,
-	"procedures":        nil,
-	"coverage_daily":    {"version"},
-	"assistant_changes": nil,
-	"reports":           nil,
-	"targets":           nil,
-	"quarantine":        nil,
-	"units":             nil,
+	"events":             {"projected_at"}, // when the row was written
+	"procedure_changes":  nil,
+	"procedures":         nil,
+	"coverage_daily":     {"version"},
+	"assistant_changes":  nil,
+	"reports":            nil,
+	"targets":            nil,
+	"quarantine":         nil,
+	"units":              nil,
+	"signature_verdicts": {"verified_at"}, // when the signature was verified
 }
 
 // notCompared are the tables that legitimately differ: when each migration was applied, and the ingestion lag,

@@ -137,6 +137,7 @@ func runProjector(ctx context.Context, cfg config, _, _ io.Writer, log *slog.Log
 	defer p.Close()
 	stats, err := p.Run(ctx)
 	// projected counts what this run wrote; the consumer's Projected counts the repeats it skipped as well.
-	log.Info("projector stopped", "projected", stats.Projected-stats.Skipped, "skipped", stats.Skipped, "rejected", stats.Rejected, "batches", stats.Batches)
+	log.Info("projector stopped", "projected", stats.Projected-stats.Skipped, "skipped", stats.Skipped, "rejected", stats.Rejected,
+		"verified", stats.Verified, "trusted", stats.Trusted, "batches", stats.Batches)
 	return err
 }

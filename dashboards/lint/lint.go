@@ -25,7 +25,7 @@ const MaxUIDLen = 40
 // them with FINAL, or rows written twice count twice. A test keeps this list in step with the schema.
 var ReplacingTables = []string{
 	"events", "procedure_changes", "procedures", "coverage_daily", "assistant_changes", "reports", "targets",
-	"units", "quarantine",
+	"units", "quarantine", "signature_verdicts",
 }
 
 // Dashboard is one dashboard's JSON and a name for messages (its file name, say).

@@ -37,6 +37,11 @@ var (
 	InsertQuarantine       = insert("store: insert quarantine", "quarantine", "stream_seq, subject, payload, reason, received_at")
 	InsertProcedures       = insert("store: insert procedures", "procedures", "unit_kind, unit_code, procedure_code, name, sector, eligible, level, active, effective_at, version")
 	InsertCoverage         = insert("store: insert coverage", "coverage_daily", "unit_kind, unit_code, day, procedures, eligible, level4, version")
+	InsertVerdicts         = insert("store: insert signature verdicts", "signature_verdicts", "stream_seq, digest, submitted_by, verified_at")
+
+	// Verdicts reads the signatures' verdicts of the stream sequences from one to another (its two arguments), by the
+	// table's key: a batch's range, whatever the table holds.
+	Verdicts = Statement{"store: signature verdicts", `SELECT stream_seq, digest, submitted_by FROM signature_verdicts WHERE stream_seq >= ? AND stream_seq <= ?`}
 
 	// LastCoverageDays is each unit's last day in coverage_daily. It reads the whole table's days: the store asks once,
 	// after a start or a failed write, and keeps the answer (see LatestCoverageDay).
@@ -198,7 +203,7 @@ var DemoTables = []string{"events", "procedure_changes", "procedures", "coverage
 func All(tables []string) []Statement {
 	out := []Statement{
 		WrittenIDs, InsertUnits, InsertProcedureChanges, InsertAssistantChanges, InsertReports, InsertTargets,
-		InsertEvents, InsertQuarantine, InsertProcedures, InsertCoverage, LastCoverageDays, LatestCoverageDay,
+		InsertEvents, InsertQuarantine, InsertProcedures, InsertCoverage, InsertVerdicts, Verdicts, LastCoverageDays, LatestCoverageDay,
 		CarryCoverage(1), CarryCoverage(2), LoadChanges(1), LoadChanges(2),
 		CreateMigrationsTable, RecordMigration, AppliedMigrations, LatestMigration, CurrentDatabase,
 		TableExists, TableEngine, CreateDatabase("egov_test"), DropDatabase("egov_test"),

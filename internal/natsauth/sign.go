@@ -2,7 +2,10 @@ package natsauth
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -182,4 +185,20 @@ func clip(s string) string {
 		return s[:64] + "…"
 	}
 	return s
+}
+
+// Digest identifies what Authorise verifies of a message: a SHA-256 over the subject, the submitter, the payload, the
+// signer's key and the signature, each preceded by its length (so that no two messages share an input), hex-encoded.
+// A verdict recorded under it vouches for this message alone: a byte of any of them changed gives another digest.
+// Computing it costs about a microsecond, verifying the signature sixty.
+func Digest(subject string, h nats.Header, data []byte) string {
+	d := sha256.New()
+	d.Write([]byte(SignatureLabel))
+	var n [8]byte
+	for _, part := range [][]byte{[]byte(subject), []byte(h.Get(SubmittedByHeader)), data, []byte(h.Get(SignerHeader)), []byte(h.Get(SignatureHeader))} {
+		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
+		d.Write(n[:])
+		d.Write(part)
+	}
+	return hex.EncodeToString(d.Sum(nil))
 }

@@ -120,6 +120,9 @@ type Stats struct {
 	Skipped   int // of those, the events the raw log already held (known from a BatchWriter only)
 	Rejected  int // messages quarantined, the events the store refused among them
 	Batches   int
+	// Verified counts the signatures verified; Trusted, those a verdict recorded when they were first verified
+	// vouched for instead (a replay, a rebuild). Both count the events written only.
+	Verified, Trusted int
 }
 
 // Consumer is the projector's reading side.
@@ -307,7 +310,7 @@ func (c *Consumer) Run(ctx context.Context, untilCaughtUp bool) (st Stats, err e
 		if len(batch) == 0 {
 			return nil
 		}
-		d, err := c.decode(batch)
+		d, err := c.decode(ctx, batch)
 		batch = make([]jetstream.Msg, 0, c.cfg.BatchSize) // the writer holds the last one
 		if err != nil {
 			return err
@@ -457,19 +460,33 @@ type decoded struct {
 	recs     []store.Record
 	rejected []store.Rejected
 	reasons  map[metrics.Reason]int
+	// verified counts the signatures verified, trusted those a recorded verdict vouched for.
+	verified, trusted int
+}
+
+// A VerdictReader is a Writer that recorded the verdicts on signatures it was given (store.Record's Verdict): the
+// consumer relies on them instead of verifying a message's signature again.
+type VerdictReader interface {
+	Verdicts(ctx context.Context, from, to uint64) (map[uint64][]store.Verdict, error)
 }
 
 // decode decodes and authorises a batch.
-func (c *Consumer) decode(msgs []jetstream.Msg) (decoded, error) {
+func (c *Consumer) decode(ctx context.Context, msgs []jetstream.Msg) (decoded, error) {
 	d := decoded{msgs: msgs, recs: make([]store.Record, 0, len(msgs)), reasons: map[metrics.Reason]int{}}
-	// Decoding and checking signatures is most of the CPU a batch takes here: spread over the cores.
-	checked := make([]checkedMsg, len(msgs))
-	parallel(len(msgs), func(i int) { checked[i] = c.check(msgs[i]) })
+	metas := make([]*jetstream.MsgMetadata, len(msgs))
 	for i, m := range msgs {
 		meta, err := m.Metadata()
 		if err != nil {
 			return decoded{}, fmt.Errorf("message metadata: %w", err)
 		}
+		metas[i] = meta
+	}
+	known := c.verdicts(ctx, metas)
+	// Decoding and checking signatures is most of the CPU a batch takes here: spread over the cores.
+	checked := make([]checkedMsg, len(msgs))
+	parallel(len(msgs), func(i int) { checked[i] = c.check(msgs[i], known[metas[i].Sequence.Stream]) })
+	for i, m := range msgs {
+		meta := metas[i]
 		ch := checked[i]
 		if ch.err != nil {
 			d.reasons[ch.reason]++
@@ -477,10 +494,34 @@ func (c *Consumer) decode(msgs []jetstream.Msg) (decoded, error) {
 			d.rejected = append(d.rejected, store.Rejected{Seq: meta.Sequence.Stream, Subject: m.Subject(), Payload: m.Data(), Reason: ch.err.Error(), ReceivedAt: meta.Timestamp})
 			continue
 		}
-		d.recs = append(d.recs, store.Record{Env: ch.env, Data: ch.d, Seq: meta.Sequence.Stream, ReceivedAt: meta.Timestamp, SubmittedBy: ch.by})
+		if ch.verdict != nil {
+			d.verified++
+		} else if ch.trusted {
+			d.trusted++
+		}
+		d.recs = append(d.recs, store.Record{Env: ch.env, Data: ch.d, Seq: meta.Sequence.Stream, ReceivedAt: meta.Timestamp, SubmittedBy: ch.by, Verdict: ch.verdict})
 	}
 	c.natsSucceeded() // messages arrived
 	return d, nil
+}
+
+// verdicts reads the recorded verdicts on the batch's signatures, when signatures are checked and the writer keeps
+// them. Without them (an error reading them) every signature is verified: slower, never less safe.
+func (c *Consumer) verdicts(ctx context.Context, metas []*jetstream.MsgMetadata) map[uint64][]store.Verdict {
+	vr, ok := c.w.(VerdictReader)
+	if c.signers == nil || !ok || len(metas) == 0 {
+		return nil
+	}
+	from, to := metas[0].Sequence.Stream, metas[0].Sequence.Stream
+	for _, m := range metas {
+		from, to = min(from, m.Sequence.Stream), max(to, m.Sequence.Stream)
+	}
+	known, err := vr.Verdicts(ctx, from, to)
+	if err != nil {
+		c.log.Warn("verifying every signature of the batch: the recorded verdicts cannot be read", "err", err)
+		return nil
+	}
+	return known
 }
 
 // writer writes decoded batches on its own goroutine, one at a time and in the order submitted.
@@ -578,6 +619,8 @@ func (c *Consumer) flush(ctx context.Context, d decoded, st *Stats) error {
 	st.Skipped += written.Skipped
 	st.Rejected += len(rejected) + refused
 	st.Batches++
+	st.Verified += d.verified
+	st.Trusted += d.trusted
 	c.m.Projected.Add(float64(len(recs) - refused))
 	c.m.Skipped.Add(float64(written.Skipped))
 	for r, n := range reasons {
@@ -599,19 +642,23 @@ type checkedMsg struct {
 	by     string
 	err    error
 	reason metrics.Reason
+	// verdict is set when the signature was verified now; trusted when a recorded verdict vouched for it.
+	verdict *store.Verdict
+	trusted bool
 }
 
-// check decodes m and authorises its event. It may run on several goroutines at once.
-func (c *Consumer) check(m jetstream.Msg) checkedMsg {
+// check decodes m and authorises its event, relying on a verdict of known, those recorded for m's sequence, when one
+// is for this very message. It may run on several goroutines at once.
+func (c *Consumer) check(m jetstream.Msg, known []store.Verdict) checkedMsg {
 	env, d, err := event.Contract{Now: c.cfg.Now}.Decode(m.Data())
 	if err != nil {
 		return checkedMsg{err: err, reason: RejectReason(m.Data(), err)}
 	}
-	by, err := c.authorise(m.Subject(), m.Headers(), m.Data(), env)
+	by, verdict, trusted, err := c.authorise(m.Subject(), m.Headers(), m.Data(), env, known)
 	if err != nil {
 		return checkedMsg{err: err, reason: metrics.Unauthorised}
 	}
-	return checkedMsg{env: env, d: d, by: by}
+	return checkedMsg{env: env, d: d, by: by, verdict: verdict, trusted: trusted}
 }
 
 // parallel calls fn(i) for every i below n, on as many goroutines as there are cores, and returns when all are done.
@@ -639,26 +686,43 @@ func parallel(n int, fn func(i int)) {
 // subject, so an event about another unit must not hide under it), and, when it is signed or signatures are
 // required, that its signature is one of Config.SignersFile's credentials, over this subject and payload, by a
 // credential that may submit events on it. It returns the verified signer's name, or "" for an unsigned event that
-// the configuration accepts. Its errors are the quarantine's reason, starting "unauthorised: ".
+// the configuration accepts, with the verdict to record when it verified a signature now. Its errors are the
+// quarantine's reason, starting "unauthorised: ".
+//
+// A verdict of known (recorded when the message was first verified) whose digest is this message's vouches for it
+// instead (trusted): a replay or a rebuild verifies nothing again, and a key rotated since still vouches for what it
+// signed while valid. A message that differs in any byte has another digest, and is verified as if new.
 //
 // Without SignersFile, signature headers are not evidence of anything, and are ignored.
-func (c *Consumer) authorise(subject string, h nats.Header, data []byte, env event.Envelope) (string, error) {
+func (c *Consumer) authorise(subject string, h nats.Header, data []byte, env event.Envelope, known []store.Verdict) (by string, verdict *store.Verdict, trusted bool, err error) {
 	if subject != env.Subject {
-		return "", fmt.Errorf("unauthorised: published on %s, but the event is about %s", subject, env.Subject)
+		return "", nil, false, fmt.Errorf("unauthorised: published on %s, but the event is about %s", subject, env.Subject)
 	}
 	if c.signers == nil {
-		return "", nil
+		return "", nil, false, nil
+	}
+	var digest string
+	if len(known) > 0 {
+		digest = natsauth.Digest(subject, h, data)
+		for _, v := range known {
+			if v.Digest == digest {
+				return v.SubmittedBy, nil, true, nil
+			}
+		}
 	}
 	u, err := c.signers.Authorise(subject, h, data)
 	switch {
 	case errors.Is(err, natsauth.ErrUnsigned) && !c.cfg.RequireSignature:
-		return "", nil
+		return "", nil, false, nil
 	case errors.Is(err, natsauth.ErrUnsigned):
-		return "", errors.New("unauthorised: not signed, and EGOV_PROJECTOR_REQUIRE_SIGNATURE wants every event signed")
+		return "", nil, false, errors.New("unauthorised: not signed, and EGOV_PROJECTOR_REQUIRE_SIGNATURE wants every event signed")
 	case err != nil:
-		return "", fmt.Errorf("unauthorised: %w", err)
+		return "", nil, false, fmt.Errorf("unauthorised: %w", err)
 	}
-	return u.Name, nil
+	if digest == "" {
+		digest = natsauth.Digest(subject, h, data)
+	}
+	return u.Name, &store.Verdict{Digest: digest, SubmittedBy: u.Name}, false, nil
 }
 
 func (c *Consumer) write(ctx context.Context, recs []store.Record, rejected []store.Rejected) (store.Written, error) {

@@ -28,6 +28,10 @@ import (
 //go:embed *.sql
 var files embed.FS
 
+// Kept are the tables `projector rebuild` keeps: they hold what the stream alone cannot give again. The signatures'
+// verdicts record what keys valid at the time vouched for (0004_signature_verdicts.sql).
+var Kept = []string{"signature_verdicts"}
+
 // Migration is one versioned SQL file.
 type Migration struct {
 	Version    uint32

@@ -41,9 +41,12 @@ type Result struct {
 	// published again after JetStream's duplicate window. They are not projected again, nor counted as projected.
 	Skipped  int
 	Rejected int // messages quarantined
-	Batches  int
-	Took     time.Duration
-	Rows     []TableRows // every table after the rebuild, in schema order
+	// Verified counts the signatures verified; Trusted, those the verdicts recorded when they were first verified
+	// vouched for (the table signature_verdicts, which the rebuild keeps).
+	Verified, Trusted int
+	Batches           int
+	Took              time.Duration
+	Rows              []TableRows // every table after the rebuild, in schema order
 }
 
 // TableRows is how many rows a table holds, read with FINAL where the engine merges rows.
@@ -63,7 +66,8 @@ func (r Result) Print(w io.Writer) error {
 	for _, c := range []struct {
 		what string
 		n    int
-	}{{"events projected", r.Projected}, {"repeats skipped (an event the stream holds twice)", r.Skipped}, {"messages rejected", r.Rejected}} {
+	}{{"events projected", r.Projected}, {"repeats skipped (an event the stream holds twice)", r.Skipped}, {"messages rejected", r.Rejected},
+		{"signatures verified", r.Verified}, {"signatures vouched for by the verdicts recorded when first verified", r.Trusted}} {
 		fmt.Fprintf(&b, "  %10d %s\n", c.n, c.what)
 	}
 	fmt.Fprintf(&b, "  %-*s %10s\n", width, "table", "rows")
@@ -133,6 +137,7 @@ func Run(ctx context.Context, conn driver.Conn, s jetstream.Stream, cfg consumer
 	stopProgress()
 	// The consumer counts an event the raw log already held as projected too: here it is a repeat, said apart.
 	res.Projected, res.Skipped, res.Rejected, res.Batches = stats.Projected-stats.Skipped, stats.Skipped, stats.Rejected, stats.Batches
+	res.Verified, res.Trusted = stats.Verified, stats.Trusted
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()
 	}
@@ -148,7 +153,8 @@ func Run(ctx context.Context, conn driver.Conn, s jetstream.Stream, cfg consumer
 	if err != nil {
 		return res, err
 	}
-	log.Info("rebuild done", "projected", res.Projected, "skipped", res.Skipped, "rejected", res.Rejected, "batches", res.Batches, "took", res.Took.Round(time.Millisecond))
+	log.Info("rebuild done", "projected", res.Projected, "skipped", res.Skipped, "rejected", res.Rejected, "verified", res.Verified,
+		"trusted", res.Trusted, "batches", res.Batches, "took", res.Took.Round(time.Millisecond))
 	return res, nil
 }
 

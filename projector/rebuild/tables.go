@@ -20,8 +20,8 @@ var (
 	renameStmt = regexp.MustCompile(`(?is)^(?:RENAME|EXCHANGE)\s+TABLES?\b`)
 )
 
-// Tables returns the tables (and views) the schema's migrations leave behind, in the order they are created: every
-// projection, the raw log, the reference data and the quarantine. It reads them from the migrations' SQL, so that a
+// Tables returns the tables (and views) the schema's migrations leave behind, in the order they are created, but those
+// the rebuild keeps (migrations.Kept): every projection, the raw log, the reference data and the quarantine. It reads them from the migrations' SQL, so that a
 // table a new migration adds is rebuilt without anyone listing it here. It fails on SQL it cannot follow (a table
 // renamed, or named with its database), rather than leave a table out.
 func Tables() ([]string, error) {
@@ -33,7 +33,11 @@ func Tables() ([]string, error) {
 	for _, m := range ms {
 		stmts = append(stmts, m.Statements...)
 	}
-	return tablesOf(stmts)
+	tables, err := tablesOf(stmts)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(tables, func(t string) bool { return slices.Contains(migrations.Kept, t) }), nil
 }
 
 func tablesOf(stmts []string) ([]string, error) {

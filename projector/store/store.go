@@ -36,6 +36,16 @@ type Record struct {
 	ReceivedAt time.Time
 	// SubmittedBy is the credential or collector that submitted the event; empty means its source.
 	SubmittedBy string
+	// Verdict, when set, is the verdict on the message's signature, verified for this batch: the store records it
+	// (table signature_verdicts) with the batch, before its events, so that replays rely on it (see Verdicts).
+	Verdict *Verdict
+}
+
+// Verdict is what the consumer found when it verified a signed message: the digest of what it verified
+// (natsauth.Digest) and who signed it.
+type Verdict struct {
+	Digest      string
+	SubmittedBy string
 }
 
 // Rejected is a message that could not be decoded or did not pass the contract.
@@ -313,8 +323,13 @@ func (s *Store) insertDerived(ctx context.Context, recs []Record) error {
 	assistant := ins(chsql.InsertAssistantChanges)
 	reports := ins(chsql.InsertReports)
 	targets := ins(chsql.InsertTargets)
+	verdicts := ins(chsql.InsertVerdicts)
+	now := time.Now()
 
 	for _, r := range recs {
+		if v := r.Verdict; v != nil {
+			verdicts.add(r.Seq, v.Digest, v.SubmittedBy, now)
+		}
 		id := uuid.MustParse(r.Env.ID) // checked by unwritten
 		u, _ := event.UnitOf(r.Data)
 		kind, code := string(u.Kind), u.Code
@@ -336,7 +351,7 @@ func (s *Store) insertDerived(ctx context.Context, recs []Record) error {
 			targets.add(string(d.Metric), string(d.Scope), id, r.Seq, d.SetAt, d.Baseline, dateOnly(bd), d.Target, dateOnly(dl))
 		}
 	}
-	if err := sendAll(ctx, changes, assistant, reports, targets); err != nil {
+	if err := sendAll(ctx, changes, assistant, reports, targets, verdicts); err != nil {
 		return fmt.Errorf("insert batch: %w", err)
 	}
 	return nil
@@ -694,6 +709,29 @@ func (s *Store) extendCoverage(ctx context.Context, from map[units.Ref]time.Time
 		return fmt.Errorf("carry coverage of %d units forward to %s: %w", len(from), last.Format(event.DateLayout), err)
 	}
 	return nil
+}
+
+// Verdicts returns the signatures' verdicts recorded for the stream sequences from one to another, by sequence: a
+// stream recreated may hold another message at a sequence, so there may be several, told apart by their digests.
+func (s *Store) Verdicts(ctx context.Context, from, to uint64) (map[uint64][]Verdict, error) {
+	rows, err := s.conn.Query(ctx, chsql.Verdicts.SQL, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("read signature verdicts: %w", err)
+	}
+	defer rows.Close()
+	out := map[uint64][]Verdict{}
+	for rows.Next() {
+		var seq uint64
+		var v Verdict
+		if err := rows.Scan(&seq, &v.Digest, &v.SubmittedBy); err != nil {
+			return nil, fmt.Errorf("read signature verdicts: %w", err)
+		}
+		out[seq] = append(out[seq], v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read signature verdicts: %w", err)
+	}
+	return out, nil
 }
 
 // loadChanges reads every stored change of the given units, and the procedures' latest registrations.
