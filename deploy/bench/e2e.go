@@ -32,7 +32,7 @@ func (b *bench) publishCollectors(ctx context.Context, p *natsPhase, from, n int
 	lastLog := time.Now()
 	flush := func() error {
 		began := time.Now()
-		res, err := p.conn.Publish(ctx, chunk, nil)
+		res, err := p.publisher().Publish(ctx, chunk, nil)
 		took += time.Since(began)
 		stored += res.Stored + res.Duplicates
 		chunk = chunk[:0]

@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/egovtrack/egovtrack/internal/chdb"
+	"github.com/egovtrack/egovtrack/internal/natsauth"
 	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/internal/stream/embedded"
 )
@@ -28,6 +29,56 @@ type natsPhase struct {
 	srv  *embedded.Server
 	conn *stream.Conn
 	dir  string
+	// With the authorisation model (startSignedNATS): pub publishes as the office, signed; conn is the projector's
+	// credential, which alone may look at the projector's consumer; env gives the projector its seed. Nil otherwise.
+	pub *stream.Conn
+	env []string
+}
+
+// publisher is the connection events are published on.
+func (p *natsPhase) publisher() *stream.Conn {
+	if p.pub != nil {
+		return p.pub
+	}
+	return p.conn
+}
+
+// startSignedNATS is startNATS under the authorisation model of the credentials in keys (natsauth.EnsureKeys): the
+// office publishes, signing every event, and the projector consumes as itself, as deployed.
+func (b *bench) startSignedNATS(ctx context.Context, name, keys string) (*natsPhase, error) {
+	dir := filepath.Join(b.dir, "nats-"+name)
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	pub, err := natsauth.ReadKeys(filepath.Join(keys, "nkeys.txt"))
+	if err != nil {
+		return nil, err
+	}
+	auth, err := natsauth.New(pub, "EGOV", "projector")
+	if err != nil {
+		return nil, err
+	}
+	cfg := stream.Config{StoreDir: dir, Port: -1, Stream: "EGOV", Replicas: 1, DuplicateWindow: 2 * time.Minute,
+		ConnectTimeout: 10 * time.Second}
+	sc := cfg.EmbeddedServer()
+	sc.Auth, sc.Log = auth, b.quiet()
+	srv, err := embedded.Start(sc)
+	if err != nil {
+		return nil, err
+	}
+	cfg.URL = srv.ClientURL()
+	office, projector := cfg, cfg
+	office.NkeySeedFile, office.ManageStream = natsauth.SeedFile(keys, natsauth.OfficeName), true
+	projector.NkeySeedFile = natsauth.SeedFile(keys, natsauth.ProjectorName)
+	p := &natsPhase{srv: srv, dir: dir, env: []string{"EGOV_NATS_NKEY_SEED_FILE=" + projector.NkeySeedFile}}
+	if p.pub, err = stream.Connect(ctx, office, b.quiet()); err == nil {
+		p.conn, err = stream.Connect(ctx, projector, b.quiet())
+	}
+	if err != nil {
+		p.close()
+		return nil, err
+	}
+	return p, nil
 }
 
 func (b *bench) quiet() *slog.Logger {
@@ -55,7 +106,11 @@ func (b *bench) startNATS(ctx context.Context, name string) (*natsPhase, error) 
 }
 
 func (p *natsPhase) close() {
-	p.conn.Close()
+	for _, c := range []*stream.Conn{p.pub, p.conn} {
+		if c != nil {
+			c.Close()
+		}
+	}
 	p.srv.Stop()
 	os.RemoveAll(p.dir)
 }
@@ -122,7 +177,7 @@ func (b *bench) startProjector(name string, p *natsPhase, ch chdb.Config, env []
 		"EGOV_PROJECTOR_METRICS_ADDR=off",
 		"EGOV_LOG_LEVEL=warn",
 	)
-	cmd.Env = append(cmd.Env, env...)
+	cmd.Env = append(append(cmd.Env, p.env...), env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	pr := &process{name: name, cmd: cmd, done: make(chan struct{}), logPath: logPath}
