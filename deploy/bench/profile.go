@@ -64,9 +64,12 @@ func (b *bench) profileProjector(ctx context.Context, p *natsPhase, ch chdb.Conf
 	if err := pprof.StartCPUProfile(f); err != nil {
 		return err
 	}
+	var memBefore, memAfter runtime.MemStats
+	runtime.ReadMemStats(&memBefore)
 	began := time.Now()
 	stats, runErr := proj.Run(rctx)
 	wall := time.Since(began)
+	runtime.ReadMemStats(&memAfter)
 	pprof.StopCPUProfile()
 	peakHeap := stopHeap()
 	var selfAfter syscall.Rusage
@@ -86,6 +89,11 @@ func (b *bench) profileProjector(ctx context.Context, p *natsPhase, ch chdb.Conf
 		b.add(result{Step: "b e2e", Name: "CPU during the profile: clickhouse-server", Value: chCPU / wall.Seconds(), Unit: "cores", Status: info})
 	}
 	b.add(result{Step: "b e2e", Name: "peak Go heap in use during the profile", Value: float64(peakHeap) / (1 << 20), Unit: "MB", Status: info})
+	if stats.Projected > 0 {
+		b.add(result{Step: "b e2e", Name: "allocations an event, in-process (projector and NATS server)", Unit: "allocations", Status: info,
+			Value: float64(memAfter.Mallocs-memBefore.Mallocs) / float64(stats.Projected),
+			Note:  fmt.Sprintf("%.1f KB allocated an event", float64(memAfter.TotalAlloc-memBefore.TotalAlloc)/float64(stats.Projected)/1024)})
+	}
 	b.rep.SQL = tc.timings(wall)
 	var sqlSecs float64
 	for _, t := range b.rep.SQL {
