@@ -144,7 +144,9 @@ func lagChart() *timeseries.PanelBuilder {
 // reportFreshness is every unit with its latest report up to the end of the time range, judged against its
 // expected cadence. Its columns: ref, name, kind, cadence_days, last_report (NULL when none), collector,
 // days_since (NULL when none) and freshness: stale when the latest report is more than cadence_days old at the end
-// of the range, or there is none; fresh otherwise.
+// of the range, or there is none; fresh otherwise. The alert rules (dashboards/alert) read it too.
+const ReportFreshness = reportFreshness
+
 const reportFreshness = `(
     SELECT
         ref,

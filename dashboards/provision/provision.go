@@ -1,5 +1,5 @@
 // Package provision turns egovtrack's dashboards into the files Grafana provisions from: the dashboards as indented
-// JSON, a datasource file for the ClickHouse plugin and a dashboards provider file. Everything it writes is generated;
+// JSON, a datasource file for the ClickHouse plugin, a dashboards provider file and the alert rules. Everything it writes is generated;
 // the lead commits the result under deploy/grafana, and a test fails when the committed files drift.
 package provision
 
@@ -17,6 +17,7 @@ import (
 
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 
+	"github.com/egovtrack/egovtrack/dashboards/alert"
 	"github.com/egovtrack/egovtrack/dashboards/board"
 	"github.com/egovtrack/egovtrack/dashboards/chquery"
 )
@@ -27,6 +28,8 @@ const (
 	DashboardsDir  = "dashboards"
 	DatasourceFile = "provisioning/datasources/egov-clickhouse.yaml"
 	ProviderFile   = "provisioning/dashboards/egovtrack.yaml"
+	// RulesFile holds the alert rules (dashboards/alert), in Grafana's file provisioning form.
+	RulesFile = "provisioning/alerting/egovtrack-rules.json"
 )
 
 // ContainerDashboardsDir is where the provider file tells Grafana to read the dashboards, inside its container.
@@ -72,13 +75,26 @@ func Files() ([]File, error) {
 		}
 		out = append(out, File{Path: f.path, Data: b.Bytes()})
 	}
+	rules, err := alert.Rules(alert.Defaults)
+	if err != nil {
+		return nil, err
+	}
+	data, err := marshalIndented(rules)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", RulesFile, err)
+	}
+	out = append(out, File{Path: RulesFile, Data: data})
 	return out, nil
 }
 
 // MarshalDashboard is the JSON form of a dashboard as written to disk: indented by two spaces, with "<", ">" and "&"
 // left as they are (the SQL is full of them), and a final newline.
-func MarshalDashboard(d dashboard.Dashboard) ([]byte, error) {
-	raw, err := json.Marshal(d)
+func MarshalDashboard(d dashboard.Dashboard) ([]byte, error) { return marshalIndented(d) }
+
+// marshalIndented is v's JSON as the files hold it: indented by two spaces, "<", ">" and "&" as they are, a final
+// newline.
+func marshalIndented(v any) ([]byte, error) {
+	raw, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,180 @@
+// Package alert holds egovtrack's Grafana alert rules, built with grafana-foundation-sdk's alerting and expr
+// packages, in the form Grafana provisions them from a file (provisioning/alerting). Each rule is one ClickHouse query
+// (refId A) and one threshold expression on it (refId B, the condition); a query that returns one row per unit, with
+// its kind, code and name as string columns, makes one alert instance per unit, labelled with them.
+package alert
+
+import (
+	"fmt"
+
+	"github.com/grafana/grafana-foundation-sdk/go/alerting"
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
+	"github.com/grafana/grafana-foundation-sdk/go/expr"
+
+	"github.com/egovtrack/egovtrack/dashboards/board"
+	"github.com/egovtrack/egovtrack/dashboards/chquery"
+)
+
+// The folder every rule lives in, as the dashboards do.
+const (
+	Folder    = "egovtrack"
+	FolderUID = "egovtrack"
+)
+
+// The rule groups: the units' reminders, evaluated hourly, and the pipeline's, every minute.
+const (
+	UnitsGroup    = "units"
+	PipelineGroup = "pipeline"
+)
+
+// The rules' uids.
+const (
+	UnitSilentUID  = "egov-unit-silent"
+	QuarantinedUID = "egov-pipeline-quarantined"
+)
+
+// Audiences, the label routing sends on: the units' focal points, or the operators who run egovtrack.
+const (
+	AudienceUnits     = "units"
+	AudienceOperators = "operators"
+)
+
+// Labels every unit rule's instances carry, from the query's string columns.
+var UnitLabels = []string{"unit_kind", "unit_code", "unit_name"}
+
+// Config holds the rules' thresholds; the defaults are what the committed files hold.
+type Config struct {
+	// SilentGraceDays is how many days past its cadence a unit may go without a report before it is reminded.
+	SilentGraceDays int
+	// QuarantinedPerHour is how many messages quarantined within an hour the operators are told of (more than).
+	QuarantinedPerHour int
+}
+
+// Defaults are the thresholds of the committed rules.
+var Defaults = Config{SilentGraceDays: 0, QuarantinedPerHour: 0}
+
+// File is a Grafana alerting provisioning file of rule groups.
+type File struct {
+	APIVersion int     `json:"apiVersion"`
+	Groups     []Group `json:"groups"`
+}
+
+// Group is one rule group, evaluated every Interval, in the form of Grafana's file provisioning (AlertRuleGroupV1).
+type Group struct {
+	OrgID    int64  `json:"orgId"`
+	Name     string `json:"name"`
+	Folder   string `json:"folder"`
+	Interval string `json:"interval"`
+	Rules    []Rule `json:"rules"`
+}
+
+// Rule is the SDK's rule with the file format's link to a dashboard panel, which the HTTP API's form carries in
+// annotations instead.
+type Rule struct {
+	alerting.Rule
+	DashboardUID string `json:"dashboardUid,omitempty"`
+	PanelID      int64  `json:"panelId,omitempty"`
+}
+
+// Rules returns the rule groups for cfg.
+func Rules(cfg Config) (File, error) {
+	silent, err := unitSilent(cfg)
+	if err != nil {
+		return File{}, err
+	}
+	quarantined, err := pipelineQuarantined(cfg)
+	if err != nil {
+		return File{}, err
+	}
+	return File{APIVersion: 1, Groups: []Group{
+		{OrgID: 1, Name: UnitsGroup, Folder: Folder, Interval: "1h", Rules: []Rule{silent}},
+		{OrgID: 1, Name: PipelineGroup, Folder: Folder, Interval: "1m", Rules: []Rule{quarantined}},
+	}}, nil
+}
+
+// UnitSilentSQL is one row per unit: its kind, code and name, and overdue_days, how many days its latest report is
+// older than its cadence (the grace included; 36,500 when it never reported), so that a unit is silent when the value
+// is above 0.
+func UnitSilentSQL(graceDays int) string {
+	return fmt.Sprintf(`SELECT
+    kind AS unit_kind,
+    substring(ref, length(kind) + 2) AS unit_code,
+    name AS unit_name,
+    toFloat64(ifNull(days_since - cadence_days - %d, 36500)) AS overdue_days
+FROM %s
+ORDER BY unit_kind, unit_code`, graceDays, board.ReportFreshness)
+}
+
+// QuarantinedSQL is the messages quarantined that were received in the hour before $__toTime.
+const QuarantinedSQL = `SELECT toFloat64(count()) AS messages
+FROM quarantine FINAL
+WHERE received_at > $__toTime - 3600 AND received_at <= $__toTime`
+
+func unitSilent(cfg Config) (Rule, error) {
+	return rule(UnitsGroup, UnitSilentUID, "Đơn vị chưa báo cáo đúng hạn / A unit has gone silent", UnitSilentSQL(cfg.SilentGraceDays), 0,
+		map[string]string{"severity": "warning", "audience": AudienceUnits},
+		map[string]string{
+			"summary": "{{ $labels.unit_name }} chưa gửi báo cáo quá chu kỳ {{ $values.A.Value }} ngày / " +
+				"{{ $labels.unit_name }} has not reported for {{ $values.A.Value }} days past its cadence",
+			"description": "Đơn vị {{ $labels.unit_name }} ({{ $labels.unit_kind }}/{{ $labels.unit_code }}) chưa gửi báo cáo " +
+				"tình hình dịch vụ công trực tuyến theo chu kỳ quy định. Đề nghị đầu mối của đơn vị gửi báo cáo. / " +
+				"{{ $labels.unit_name }} has sent no report on its online services within its expected cadence: its focal " +
+				"point is asked to report.",
+			"dashboard_url": "/d/" + board.UnitUID + "?var-" + board.UnitVar + "={{ $labels.unit_kind }}/{{ $labels.unit_code }}",
+		},
+		board.HealthUID, 4, "48h")
+}
+
+func pipelineQuarantined(cfg Config) (Rule, error) {
+	return rule(PipelineGroup, QuarantinedUID, "Thông điệp bị từ chối / Messages quarantined", QuarantinedSQL, float64(cfg.QuarantinedPerHour),
+		map[string]string{"severity": "warning", "audience": AudienceOperators},
+		map[string]string{
+			"summary": "{{ $values.A.Value }} thông điệp bị từ chối trong giờ qua / " +
+				"{{ $values.A.Value }} messages quarantined in the last hour",
+			"description": "Bộ chiếu dữ liệu đã từ chối thông điệp: xem lý do trong bảng quarantine. / The projector " +
+				"quarantined messages in the last hour: their reasons are in the quarantine table and on the health dashboard.",
+		},
+		board.HealthUID, 5, "0s")
+}
+
+// rule is one query (A) and the threshold "A above threshold" (B, the condition). Pending for pendingFor before it
+// fires; no data is OK (nothing to remind of), an error of the query an error.
+func rule(group, uid, title, sql string, threshold float64, labels, annotations map[string]string, dashboardUID string, panelID int64, pendingFor string) (Rule, error) {
+	query := alerting.NewQueryBuilder("A").
+		DatasourceUid(board.DatasourceUID).
+		RelativeTimeRange(600, 0).
+		Model(chquery.NewBuilder(board.DatasourceUID).RefID("A").SQL(sql).Table())
+	cond := alerting.NewQueryBuilder("B").
+		DatasourceUid(ExpressionDatasource).
+		RelativeTimeRange(600, 0).
+		Model(expr.NewExprBuilder().TypeThreshold(expr.NewTypeThresholdBuilder().
+			RefId("B").
+			Expression("A").
+			Conditions([]cog.Builder[expr.ExprTypeThresholdConditions]{
+				expr.NewExprTypeThresholdConditionsBuilder().Evaluator(
+					expr.NewExprTypeThresholdConditionsEvaluatorBuilder().
+						Type(expr.ExprTypeThresholdConditionsEvaluatorTypeGt).
+						Params([]float64{threshold})),
+			})))
+	r, err := alerting.NewRuleBuilder(title).
+		Uid(uid).
+		FolderUID(FolderUID).
+		RuleGroup(group).
+		OrgID(1).
+		WithQuery(query).
+		WithQuery(cond).
+		Condition("B").
+		For(pendingFor).
+		NoDataState(alerting.RuleNoDataStateOK).
+		ExecErrState(alerting.RuleExecErrStateError).
+		Labels(labels).
+		Annotations(annotations).
+		Build()
+	if err != nil {
+		return Rule{}, fmt.Errorf("rule %s: %w", uid, err)
+	}
+	return Rule{Rule: r, DashboardUID: dashboardUID, PanelID: panelID}, nil
+}
+
+// ExpressionDatasource is the uid Grafana gives its server-side expressions.
+const ExpressionDatasource = "__expr__"

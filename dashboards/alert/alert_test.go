@@ -1,0 +1,201 @@
+package alert_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/egovtrack/egovtrack/dashboards/alert"
+	"github.com/egovtrack/egovtrack/dashboards/chquery"
+	"github.com/egovtrack/egovtrack/dashboards/internal/campaigntest"
+	"github.com/egovtrack/egovtrack/internal/enginetest"
+	"github.com/egovtrack/egovtrack/internal/event"
+	"github.com/egovtrack/egovtrack/internal/units"
+)
+
+func TestMain(m *testing.M) { enginetest.Main(m) }
+
+// evaluations are the times the rules are evaluated at on the campaign: during it, and at its end.
+var evaluations = []time.Time{
+	time.Date(2021, 10, 1, 9, 0, 0, 0, event.Vietnam),
+	time.Date(2021, 11, 15, 9, 0, 0, 0, event.Vietnam),
+	time.Date(2021, 12, 31, 23, 59, 59, 0, event.Vietnam),
+}
+
+// instance is one alert instance: its labels from the query's string columns, and its value.
+type instance struct {
+	labels map[string]string
+	value  float64
+}
+
+func (i instance) key() string {
+	return i.labels["unit_kind"] + "/" + i.labels["unit_code"] + " " + i.labels["unit_name"]
+}
+
+// firing evaluates a rule as Grafana does for a table of numeric data: the query (A) runs at evaluation time t (its
+// relative time range ending at t), each row is one series, labelled by its string columns, with its one numeric
+// column as the value; the threshold expression (B) fires a series whose value is above the threshold.
+func firing(t *testing.T, e enginetest.Engine, r alert.Rule, at time.Time) []instance {
+	t.Helper()
+	var sql string
+	var threshold float64
+	for _, q := range r.Data {
+		raw, err := json.Marshal(q.Model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m struct {
+			RawSQL     string `json:"rawSql"`
+			Type       string `json:"type"`
+			Expression string `json:"expression"`
+			Conditions []struct {
+				Evaluator struct {
+					Params []float64 `json:"params"`
+					Type   string    `json:"type"`
+				} `json:"evaluator"`
+			} `json:"conditions"`
+		}
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case *q.RefId == "A":
+			sql = m.RawSQL
+		case *q.RefId == r.Condition && m.Type == "threshold" && m.Expression == "A" && len(m.Conditions) == 1 &&
+			m.Conditions[0].Evaluator.Type == "gt" && len(m.Conditions[0].Evaluator.Params) == 1:
+			threshold = m.Conditions[0].Evaluator.Params[0]
+		default:
+			t.Fatalf("rule %s: query %s is neither the SQL nor a threshold above a value on it: %s", *r.Uid, *q.RefId, raw)
+		}
+	}
+	from := time.Duration(*r.Data[0].RelativeTimeRange.From) * time.Second
+	expanded, err := chquery.Expand(sql, chquery.Request{From: at.Add(-from), To: at, Interval: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := enginetest.Query(t.Context(), e, expanded)
+	if err != nil {
+		t.Fatalf("rule %s on %s: %v", *r.Uid, e.Name(), err)
+	}
+	var out []instance
+	for _, row := range res.Rows {
+		inst := instance{labels: map[string]string{}}
+		numbers := 0
+		for i, typ := range res.Types {
+			switch {
+			case typ == "String":
+				inst.labels[res.Names[i]] = row[i]
+			case strings.HasPrefix(typ, "Float") || strings.HasPrefix(typ, "UInt") || strings.HasPrefix(typ, "Int"):
+				v, err := strconv.ParseFloat(row[i], 64)
+				if err != nil {
+					t.Fatalf("rule %s: %s = %q: %v", *r.Uid, res.Names[i], row[i], err)
+				}
+				inst.value, numbers = v, numbers+1
+			default:
+				t.Fatalf("rule %s: column %s is %s: neither a label nor the value", *r.Uid, res.Names[i], typ)
+			}
+		}
+		if numbers != 1 {
+			t.Fatalf("rule %s: a row with %d numeric columns, want one value", *r.Uid, numbers)
+		}
+		if inst.value > threshold {
+			out = append(out, inst)
+		}
+	}
+	return out
+}
+
+func ruleByUID(t *testing.T, uid string) alert.Rule {
+	t.Helper()
+	f, err := alert.Rules(alert.Defaults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			if *r.Uid == uid {
+				return r
+			}
+		}
+	}
+	t.Fatalf("no rule %s", uid)
+	return alert.Rule{}
+}
+
+// silentInGo is the units the silent rule must remind at t, from the published events alone: no report at or before
+// t, or the latest more than its cadence (and the grace) before t, counted in whole seconds.
+func silentInGo(c *campaigntest.Campaign, at time.Time, graceDays int) map[string]bool {
+	last := map[units.Ref]time.Time{}
+	for _, ev := range c.Events {
+		r, ok := ev.Data.(*event.ReportSubmittedData)
+		if !ok || r.ReportedAt.Truncate(time.Second).After(at) {
+			continue
+		}
+		if r.ReportedAt.After(last[r.Unit]) {
+			last[r.Unit] = r.ReportedAt
+		}
+	}
+	out := map[string]bool{}
+	for _, u := range units.All() {
+		l, ok := last[u.Ref]
+		allowed := int64(u.Cadence/time.Second) + int64(graceDays)*86400
+		if !ok || at.Unix()-l.Truncate(time.Second).Unix() > allowed {
+			out[string(u.Kind)+"/"+u.Code+" "+u.Name] = true
+		}
+	}
+	return out
+}
+
+// The silent rule reminds, at each evaluation time and on both engines, exactly the units the events say went
+// without a report for longer than their cadence, each once and with its own labels.
+func TestSilentUnitsFireAsTheEventsSay(t *testing.T) {
+	c := campaigntest.Load(t)
+	e := c.Engines(t)
+	r := ruleByUID(t, alert.UnitSilentUID)
+	someSilent, someReporting := false, false
+	for _, at := range evaluations {
+		want := silentInGo(c, at, alert.Defaults.SilentGraceDays)
+		t.Logf("%s: %d of %d units silent", at.Format(time.DateOnly), len(want), len(units.All()))
+		someSilent = someSilent || len(want) > 0
+		someReporting = someReporting || len(want) < len(units.All())
+		for _, eng := range []enginetest.Engine{e.Server, e.Local} {
+			t.Run(fmt.Sprintf("%s on %s", at.Format(time.DateOnly), eng.Name()), func(t *testing.T) {
+				got := map[string]bool{}
+				for _, inst := range firing(t, eng, r, at) {
+					if got[inst.key()] {
+						t.Errorf("%s fires twice", inst.key())
+					}
+					got[inst.key()] = true
+					for _, l := range alert.UnitLabels {
+						if inst.labels[l] == "" {
+							t.Errorf("%s fires without the label %s", inst.key(), l)
+						}
+					}
+				}
+				if !maps.Equal(got, want) {
+					t.Errorf("firing for %d units, the events say %d\nonly in the rule: %v\nonly in Go: %v", len(got), len(want),
+						onlyIn(got, want), onlyIn(want, got))
+				}
+			})
+		}
+	}
+	if !someSilent || !someReporting {
+		t.Errorf("the evaluations found silent units %v and reporting ones %v: the campaign tests nothing of the rule", someSilent, someReporting)
+	}
+}
+
+func onlyIn(a, b map[string]bool) []string {
+	var out []string
+	for k := range a {
+		if !b[k] {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
