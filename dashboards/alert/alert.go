@@ -30,12 +30,14 @@ const (
 // The rules' uids.
 const (
 	UnitSilentUID  = "egov-unit-silent"
+	DeadlineUID    = "egov-national-deadline"
 	QuarantinedUID = "egov-pipeline-quarantined"
 )
 
 // Audiences, the label routing sends on: the units' focal points, or the operators who run egovtrack.
 const (
 	AudienceUnits     = "units"
+	AudienceOffice    = "office"
 	AudienceOperators = "operators"
 )
 
@@ -86,8 +88,12 @@ func Rules(cfg Config) (File, error) {
 	if err != nil {
 		return File{}, err
 	}
+	deadline, err := nationalDeadline()
+	if err != nil {
+		return File{}, err
+	}
 	return File{APIVersion: 1, Groups: []Group{
-		{OrgID: 1, Name: UnitsGroup, Folder: Folder, Interval: "1h", Rules: []Rule{silent}},
+		{OrgID: 1, Name: UnitsGroup, Folder: Folder, Interval: "1h", Rules: []Rule{silent, deadline}},
 		{OrgID: 1, Name: PipelineGroup, Folder: Folder, Interval: "1m", Rules: []Rule{quarantined}},
 	}}, nil
 }
@@ -104,6 +110,27 @@ func UnitSilentSQL(graceDays int) string {
 FROM %s
 ORDER BY unit_kind, unit_code`, graceDays, board.ReportFreshness)
 }
+
+// DeadlineSQL is how many days after the national target's deadline national level-4 coverage reaches 100% at the
+// pace of the last 30 days up to the evaluation day (board.ForecastSQL, with the target in force): -1 once reached,
+// 36,500 when it does not rise (or cannot be worked out), no row without a target or without coverage. The country
+// will miss the deadline when the value is above 0.
+var DeadlineSQL = `SELECT
+    toFloat64(assumeNotNull(multiIf(
+        forecast = 'reached', -1,
+        days_to_full IS NULL, 36500,
+        toInt64(toDate(day)) + assumeNotNull(days_to_full) - toInt64(t_deadline)))) AS days_late
+FROM
+(
+    SELECT 'national' AS scope, day, days_to_full, forecast
+    FROM
+    (
+` + board.ForecastSQL + `
+    )
+    WHERE forecast IS NOT NULL
+) AS forecast
+ANY INNER JOIN
+` + board.NationalTarget + ` AS target USING scope`
 
 // QuarantinedSQL is the messages quarantined that were received in the hour before $__toTime.
 const QuarantinedSQL = `SELECT toFloat64(count()) AS messages
@@ -123,6 +150,20 @@ func unitSilent(cfg Config) (Rule, error) {
 			"dashboard_url": "/d/" + board.UnitUID + "?var-" + board.UnitVar + "={{ $labels.unit_kind }}/{{ $labels.unit_code }}",
 		},
 		board.HealthUID, 4, "48h")
+}
+
+func nationalDeadline() (Rule, error) {
+	return rule(UnitsGroup, DeadlineUID, "Cả nước sẽ không kịp hạn / The country will miss the deadline", DeadlineSQL, 0,
+		map[string]string{"severity": "critical", "audience": AudienceOffice},
+		map[string]string{
+			"summary": "Với tốc độ 30 ngày qua, cả nước đạt 100% dịch vụ công mức độ 4 muộn {{ $values.A.Value }} ngày so với hạn / " +
+				"At the pace of the last 30 days, the country reaches 100% level-4 coverage {{ $values.A.Value }} days after the deadline",
+			"description": "Tốc độ chuyển đổi dịch vụ công trực tuyến mức độ 4 của 30 ngày qua không đủ để đạt mục tiêu đúng hạn: " +
+				"xem các đơn vị chậm tiến độ trên bảng xếp hạng. / The level-4 conversions of the last 30 days are too slow to " +
+				"meet the target on time: the league table shows the units behind. (36500 days: coverage is not rising.)",
+			"dashboard_url": "/d/" + board.LeagueUID,
+		},
+		board.NationalUID, 5, "0s")
 }
 
 func pipelineQuarantined(cfg Config) (Rule, error) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -198,4 +199,154 @@ func onlyIn(a, b map[string]bool) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// nationalCounts are the eligible procedures and those at level 4, over every unit, at the end of each Vietnamese day
+// from the first change on: folded here from the events, by effective time and stream sequence, without
+// internal/coverage or ClickHouse.
+type nationalCounts struct {
+	first            time.Time // the first day with a change
+	eligible, level4 map[time.Time]int64
+}
+
+func foldNational(c *campaigntest.Campaign, last time.Time) nationalCounts {
+	type change struct {
+		at   time.Time
+		seq  uint64
+		key  string
+		data event.Data
+	}
+	var cs []change
+	for _, ev := range c.Events {
+		switch d := ev.Data.(type) {
+		case *event.ProcedureRegisteredData:
+			cs = append(cs, change{d.EffectiveAt, ev.Seq, d.Unit.String() + " " + d.Procedure, d})
+		case *event.LevelChangedData:
+			cs = append(cs, change{d.EffectiveAt, ev.Seq, d.Unit.String() + " " + d.Procedure, d})
+		case *event.ProcedureRetiredData:
+			cs = append(cs, change{d.EffectiveAt, ev.Seq, d.Unit.String() + " " + d.Procedure, d})
+		}
+	}
+	slices.SortFunc(cs, func(a, b change) int {
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
+		}
+		return int(a.seq) - int(b.seq)
+	})
+	type proc struct {
+		active, eligible bool
+		level            event.Level
+	}
+	procs := map[string]*proc{}
+	day := func(t time.Time) time.Time {
+		v := t.In(event.Vietnam)
+		return time.Date(v.Year(), v.Month(), v.Day(), 0, 0, 0, 0, event.Vietnam)
+	}
+	out := nationalCounts{eligible: map[time.Time]int64{}, level4: map[time.Time]int64{}}
+	if len(cs) == 0 {
+		return out
+	}
+	out.first = day(cs[0].at)
+	i := 0
+	for d := out.first; !d.After(last); d = d.AddDate(0, 0, 1) {
+		end := d.AddDate(0, 0, 1)
+		for ; i < len(cs) && cs[i].at.Before(end); i++ {
+			p := procs[cs[i].key]
+			if p == nil {
+				p = &proc{}
+				procs[cs[i].key] = p
+			}
+			switch x := cs[i].data.(type) {
+			case *event.ProcedureRegisteredData:
+				p.active, p.eligible, p.level = true, x.Eligible, x.Level
+			case *event.LevelChangedData:
+				p.level = x.To
+			case *event.ProcedureRetiredData:
+				p.active = false
+			}
+		}
+		for _, p := range procs {
+			if p.active && p.eligible {
+				out.eligible[d]++
+				if p.level == event.FullOnline {
+					out.level4[d]++
+				}
+			}
+		}
+	}
+	return out
+}
+
+// lateInGo is the deadline rule's value at t, worked out from the events in integers: -1 when coverage is 100%,
+// 36,500 when it did not rise over the 30 days before (or there were none), otherwise the days after the deadline of
+// the national target in force (the latest set) that 100% is reached at that pace, rounded up; ok false without
+// coverage or a target.
+func lateInGo(c *campaigntest.Campaign, at time.Time) (late int64, ok bool) {
+	var deadline time.Time
+	var setAt time.Time
+	var setSeq uint64
+	for _, ev := range c.Events {
+		d, isTarget := ev.Data.(*event.TargetSetData)
+		if !isTarget || d.Metric != event.MetricLevel4Coverage || d.Scope != event.National {
+			continue
+		}
+		if d.SetAt.After(setAt) || d.SetAt.Equal(setAt) && ev.Seq > setSeq {
+			setAt, setSeq = d.SetAt, ev.Seq
+			deadline, _ = d.Deadline.Time()
+		}
+	}
+	v := at.In(event.Vietnam)
+	today := time.Date(v.Year(), v.Month(), v.Day(), 0, 0, 0, 0, event.Vietnam)
+	n := foldNational(c, today)
+	if deadline.IsZero() || today.Before(n.first) || n.eligible[today] == 0 {
+		return 0, false
+	}
+	e1, l1 := n.eligible[today], n.level4[today]
+	before := today.AddDate(0, 0, -30)
+	e0, l0 := n.eligible[before], n.level4[before]
+	gain := l1*e0 - l0*e1
+	switch {
+	case l1 >= e1:
+		return -1, true
+	case before.Before(n.first) || e0 == 0 || gain <= 0:
+		return 36500, true
+	}
+	lacking := 30 * (e1 - l1) * e0
+	days := lacking / gain
+	if lacking%gain != 0 {
+		days++
+	}
+	reached := today.AddDate(0, 0, int(days))
+	return int64(math.Round(reached.Sub(deadline).Hours() / 24)), true
+}
+
+// The deadline rule fires, on both engines and at every evaluation time, exactly when the events say the country
+// reaches 100% after the deadline at the pace of the last 30 days, with the days it says.
+func TestDeadlineFiresAsTheEventsSay(t *testing.T) {
+	c := campaigntest.Load(t)
+	e := c.Engines(t)
+	r := ruleByUID(t, alert.DeadlineUID)
+	fired := 0
+	for _, at := range evaluations {
+		late, ok := lateInGo(c, at)
+		t.Logf("%s: the events say %d days late (%v)", at.Format(time.DateOnly), late, ok)
+		for _, eng := range []enginetest.Engine{e.Server, e.Local} {
+			t.Run(fmt.Sprintf("%s on %s", at.Format(time.DateOnly), eng.Name()), func(t *testing.T) {
+				got := firing(t, eng, r, at)
+				switch {
+				case !ok || late <= 0:
+					if len(got) != 0 {
+						t.Errorf("fires %v; the events say %d days late (%v): it must not", got, late, ok)
+					}
+				case len(got) != 1 || got[0].value != float64(late) || len(got[0].labels) != 0:
+					t.Errorf("fires %v, want one instance without labels, %d days late", got, late)
+				default:
+					fired++
+				}
+			})
+		}
+	}
+	if fired == 0 {
+		t.Error("no evaluation fires: the campaign tests only the silence")
+	}
 }

@@ -199,7 +199,10 @@ FROM ` + stageNow
 // out a hair above itself (150.00000000000006) and rounds up to a day late. The products fit in Int64 while neither E
 // exceeds maxExact (30·(5·10⁸)² < 2⁶³); ClickHouse 18.16 evaluates both branches of if(), so the divisor is kept at 1
 // or more where it is not used.
-var forecastSQL = `SELECT
+var forecastSQL = ForecastSQL
+
+// ForecastSQL is forecastSQL (see there), which the deadline alert rule (dashboards/alert) reads too.
+var ForecastSQL = `SELECT
     toString(latest) AS day,
     coverage_now AS coverage,
     toString(latest - ` + paceDays + `) AS day_before,

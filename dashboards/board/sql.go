@@ -54,7 +54,10 @@ var latestDays = `(
 // latest set (by set_at, stream sequence breaking ties). Its columns: scope, has_target (1; 0 after a join finds
 // none), t_baseline, t_baseline_date, t_target, t_deadline. Targets set for one unit do not count: every ministry
 // and province is held to the national trajectory.
-const nationalTarget = `(
+const nationalTarget = NationalTarget
+
+// NationalTarget is nationalTarget (see there), for the alert rules.
+const NationalTarget = `(
     SELECT
         scope,
         1 AS has_target,
