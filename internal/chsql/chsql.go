@@ -40,8 +40,9 @@ var (
 	InsertVerdicts         = insert("store: insert signature verdicts", "signature_verdicts", "stream_seq, digest, submitted_by, verified_at")
 
 	// Verdicts reads the signatures' verdicts of the stream sequences from one to another (its two arguments), by the
-	// table's key: a batch's range, whatever the table holds.
-	Verdicts = Statement{"store: signature verdicts", `SELECT stream_seq, digest, submitted_by FROM signature_verdicts WHERE stream_seq >= ? AND stream_seq <= ?`}
+	// table's key: a batch's range, whatever the table holds. DISTINCT: a verdict written twice (a batch written
+	// again) is one, whether or not ClickHouse merged the rows yet.
+	Verdicts = Statement{"store: signature verdicts", `SELECT DISTINCT stream_seq, digest, submitted_by FROM signature_verdicts WHERE stream_seq >= ? AND stream_seq <= ?`}
 
 	// LastCoverageDays is each unit's last day in coverage_daily. It reads the whole table's days: the store asks once,
 	// after a start or a failed write, and keeps the answer (see LatestCoverageDay).
