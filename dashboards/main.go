@@ -7,6 +7,11 @@
 // files into $EGOV_DASHBOARDS_DIR/provisioning (EGOV_DASHBOARDS_DIR defaults to deploy/grafana, so run it from the
 // repository's root).
 //
+//	go run ./dashboards contacts
+//
+// writes the folder Grafana provisions its alerting from: the rules and templates, and who the alerts go to (contact
+// points and notification policy) from the contacts file.
+//
 //	EGOV_GRAFANA_URL=https://grafana.example EGOV_GRAFANA_TOKEN=… go run ./dashboards push
 //
 // posts the same dashboards to Grafana's HTTP API, into the egovtrack folder, overwriting them. The dashboards
@@ -37,11 +42,20 @@ type Config struct {
 	Dir string `env:"EGOV_DASHBOARDS_DIR" envDefault:"deploy/grafana"`
 	// Grafana is where push posts the dashboards.
 	Grafana push.Config `envPrefix:"EGOV_GRAFANA_"`
+	// ContactsFile is who alerts go to (see dashboards/alert.ReadContacts), and AlertingDir where `contacts` writes
+	// the folder Grafana provisions its alerting from: the rules, the templates, and the contact points and the
+	// notification policy. Both hold people's addresses, outside the repository.
+	ContactsFile string `env:"EGOV_ALERT_CONTACTS_FILE" envDefault:"deploy/secrets/alert-contacts.txt"`
+	AlertingDir  string `env:"EGOV_ALERT_PROVISIONING_DIR" envDefault:"deploy/secrets/grafana-alerting"`
 }
 
-const usage = `usage: dashboards generate|push
+const usage = `usage: dashboards generate|contacts|push
 
-generate  write the dashboards and Grafana's provisioning files under $EGOV_DASHBOARDS_DIR (default deploy/grafana)
+generate  write the dashboards, the alert rules and Grafana's provisioning files under $EGOV_DASHBOARDS_DIR
+          (default deploy/grafana)
+contacts  write Grafana's alerting folder, $EGOV_ALERT_PROVISIONING_DIR (default deploy/secrets/grafana-alerting): the
+          rules, the templates, and who the alerts go to from $EGOV_ALERT_CONTACTS_FILE
+          (default deploy/secrets/alert-contacts.txt)
 push      post the dashboards to the Grafana at $EGOV_GRAFANA_URL with the token $EGOV_GRAFANA_TOKEN
 `
 
@@ -52,7 +66,7 @@ func main() {
 
 // run carries out one command line and returns the exit code: 2 for a usage error, 1 for a failure.
 func run(args []string, stderr io.Writer, log *slog.Logger) int {
-	if len(args) != 1 || args[0] != "generate" && args[0] != "push" {
+	if len(args) != 1 || args[0] != "generate" && args[0] != "push" && args[0] != "contacts" {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
@@ -60,6 +74,16 @@ func run(args []string, stderr io.Writer, log *slog.Logger) int {
 	if err := env.Parse(&cfg); err != nil {
 		log.Error("read configuration", "err", err)
 		return 1
+	}
+	if args[0] == "contacts" {
+		c, err := provision.WriteAlerting(cfg.ContactsFile, cfg.AlertingDir)
+		if err != nil {
+			log.Error("contacts", "err", err)
+			return 1
+		}
+		log.Info("wrote Grafana's alerting: rules, templates, contact points and policy", "dir", cfg.AlertingDir,
+			"units_with_a_focal_point", len(c.Units))
+		return 0
 	}
 	if args[0] == "push" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -336,7 +336,9 @@ func checkMounts(s stack) []error {
 				errs = append(errs, fmt.Errorf("service %q: host path %s is outside the repository", name, vol.source))
 				continue
 			}
-			if _, err := os.Stat(abs); err != nil {
+			// A path git ignores is made on the server (Grafana's alerting folder, by `dashboards contacts`): it
+			// need not be in the repository, as a secret's file need not.
+			if _, err := os.Stat(abs); err != nil && gitIgnored(abs) != nil {
 				errs = append(errs, fmt.Errorf("service %q: host path %s does not exist in the repository: %w", name, vol.source, err))
 			}
 			// The repository's files are configuration: a container that writes them changes what git holds.
@@ -581,6 +583,22 @@ func checkGrafana(s stack, name string, svc service) []error {
 					errs = append(errs, fmt.Errorf("service %q: the datasource reads $%s, which the service does not set", name, v))
 				}
 			}
+		}
+	}
+	// The alerting folder is the one `dashboards contacts` writes, by default, and Grafana can send e-mail.
+	alerting := ""
+	for _, v := range svc.Volumes {
+		if vol, err := parseVolume(v); err == nil && vol.target == "/etc/grafana/provisioning/alerting" {
+			alerting, _ = filepath.Abs(filepath.Join(s.dir, vol.source))
+		}
+	}
+	if wantDir, _ := filepath.Abs(filepath.Join(repoRoot, "deploy", "secrets", "grafana-alerting")); alerting != wantDir {
+		errs = append(errs, fmt.Errorf("service %q: /etc/grafana/provisioning/alerting is %q, not the folder `dashboards contacts` writes (%s)",
+			name, alerting, wantDir))
+	}
+	for _, v := range []string{"GF_SMTP_ENABLED", "GF_SMTP_HOST", "GF_SMTP_FROM_ADDRESS"} {
+		if svc.Environment[v] == "" {
+			errs = append(errs, fmt.Errorf("service %q: %s is not set: the alerts' e-mail goes nowhere", name, v))
 		}
 	}
 	want := chquery.PluginType + "@" + chquery.PluginVersion

@@ -147,7 +147,7 @@ func unitSilent(cfg Config) (Rule, error) {
 				"tình hình dịch vụ công trực tuyến theo chu kỳ quy định. Đề nghị đầu mối của đơn vị gửi báo cáo. / " +
 				"{{ $labels.unit_name }} has sent no report on its online services within its expected cadence: its focal " +
 				"point is asked to report.",
-			"dashboard_url": "/d/" + board.UnitUID + "?var-" + board.UnitVar + "={{ $labels.unit_kind }}/{{ $labels.unit_code }}",
+			"dashboard_url": "d/" + board.UnitUID + "?var-" + board.UnitVar + "={{ $labels.unit_kind }}/{{ $labels.unit_code }}",
 		},
 		board.HealthUID, 4, "48h")
 }
@@ -161,7 +161,7 @@ func nationalDeadline() (Rule, error) {
 			"description": "Tốc độ chuyển đổi dịch vụ công trực tuyến mức độ 4 của 30 ngày qua không đủ để đạt mục tiêu đúng hạn: " +
 				"xem các đơn vị chậm tiến độ trên bảng xếp hạng. / The level-4 conversions of the last 30 days are too slow to " +
 				"meet the target on time: the league table shows the units behind. (36500 days: coverage is not rising.)",
-			"dashboard_url": "/d/" + board.LeagueUID,
+			"dashboard_url": "d/" + board.LeagueUID,
 		},
 		board.NationalUID, 5, "0s")
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,8 +29,10 @@ const (
 	DashboardsDir  = "dashboards"
 	DatasourceFile = "provisioning/datasources/egov-clickhouse.yaml"
 	ProviderFile   = "provisioning/dashboards/egovtrack.yaml"
-	// RulesFile holds the alert rules (dashboards/alert), in Grafana's file provisioning form.
-	RulesFile = "provisioning/alerting/egovtrack-rules.json"
+	// RulesFile holds the alert rules (dashboards/alert), in Grafana's file provisioning form, and TemplatesFile the
+	// templates their e-mails are written with.
+	RulesFile     = "provisioning/alerting/egovtrack-rules.json"
+	TemplatesFile = "provisioning/alerting/egovtrack-templates.json"
 )
 
 // ContainerDashboardsDir is where the provider file tells Grafana to read the dashboards, inside its container.
@@ -84,7 +87,74 @@ func Files() ([]File, error) {
 		return nil, fmt.Errorf("%s: %w", RulesFile, err)
 	}
 	out = append(out, File{Path: RulesFile, Data: data})
+	templates, err := alert.Templates()
+	if err != nil {
+		return nil, err
+	}
+	if data, err = marshalIndented(templates); err != nil {
+		return nil, fmt.Errorf("%s: %w", TemplatesFile, err)
+	}
+	out = append(out, File{Path: TemplatesFile, Data: data})
 	return out, nil
+}
+
+// ContactsName is the file name of the contact points and the notification policy in the alerting folder
+// WriteAlerting writes.
+const ContactsName = "egovtrack-contacts.json"
+
+// WriteAlerting writes the folder Grafana's container mounts at /etc/grafana/provisioning/alerting: the rules and the
+// templates (as generate writes them under deploy/grafana) and, from the contacts file in (alert.ReadContacts), the
+// contact points and the notification policy (alert.Routing). It holds people's addresses, so it lives outside the
+// repository (deploy/secrets/grafana-alerting), files mode 0600; any other file in it is removed, as Grafana would
+// read it too.
+func WriteAlerting(in, dir string) (alert.Contacts, error) {
+	f, err := os.Open(in)
+	if err != nil {
+		return alert.Contacts{}, fmt.Errorf("contacts: %w", err)
+	}
+	defer f.Close()
+	c, err := alert.ReadContacts(f, in)
+	if err != nil {
+		return alert.Contacts{}, err
+	}
+	routing, err := alert.Routing(c)
+	if err != nil {
+		return alert.Contacts{}, err
+	}
+	contacts, err := marshalIndented(routing)
+	if err != nil {
+		return alert.Contacts{}, err
+	}
+	files, err := Files()
+	if err != nil {
+		return alert.Contacts{}, err
+	}
+	out := map[string][]byte{ContactsName: contacts}
+	for _, f := range files {
+		if f.Path == RulesFile || f.Path == TemplatesFile {
+			out[path.Base(f.Path)] = f.Data
+		}
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return alert.Contacts{}, fmt.Errorf("alerting: %w", err)
+	}
+	old, err := os.ReadDir(dir)
+	if err != nil {
+		return alert.Contacts{}, fmt.Errorf("alerting: %w", err)
+	}
+	for _, e := range old {
+		if _, ours := out[e.Name()]; !ours {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return alert.Contacts{}, fmt.Errorf("alerting: %w", err)
+			}
+		}
+	}
+	for name, data := range out {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			return alert.Contacts{}, fmt.Errorf("alerting: %w", err)
+		}
+	}
+	return c, nil
 }
 
 // MarshalDashboard is the JSON form of a dashboard as written to disk: indented by two spaces, with "<", ">" and "&"
