@@ -32,6 +32,8 @@ const (
 	UnitSilentUID  = "egov-unit-silent"
 	DeadlineUID    = "egov-national-deadline"
 	QuarantinedUID = "egov-pipeline-quarantined"
+	LagUID         = "egov-pipeline-lag"
+	StalledUID     = "egov-pipeline-stalled"
 )
 
 // Audiences, the label routing sends on: the units' focal points, or the operators who run egovtrack.
@@ -50,10 +52,15 @@ type Config struct {
 	SilentGraceDays int
 	// QuarantinedPerHour is how many messages quarantined within an hour the operators are told of (more than).
 	QuarantinedPerHour int
+	// LagSeconds is the ingestion lag (JetStream to ClickHouse) the 95th percentile of the last 15 minutes' events
+	// may reach.
+	LagSeconds int
+	// StalledHours is how long nothing may be projected while some unit is due to report.
+	StalledHours int
 }
 
 // Defaults are the thresholds of the committed rules.
-var Defaults = Config{SilentGraceDays: 0, QuarantinedPerHour: 0}
+var Defaults = Config{SilentGraceDays: 0, QuarantinedPerHour: 0, LagSeconds: 60, StalledHours: 6}
 
 // File is a Grafana alerting provisioning file of rule groups.
 type File struct {
@@ -92,9 +99,17 @@ func Rules(cfg Config) (File, error) {
 	if err != nil {
 		return File{}, err
 	}
+	lag, err := pipelineLag(cfg)
+	if err != nil {
+		return File{}, err
+	}
+	stalled, err := pipelineStalled(cfg)
+	if err != nil {
+		return File{}, err
+	}
 	return File{APIVersion: 1, Groups: []Group{
 		{OrgID: 1, Name: UnitsGroup, Folder: Folder, Interval: "1h", Rules: []Rule{silent, deadline}},
-		{OrgID: 1, Name: PipelineGroup, Folder: Folder, Interval: "1m", Rules: []Rule{quarantined}},
+		{OrgID: 1, Name: PipelineGroup, Folder: Folder, Interval: "1m", Rules: []Rule{quarantined, lag, stalled}},
 	}}, nil
 }
 
@@ -135,7 +150,7 @@ ANY INNER JOIN
 // QuarantinedSQL is the messages quarantined that were received in the hour before $__toTime.
 const QuarantinedSQL = `SELECT toFloat64(count()) AS messages
 FROM quarantine FINAL
-WHERE received_at > $__toTime - 3600 AND received_at <= $__toTime`
+WHERE received_at > ($__toTime) - 3600 AND received_at <= ($__toTime)`
 
 func unitSilent(cfg Config) (Rule, error) {
 	return rule(UnitsGroup, UnitSilentUID, "Đơn vị chưa báo cáo đúng hạn / A unit has gone silent", UnitSilentSQL(cfg.SilentGraceDays), 0,
@@ -164,6 +179,58 @@ func nationalDeadline() (Rule, error) {
 			"dashboard_url": "d/" + board.LeagueUID,
 		},
 		board.NationalUID, 5, "0s")
+}
+
+// LagSQL is the share, in percent, of the events received in the 15 minutes before $__toTime that took more than
+// lagSeconds to reach ClickHouse (ingestion_lag): above 5 exactly when their lag's 95th percentile (nearest rank) is
+// above lagSeconds. No row when nothing was received.
+func LagSQL(lagSeconds int) string {
+	return fmt.Sprintf(`SELECT toFloat64(100 * sumIf(events, lag > %d) / sum(events)) AS late_percent
+FROM ingestion_lag
+WHERE received_at > ($__toTime) - 900 AND received_at <= ($__toTime)
+HAVING sum(events) > 0`, lagSeconds)
+}
+
+// StalledSQL is the hours since the latest event was projected when some unit is due to report (its latest report
+// older than its cadence, board.ReportFreshness), 0 when none is: nothing arriving is news only when something
+// should. No row before the first event.
+const StalledSQL = `SELECT toFloat64(if(due > 0, (toUInt32($__toTime) - toUInt32(last_projected)) / 3600, 0)) AS stalled_hours
+FROM
+(
+    SELECT 'all' AS k, max(projected_at) AS last_projected
+    FROM events /* no FINAL: the latest projection is the latest of any row's versions */
+    HAVING count() > 0
+) AS projected
+ANY INNER JOIN
+(
+    SELECT 'all' AS k, countIf(freshness = 'stale') AS due
+    FROM ` + board.ReportFreshness + `
+) AS freshness USING k`
+
+func pipelineLag(cfg Config) (Rule, error) {
+	return rule(PipelineGroup, LagUID, "Dữ liệu về chậm / Ingestion is slow", LagSQL(cfg.LagSeconds), 5,
+		map[string]string{"severity": "warning", "audience": AudienceOperators},
+		map[string]string{
+			"summary": fmt.Sprintf("{{ $values.A.Value }}%% sự kiện trong 15 phút qua về ClickHouse chậm hơn %d giây / "+
+				"{{ $values.A.Value }}%% of the last 15 minutes' events took more than %d s to reach ClickHouse", cfg.LagSeconds, cfg.LagSeconds),
+			"description": "Độ trễ phân vị 95 vượt ngưỡng: xem bộ chiếu dữ liệu (projector) và ClickHouse. / The ingestion lag's 95th " +
+				"percentile is over its threshold: look at the projector's /healthz and at ClickHouse.",
+			"dashboard_url": "d/" + board.HealthUID,
+		},
+		board.HealthUID, 3, "5m")
+}
+
+func pipelineStalled(cfg Config) (Rule, error) {
+	return rule(PipelineGroup, StalledUID, "Không có dữ liệu mới / Nothing is projected", StalledSQL, float64(cfg.StalledHours),
+		map[string]string{"severity": "critical", "audience": AudienceOperators},
+		map[string]string{
+			"summary": "Không có sự kiện nào được ghi trong {{ $values.A.Value }} giờ dù có đơn vị đến hạn báo cáo / " +
+				"Nothing projected for {{ $values.A.Value }} hours while units are due to report",
+			"description": "Bộ thu thập, NATS hoặc bộ chiếu dữ liệu có thể đã dừng. / A collector, NATS or the projector may have " +
+				"stopped: look at the projector's /healthz and the stream's consumer.",
+			"dashboard_url": "d/" + board.HealthUID,
+		},
+		board.HealthUID, 4, "0s")
 }
 
 func pipelineQuarantined(cfg Config) (Rule, error) {

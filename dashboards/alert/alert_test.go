@@ -350,3 +350,103 @@ func TestDeadlineFiresAsTheEventsSay(t *testing.T) {
 		t.Error("no evaluation fires: the campaign tests only the silence")
 	}
 }
+
+// ruleWith is the rule uid as cfg makes it.
+func ruleWith(t *testing.T, cfg alert.Config, uid string) alert.Rule {
+	t.Helper()
+	f, err := alert.Rules(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			if *r.Uid == uid {
+				return r
+			}
+		}
+	}
+	t.Fatalf("no rule %s", uid)
+	return alert.Rule{}
+}
+
+// The pipeline's rules, evaluated on both engines just after the campaign was projected and hours later, fire as
+// what the fixture did says: every quarantined message counted within the hour; the share of events slower than a
+// threshold as the raw log's own times give it; nothing projected for hours while units are due.
+func TestPipelineRulesFireAsTheFixtureSays(t *testing.T) {
+	c := campaigntest.Load(t)
+	e := c.Engines(t)
+	engines := []enginetest.Engine{e.Server, e.Local}
+
+	// Each event's lag, from the raw log's received_at and projected_at, in whole seconds.
+	res, err := enginetest.Query(t.Context(), e.Server, "SELECT toInt64(projected_at) - toInt64(received_at) FROM events FINAL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lags []int64
+	for _, row := range res.Rows {
+		v, err := strconv.ParseInt(row[0], 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lags = append(lags, v)
+	}
+	if len(lags) != len(c.Events) {
+		t.Fatalf("%d rows in events, %d events published", len(lags), len(c.Events))
+	}
+	justAfter := c.Projected.Add(time.Second)
+	for _, eng := range engines {
+		t.Run("quarantined on "+eng.Name(), func(t *testing.T) {
+			r := ruleByUID(t, alert.QuarantinedUID)
+			if got := firing(t, eng, r, justAfter); len(got) != 1 || got[0].value != float64(len(c.Rejected)) {
+				t.Errorf("just after: fires %v, want once with the %d messages quarantined", got, len(c.Rejected))
+			}
+			if got := firing(t, eng, r, c.Projected.Add(2*time.Hour)); len(got) != 0 {
+				t.Errorf("two hours later: fires %v, want nothing (nothing received within the hour)", got)
+			}
+		})
+		t.Run("lag on "+eng.Name(), func(t *testing.T) {
+			fired, quiet := 0, 0
+			defer func() {
+				if fired == 0 || quiet == 0 {
+					t.Errorf("of the thresholds, %d fire and %d do not: the fixture tests one side only", fired, quiet)
+				}
+			}()
+			for _, threshold := range []int{0, 1, 2, 60} {
+				late := 0
+				for _, l := range lags {
+					if l > int64(threshold) {
+						late++
+					}
+				}
+				share := float64(100*late) / float64(len(lags))
+				if share > 5 {
+					fired++
+				} else {
+					quiet++
+				}
+				got := firing(t, eng, ruleWith(t, alert.Config{LagSeconds: threshold, StalledHours: 6}, alert.LagUID), justAfter)
+				switch {
+				case share > 5 && (len(got) != 1 || got[0].value != share):
+					t.Errorf("lag over %d s: fires %v, want once with %g%% (%d of %d events)", threshold, got, share, late, len(lags))
+				case share <= 5 && len(got) != 0:
+					t.Errorf("lag over %d s: fires %v, but only %g%% of the events are that late", threshold, got, share)
+				}
+			}
+		})
+		t.Run("stalled on "+eng.Name(), func(t *testing.T) {
+			r := ruleByUID(t, alert.StalledUID)
+			if got := firing(t, eng, r, c.Projected.Add(time.Hour)); len(got) != 0 {
+				t.Errorf("an hour after the last event: fires %v, want nothing (the threshold is %d h)", got, alert.Defaults.StalledHours)
+			}
+			later := c.Projected.Add(7 * time.Hour)
+			if len(silentInGo(c, later, 0)) == 0 {
+				t.Fatal("no unit is due seven hours after the campaign was projected: the fixture tests nothing")
+			}
+			got := firing(t, eng, r, later)
+			lo, hi := later.Sub(c.Projected).Hours()-1.0/3600, later.Sub(c.Published).Hours()+1.0/3600
+			if len(got) != 1 || got[0].value < lo || got[0].value > hi {
+				t.Errorf("seven hours after: fires %v, want once with %.4f to %.4f hours", got, lo, hi)
+			}
+		})
+	}
+}
