@@ -21,8 +21,8 @@ func leagueTable() *table.PanelBuilder {
 	return dataTable(1, "Every ministry and province by level-4 coverage",
 		"Ranked by coverage on the latest day within the time range (equal coverage, equal rank; units with nothing "+
 			"eligible last). Change: percentage points since 30 days earlier. Gap: percentage points above (+) or below "+
-			"(−) the national trajectory drawn from the target-set events (40% on 30 June 2021 to 100% on 31 December "+
-			"2021). Status: at 100%, on track (at or above the trajectory) or behind (below it). Last report: the unit's "+
+			"(−) the unit's trajectory: its own target's when one is set for it, the national one otherwise (40% on 30 "+
+			"June 2021 to 100% on 31 December 2021), drawn from the target-set events. Status: at 100%, on track (at or above the trajectory) or behind (below it). Last report: the unit's "+
 			"latest report up to the end of the range. Click a unit to open its dashboard. Bảng xếp hạng.",
 		leagueSQL).
 		Height(30).

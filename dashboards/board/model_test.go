@@ -23,6 +23,8 @@ type model struct {
 	daily    map[units.Ref][]coverage.Day
 	national map[time.Time]coverage.Day
 	target   *event.TargetSetData // the national level-4 coverage target in force
+	// targets are the level-4 coverage targets in force by scope: the national one, and units' own.
+	targets map[event.Scope]*event.TargetSetData
 	regs     []registration
 	stages   []stageChange
 	reports  []report
@@ -57,8 +59,9 @@ func later(at time.Time, seq uint64, than time.Time, thanSeq uint64) bool {
 }
 
 func newModel(c *campaigntest.Campaign) *model {
-	m := &model{c: c}
+	m := &model{c: c, targets: map[event.Scope]*event.TargetSetData{}}
 	var targetSeq uint64
+	targetSeqs := map[event.Scope]uint64{}
 	for _, e := range c.Events {
 		if ch, ok := coverage.FromEvent(e.Data, e.Seq); ok {
 			m.changes = append(m.changes, ch)
@@ -74,6 +77,10 @@ func newModel(c *campaigntest.Campaign) *model {
 			if d.Metric == event.MetricLevel4Coverage && d.Scope == event.National &&
 				(m.target == nil || later(d.SetAt, e.Seq, m.target.SetAt, targetSeq)) {
 				m.target, targetSeq = d, e.Seq
+			}
+			if old := m.targets[d.Scope]; d.Metric == event.MetricLevel4Coverage &&
+				(old == nil || later(d.SetAt, e.Seq, old.SetAt, targetSeqs[d.Scope])) {
+				m.targets[d.Scope], targetSeqs[d.Scope] = d, e.Seq
 			}
 		}
 	}
@@ -124,22 +131,33 @@ func (m *model) window(from, to time.Time) window {
 	return w
 }
 
-// trajectory is where the target's line stands on a day; nil before its baseline date or without a target.
-func (m *model) trajectory(day time.Time) any {
-	if m.target == nil {
+// trajectory is where the national target's line stands on a day; nil before its baseline date or without a target.
+func (m *model) trajectory(day time.Time) any { return trajectoryOf(m.target, day) }
+
+// unitTrajectory is where the line a unit is held to stands on a day: its own target's when one was set for it, the
+// national one's otherwise.
+func (m *model) unitTrajectory(u units.Ref, day time.Time) any {
+	if t, ok := m.targets[event.ScopeOf(u)]; ok {
+		return trajectoryOf(t, day)
+	}
+	return m.trajectory(day)
+}
+
+func trajectoryOf(t *event.TargetSetData, day time.Time) any {
+	if t == nil {
 		return nil
 	}
-	base, _ := m.target.BaselineDate.Time()
-	deadline, _ := m.target.Deadline.Time()
+	base, _ := t.BaselineDate.Time()
+	deadline, _ := t.Deadline.Time()
 	switch {
 	case day.Before(base):
 		return nil
 	case !day.Before(deadline):
-		return m.target.Target
+		return t.Target
 	}
 	done := int64(math.Round(day.Sub(base).Hours() / 24))
 	all := int64(math.Round(deadline.Sub(base).Hours() / 24))
-	return m.target.Baseline + (m.target.Target-m.target.Baseline)*float64(done)/float64(all)
+	return t.Baseline + (t.Target-t.Baseline)*float64(done)/float64(all)
 }
 
 // dayOf is a unit's coverage on a day, if its series has one.
@@ -186,13 +204,13 @@ func (m *model) units(w window) []unitNow {
 	if w.latest.IsZero() {
 		return nil
 	}
-	traj := m.trajectory(w.latest)
 	var out []unitNow
 	for _, u := range units.All() {
 		d, ok := m.dayOf(u.Ref, w.latest)
 		if !ok {
 			continue
 		}
+		traj := m.unitTrajectory(u.Ref, w.latest)
 		n := unitNow{unit: u, eligible: d.Eligible, level4: d.Level4, coverage: share(d.Level4, d.Eligible), trajectory: traj}
 		if b, ok := m.dayOf(u.Ref, w.latest.AddDate(0, 0, -30)); ok {
 			n.before = share(b.Level4, b.Eligible)

@@ -26,7 +26,7 @@ func National() (dashboard.Dashboard, error) {
 		WithPanel(count(3, "Units on track", "Ministries and provinces below 100% whose coverage is at or above the "+
 			"trajectory on the latest day within the time range. The trajectory is drawn from the target-set events: "+
 			"the latest national level-4 coverage target, a straight line from its baseline (40% on 30 June 2021) to its "+
-			"goal (100% on 31 December 2021); every unit is held to it. Đơn vị đúng lộ trình.",
+			"goal (100% on 31 December 2021); a unit with a target of its own is held to that one instead. Đơn vị đúng lộ trình.",
 			countStatus(statusOnTrack)).Span(4).
 			Thresholds(thresholds(step("blue", nil)))).
 		WithPanel(count(4, "Units behind", "Ministries and provinces whose coverage is below the trajectory on the "+
@@ -47,11 +47,11 @@ func National() (dashboard.Dashboard, error) {
 			"National level-4 coverage of eligible procedures per Vietnamese day, and the trajectory of the target in "+
 				"force: a straight line from its baseline to its goal by its deadline. Tỷ lệ mức độ 4 toàn quốc theo ngày "+
 				"so với lộ trình mục tiêu (40% giữa năm 2021 → 100% cuối năm 2021).",
-			coverageSeries(allUnits))).
+			coverageSeries(allUnits, "'national'"))).
 		WithPanel(coverageDays(8, "Show the data: national coverage per day",
 			"The numbers behind the chart, latest day first: eligible procedures, those at level 4, coverage and the "+
 				"trajectory. Số liệu theo ngày: thủ tục đủ điều kiện, thủ tục mức độ 4, tỷ lệ và lộ trình.",
-			coverageTable(allUnits)).Span(14)).
+			coverageTable(allUnits, "'national'")).Span(14)).
 		WithPanel(forecastTable()).
 		WithPanel(kindsChart()).
 		WithPanel(kindsTable()).
@@ -155,7 +155,8 @@ func kindsChart() *timeseries.PanelBuilder {
 func kindsTable() *table.PanelBuilder {
 	return dataTable(11, "Show the data: ministries and provinces",
 		"Ministries and provinces on the latest day within the time range: units, eligible procedures, those at level "+
-			"4, coverage, and how many units are at 100%, on track or behind the national trajectory. Số liệu khối bộ, "+
+			"4, coverage, and how many units are at 100%, on track or behind their trajectory (their own target's, or the "+
+			"national one). Số liệu khối bộ, "+
 			"ngành và khối địa phương.",
 		kindsTableSQL).
 		Span(10).

@@ -52,8 +52,8 @@ var latestDays = `(
 
 // nationalTarget is the target in force for national level-4 coverage, as one row keyed by scope = 'national': the
 // latest set (by set_at, stream sequence breaking ties). Its columns: scope, has_target (1; 0 after a join finds
-// none), t_baseline, t_baseline_date, t_target, t_deadline. Targets set for one unit do not count: every ministry
-// and province is held to the national trajectory.
+// none), t_baseline, t_baseline_date, t_target, t_deadline. The national figures are held to it; a unit to its own
+// target when one is set for it (TargetsByScope, ScopeOf).
 const nationalTarget = NationalTarget
 
 // NationalTarget is nationalTarget (see there), for the alert rules.
@@ -69,6 +69,27 @@ const NationalTarget = `(
     WHERE metric = 'level4_coverage' AND scope = 'national'
     GROUP BY scope
 )`
+
+// TargetsByScope is the target in force for level-4 coverage of every scope a target was set for, 'national' and
+// units' ('province/01'), one row each, with nationalTarget's columns.
+const TargetsByScope = `(
+    SELECT
+        scope,
+        1 AS has_target,
+        argMax(baseline, (set_at, stream_seq)) AS t_baseline,
+        argMax(baseline_date, (set_at, stream_seq)) AS t_baseline_date,
+        argMax(target, (set_at, stream_seq)) AS t_target,
+        argMax(deadline, (set_at, stream_seq)) AS t_deadline
+    FROM targets FINAL
+    WHERE metric = 'level4_coverage'
+    GROUP BY scope
+)`
+
+// ScopeOf is the scope of the target the unit ref (an expression giving 'province/01') is held to: its own when a
+// level-4 coverage target was set for it, the national one otherwise. Join TargetsByScope on it.
+func ScopeOf(ref string) string {
+	return `if(` + ref + ` IN (SELECT scope FROM targets FINAL WHERE metric = 'level4_coverage'), ` + ref + `, 'national')`
+}
 
 // trajectoryOn is where the target's straight line stands on the day in column day, in percent: from the baseline on
 // the baseline date to the target on the deadline, the target after it, NULL before the baseline date or without a
@@ -89,13 +110,13 @@ func shareOf(level4, eligible string) string {
 const allUnits = "1"
 
 // dailyCoverage is one row per Vietnamese day in the range: the sums of eligible and level-4 procedures of the
-// units that filter keeps (allUnits, or unitFilter), and the target in force joined on. Its columns: day,
-// day_eligible, day_level4 and nationalTarget's.
-func dailyCoverage(filter string) string {
+// units that filter keeps (allUnits, or unitFilter), and the target of scope (an SQL expression: 'national', or
+// ScopeOf a unit) joined on. Its columns: day, day_eligible, day_level4 and TargetsByScope's.
+func dailyCoverage(filter, scope string) string {
 	return `(
     SELECT
         day,
-        'national' AS scope,
+        ` + scope + ` AS scope,
         sum(eligible) AS day_eligible,
         sum(level4) AS day_level4
     FROM coverage_daily FINAL
@@ -103,29 +124,29 @@ func dailyCoverage(filter string) string {
     GROUP BY day
 ) AS days
 ANY LEFT JOIN
-` + nationalTarget + ` AS target USING scope`
+` + TargetsByScope + ` AS target USING scope`
 }
 
 // coverageSeries is a chart of coverage and its trajectory, one point per Vietnamese day at its midnight in Vietnam.
-func coverageSeries(filter string) string {
+func coverageSeries(filter, scope string) string {
 	return `SELECT
     toDateTime(day, 'Asia/Ho_Chi_Minh') AS time,
     ` + shareOf("day_level4", "day_eligible") + ` AS coverage,
     ` + trajectoryOn("day") + ` AS trajectory
-FROM ` + dailyCoverage(filter) + `
+FROM ` + dailyCoverage(filter, scope) + `
 ORDER BY time`
 }
 
 // coverageTable is the numbers under a coverage chart, latest day first. The day is a string so that Grafana shows
 // the Vietnamese day as it is rather than a midnight converted between zones.
-func coverageTable(filter string) string {
+func coverageTable(filter, scope string) string {
 	return `SELECT
     toString(day) AS date,
     day_eligible AS eligible,
     day_level4 AS level4,
     ` + shareOf("day_level4", "day_eligible") + ` AS coverage,
     ` + trajectoryOn("day") + ` AS trajectory
-FROM ` + dailyCoverage(filter) + `
+FROM ` + dailyCoverage(filter, scope) + `
 ORDER BY day DESC`
 }
 
@@ -139,7 +160,7 @@ const (
 )
 
 // unitStatus is one row per unit that has coverage on the latest day: its figures then, its coverage paceDays
-// earlier, the national trajectory then and its status. Its columns: unit_kind, unit_code, ref ('province/01'),
+// earlier, its trajectory then (its own target's, or the national one: ScopeOf) and its status. Its columns: unit_kind, unit_code, ref ('province/01'),
 // latest, eligible_now, level4_now, unit_coverage (NULL when nothing is eligible), unit_coverage_before (NULL
 // without a row paceDays earlier), trajectory (NULL before the baseline date or without a target) and status:
 //
@@ -178,7 +199,7 @@ func unitStatusOf(filter string) string {
         SELECT
             unit_kind,
             unit_code,
-            'national' AS scope,
+            ` + ScopeOf("concat(unit_kind, '/', unit_code)") + ` AS scope,
             max(day) AS latest,
             argMax(eligible, (day, version)) AS eligible_now,
             argMax(level4, (day, version)) AS level4_now,
@@ -191,7 +212,7 @@ func unitStatusOf(filter string) string {
         HAVING latest IN ` + latestDay + `
     ) AS unit_days
     ANY LEFT JOIN
-    ` + nationalTarget + ` AS target USING scope
+    ` + TargetsByScope + ` AS target USING scope
 )`
 }
 

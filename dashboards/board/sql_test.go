@@ -27,7 +27,7 @@ import (
 func TestMain(m *testing.M) { enginetest.Main(m) }
 
 // unitsShown are the units the unit dashboard is run for: a province and a ministry.
-var unitsShown = []string{"province/19", "ministry/BTTTT"}
+var unitsShown = []string{"province/19", "ministry/BTTTT", "province/01"}
 
 // TestDashboardsOnTheCampaign runs the dashboards' SQL against a real ClickHouse holding the simulated 2021 campaign
 // as the real projector wrote it (loaded once, for all the subtests), and compares the answers with the same figures
@@ -693,11 +693,15 @@ func coverageRows(x checkContext, unit *units.Ref, asTable bool) [][]any {
 			}
 			day.Eligible, day.Level4 = u.Eligible, u.Level4
 		}
+		traj := x.m.trajectory(d)
+		if unit != nil {
+			traj = x.m.unitTrajectory(*unit, d)
+		}
 		if asTable {
 			out = append(out, []any{d.Format(time.DateOnly), float64(day.Eligible), float64(day.Level4),
-				share(day.Level4, day.Eligible), x.m.trajectory(d)})
+				share(day.Level4, day.Eligible), traj})
 		} else {
-			out = append(out, []any{d, share(day.Level4, day.Eligible), x.m.trajectory(d)})
+			out = append(out, []any{d, share(day.Level4, day.Eligible), traj})
 		}
 	}
 	if asTable {

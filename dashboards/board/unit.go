@@ -36,9 +36,9 @@ func Unit() (dashboard.Dashboard, error) {
 			Unit("none").Decimals(0).
 			Thresholds(thresholds(step("green", nil), step("orange", cog.ToPtr(1.0))))).
 		WithPanel(unitNumber(3, "Gap to trajectory",
-			"Percentage points above (+) or below (−) the national trajectory on the latest day within the time "+
-				"range; the trajectory is drawn from the target-set events (40% on 30 June 2021 to 100% on 31 December "+
-				"2021). Chênh lệch so với lộ trình (điểm phần trăm).",
+			"Percentage points above (+) or below (−) the unit's trajectory on the latest day within the time "+
+				"range: its own target's when one is set for it, the national one otherwise (40% on 30 June 2021 to 100% "+
+				"on 31 December 2021), drawn from the target-set events. Chênh lệch so với lộ trình (điểm phần trăm).",
 			"gap").
 			Unit("suffix: pp").Decimals(1).
 			Thresholds(thresholds(step("red", nil), step("green", cog.ToPtr(0.0))))).
@@ -55,12 +55,12 @@ func Unit() (dashboard.Dashboard, error) {
 				"dashboard compares it with the unit's expected cadence. Lần báo cáo gần nhất.",
 			unitAboutSQL, "last_report", valueMappings([]label{{"never", "Chưa báo cáo / never", "red"}}))).
 		WithPanel(coverageChart(7, "Coverage against the trajectory",
-			"The unit's level-4 coverage of eligible procedures per Vietnamese day, and the national trajectory it is "+
-				"held to. Tỷ lệ mức độ 4 của đơn vị theo ngày so với lộ trình.",
-			coverageSeries(unitFilter))).
+			"The unit's level-4 coverage of eligible procedures per Vietnamese day, and the trajectory it is held "+
+				"to: its own target's when one is set for it, the national one otherwise. Tỷ lệ mức độ 4 của đơn vị theo ngày so với lộ trình.",
+			coverageSeries(unitFilter, ScopeOf(unitRef)))).
 		WithPanel(coverageDays(8, "Show the data: the unit's coverage per day",
 			"The numbers behind the chart, latest day first. Số liệu theo ngày.",
-			coverageTable(unitFilter))).
+			coverageTable(unitFilter, ScopeOf(unitRef)))).
 		WithPanel(dataTable(9, "Not yet at level 4, by sector",
 			"The unit's eligible procedures at the end of the time range, by sector: how many, how many at level 4, how "+
 				"many not yet, most left to do first. Thủ tục đủ điều kiện chưa đạt mức độ 4 theo lĩnh vực.",
@@ -131,6 +131,9 @@ func unitNumber(id uint32, title, description, field string) *stat.PanelBuilder 
 
 // unitFilter keeps the rows of the unit chosen in the variable. It compares unit_kind and unit_code themselves, not
 // their concatenation, so that ClickHouse reads only the unit's range of tables sorted by unit first.
+// unitRef is the unit the dashboard shows, as its reference 'province/01'.
+const unitRef = `${` + UnitVar + `:singlequote}`
+
 const unitFilter = `unit_kind = splitByChar('/', ${` + UnitVar + `:singlequote})[1]
         AND unit_code = splitByChar('/', ${` + UnitVar + `:singlequote})[2]`
 
