@@ -31,6 +31,7 @@ const (
 const (
 	UnitSilentUID  = "egov-unit-silent"
 	DeadlineUID    = "egov-national-deadline"
+	BehindUID      = "egov-unit-behind"
 	QuarantinedUID = "egov-pipeline-quarantined"
 	LagUID         = "egov-pipeline-lag"
 	StalledUID     = "egov-pipeline-stalled"
@@ -50,6 +51,9 @@ var UnitLabels = []string{"unit_kind", "unit_code", "unit_name"}
 type Config struct {
 	// SilentGraceDays is how many days past its cadence a unit may go without a report before it is reminded.
 	SilentGraceDays int
+	// BehindPoints and BehindDays: a unit is reminded when its coverage was more than BehindPoints percentage points
+	// below its trajectory on each of the last BehindDays days (not on one bad day).
+	BehindPoints, BehindDays int
 	// QuarantinedPerHour is how many messages quarantined within an hour the operators are told of (more than).
 	QuarantinedPerHour int
 	// LagSeconds is the ingestion lag (JetStream to ClickHouse) the 95th percentile of the last 15 minutes' events
@@ -60,7 +64,7 @@ type Config struct {
 }
 
 // Defaults are the thresholds of the committed rules.
-var Defaults = Config{SilentGraceDays: 0, QuarantinedPerHour: 0, LagSeconds: 60, StalledHours: 6}
+var Defaults = Config{SilentGraceDays: 0, BehindPoints: 5, BehindDays: 7, QuarantinedPerHour: 0, LagSeconds: 60, StalledHours: 6}
 
 // File is a Grafana alerting provisioning file of rule groups.
 type File struct {
@@ -99,6 +103,10 @@ func Rules(cfg Config) (File, error) {
 	if err != nil {
 		return File{}, err
 	}
+	behind, err := unitBehind(cfg)
+	if err != nil {
+		return File{}, err
+	}
 	lag, err := pipelineLag(cfg)
 	if err != nil {
 		return File{}, err
@@ -108,7 +116,7 @@ func Rules(cfg Config) (File, error) {
 		return File{}, err
 	}
 	return File{APIVersion: 1, Groups: []Group{
-		{OrgID: 1, Name: UnitsGroup, Folder: Folder, Interval: "1h", Rules: []Rule{silent, deadline}},
+		{OrgID: 1, Name: UnitsGroup, Folder: Folder, Interval: "1h", Rules: []Rule{silent, behind, deadline}},
 		{OrgID: 1, Name: PipelineGroup, Folder: Folder, Interval: "1m", Rules: []Rule{quarantined, lag, stalled}},
 	}}, nil
 }
@@ -124,6 +132,57 @@ func UnitSilentSQL(graceDays int) string {
     toFloat64(ifNull(days_since - cadence_days - %d, 36500)) AS overdue_days
 FROM %s
 ORDER BY unit_kind, unit_code`, graceDays, board.ReportFreshness)
+}
+
+// BehindSQL is one row per unit with coverage in the days days up to $__toTime's Vietnamese day: its kind, code and
+// name, and days_behind, on how many of those days its level-4 coverage was more than points percentage points below
+// its trajectory (its own target's when one is set for it, the national one otherwise: board.ScopeOf). A unit is
+// behind when that is every one of the days.
+func BehindSQL(points, days int) string {
+	return fmt.Sprintf(`SELECT
+    unit_kind,
+    unit_code,
+    unit_name,
+    toFloat64(assumeNotNull(days_behind)) AS days_behind
+FROM
+(
+    SELECT
+        unit_kind,
+        unit_code,
+        concat(unit_kind, '/', unit_code) AS ref,
+        countIf(eligible > 0 AND trajectory IS NOT NULL AND 100 * level4 / eligible < trajectory - %d) AS days_behind
+    FROM
+    (
+        SELECT
+            unit_kind,
+            unit_code,
+            eligible,
+            level4,
+            %s AS trajectory
+        FROM
+        (
+            SELECT
+                unit_kind,
+                unit_code,
+                day,
+                %s AS scope,
+                argMax(eligible, version) AS eligible,
+                argMax(level4, version) AS level4
+            FROM coverage_daily /* no FINAL: argMax by version keeps each row of its latest version */
+            WHERE day > toDate($__toTime, 'Asia/Ho_Chi_Minh') - %d AND day <= toDate($__toTime, 'Asia/Ho_Chi_Minh')
+            GROUP BY unit_kind, unit_code, day
+        ) AS unit_days
+        ANY LEFT JOIN
+        %s AS target USING scope
+    )
+    GROUP BY unit_kind, unit_code
+) AS behind
+ANY INNER JOIN
+(
+    SELECT concat(kind, '/', code) AS ref, name AS unit_name
+    FROM units FINAL
+) AS names USING ref
+ORDER BY unit_kind, unit_code`, points, board.TrajectoryOn("day"), board.ScopeOf("concat(unit_kind, '/', unit_code)"), days, board.TargetsByScope)
 }
 
 // DeadlineSQL is how many days after the national target's deadline national level-4 coverage reaches 100% at the
@@ -165,6 +224,23 @@ func unitSilent(cfg Config) (Rule, error) {
 			"dashboard_url": "d/" + board.UnitUID + "?var-" + board.UnitVar + "={{ $labels.unit_kind }}/{{ $labels.unit_code }}",
 		},
 		board.HealthUID, 4, "48h")
+}
+
+func unitBehind(cfg Config) (Rule, error) {
+	return rule(UnitsGroup, BehindUID, "Đơn vị chậm so với lộ trình / A unit is behind its trajectory", BehindSQL(cfg.BehindPoints, cfg.BehindDays),
+		float64(cfg.BehindDays-1),
+		map[string]string{"severity": "warning", "audience": AudienceUnits},
+		map[string]string{
+			"summary": fmt.Sprintf("{{ $labels.unit_name }} thấp hơn lộ trình quá %d điểm phần trăm suốt %d ngày qua / "+
+				"{{ $labels.unit_name }} has been more than %d points below its trajectory for the last %d days",
+				cfg.BehindPoints, cfg.BehindDays, cfg.BehindPoints, cfg.BehindDays),
+			"description": "Tỷ lệ thủ tục đủ điều kiện đạt mức độ 4 của {{ $labels.unit_name }} thấp hơn lộ trình của mục tiêu (của đơn vị, " +
+				"hoặc của cả nước): đề nghị đầu mối rà soát các thủ tục chưa đạt mức độ 4. / {{ $labels.unit_name }}'s level-4 " +
+				"coverage is below the trajectory of its target (its own, or the national one): its focal point is asked to " +
+				"review the procedures not yet at level 4 (its dashboard lists them by sector).",
+			"dashboard_url": "d/" + board.UnitUID + "?var-" + board.UnitVar + "={{ $labels.unit_kind }}/{{ $labels.unit_code }}",
+		},
+		board.LeagueUID, 1, "0s")
 }
 
 func nationalDeadline() (Rule, error) {

@@ -201,18 +201,20 @@ func onlyIn(a, b map[string]bool) []string {
 	return out
 }
 
-// nationalCounts are the eligible procedures and those at level 4, over every unit, at the end of each Vietnamese day
-// from the first change on: folded here from the events, by effective time and stream sequence, without
-// internal/coverage or ClickHouse.
-type nationalCounts struct {
+// counts are the eligible procedures and those at level 4 at the end of each Vietnamese day from the first change
+// on, folded here from the events, by effective time and stream sequence, without internal/coverage or ClickHouse:
+// over every unit (national), and for each unit from its own first change on (units).
+type counts struct {
 	first            time.Time // the first day with a change
 	eligible, level4 map[time.Time]int64
+	units            map[units.Ref]map[time.Time][2]int64 // eligible, level 4
 }
 
-func foldNational(c *campaigntest.Campaign, last time.Time) nationalCounts {
+func fold(c *campaigntest.Campaign, last time.Time) counts {
 	type change struct {
 		at   time.Time
 		seq  uint64
+		unit units.Ref
 		key  string
 		data event.Data
 	}
@@ -220,11 +222,11 @@ func foldNational(c *campaigntest.Campaign, last time.Time) nationalCounts {
 	for _, ev := range c.Events {
 		switch d := ev.Data.(type) {
 		case *event.ProcedureRegisteredData:
-			cs = append(cs, change{d.EffectiveAt, ev.Seq, d.Unit.String() + " " + d.Procedure, d})
+			cs = append(cs, change{d.EffectiveAt, ev.Seq, d.Unit, d.Procedure, d})
 		case *event.LevelChangedData:
-			cs = append(cs, change{d.EffectiveAt, ev.Seq, d.Unit.String() + " " + d.Procedure, d})
+			cs = append(cs, change{d.EffectiveAt, ev.Seq, d.Unit, d.Procedure, d})
 		case *event.ProcedureRetiredData:
-			cs = append(cs, change{d.EffectiveAt, ev.Seq, d.Unit.String() + " " + d.Procedure, d})
+			cs = append(cs, change{d.EffectiveAt, ev.Seq, d.Unit, d.Procedure, d})
 		}
 	}
 	slices.SortFunc(cs, func(a, b change) int {
@@ -237,12 +239,12 @@ func foldNational(c *campaigntest.Campaign, last time.Time) nationalCounts {
 		active, eligible bool
 		level            event.Level
 	}
-	procs := map[string]*proc{}
+	procs := map[units.Ref]map[string]*proc{}
 	day := func(t time.Time) time.Time {
 		v := t.In(event.Vietnam)
 		return time.Date(v.Year(), v.Month(), v.Day(), 0, 0, 0, 0, event.Vietnam)
 	}
-	out := nationalCounts{eligible: map[time.Time]int64{}, level4: map[time.Time]int64{}}
+	out := counts{eligible: map[time.Time]int64{}, level4: map[time.Time]int64{}, units: map[units.Ref]map[time.Time][2]int64{}}
 	if len(cs) == 0 {
 		return out
 	}
@@ -251,10 +253,13 @@ func foldNational(c *campaigntest.Campaign, last time.Time) nationalCounts {
 	for d := out.first; !d.After(last); d = d.AddDate(0, 0, 1) {
 		end := d.AddDate(0, 0, 1)
 		for ; i < len(cs) && cs[i].at.Before(end); i++ {
-			p := procs[cs[i].key]
+			if procs[cs[i].unit] == nil {
+				procs[cs[i].unit] = map[string]*proc{}
+			}
+			p := procs[cs[i].unit][cs[i].key]
 			if p == nil {
 				p = &proc{}
-				procs[cs[i].key] = p
+				procs[cs[i].unit][cs[i].key] = p
 			}
 			switch x := cs[i].data.(type) {
 			case *event.ProcedureRegisteredData:
@@ -265,16 +270,158 @@ func foldNational(c *campaigntest.Campaign, last time.Time) nationalCounts {
 				p.active = false
 			}
 		}
-		for _, p := range procs {
-			if p.active && p.eligible {
-				out.eligible[d]++
-				if p.level == event.FullOnline {
-					out.level4[d]++
+		for u, ps := range procs {
+			var e, l int64
+			for _, p := range ps {
+				if p.active && p.eligible {
+					e++
+					if p.level == event.FullOnline {
+						l++
+					}
 				}
 			}
+			if out.units[u] == nil {
+				out.units[u] = map[time.Time][2]int64{}
+			}
+			out.units[u][d] = [2]int64{e, l}
+			out.eligible[d] += e
+			out.level4[d] += l
 		}
 	}
 	return out
+}
+
+// targetsInForce are the level-4 coverage targets in force by scope: the latest set of each, by set_at then stream
+// sequence.
+func targetsInForce(c *campaigntest.Campaign) map[event.Scope]*event.TargetSetData {
+	out := map[event.Scope]*event.TargetSetData{}
+	seqs := map[event.Scope]uint64{}
+	for _, ev := range c.Events {
+		d, ok := ev.Data.(*event.TargetSetData)
+		if !ok || d.Metric != event.MetricLevel4Coverage {
+			continue
+		}
+		if old := out[d.Scope]; old == nil || d.SetAt.After(old.SetAt) || d.SetAt.Equal(old.SetAt) && ev.Seq > seqs[d.Scope] {
+			out[d.Scope], seqs[d.Scope] = d, ev.Seq
+		}
+	}
+	return out
+}
+
+// trajectoryOn is where target's straight line stands on day, in percent; ok false before its baseline date.
+func trajectoryOn(t *event.TargetSetData, day time.Time) (float64, bool) {
+	base, _ := t.BaselineDate.Time()
+	deadline, _ := t.Deadline.Time()
+	switch {
+	case day.Before(base):
+		return 0, false
+	case !day.Before(deadline):
+		return t.Target, true
+	}
+	done := math.Round(day.Sub(base).Hours() / 24)
+	all := math.Round(deadline.Sub(base).Hours() / 24)
+	return t.Baseline + (t.Target-t.Baseline)*done/all, true
+}
+
+// behindOn reports whether unit u was more than points below target's trajectory on each of the days days up to
+// today, by the counts n.
+func behindOn(n counts, u units.Ref, t *event.TargetSetData, today time.Time, points, days int) bool {
+	for k := range days {
+		d := today.AddDate(0, 0, -k)
+		cnt, ok := n.units[u][d]
+		traj, has := trajectoryOn(t, d)
+		if !ok || !has || cnt[0] == 0 || float64(100*cnt[1])/float64(cnt[0]) >= traj-float64(points) {
+			return false
+		}
+	}
+	return true
+}
+
+// behindInGo is the units the behind rule must remind at t: more than points below the trajectory they are held to
+// (their own target's, or the national one's) on each of the days days up to t's Vietnamese day.
+func behindInGo(c *campaigntest.Campaign, at time.Time, points, days int) map[string]bool {
+	v := at.In(event.Vietnam)
+	today := time.Date(v.Year(), v.Month(), v.Day(), 0, 0, 0, 0, event.Vietnam)
+	n := fold(c, today)
+	targets := targetsInForce(c)
+	out := map[string]bool{}
+	for _, u := range units.All() {
+		t := targets[event.ScopeOf(u.Ref)]
+		if t == nil {
+			t = targets[event.National]
+		}
+		if behindOn(n, u.Ref, t, today, points, days) {
+			out[string(u.Kind)+"/"+u.Code+" "+u.Name] = true
+		}
+	}
+	return out
+}
+
+// The behind rule reminds, at each evaluation time and on both engines, exactly the units the events say were more
+// than 5 points below their trajectory on each of the last 7 days — Hà Nội against its own target — each once with
+// its own labels.
+func TestBehindUnitsFireAsTheEventsSay(t *testing.T) {
+	c := campaigntest.Load(t)
+	e := c.Engines(t)
+	cfg := alert.Defaults
+	r := ruleByUID(t, alert.BehindUID)
+	some, notAll := false, false
+	for _, at := range evaluations {
+		want := behindInGo(c, at, cfg.BehindPoints, cfg.BehindDays)
+		t.Logf("%s: %d of %d units behind", at.Format(time.DateOnly), len(want), len(units.All()))
+		some, notAll = some || len(want) > 0, notAll || len(want) < len(units.All())
+		for _, eng := range []enginetest.Engine{e.Server, e.Local} {
+			t.Run(fmt.Sprintf("%s on %s", at.Format(time.DateOnly), eng.Name()), func(t *testing.T) {
+				got := map[string]bool{}
+				for _, inst := range firing(t, eng, r, at) {
+					if got[inst.key()] {
+						t.Errorf("%s fires twice", inst.key())
+					}
+					got[inst.key()] = true
+					if inst.value != float64(cfg.BehindDays) {
+						t.Errorf("%s fires with %g days behind, want %d", inst.key(), inst.value, cfg.BehindDays)
+					}
+				}
+				if !maps.Equal(got, want) {
+					t.Errorf("firing for %d units, the events say %d\nonly in the rule: %v\nonly in Go: %v", len(got), len(want),
+						onlyIn(got, want), onlyIn(want, got))
+				}
+			})
+		}
+	}
+	if !some || !notAll {
+		t.Errorf("some units behind at an evaluation %v, not all %v: the campaign tests one side only", some, notAll)
+	}
+
+	// A unit with a target of its own is judged by it: on a day when its own target and the national one disagree on
+	// Hà Nội, the rule follows its own.
+	hanoi, _ := units.Lookup(units.Ref{Kind: units.Province, Code: "01"})
+	targets := targetsInForce(c)
+	own := targets[event.ScopeOf(hanoi.Ref)]
+	if own == nil {
+		t.Fatal("the fixture sets Hà Nội no target of its own")
+	}
+	end := time.Date(2021, 12, 31, 0, 0, 0, 0, event.Vietnam)
+	n := fold(c, end)
+	for d := time.Date(2021, 8, 1, 0, 0, 0, 0, event.Vietnam); !d.After(end); d = d.AddDate(0, 0, 1) {
+		byOwn := behindOn(n, hanoi.Ref, own, d, cfg.BehindPoints, cfg.BehindDays)
+		if byOwn == behindOn(n, hanoi.Ref, targets[event.National], d, cfg.BehindPoints, cfg.BehindDays) {
+			continue
+		}
+		at := d.Add(12 * time.Hour)
+		for _, eng := range []enginetest.Engine{e.Server, e.Local} {
+			fires := false
+			for _, inst := range firing(t, eng, r, at) {
+				fires = fires || inst.labels["unit_code"] == "01" && inst.labels["unit_kind"] == "province"
+			}
+			if fires != byOwn {
+				t.Errorf("%s on %s: Hà Nội fires %v; by its own target it is behind %v (by the national one %v)",
+					d.Format(time.DateOnly), eng.Name(), fires, byOwn, !byOwn)
+			}
+		}
+		return
+	}
+	t.Error("on no day of the campaign do Hà Nội's own target and the national one disagree: the fixture tests nothing of it")
 }
 
 // lateInGo is the deadline rule's value at t, worked out from the events in integers: -1 when coverage is 100%,
@@ -297,7 +444,7 @@ func lateInGo(c *campaigntest.Campaign, at time.Time) (late int64, ok bool) {
 	}
 	v := at.In(event.Vietnam)
 	today := time.Date(v.Year(), v.Month(), v.Day(), 0, 0, 0, 0, event.Vietnam)
-	n := foldNational(c, today)
+	n := fold(c, today)
 	if deadline.IsZero() || today.Before(n.first) || n.eligible[today] == 0 {
 		return 0, false
 	}

@@ -25,9 +25,9 @@ type model struct {
 	target   *event.TargetSetData // the national level-4 coverage target in force
 	// targets are the level-4 coverage targets in force by scope: the national one, and units' own.
 	targets map[event.Scope]*event.TargetSetData
-	regs     []registration
-	stages   []stageChange
-	reports  []report
+	regs    []registration
+	stages  []stageChange
+	reports []report
 }
 
 type registration struct {

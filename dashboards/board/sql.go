@@ -94,7 +94,10 @@ func ScopeOf(ref string) string {
 // trajectoryOn is where the target's straight line stands on the day in column day, in percent: from the baseline on
 // the baseline date to the target on the deadline, the target after it, NULL before the baseline date or without a
 // target. It reads nationalTarget's columns.
-func trajectoryOn(day string) string {
+func trajectoryOn(day string) string { return TrajectoryOn(day) }
+
+// TrajectoryOn is trajectoryOn (see there), for the alert rules.
+func TrajectoryOn(day string) string {
 	return strings.NewReplacer("{day}", day).Replace(`if(has_target = 0 OR {day} < t_baseline_date, NULL,
         if({day} >= t_deadline, t_target,
             t_baseline + (t_target - t_baseline)
