@@ -1,5 +1,6 @@
-// Package chsql holds every SQL statement egovtrack sends to ClickHouse apart from two kinds that have places of their
-// own: the migrations (projector/migrations/*.sql) and the dashboards' panels (dashboards/board). Keeping them here
+// Package chsql holds every SQL statement egovtrack sends to ClickHouse apart from those that have places of their
+// own: the migrations (projector/migrations/*.sql), the dashboards' panels (dashboards/board) and the alert rules
+// (dashboards/alert). Keeping them here
 // gives one place to read what egovtrack asks of ClickHouse, and one list (All) for the test that runs every statement
 // on both engines egovtrack is tested on, ClickHouse 18.16 and 26.7, and requires the same answers.
 //
