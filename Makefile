@@ -10,7 +10,7 @@ export EGOV_TOOLS
 export PATH := $(EGOV_TOOLS)/bin:$(PATH)
 export CHDB_LIB_PATH ?= $(EGOV_TOOLS)/chdb-26.7.3-stable.1/libchdb.so
 
-.PHONY: demo demo-sql test vet generate clickhouse tools bench
+.PHONY: demo demo-sql brief test vet generate clickhouse tools bench
 
 demo: clickhouse
 	$(GO) run ./deploy/demo
@@ -18,6 +18,10 @@ demo: clickhouse
 # clickhouse-client on the demo's data; Q='SELECT …' runs one query.
 demo-sql:
 	$(GO) run ./deploy/demo sql "$(Q)"
+
+# The minister's briefing on the demo's data (run make demo first): DATE=YYYY-MM-DD, default the latest day.
+brief: clickhouse tools
+	$(GO) run ./dashboards brief --demo $(if $(DATE),--date $(DATE))
 
 test: clickhouse tools vet
 	$(GO) test ./...

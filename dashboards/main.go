@@ -20,6 +20,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,11 +30,16 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/egovtrack/egovtrack/dashboards/brief"
 	"github.com/egovtrack/egovtrack/dashboards/provision"
 	"github.com/egovtrack/egovtrack/dashboards/push"
+	"github.com/egovtrack/egovtrack/internal/chdb"
+	"github.com/egovtrack/egovtrack/internal/chserver"
+	"github.com/egovtrack/egovtrack/internal/event"
 )
 
 // Config is what the command reads from its environment.
@@ -46,10 +52,17 @@ type Config struct {
 	// the folder Grafana provisions its alerting from: the rules, the templates, and the contact points and the
 	// notification policy. Both hold people's addresses, outside the repository.
 	ContactsFile string `env:"EGOV_ALERT_CONTACTS_FILE" envDefault:"deploy/secrets/alert-contacts.txt"`
-	AlertingDir  string `env:"EGOV_ALERT_PROVISIONING_DIR" envDefault:"deploy/secrets/grafana-alerting"`
+	// ClickHouse is the database `brief` reads (read-only is enough: the Grafana user's).
+	ClickHouse chdb.Config `envPrefix:"EGOV_CLICKHOUSE_"`
+	// BriefDir is where `brief` writes the briefing; Chromium prints its PDF; DemoDir is `make demo`'s data, which
+	// `brief --demo` reads.
+	BriefDir    string `env:"EGOV_BRIEF_DIR" envDefault:"."`
+	Chromium    string `env:"EGOV_BRIEF_CHROMIUM" envDefault:"chromium"`
+	DemoDir     string `env:"EGOV_DEMO_DIR" envDefault:".demo"`
+	AlertingDir string `env:"EGOV_ALERT_PROVISIONING_DIR" envDefault:"deploy/secrets/grafana-alerting"`
 }
 
-const usage = `usage: dashboards generate|contacts|push
+const usage = `usage: dashboards generate|contacts|push|brief
 
 generate  write the dashboards, the alert rules and Grafana's provisioning files under $EGOV_DASHBOARDS_DIR
           (default deploy/grafana)
@@ -57,6 +70,10 @@ contacts  write Grafana's alerting folder, $EGOV_ALERT_PROVISIONING_DIR (default
           rules, the templates, and who the alerts go to from $EGOV_ALERT_CONTACTS_FILE
           (default deploy/secrets/alert-contacts.txt)
 push      post the dashboards to the Grafana at $EGOV_GRAFANA_URL with the token $EGOV_GRAFANA_TOKEN
+brief [--date YYYY-MM-DD] [--since YYYY-MM-DD] [--lang vi|en] [--demo]
+          write the minister's briefing, HTML and PDF, into $EGOV_BRIEF_DIR (default .): for --date (default the
+          latest day with data) against --since (default 7 days before), from the ClickHouse of EGOV_CLICKHOUSE_*, or
+          with --demo from make demo's data
 `
 
 func main() {
@@ -66,6 +83,9 @@ func main() {
 
 // run carries out one command line and returns the exit code: 2 for a usage error, 1 for a failure.
 func run(args []string, stderr io.Writer, log *slog.Logger) int {
+	if len(args) > 0 && args[0] == "brief" {
+		return briefCommand(args[1:], stderr, log)
+	}
 	if len(args) != 1 || args[0] != "generate" && args[0] != "push" && args[0] != "contacts" {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -140,5 +160,75 @@ func pushAll(ctx context.Context, cfg push.Config, log *slog.Logger) int {
 		return 1
 	}
 	log.Info("dashboards pushed", "count", len(results))
+	return 0
+}
+
+// briefCommand is `dashboards brief`.
+func briefCommand(args []string, stderr io.Writer, log *slog.Logger) int {
+	fs := flag.NewFlagSet("brief", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dateArg := fs.String("date", "", "the day of the briefing, YYYY-MM-DD (Vietnam); default the latest day with data")
+	sinceArg := fs.String("since", "", "the day it is compared with; default 7 days before")
+	lang := fs.String("lang", "vi", "vi or en")
+	demo := fs.Bool("demo", false, "read make demo's data (EGOV_DEMO_DIR), starting its ClickHouse for the time it takes")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var date, since time.Time
+	for _, a := range []struct {
+		arg string
+		t   *time.Time
+	}{{*dateArg, &date}, {*sinceArg, &since}} {
+		if a.arg == "" {
+			continue
+		}
+		t, err := time.ParseInLocation(time.DateOnly, a.arg, event.Vietnam)
+		if err != nil {
+			fmt.Fprintf(stderr, "dashboards brief: %q is not a day (YYYY-MM-DD)\n", a.arg)
+			return 2
+		}
+		*a.t = t
+	}
+	if *lang != "vi" && *lang != "en" {
+		fmt.Fprintf(stderr, "dashboards brief: --lang %q: want vi or en\n", *lang)
+		return 2
+	}
+	var cfg Config
+	if err := env.Parse(&cfg); err != nil {
+		log.Error("read configuration", "err", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ch := cfg.ClickHouse
+	if *demo {
+		dir := filepath.Join(cfg.DemoDir, "clickhouse")
+		if _, err := os.Stat(dir); err != nil {
+			log.Error("brief --demo: no demo data: run make demo first", "dir", dir)
+			return 1
+		}
+		srv, err := chserver.StartServer(ctx, dir, log)
+		if err != nil {
+			log.Error("brief --demo: start the demo's ClickHouse", "err", err)
+			return 1
+		}
+		defer srv.Stop()
+		ch = srv.Config(ch.Database)
+	}
+	conn, err := chdb.Open(ctx, ch)
+	if err != nil {
+		log.Error("brief: ClickHouse", "err", err)
+		return 1
+	}
+	defer conn.Close()
+	began := time.Now()
+	w, err := brief.Write(ctx, brief.Conn{Conn: conn}, date, since, *lang, cfg.BriefDir, cfg.Chromium, brief.DefaultFonts)
+	if err != nil {
+		log.Error("brief", "err", err)
+		return 1
+	}
+	log.Info("briefing written", "html", w.HTML, "pdf", w.PDF, "date", w.Figures.Date.Format(time.DateOnly),
+		"as_of", w.Figures.AsOf.Format(time.DateOnly), "took", time.Since(began).Round(10*time.Millisecond))
 	return 0
 }

@@ -128,30 +128,6 @@ func ruleByUID(t *testing.T, uid string) alert.Rule {
 	return alert.Rule{}
 }
 
-// silentInGo is the units the silent rule must remind at t, from the published events alone: no report at or before
-// t, or the latest more than its cadence (and the grace) before t, counted in whole seconds.
-func silentInGo(c *campaigntest.Campaign, at time.Time, graceDays int) map[string]bool {
-	last := map[units.Ref]time.Time{}
-	for _, ev := range c.Events {
-		r, ok := ev.Data.(*event.ReportSubmittedData)
-		if !ok || r.ReportedAt.Truncate(time.Second).After(at) {
-			continue
-		}
-		if r.ReportedAt.After(last[r.Unit]) {
-			last[r.Unit] = r.ReportedAt
-		}
-	}
-	out := map[string]bool{}
-	for _, u := range units.All() {
-		l, ok := last[u.Ref]
-		allowed := int64(u.Cadence/time.Second) + int64(graceDays)*86400
-		if !ok || at.Unix()-l.Truncate(time.Second).Unix() > allowed {
-			out[string(u.Kind)+"/"+u.Code+" "+u.Name] = true
-		}
-	}
-	return out
-}
-
 // The silent rule reminds, at each evaluation time and on both engines, exactly the units the events say went
 // without a report for longer than their cadence, each once and with its own labels.
 func TestSilentUnitsFireAsTheEventsSay(t *testing.T) {
@@ -160,7 +136,7 @@ func TestSilentUnitsFireAsTheEventsSay(t *testing.T) {
 	r := ruleByUID(t, alert.UnitSilentUID)
 	someSilent, someReporting := false, false
 	for _, at := range evaluations {
-		want := silentInGo(c, at, alert.Defaults.SilentGraceDays)
+		want := c.Silent(at, alert.Defaults.SilentGraceDays)
 		t.Logf("%s: %d of %d units silent", at.Format(time.DateOnly), len(want), len(units.All()))
 		someSilent = someSilent || len(want) > 0
 		someReporting = someReporting || len(want) < len(units.All())
@@ -201,113 +177,6 @@ func onlyIn(a, b map[string]bool) []string {
 	return out
 }
 
-// counts are the eligible procedures and those at level 4 at the end of each Vietnamese day from the first change
-// on, folded here from the events, by effective time and stream sequence, without internal/coverage or ClickHouse:
-// over every unit (national), and for each unit from its own first change on (units).
-type counts struct {
-	first            time.Time // the first day with a change
-	eligible, level4 map[time.Time]int64
-	units            map[units.Ref]map[time.Time][2]int64 // eligible, level 4
-}
-
-func fold(c *campaigntest.Campaign, last time.Time) counts {
-	type change struct {
-		at   time.Time
-		seq  uint64
-		unit units.Ref
-		key  string
-		data event.Data
-	}
-	var cs []change
-	for _, ev := range c.Events {
-		switch d := ev.Data.(type) {
-		case *event.ProcedureRegisteredData:
-			cs = append(cs, change{d.EffectiveAt, ev.Seq, d.Unit, d.Procedure, d})
-		case *event.LevelChangedData:
-			cs = append(cs, change{d.EffectiveAt, ev.Seq, d.Unit, d.Procedure, d})
-		case *event.ProcedureRetiredData:
-			cs = append(cs, change{d.EffectiveAt, ev.Seq, d.Unit, d.Procedure, d})
-		}
-	}
-	slices.SortFunc(cs, func(a, b change) int {
-		if c := a.at.Compare(b.at); c != 0 {
-			return c
-		}
-		return int(a.seq) - int(b.seq)
-	})
-	type proc struct {
-		active, eligible bool
-		level            event.Level
-	}
-	procs := map[units.Ref]map[string]*proc{}
-	day := func(t time.Time) time.Time {
-		v := t.In(event.Vietnam)
-		return time.Date(v.Year(), v.Month(), v.Day(), 0, 0, 0, 0, event.Vietnam)
-	}
-	out := counts{eligible: map[time.Time]int64{}, level4: map[time.Time]int64{}, units: map[units.Ref]map[time.Time][2]int64{}}
-	if len(cs) == 0 {
-		return out
-	}
-	out.first = day(cs[0].at)
-	i := 0
-	for d := out.first; !d.After(last); d = d.AddDate(0, 0, 1) {
-		end := d.AddDate(0, 0, 1)
-		for ; i < len(cs) && cs[i].at.Before(end); i++ {
-			if procs[cs[i].unit] == nil {
-				procs[cs[i].unit] = map[string]*proc{}
-			}
-			p := procs[cs[i].unit][cs[i].key]
-			if p == nil {
-				p = &proc{}
-				procs[cs[i].unit][cs[i].key] = p
-			}
-			switch x := cs[i].data.(type) {
-			case *event.ProcedureRegisteredData:
-				p.active, p.eligible, p.level = true, x.Eligible, x.Level
-			case *event.LevelChangedData:
-				p.level = x.To
-			case *event.ProcedureRetiredData:
-				p.active = false
-			}
-		}
-		for u, ps := range procs {
-			var e, l int64
-			for _, p := range ps {
-				if p.active && p.eligible {
-					e++
-					if p.level == event.FullOnline {
-						l++
-					}
-				}
-			}
-			if out.units[u] == nil {
-				out.units[u] = map[time.Time][2]int64{}
-			}
-			out.units[u][d] = [2]int64{e, l}
-			out.eligible[d] += e
-			out.level4[d] += l
-		}
-	}
-	return out
-}
-
-// targetsInForce are the level-4 coverage targets in force by scope: the latest set of each, by set_at then stream
-// sequence.
-func targetsInForce(c *campaigntest.Campaign) map[event.Scope]*event.TargetSetData {
-	out := map[event.Scope]*event.TargetSetData{}
-	seqs := map[event.Scope]uint64{}
-	for _, ev := range c.Events {
-		d, ok := ev.Data.(*event.TargetSetData)
-		if !ok || d.Metric != event.MetricLevel4Coverage {
-			continue
-		}
-		if old := out[d.Scope]; old == nil || d.SetAt.After(old.SetAt) || d.SetAt.Equal(old.SetAt) && ev.Seq > seqs[d.Scope] {
-			out[d.Scope], seqs[d.Scope] = d, ev.Seq
-		}
-	}
-	return out
-}
-
 // trajectoryOn is where target's straight line stands on day, in percent; ok false before its baseline date.
 func trajectoryOn(t *event.TargetSetData, day time.Time) (float64, bool) {
 	base, _ := t.BaselineDate.Time()
@@ -325,10 +194,10 @@ func trajectoryOn(t *event.TargetSetData, day time.Time) (float64, bool) {
 
 // behindOn reports whether unit u was more than points below target's trajectory on each of the days days up to
 // today, by the counts n.
-func behindOn(n counts, u units.Ref, t *event.TargetSetData, today time.Time, points, days int) bool {
+func behindOn(n campaigntest.Counts, u units.Ref, t *event.TargetSetData, today time.Time, points, days int) bool {
 	for k := range days {
 		d := today.AddDate(0, 0, -k)
-		cnt, ok := n.units[u][d]
+		cnt, ok := n.Units[u][d]
 		traj, has := trajectoryOn(t, d)
 		if !ok || !has || cnt[0] == 0 || float64(100*cnt[1])/float64(cnt[0]) >= traj-float64(points) {
 			return false
@@ -342,8 +211,8 @@ func behindOn(n counts, u units.Ref, t *event.TargetSetData, today time.Time, po
 func behindInGo(c *campaigntest.Campaign, at time.Time, points, days int) map[string]bool {
 	v := at.In(event.Vietnam)
 	today := time.Date(v.Year(), v.Month(), v.Day(), 0, 0, 0, 0, event.Vietnam)
-	n := fold(c, today)
-	targets := targetsInForce(c)
+	n := c.Counts(today)
+	targets := c.TargetsInForce()
 	out := map[string]bool{}
 	for _, u := range units.All() {
 		t := targets[event.ScopeOf(u.Ref)]
@@ -396,13 +265,13 @@ func TestBehindUnitsFireAsTheEventsSay(t *testing.T) {
 	// A unit with a target of its own is judged by it: on a day when its own target and the national one disagree on
 	// Hà Nội, the rule follows its own.
 	hanoi, _ := units.Lookup(units.Ref{Kind: units.Province, Code: "01"})
-	targets := targetsInForce(c)
+	targets := c.TargetsInForce()
 	own := targets[event.ScopeOf(hanoi.Ref)]
 	if own == nil {
 		t.Fatal("the fixture sets Hà Nội no target of its own")
 	}
 	end := time.Date(2021, 12, 31, 0, 0, 0, 0, event.Vietnam)
-	n := fold(c, end)
+	n := c.Counts(end)
 	for d := time.Date(2021, 8, 1, 0, 0, 0, 0, event.Vietnam); !d.After(end); d = d.AddDate(0, 0, 1) {
 		byOwn := behindOn(n, hanoi.Ref, own, d, cfg.BehindPoints, cfg.BehindDays)
 		if byOwn == behindOn(n, hanoi.Ref, targets[event.National], d, cfg.BehindPoints, cfg.BehindDays) {
@@ -444,18 +313,18 @@ func lateInGo(c *campaigntest.Campaign, at time.Time) (late int64, ok bool) {
 	}
 	v := at.In(event.Vietnam)
 	today := time.Date(v.Year(), v.Month(), v.Day(), 0, 0, 0, 0, event.Vietnam)
-	n := fold(c, today)
-	if deadline.IsZero() || today.Before(n.first) || n.eligible[today] == 0 {
+	n := c.Counts(today)
+	if deadline.IsZero() || today.Before(n.First) || n.Eligible[today] == 0 {
 		return 0, false
 	}
-	e1, l1 := n.eligible[today], n.level4[today]
+	e1, l1 := n.Eligible[today], n.Level4[today]
 	before := today.AddDate(0, 0, -30)
-	e0, l0 := n.eligible[before], n.level4[before]
+	e0, l0 := n.Eligible[before], n.Level4[before]
 	gain := l1*e0 - l0*e1
 	switch {
 	case l1 >= e1:
 		return -1, true
-	case before.Before(n.first) || e0 == 0 || gain <= 0:
+	case before.Before(n.First) || e0 == 0 || gain <= 0:
 		return 36500, true
 	}
 	lacking := 30 * (e1 - l1) * e0
@@ -586,7 +455,7 @@ func TestPipelineRulesFireAsTheFixtureSays(t *testing.T) {
 				t.Errorf("an hour after the last event: fires %v, want nothing (the threshold is %d h)", got, alert.Defaults.StalledHours)
 			}
 			later := c.Projected.Add(7 * time.Hour)
-			if len(silentInGo(c, later, 0)) == 0 {
+			if len(c.Silent(later, 0)) == 0 {
 				t.Fatal("no unit is due seven hours after the campaign was projected: the fixture tests nothing")
 			}
 			got := firing(t, eng, r, later)

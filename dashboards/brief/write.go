@@ -1,0 +1,61 @@
+package brief
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Written is what Write wrote.
+type Written struct {
+	Figures   Figures
+	HTML, PDF string
+}
+
+// Write computes the briefing for date (zero: the latest day with data up to today) against since (zero: 7 days
+// before date), and writes brief-<date>.html and, printed by chromium, brief-<date>.pdf into dir.
+func Write(ctx context.Context, q Querier, date, since time.Time, lang, dir, chromium string, fonts Fonts) (Written, error) {
+	latest := date.IsZero()
+	if latest {
+		date = time.Now()
+	}
+	if since.IsZero() {
+		since = dayOf(date).AddDate(0, 0, -7)
+	}
+	f, err := Compute(ctx, q, date, since)
+	if err != nil {
+		return Written{}, err
+	}
+	if latest && !f.AsOf.IsZero() && !f.AsOf.Equal(f.Date) {
+		// The latest day with data, compared with a week before it.
+		if f, err = Compute(ctx, q, f.AsOf, f.AsOf.AddDate(0, 0, -7)); err != nil {
+			return Written{}, err
+		}
+	}
+	if f.AsOf.IsZero() {
+		return Written{}, fmt.Errorf("no coverage in ClickHouse up to %s: nothing to brief on", f.Date.Format(time.DateOnly))
+	}
+	page, err := HTML(f, lang, fonts)
+	if err != nil {
+		return Written{}, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Written{}, err
+	}
+	name := "brief-" + f.Date.Format(time.DateOnly)
+	w := Written{Figures: f, HTML: filepath.Join(dir, name+".html"), PDF: filepath.Join(dir, name+".pdf")}
+	if err := os.WriteFile(w.HTML, page, 0o644); err != nil {
+		return Written{}, err
+	}
+	if err := PDF(ctx, chromium, w.HTML, w.PDF); err != nil {
+		return Written{}, err
+	}
+	return w, nil
+}
+
+func dayOf(t time.Time) time.Time {
+	v := t.In(vietnam())
+	return time.Date(v.Year(), v.Month(), v.Day(), 0, 0, 0, 0, vietnam())
+}
