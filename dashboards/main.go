@@ -73,7 +73,7 @@ push      post the dashboards to the Grafana at $EGOV_GRAFANA_URL with the token
 brief [--date YYYY-MM-DD] [--since YYYY-MM-DD] [--lang vi|en] [--demo]
           write the minister's briefing, HTML and PDF, into $EGOV_BRIEF_DIR (default .): for --date (default the
           latest day with data) against --since (default 7 days before), from the ClickHouse of EGOV_CLICKHOUSE_*, or
-          with --demo from make demo's data
+          with --demo (or when EGOV_CLICKHOUSE_ADDR is not set and there is some) from make demo's data
 `
 
 func main() {
@@ -202,6 +202,13 @@ func briefCommand(args []string, stderr io.Writer, log *slog.Logger) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ch := cfg.ClickHouse
+	if _, set := os.LookupEnv("EGOV_CLICKHOUSE_ADDR"); !set && !*demo {
+		// Nothing names a ClickHouse: the demo's data, when there is some, said loudly rather than a guessed server.
+		if _, err := os.Stat(filepath.Join(cfg.DemoDir, "clickhouse")); err == nil {
+			log.Warn("EGOV_CLICKHOUSE_ADDR is not set: briefing on make demo's data (as --demo)", "dir", cfg.DemoDir)
+			*demo = true
+		}
+	}
 	if *demo {
 		dir := filepath.Join(cfg.DemoDir, "clickhouse")
 		if _, err := os.Stat(dir); err != nil {
