@@ -269,13 +269,17 @@ HAVING sum(events) > 0`, lagSeconds)
 
 // StalledSQL is the hours since the latest event was projected when some unit is due to report (its latest report
 // older than its cadence, board.ReportFreshness), 0 when none is: nothing arriving is news only when something
-// should. No row before the first event.
+// should. It reads the ingestion counts of the last 30 days (ingestion_lag, by its monthly partitions: the event
+// received at received_at was projected lag seconds later), not the raw log, so that its cost does not grow with
+// the years of history; with nothing received in 30 days, the last projection counts as 30 days ago.
 const StalledSQL = `SELECT toFloat64(if(due > 0, (toUInt32($__toTime) - toUInt32(last_projected)) / 3600, 0)) AS stalled_hours
 FROM
 (
-    SELECT 'all' AS k, max(projected_at) AS last_projected
-    FROM events /* no FINAL: the latest projection is the latest of any row's versions */
-    HAVING count() > 0
+    SELECT
+        'all' AS k,
+        if(count() = 0, toDateTime($__toTime) - 2592000, max(received_at + lag)) AS last_projected
+    FROM ingestion_lag
+    WHERE received_at > ($__toTime) - 2592000 AND received_at <= ($__toTime)
 ) AS projected
 ANY INNER JOIN
 (

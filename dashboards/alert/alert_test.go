@@ -463,6 +463,10 @@ func TestPipelineRulesFireAsTheFixtureSays(t *testing.T) {
 			if len(got) != 1 || got[0].value < lo || got[0].value > hi {
 				t.Errorf("seven hours after: fires %v, want once with %.4f to %.4f hours", got, lo, hi)
 			}
+			// Beyond the 30 days it reads, the last projection counts as 30 days ago.
+			if got := firing(t, eng, r, c.Projected.Add(40*24*time.Hour)); len(got) != 1 || got[0].value != 720 {
+				t.Errorf("forty days after: fires %v, want once with 720 hours", got)
+			}
 		})
 	}
 }
