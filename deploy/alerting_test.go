@@ -20,10 +20,26 @@ func TestGrafanaProvisionsTheAlerting(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "stale.yaml"), []byte("apiVersion: 1\n"), 0o600); err != nil {
+	contactsFile := filepath.Join(repoRoot, "dashboards", "alert", "testdata", "contacts.txt")
+	// Someone else's file: refused, not removed.
+	foreign := filepath.Join(dir, "team-rules.yaml")
+	if err := os.WriteFile(foreign, []byte("apiVersion: 1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := provision.WriteAlerting(filepath.Join(repoRoot, "dashboards", "alert", "testdata", "contacts.txt"), dir)
+	if _, err := provision.WriteAlerting(contactsFile, dir); err == nil || !strings.Contains(err.Error(), "team-rules.yaml") {
+		t.Errorf("a folder holding another's file: %v, want a refusal naming it", err)
+	}
+	if _, err := os.Stat(foreign); err != nil {
+		t.Fatalf("the other file is gone: %v", err)
+	}
+	if err := os.Remove(foreign); err != nil {
+		t.Fatal(err)
+	}
+	// An old file of ours goes.
+	if err := os.WriteFile(filepath.Join(dir, "egovtrack-old.json"), []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := provision.WriteAlerting(contactsFile, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +60,7 @@ func TestGrafanaProvisionsTheAlerting(t *testing.T) {
 	want := []string{provision.ContactsName, filepath.Base(provision.RulesFile), filepath.Base(provision.TemplatesFile)}
 	slices.Sort(want)
 	if !slices.Equal(names, want) {
-		t.Errorf("the alerting folder holds %v, want %v (the stale file removed)", names, want)
+		t.Errorf("the alerting folder holds %v, want %v (our old file removed)", names, want)
 	}
 	for _, f := range []string{provision.RulesFile, provision.TemplatesFile} {
 		got, err := os.ReadFile(filepath.Join(dir, filepath.Base(f)))

@@ -134,8 +134,9 @@ FROM %s
 ORDER BY unit_kind, unit_code`, graceDays, board.ReportFreshness)
 }
 
-// BehindSQL is one row per unit with coverage in the days days up to $__toTime's Vietnamese day: its kind, code and
-// name, and days_behind, on how many of those days its level-4 coverage was more than points percentage points below
+// BehindSQL is one row per unit with coverage in the days days up to the latest day with coverage (within the 31 days
+// up to $__toTime: until the day's first change is projected, the latest is yesterday): its kind, code and name, and
+// days_behind, on how many of those days its level-4 coverage was more than points percentage points below
 // its trajectory (its own target's when one is set for it, the national one otherwise: board.ScopeOf). A unit is
 // behind when that is every one of the days.
 func BehindSQL(points, days int) string {
@@ -169,7 +170,17 @@ FROM
                 argMax(eligible, version) AS eligible,
                 argMax(level4, version) AS level4
             FROM coverage_daily /* no FINAL: argMax by version keeps each row of its latest version */
-            WHERE day > toDate($__toTime, 'Asia/Ho_Chi_Minh') - %d AND day <= toDate($__toTime, 'Asia/Ho_Chi_Minh')
+            WHERE day IN
+            (
+                SELECT arrayJoin(arrayMap(k -> latest - k, range(%d)))
+                FROM
+                (
+                    SELECT max(day) AS latest
+                    FROM coverage_daily /* no FINAL: every version of a row has the same day */
+                    WHERE day > toDate($__toTime, 'Asia/Ho_Chi_Minh') - 31 AND day <= toDate($__toTime, 'Asia/Ho_Chi_Minh')
+                    HAVING count() > 0
+                )
+            )
             GROUP BY unit_kind, unit_code, day
         ) AS unit_days
         ANY LEFT JOIN
@@ -244,7 +255,9 @@ func unitBehind(cfg Config) (Rule, error) {
 }
 
 func nationalDeadline() (Rule, error) {
-	return rule(UnitsGroup, DeadlineUID, "Cả nước sẽ không kịp hạn / The country will miss the deadline", DeadlineSQL, 0,
+	// Over the last 31 days: the forecast is of the latest day with coverage, which is yesterday until the day's
+	// first change is projected.
+	return ruleOver(UnitsGroup, DeadlineUID, "Cả nước sẽ không kịp hạn / The country will miss the deadline", DeadlineSQL, 31*86400, 0,
 		map[string]string{"severity": "critical", "audience": AudienceOffice},
 		map[string]string{
 			"summary": "Với tốc độ 30 ngày qua, cả nước đạt 100% dịch vụ công mức độ 4 muộn {{ $values.A.Value }} ngày so với hạn / " +
@@ -328,13 +341,18 @@ func pipelineQuarantined(cfg Config) (Rule, error) {
 // rule is one query (A) and the threshold "A above threshold" (B, the condition). Pending for pendingFor before it
 // fires; no data is OK (nothing to remind of), an error of the query an error.
 func rule(group, uid, title, sql string, threshold float64, labels, annotations map[string]string, dashboardUID string, panelID int64, pendingFor string) (Rule, error) {
+	return ruleOver(group, uid, title, sql, 600, threshold, labels, annotations, dashboardUID, panelID, pendingFor)
+}
+
+// ruleOver is rule with the queries' time range reaching lookback seconds back (the SQL's $__fromTime).
+func ruleOver(group, uid, title, sql string, lookback int64, threshold float64, labels, annotations map[string]string, dashboardUID string, panelID int64, pendingFor string) (Rule, error) {
 	query := alerting.NewQueryBuilder("A").
 		DatasourceUid(board.DatasourceUID).
-		RelativeTimeRange(600, 0).
+		RelativeTimeRange(alerting.Duration(lookback), 0).
 		Model(chquery.NewBuilder(board.DatasourceUID).RefID("A").SQL(sql).Table())
 	cond := alerting.NewQueryBuilder("B").
 		DatasourceUid(ExpressionDatasource).
-		RelativeTimeRange(600, 0).
+		RelativeTimeRange(alerting.Duration(lookback), 0).
 		Model(expr.NewExprBuilder().TypeThreshold(expr.NewTypeThresholdBuilder().
 			RefId("B").
 			Expression("A").

@@ -21,11 +21,24 @@ import (
 
 func TestMain(m *testing.M) { enginetest.Main(m) }
 
-// evaluations are the times the rules are evaluated at on the campaign: during it, and at its end.
+// evaluations are the times the rules are evaluated at on the campaign: during it, at its end, and on a quiet day
+// after its last change, when the latest coverage is days old.
 var evaluations = []time.Time{
 	time.Date(2021, 10, 1, 9, 0, 0, 0, event.Vietnam),
 	time.Date(2021, 11, 15, 9, 0, 0, 0, event.Vietnam),
 	time.Date(2021, 12, 31, 23, 59, 59, 0, event.Vietnam),
+	time.Date(2022, 1, 10, 9, 0, 0, 0, event.Vietnam),
+}
+
+// latestCoverageDay is the day the coverage rules judge at t: t's Vietnamese day, or the campaign's last change
+// day when t is later (coverage_daily has no day after it).
+func latestCoverageDay(c *campaigntest.Campaign, at time.Time) time.Time {
+	v := at.In(event.Vietnam)
+	today := time.Date(v.Year(), v.Month(), v.Day(), 0, 0, 0, 0, event.Vietnam)
+	if last := c.LastChangeDay(); today.After(last) {
+		return last
+	}
+	return today
 }
 
 // instance is one alert instance: its labels from the query's string columns, and its value.
@@ -207,10 +220,9 @@ func behindOn(n campaigntest.Counts, u units.Ref, t *event.TargetSetData, today 
 }
 
 // behindInGo is the units the behind rule must remind at t: more than points below the trajectory they are held to
-// (their own target's, or the national one's) on each of the days days up to t's Vietnamese day.
+// (their own target's, or the national one's) on each of the days days up to the latest coverage day at t.
 func behindInGo(c *campaigntest.Campaign, at time.Time, points, days int) map[string]bool {
-	v := at.In(event.Vietnam)
-	today := time.Date(v.Year(), v.Month(), v.Day(), 0, 0, 0, 0, event.Vietnam)
+	today := latestCoverageDay(c, at)
 	n := c.Counts(today)
 	targets := c.TargetsInForce()
 	out := map[string]bool{}
@@ -311,8 +323,7 @@ func lateInGo(c *campaigntest.Campaign, at time.Time) (late int64, ok bool) {
 			deadline, _ = d.Deadline.Time()
 		}
 	}
-	v := at.In(event.Vietnam)
-	today := time.Date(v.Year(), v.Month(), v.Day(), 0, 0, 0, 0, event.Vietnam)
+	today := latestCoverageDay(c, at)
 	n := c.Counts(today)
 	if deadline.IsZero() || today.Before(n.First) || n.Eligible[today] == 0 {
 		return 0, false

@@ -34,26 +34,6 @@ func (q engine) Query(ctx context.Context, sql string) (brief.Table, error) {
 	return brief.Table{Names: res.Names, Rows: res.Rows}, nil
 }
 
-// lastChangeDay is the Vietnamese day of the campaign's last procedure change: coverage_daily ends there.
-func lastChangeDay(c *campaigntest.Campaign) time.Time {
-	var last time.Time
-	for _, ev := range c.Events {
-		var at time.Time
-		switch d := ev.Data.(type) {
-		case *event.ProcedureRegisteredData:
-			at = d.EffectiveAt
-		case *event.LevelChangedData:
-			at = d.EffectiveAt
-		case *event.ProcedureRetiredData:
-			at = d.EffectiveAt
-		}
-		if at.After(last) {
-			last = at
-		}
-	}
-	return dayOf(last)
-}
-
 func dayOf(t time.Time) time.Time {
 	v := t.In(event.Vietnam)
 	return time.Date(v.Year(), v.Month(), v.Day(), 0, 0, 0, 0, event.Vietnam)
@@ -74,7 +54,7 @@ func fullOn(n campaigntest.Counts, day time.Time) map[string]bool {
 // the campaign's last change, when nothing changed in the week before.
 func briefDates(t *testing.T, c *campaigntest.Campaign) [][2]time.Time {
 	t.Helper()
-	last := lastChangeDay(c)
+	last := c.LastChangeDay()
 	n := c.Counts(last)
 	firstFull := time.Time{}
 	for d := n.First; !d.After(last); d = d.AddDate(0, 0, 1) {
@@ -97,7 +77,7 @@ func briefDates(t *testing.T, c *campaigntest.Campaign) [][2]time.Time {
 func TestFiguresAreTheEvents(t *testing.T) {
 	c := campaigntest.Load(t)
 	e := c.Engines(t)
-	last := lastChangeDay(c)
+	last := c.LastChangeDay()
 	for _, ds := range briefDates(t, c) {
 		date, since := ds[0], ds[1]
 		t.Run(date.Format(time.DateOnly), func(t *testing.T) {

@@ -14,14 +14,14 @@ type Written struct {
 	HTML, PDF string
 }
 
-// Write computes the briefing for date (zero: the latest day with data up to today) against since (zero: 7 days
-// before date), and writes brief-<date>.html and, printed by chromium, brief-<date>.pdf into dir.
+// Write computes the briefing for date (zero: the latest day with data up to today, whose silent units are then
+// judged at its end) against since (zero: 7 days before it), and writes brief-<date>.html and, printed by chromium, brief-<date>.pdf into dir.
 func Write(ctx context.Context, q Querier, date, since time.Time, lang, dir, chromium string, fonts Fonts) (Written, error) {
-	latest := date.IsZero()
+	latest, sinceGiven := date.IsZero(), !since.IsZero()
 	if latest {
 		date = time.Now()
 	}
-	if since.IsZero() {
+	if !sinceGiven {
 		since = dayOf(date).AddDate(0, 0, -7)
 	}
 	f, err := Compute(ctx, q, date, since)
@@ -29,8 +29,11 @@ func Write(ctx context.Context, q Querier, date, since time.Time, lang, dir, chr
 		return Written{}, err
 	}
 	if latest && !f.AsOf.IsZero() && !f.AsOf.Equal(f.Date) {
-		// The latest day with data, compared with a week before it.
-		if f, err = Compute(ctx, q, f.AsOf, f.AsOf.AddDate(0, 0, -7)); err != nil {
+		// The latest day with data, compared with the day asked for, or a week before it.
+		if !sinceGiven {
+			since = f.AsOf.AddDate(0, 0, -7)
+		}
+		if f, err = Compute(ctx, q, f.AsOf, since); err != nil {
 			return Written{}, err
 		}
 	}

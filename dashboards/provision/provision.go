@@ -105,8 +105,8 @@ const ContactsName = "egovtrack-contacts.json"
 // WriteAlerting writes the folder Grafana's container mounts at /etc/grafana/provisioning/alerting: the rules and the
 // templates (as generate writes them under deploy/grafana) and, from the contacts file in (alert.ReadContacts), the
 // contact points and the notification policy (alert.Routing). It holds people's addresses, so it lives outside the
-// repository (deploy/secrets/grafana-alerting), files mode 0600; any other file in it is removed, as Grafana would
-// read it too.
+// repository (deploy/secrets/grafana-alerting), files mode 0600. An old egovtrack-*.json file in it is removed; any
+// other file is refused, since Grafana would read it too and it is not ours to remove.
 func WriteAlerting(in, dir string) (alert.Contacts, error) {
 	f, err := os.Open(in)
 	if err != nil {
@@ -143,10 +143,17 @@ func WriteAlerting(in, dir string) (alert.Contacts, error) {
 		return alert.Contacts{}, fmt.Errorf("alerting: %w", err)
 	}
 	for _, e := range old {
-		if _, ours := out[e.Name()]; !ours {
-			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-				return alert.Contacts{}, fmt.Errorf("alerting: %w", err)
-			}
+		name := e.Name()
+		if _, ours := out[name]; ours {
+			continue
+		}
+		// Grafana reads every file of the folder: an old file of ours goes; anything else is not ours to remove.
+		if e.IsDir() || !strings.HasPrefix(name, "egovtrack-") || !strings.HasSuffix(name, ".json") {
+			return alert.Contacts{}, fmt.Errorf("alerting: %s holds %s, which egovtrack did not write and Grafana would read too: "+
+				"give EGOV_ALERT_PROVISIONING_DIR a folder of its own", dir, name)
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err != nil {
+			return alert.Contacts{}, fmt.Errorf("alerting: %w", err)
 		}
 	}
 	for name, data := range out {

@@ -464,6 +464,9 @@ type decoded struct {
 	verified, trusted int
 }
 
+// verdictsTimeout bounds reading a batch's verdicts, which takes milliseconds.
+const verdictsTimeout = 10 * time.Second
+
 // A VerdictReader is a Writer that recorded the verdicts on signatures it was given (store.Record's Verdict): the
 // consumer relies on them instead of verifying a message's signature again.
 type VerdictReader interface {
@@ -516,7 +519,10 @@ func (c *Consumer) verdicts(ctx context.Context, metas []*jetstream.MsgMetadata)
 	for _, m := range metas {
 		from, to = min(from, m.Sequence.Stream), max(to, m.Sequence.Stream)
 	}
-	known, err := vr.Verdicts(ctx, from, to)
+	// Bounded: a ClickHouse that does not answer must not hold the batch past AckWait; verifying is the fallback.
+	vctx, cancel := context.WithTimeout(ctx, min(c.cfg.writeTimeout(), verdictsTimeout))
+	defer cancel()
+	known, err := vr.Verdicts(vctx, from, to)
 	if err != nil {
 		c.log.Warn("verifying every signature of the batch: the recorded verdicts cannot be read", "err", err)
 		return nil

@@ -125,4 +125,22 @@ func TestARotatedKeyStillVouchesForWhatItSigned(t *testing.T) {
 	if got := quarantined(t, r)[stale.Subject]; !strings.HasPrefix(got, "unauthorised: signed by no credential of the model") {
 		t.Errorf("the retired key's late event, under another message's verdict: quarantined as %q", got)
 	}
+
+	// Revoking what the retired key vouched for (the README's command, as if it had leaked): its verdicts deleted,
+	// the next rebuild verifies those events again against the current keys, and quarantines them.
+	if err := r.conn.Exec(ctx, "ALTER TABLE signature_verdicts DELETE WHERE submitted_by = 'province/19' AND stream_seq <= 3"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for r.count(t, "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND table = 'signature_verdicts' AND is_done = 0") > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the deletion of the verdicts did not finish within 30 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	revoked := rebuildOnce()
+	if revoked.Projected != 1 || revoked.Rejected != 5 || revoked.Trusted != 1 || revoked.Verified != 0 {
+		t.Errorf("the rebuild after revoking: %d projected, %d rejected, %d trusted, %d verified; want 1 (the new key's), "+
+			"5 (the three revoked, the altered, the late one), 1, 0", revoked.Projected, revoked.Rejected, revoked.Trusted, revoked.Verified)
+	}
 }

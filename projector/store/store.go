@@ -75,7 +75,8 @@ type Store struct {
 	extended, reloaded int
 	// lastDays is each unit's last day in coverage_daily, as the store wrote it; nil until it is read (after a start
 	// or a failed write). Only this store writes its units, so between reads it follows them; the latest day of all,
-	// which other projector instances move too, is read every batch, from the recent partitions only (latestDay).
+	// which other projector instances move too, is read every batch when there are several (Config.Owns set), from
+	// the recent partitions only, and followed like the rest by a single projector (latestDay).
 	lastDays  map[units.Ref]time.Time
 	latestDay time.Time
 }

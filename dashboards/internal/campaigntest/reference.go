@@ -142,3 +142,24 @@ func (c *Campaign) Silent(at time.Time, graceDays int) map[string]bool {
 	}
 	return out
 }
+
+// LastChangeDay is the Vietnamese day of the campaign's last procedure change: coverage_daily ends there.
+func (c *Campaign) LastChangeDay() time.Time {
+	var last time.Time
+	for _, ev := range c.Events {
+		var at time.Time
+		switch d := ev.Data.(type) {
+		case *event.ProcedureRegisteredData:
+			at = d.EffectiveAt
+		case *event.LevelChangedData:
+			at = d.EffectiveAt
+		case *event.ProcedureRetiredData:
+			at = d.EffectiveAt
+		}
+		if at.After(last) {
+			last = at
+		}
+	}
+	v := last.In(event.Vietnam)
+	return time.Date(v.Year(), v.Month(), v.Day(), 0, 0, 0, 0, event.Vietnam)
+}
