@@ -1,8 +1,10 @@
 package brief_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"html"
 	"maps"
 	"os"
 	"os/exec"
@@ -138,6 +140,24 @@ func TestFiguresAreTheEvents(t *testing.T) {
 			}
 			if want := c.Silent(date.Add(24*time.Hour-time.Second), 0); !maps.Equal(silent, want) {
 				t.Errorf("silent: %v; the events say %v", silent, want)
+			}
+			// And the page shows them: the coverage and the units at 100% as Go computed them, each silent unit by name.
+			page, err := brief.HTML(f, "vi", brief.DefaultFonts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			shown := []string{
+				strings.Replace(fmt.Sprintf("<b>%.1f%%</b>", share(asOf)), ".", ",", 1),
+				fmt.Sprintf("<b>%d</b>", len(fullNow)),
+			}
+			for k := range c.Silent(date.Add(24*time.Hour-time.Second), 0) {
+				_, name, _ := strings.Cut(k, " ")
+				shown = append(shown, html.EscapeString(name))
+			}
+			for _, w := range shown {
+				if !bytes.Contains(page, []byte(w)) {
+					t.Errorf("the page lacks %q", w)
+				}
 			}
 			t.Logf("as of %s: %.2f%% (%.2f%% on %s), %d at 100%%, %d reached, %d behind, %d silent", f.AsOf.Format(time.DateOnly),
 				f.Coverage, f.CoverageSince, since.Format(time.DateOnly), f.Full, len(f.Reached), f.Behind, len(f.Silent))
