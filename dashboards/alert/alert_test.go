@@ -126,19 +126,7 @@ func firing(t *testing.T, e enginetest.Engine, r alert.Rule, at time.Time) []ins
 
 func ruleByUID(t *testing.T, uid string) alert.Rule {
 	t.Helper()
-	f, err := alert.Rules(alert.Defaults)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, g := range f.Groups {
-		for _, r := range g.Rules {
-			if *r.Uid == uid {
-				return r
-			}
-		}
-	}
-	t.Fatalf("no rule %s", uid)
-	return alert.Rule{}
+	return ruleWith(t, alert.Defaults, uid)
 }
 
 // The silent rule reminds, at each evaluation time and on both engines, exactly the units the events say went

@@ -141,13 +141,11 @@ func lagChart() *timeseries.PanelBuilder {
 		OverrideByName("max_lag", []dashboard.DynamicConfigValue{displayName("Worst")})
 }
 
-// reportFreshness is every unit with its latest report up to the end of the time range, judged against its
+// ReportFreshness is every unit with its latest report up to the end of the time range, judged against its
 // expected cadence. Its columns: ref, name, kind, cadence_days, last_report (NULL when none), collector,
 // days_since (NULL when none) and freshness: stale when the latest report is more than cadence_days old at the end
 // of the range, or there is none; fresh otherwise. The alert rules (dashboards/alert) read it too.
-const ReportFreshness = reportFreshness
-
-const reportFreshness = `(
+const ReportFreshness = `(
     SELECT
         ref,
         name,
@@ -172,7 +170,7 @@ const reportFreshness = `(
 
 // staleCountSQL: the stale units at the end of the time range.
 const staleCountSQL = `SELECT countIf(freshness = 'stale') AS units
-FROM ` + reportFreshness
+FROM ` + ReportFreshness
 
 // freshnessSQL: every unit's latest report against its cadence, stale first, the longest silent first.
 const freshnessSQL = `SELECT
@@ -184,7 +182,7 @@ const freshnessSQL = `SELECT
     cadence_days,
     days_since,
     freshness
-FROM ` + reportFreshness + `
+FROM ` + ReportFreshness + `
 ORDER BY freshness = 'stale' DESC, ifNull(days_since, 1000000) DESC, name`
 
 // rejectedCountSQL: the messages quarantined that were received within the time range.

@@ -39,7 +39,7 @@ func National() (dashboard.Dashboard, error) {
 				"latest day within the time range: (100% − coverage) ÷ (its rise over those 30 days ÷ 30), rounded up "+
 				"to whole days. Ngày đạt 100% nếu giữ tốc độ 30 ngày gần nhất. The table \"How the 100% date is worked "+
 				"out\" shows the numbers.",
-			forecastSQL, "forecast", valueMappings(forecastLabels)).Span(4)).
+			ForecastSQL, "forecast", valueMappings(forecastLabels)).Span(4)).
 		WithPanel(count(6, "Virtual assistant live", "Ministries and provinces whose virtual assistant for civil "+
 			"servants is in operation at the end of the time range. Số bộ, ngành, địa phương đã đưa trợ lý ảo vào vận hành.",
 			assistantLiveSQL).Span(4)).
@@ -130,7 +130,7 @@ func forecastTable() *table.PanelBuilder {
 		"National coverage on the latest day within the time range and 30 days earlier, the pace between them in "+
 			"percentage points a day, the days still needed at that pace and the day 100% would be reached. Cách tính "+
 			"ngày đạt 100%.",
-		forecastSQL).
+		ForecastSQL).
 		Span(10).
 		OverrideByName("day", column("Latest day", "string")).
 		OverrideByName("coverage", percent("Coverage then")).
@@ -187,12 +187,12 @@ FROM ` + unitStatus
 const assistantLiveSQL = `SELECT countIf(current_stage = 'live') AS units
 FROM ` + stageNow
 
-// forecastSQL: when national coverage reaches 100% at the pace of the paceDays days up to the latest day: the
-// coverage then and paceDays earlier and the pace in percentage points a day (figures to read), the whole days still
-// needed (0 once reached), and forecast, the day as YYYY-MM-DD or a code: reached (already at 100%), no_history (no
-// coverage paceDays earlier, or nothing eligible then), stalled (not rising), beyond (more than ten years away),
-// overflow (counts too large to work out exactly). No forecast when nothing is eligible; no row when the range has no
-// coverage.
+// ForecastSQL is when national coverage reaches 100% at the pace of the paceDays days up to the latest day (the
+// deadline alert rule, dashboards/alert, reads it too): the coverage then and paceDays earlier and the pace in
+// percentage points a day (figures to read), the whole days still needed (0 once reached), and forecast, the day as
+// YYYY-MM-DD or a code: reached (already at 100%), no_history (no coverage paceDays earlier, or nothing eligible
+// then), stalled (not rising), beyond (more than ten years away), overflow (counts too large to work out exactly). No
+// forecast when nothing is eligible; no row when the range has no coverage.
 //
 // The days are worked out from the counts in integers, not from the percentages shown: with E and L the eligible
 // procedures and those at level 4, now (1) and paceDays earlier (0), coverage rose by L1/E1 − L0/E0 in paceDays days
@@ -200,9 +200,6 @@ FROM ` + stageNow
 // out a hair above itself (150.00000000000006) and rounds up to a day late. The products fit in Int64 while neither E
 // exceeds maxExact (30·(5·10⁸)² < 2⁶³); ClickHouse 18.16 evaluates both branches of if(), so the divisor is kept at 1
 // or more where it is not used.
-var forecastSQL = ForecastSQL
-
-// ForecastSQL is forecastSQL (see there), which the deadline alert rule (dashboards/alert) reads too.
 var ForecastSQL = `SELECT
     toString(latest) AS day,
     coverage_now AS coverage,
@@ -268,7 +265,7 @@ FROM
     )
 )`
 
-// maxExact is the most eligible procedures for which forecastSQL works out the days in Int64 (see there): about three
+// maxExact is the most eligible procedures for which ForecastSQL works out the days in Int64 (see there): about three
 // thousand times the 170,000 procedures of all ministries and provinces at national scale.
 const maxExact = "500000000"
 
@@ -277,7 +274,7 @@ var kindsSeriesSQL = `SELECT
     toDateTime(day, 'Asia/Ho_Chi_Minh') AS time,
     ` + shareOf("m_level4", "m_eligible") + ` AS ministries,
     ` + shareOf("p_level4", "p_eligible") + ` AS provinces,
-    ` + trajectoryOn("day") + ` AS trajectory
+    ` + TrajectoryOn("day") + ` AS trajectory
 FROM
 (
     SELECT
@@ -292,7 +289,7 @@ FROM
     GROUP BY day
 ) AS days
 ANY LEFT JOIN
-` + nationalTarget + ` AS target USING scope
+` + NationalTarget + ` AS target USING scope
 ORDER BY time`
 
 // kindsTableSQL: the ministries and the provinces on the latest day, with their units' statuses counted.

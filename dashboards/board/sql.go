@@ -50,14 +50,11 @@ var latestDays = `(
     WHERE ` + vnDays + `
 )`
 
-// nationalTarget is the target in force for national level-4 coverage, as one row keyed by scope = 'national': the
-// latest set (by set_at, stream sequence breaking ties). Its columns: scope, has_target (1; 0 after a join finds
-// none), t_baseline, t_baseline_date, t_target, t_deadline. The national figures are held to it; a unit to its own
-// target when one is set for it (TargetsByScope, ScopeOf).
-const nationalTarget = NationalTarget
-
-// NationalTarget is nationalTarget (see there), for the alert rules.
-const NationalTarget = `(
+// targetsWhere is the target in force for level-4 coverage of each scope the condition keeps, one row per scope:
+// the latest set (by set_at, stream sequence breaking ties). Its columns: scope, has_target (1; 0 after a join finds
+// none), t_baseline, t_baseline_date, t_target, t_deadline.
+func targetsWhere(condition string) string {
+	return `(
     SELECT
         scope,
         1 AS has_target,
@@ -66,24 +63,18 @@ const NationalTarget = `(
         argMax(target, (set_at, stream_seq)) AS t_target,
         argMax(deadline, (set_at, stream_seq)) AS t_deadline
     FROM targets FINAL
-    WHERE metric = 'level4_coverage' AND scope = 'national'
+    WHERE metric = 'level4_coverage'` + condition + `
     GROUP BY scope
 )`
+}
 
-// TargetsByScope is the target in force for level-4 coverage of every scope a target was set for, 'national' and
-// units' ('province/01'), one row each, with nationalTarget's columns.
-const TargetsByScope = `(
-    SELECT
-        scope,
-        1 AS has_target,
-        argMax(baseline, (set_at, stream_seq)) AS t_baseline,
-        argMax(baseline_date, (set_at, stream_seq)) AS t_baseline_date,
-        argMax(target, (set_at, stream_seq)) AS t_target,
-        argMax(deadline, (set_at, stream_seq)) AS t_deadline
-    FROM targets FINAL
-    WHERE metric = 'level4_coverage'
-    GROUP BY scope
-)`
+// NationalTarget is the national target in force, as one row keyed by scope = 'national' (see targetsWhere). The
+// national figures are held to it; a unit to its own target when one is set for it (TargetsByScope, ScopeOf).
+var NationalTarget = targetsWhere(" AND scope = 'national'")
+
+// TargetsByScope is the target in force of every scope a target was set for, 'national' and units' ('province/01'),
+// one row each (see targetsWhere).
+var TargetsByScope = targetsWhere("")
 
 // ScopeOf is the scope of the target the unit ref (an expression giving 'province/01') is held to: its own when a
 // level-4 coverage target was set for it, the national one otherwise. Join TargetsByScope on it.
@@ -91,12 +82,9 @@ func ScopeOf(ref string) string {
 	return `if(` + ref + ` IN (SELECT scope FROM targets FINAL WHERE metric = 'level4_coverage'), ` + ref + `, 'national')`
 }
 
-// trajectoryOn is where the target's straight line stands on the day in column day, in percent: from the baseline on
+// TrajectoryOn is where the target's straight line stands on the day in column day, in percent: from the baseline on
 // the baseline date to the target on the deadline, the target after it, NULL before the baseline date or without a
-// target. It reads nationalTarget's columns.
-func trajectoryOn(day string) string { return TrajectoryOn(day) }
-
-// TrajectoryOn is trajectoryOn (see there), for the alert rules.
+// target. It reads the columns of targetsWhere.
 func TrajectoryOn(day string) string {
 	return strings.NewReplacer("{day}", day).Replace(`if(has_target = 0 OR {day} < t_baseline_date, NULL,
         if({day} >= t_deadline, t_target,
@@ -135,7 +123,7 @@ func coverageSeries(filter, scope string) string {
 	return `SELECT
     toDateTime(day, 'Asia/Ho_Chi_Minh') AS time,
     ` + shareOf("day_level4", "day_eligible") + ` AS coverage,
-    ` + trajectoryOn("day") + ` AS trajectory
+    ` + TrajectoryOn("day") + ` AS trajectory
 FROM ` + dailyCoverage(filter, scope) + `
 ORDER BY time`
 }
@@ -148,7 +136,7 @@ func coverageTable(filter, scope string) string {
     day_eligible AS eligible,
     day_level4 AS level4,
     ` + shareOf("day_level4", "day_eligible") + ` AS coverage,
-    ` + trajectoryOn("day") + ` AS trajectory
+    ` + TrajectoryOn("day") + ` AS trajectory
 FROM ` + dailyCoverage(filter, scope) + `
 ORDER BY day DESC`
 }
@@ -190,7 +178,7 @@ func unitStatusOf(filter string) string {
         level4_now,
         ` + shareOf("level4_now", "eligible_now") + ` AS unit_coverage,
         if(has_before = 0 OR eligible_before = 0, NULL, 100 * level4_before / eligible_before) AS unit_coverage_before,
-        ` + trajectoryOn("latest") + ` AS trajectory,
+        ` + TrajectoryOn("latest") + ` AS trajectory,
         multiIf(
             eligible_now = 0, '` + statusNoEligible + `',
             level4_now = eligible_now, '` + statusFull + `',

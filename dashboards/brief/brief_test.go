@@ -36,11 +36,6 @@ func (q engine) Query(ctx context.Context, sql string) (brief.Table, error) {
 	return brief.Table{Names: res.Names, Rows: res.Rows}, nil
 }
 
-func dayOf(t time.Time) time.Time {
-	v := t.In(event.Vietnam)
-	return time.Date(v.Year(), v.Month(), v.Day(), 0, 0, 0, 0, event.Vietnam)
-}
-
 // fullOn is the units at 100% on day, by reference: something eligible, all of it at level 4.
 func fullOn(n campaigntest.Counts, day time.Time) map[string]bool {
 	out := map[string]bool{}

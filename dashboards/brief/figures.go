@@ -110,11 +110,7 @@ func Compute(ctx context.Context, q Querier, date, since time.Time) (Figures, er
 			return Figures{}, fmt.Errorf("the dashboards have no panel %s", p)
 		}
 	}
-	dayStart := func(t time.Time) time.Time {
-		v := t.In(event.Vietnam)
-		return time.Date(v.Year(), v.Month(), v.Day(), 0, 0, 0, 0, event.Vietnam)
-	}
-	date, since = dayStart(date), dayStart(since)
+	date, since = dayOf(date), dayOf(since)
 	run := func(panel string, from, to time.Time) (Table, error) {
 		sql, err := chquery.Expand(sqls[panel], chquery.Request{From: from, To: to, Interval: 24 * time.Hour,
 			Vars: map[string]string{board.DatasourceVar: board.DatasourceUID}})

@@ -245,8 +245,8 @@ type dayTicks struct{}
 
 func (dayTicks) Ticks(min, max float64) []plot.Tick {
 	var out []plot.Tick
-	t := time.Unix(int64(min), 0).In(vietnam())
-	m := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, vietnam())
+	t := time.Unix(int64(min), 0).In(event.Vietnam)
+	m := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, event.Vietnam)
 	for ; float64(m.Unix()) <= max; m = m.AddDate(0, 1, 0) {
 		if float64(m.Unix()) >= min {
 			out = append(out, plot.Tick{Value: float64(m.Unix()), Label: m.Format("01/2006")})
@@ -254,8 +254,6 @@ func (dayTicks) Ticks(min, max float64) []plot.Tick {
 	}
 	return out
 }
-
-func vietnam() *time.Location { return event.Vietnam }
 
 // The charts' colours: the dashboards' blue for coverage, grey for the trajectory.
 var (

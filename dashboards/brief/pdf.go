@@ -80,7 +80,7 @@ func tsv(v reflect.Value, dbType string) string {
 	}
 	switch x := v.Interface().(type) {
 	case time.Time:
-		if len(dbType) >= 4 && (dbType == "Date" || dbType == "Nullable(Date)" || dbType == "Date32") {
+		if dbType == "Date" || dbType == "Nullable(Date)" || dbType == "Date32" {
 			return x.Format(time.DateOnly)
 		}
 		return x.Format(time.DateTime)

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/egovtrack/egovtrack/internal/event"
 )
 
 // Written is what Write wrote.
@@ -58,7 +60,8 @@ func Write(ctx context.Context, q Querier, date, since time.Time, lang, dir, chr
 	return w, nil
 }
 
+// dayOf is the start of t's day in Vietnam.
 func dayOf(t time.Time) time.Time {
-	v := t.In(vietnam())
-	return time.Date(v.Year(), v.Month(), v.Day(), 0, 0, 0, 0, vietnam())
+	v := t.In(event.Vietnam)
+	return time.Date(v.Year(), v.Month(), v.Day(), 0, 0, 0, 0, event.Vietnam)
 }

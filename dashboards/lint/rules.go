@@ -7,11 +7,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/egovtrack/egovtrack/dashboards/alert"
 	"github.com/egovtrack/egovtrack/dashboards/chquery"
 )
-
-// ExpressionDatasource is the uid of Grafana's server-side expressions.
-const ExpressionDatasource = "__expr__"
 
 // rulesFileJSON is the part of an alerting provisioning file that Grafana checks when it loads it.
 type rulesFileJSON struct {
@@ -157,7 +155,7 @@ func (c *checker) rule(where string, r ruleJSON, req RulesRequire) {
 				q.RelativeTimeRange.From, q.RelativeTimeRange.To)
 		}
 		switch q.DatasourceUID {
-		case ExpressionDatasource:
+		case alert.ExpressionDatasource:
 			var m struct {
 				Expression string `json:"expression"`
 			}

@@ -110,7 +110,7 @@ const ContactsName = "egovtrack-contacts.json"
 func WriteAlerting(in, dir string) (alert.Contacts, error) {
 	f, err := os.Open(in)
 	if err != nil {
-		return alert.Contacts{}, fmt.Errorf("contacts: %w", err)
+		return alert.Contacts{}, fmt.Errorf("contacts: %w (write who the alerts go to there first: README, \"Alerts\")", err)
 	}
 	defer f.Close()
 	c, err := alert.ReadContacts(f, in)

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -329,5 +328,3 @@ func rateBetween(pts []progressPoint, from, to float64) float64 {
 	}
 	return float64(z.Done-a.Done) / (z.Seconds - a.Seconds)
 }
-
-var errNotFinished = errors.New("not finished")

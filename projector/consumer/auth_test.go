@@ -170,17 +170,7 @@ func officeThenProvince(t *testing.T, srv *streamtest.AuthServer, us ...units.Un
 // and projects the one that is.
 func TestProjectorQuarantinesSpoofsFromAMisconfiguredServer(t *testing.T) {
 	ctx := context.Background()
-	keys := t.TempDir()
-	signers := filepath.Join(keys, "nkeys.txt")
-	if _, err := natsauth.EnsureKeys(signers, keys, nil, &bytes.Buffer{}); err != nil {
-		t.Fatal(err)
-	}
-	ns := streamtest.New(t)
-	conn, err := stream.Connect(ctx, ns, quiet) // no credentials: the server asks for none
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	keys, signers, ns, conn := openServer(t)
 	raw := streamtest.Dial(t, ns)
 	province, office := credential(t, keys, "province/19"), credential(t, keys, "office")
 	stranger, err := nkeys.CreateUser()
@@ -252,17 +242,7 @@ func TestProjectorQuarantinesSpoofsFromAMisconfiguredServer(t *testing.T) {
 // still be signed by a credential that may submit it.
 func TestUnsignedEventsWhenSignaturesAreNotRequired(t *testing.T) {
 	ctx := context.Background()
-	keys := t.TempDir()
-	signers := filepath.Join(keys, "nkeys.txt")
-	if _, err := natsauth.EnsureKeys(signers, keys, nil, &bytes.Buffer{}); err != nil {
-		t.Fatal(err)
-	}
-	ns := streamtest.New(t)
-	conn, err := stream.Connect(ctx, ns, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	keys, signers, ns, conn := openServer(t)
 	unsigned := registered(t, haNoi, "1.000001")
 	if _, err := conn.Publish(ctx, []event.Envelope{unsigned}, nil); err != nil {
 		t.Fatal(err)
@@ -317,4 +297,23 @@ func msgs(m map[string]struct {
 		out = append(out, s.msg)
 	}
 	return out
+}
+
+// openServer makes every credential's keys in a folder of its own (keys, and their public keys in signers) and
+// starts a NATS server that checks nothing (no users, no permissions), connected to as no one: anyone can put anything
+// in its stream, as through a misconfigured deployment. The connection closes when the test ends.
+func openServer(t *testing.T) (keys, signers string, ns stream.Config, conn *stream.Conn) {
+	t.Helper()
+	keys = t.TempDir()
+	signers = filepath.Join(keys, "nkeys.txt")
+	if _, err := natsauth.EnsureKeys(signers, keys, nil, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	ns = streamtest.New(t)
+	conn, err := stream.Connect(t.Context(), ns, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return keys, signers, ns, conn
 }

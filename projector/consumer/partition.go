@@ -69,6 +69,15 @@ func (p Partition) Owns(u units.Ref) bool {
 	return p.Whole() || unitHash(u)%uint64(p.Count) == uint64(p.Index-1)
 }
 
+// OwnsFilter is Owns for a store that shares the units with other projector instances, nil for the whole stream:
+// with nil, the store knows it is the only writer (store.Config.Owns).
+func (p Partition) OwnsFilter() func(units.Ref) bool {
+	if p.Whole() {
+		return nil
+	}
+	return p.Owns
+}
+
 // Durable is the consumer name of the partition: base itself for the whole stream, base-k-of-n otherwise, so that
 // each partition remembers its own position and a change of n starts fresh consumers rather than reusing ones
 // filtered differently.

@@ -96,3 +96,21 @@ func TestPartitionIsStable(t *testing.T) {
 		}
 	}
 }
+
+// A store of the whole stream gets no filter (it is the only writer, and needs not ask who moved the latest day); a
+// partition's store gets the partition's own.
+func TestOwnsFilter(t *testing.T) {
+	if (Partition{}).OwnsFilter() != nil || (Partition{Index: 1, Count: 1}).OwnsFilter() != nil {
+		t.Error("the whole stream has a filter")
+	}
+	p := Partition{Index: 2, Count: 3}
+	f := p.OwnsFilter()
+	if f == nil {
+		t.Fatal("a partition has no filter")
+	}
+	for _, u := range units.All() {
+		if f(u.Ref) != p.Owns(u.Ref) {
+			t.Errorf("%s: the filter says %v, the partition %v", u.Ref, f(u.Ref), p.Owns(u.Ref))
+		}
+	}
+}

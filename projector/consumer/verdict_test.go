@@ -1,10 +1,8 @@
 package consumer_test
 
 import (
-	"bytes"
 	"context"
 	"io"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +11,6 @@ import (
 
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/natsauth"
-	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
 	"github.com/egovtrack/egovtrack/projector/projection"
 	"github.com/egovtrack/egovtrack/projector/rebuild"
@@ -25,17 +22,7 @@ import (
 // not one signed with the retired key after the rotation, not through a verdict that is not the message's.
 func TestARotatedKeyStillVouchesForWhatItSigned(t *testing.T) {
 	ctx := context.Background()
-	keys := t.TempDir()
-	signers := filepath.Join(keys, "nkeys.txt")
-	if _, err := natsauth.EnsureKeys(signers, keys, nil, &bytes.Buffer{}); err != nil {
-		t.Fatal(err)
-	}
-	ns := streamtest.New(t)
-	conn, err := stream.Connect(ctx, ns, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	keys, signers, ns, conn := openServer(t)
 	raw := streamtest.Dial(t, ns)
 	old := credential(t, keys, "province/19")
 	publish := func(c *natsauth.Credential, env event.Envelope, alter func(*nats.Msg)) *nats.Msg {

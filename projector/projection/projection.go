@@ -114,11 +114,8 @@ func (p *Projector) Run(ctx context.Context) (consumer.Stats, error) {
 	if err != nil {
 		return consumer.Stats{}, err
 	}
-	var sc store.Config
-	if p.cfg.Consumer.Partition != "" {
-		sc.Owns = part.Owns // each unit has one writer: this instance carries forward only its own units' coverage
-	}
-	return p.consume(ctx, p.cfg.Consumer, p.cfg.UntilCaughtUp, sc, p.cfg.Started)
+	// Each unit has one writer: an instance of several carries forward only its own units' coverage.
+	return p.consume(ctx, p.cfg.Consumer, p.cfg.UntilCaughtUp, store.Config{Owns: part.OwnsFilter()}, p.cfg.Started)
 }
 
 // consume is the one wiring of store and consumer: open the store (schema and units), make the durable consumer,
