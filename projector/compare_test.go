@@ -35,7 +35,7 @@ var compared = map[string][]string{ // table → columns left out
 
 // notCompared are the tables that legitimately differ: when each migration was applied, and the ingestion lag,
 // which depends on when each event was projected (its event counts are checked against the raw log instead).
-var notCompared = []string{"schema_migrations", "ingestion_lag", "ingestion_lag_feed", "ingestion_lag_hourly", "ingestion_lag_hourly_feed"}
+var notCompared = []string{"schema_migrations", "ingestion_lag", "ingestion_lag_feed_hours", "ingestion_lag_hourly", "ingestion_lag_hourly_feed_hours"}
 
 // tableNames lists the tables of a database.
 func tableNames(ctx context.Context, conn driver.Conn, database string) ([]string, error) {

@@ -34,7 +34,8 @@ func Health() (dashboard.Dashboard, error) {
 			Thresholds(thresholds(step("green", nil), step("orange", cog.ToPtr(1.0))))).
 		WithPanel(bigNumber(3, "Ingestion lag, worst",
 			"The longest time an event received within the time range took from JetStream storing it "+
-				"(events.received_at) to its row in ClickHouse (events.projected_at). Độ trễ nạp dữ liệu lớn nhất.",
+				"(events.received_at) to its row in ClickHouse (events.projected_at); a lag of an hour or more is counted in whole "+
+				"hours, rounded up. Độ trễ nạp dữ liệu lớn nhất.",
 			lagWorstSQL).
 			Span(8).
 			Unit("s").
@@ -73,7 +74,8 @@ func Health() (dashboard.Dashboard, error) {
 		WithPanel(lagChart()).
 		WithPanel(dataTable(8, "Show the data: ingestion lag per day",
 			"Events received per Vietnamese day within the time range and how long they took to reach ClickHouse: "+
-				"average, 95th percentile and worst, in seconds; latest day first. Độ trễ theo ngày.",
+				"average, 95th percentile and worst, in seconds (a lag of an hour or more counted in whole hours, rounded up, "+
+				"as after a rebuild); latest day first. Độ trễ theo ngày.",
 			lagTableSQL).
 			Span(12).
 			OverrideByName("date", column("Day (Vietnam)", "string")).
@@ -121,7 +123,8 @@ func lagChart() *timeseries.PanelBuilder {
 		Title("Ingestion lag").
 		Description("How long events took from JetStream storing them (received_at) to their row in ClickHouse "+
 			"(projected_at), per interval of the time range by when they were received: the average and the worst, "+
-			"in seconds. A rising line means the projector is falling behind. Độ trễ nạp dữ liệu.").
+			"in seconds (a lag of an hour or more counted in whole hours, rounded up). A rising line means the projector is "+
+			"falling behind. Độ trễ nạp dữ liệu.").
 		Datasource(chquery.Ref(datasourceRef)).
 		WithTarget(query("A", lagSeriesSQL).TimeSeries()).
 		Height(10).

@@ -15,12 +15,14 @@ import (
 	"github.com/egovtrack/egovtrack/projector/migrations"
 )
 
-// The ingestion-lag panels read the counts that migration 0002's views keep, not events. These are the queries they
-// replaced, over events itself; the test holds both to the same answers.
+// The ingestion-lag panels read the counts that migrations 0002 and 0005 keep, not events. These are the queries
+// they replaced, over events itself, with lags of an hour or more rounded up to whole hours as 0005 counts them; the
+// test holds both to the same answers.
 const lagOfEvents = `(
     SELECT
         received_at,
-        toInt64(projected_at) - toInt64(received_at) AS lag
+        toInt64(projected_at) - toInt64(received_at) AS exact_lag,
+        if(exact_lag < 3600, exact_lag, intDiv(exact_lag + 3599, 3600) * 3600) AS lag
     FROM events FINAL
     WHERE $__timeFilter(received_at)
 )`
@@ -48,7 +50,7 @@ ORDER BY date DESC`,
 }
 
 // TestLagPanelsEqualEventsFinal writes events straight into the raw log, several to a second and in several inserts
-// as the store does, with lags from none to hours, and compares every lag panel with the query over events it
+// as the store does, with lags from none to hours and days, and compares every lag panel with the query over events it
 // replaced: time ranges whose edges fall inside hours and on them, shorter than an hour, and intervals of seconds,
 // minutes, whole hours and hours and a bit (which the hourly counts cannot serve). Fewer than 8,192 events a day,
 // the most that ClickHouse's quantile counts exactly.
@@ -71,8 +73,11 @@ func TestLagPanelsEqualEventsFinal(t *testing.T) {
 			seq++
 			received := start.Add(time.Duration(rng.IntN(3*24*3600)) * time.Second)
 			lag := time.Duration(rng.IntN(30)) * time.Second
-			if rng.IntN(20) == 0 {
+			switch rng.IntN(20) {
+			case 0:
 				lag = time.Duration(rng.IntN(4*3600)) * time.Second
+			case 1: // projected again by a rebuild, days later
+				lag = time.Duration(3*24*3600+rng.IntN(3*24*3600)) * time.Second
 			}
 			if err := batch.Append(uuid.New(), "gov.vn.egov.procedure.level_changed", "test", "test", "province/01", "province", "01",
 				received, "{}", seq, received, received.Add(lag)); err != nil {
@@ -145,4 +150,53 @@ func expand(t *testing.T, sql string, req chquery.Request) string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// A rebuilt history (every event projected at once, years after JetStream stored it) gives every event a lag of its
+// own to the second. The counts must stay bounded by the hours of receipt, not grow with the events, or the lag
+// panels read the whole history again; and the worst lag they give is the true one rounded up to the hour.
+func TestRebuiltHistoryCountsHoursNotEvents(t *testing.T) {
+	cfg := chdbtest.New(t)
+	conn := chdbtest.Conn(t, cfg)
+	ctx := t.Context()
+	if _, err := migrations.Apply(ctx, conn, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2021, 3, 1, 0, 0, 0, 0, time.UTC)
+	rebuiltAt := time.Date(2026, 12, 4, 5, 30, 17, 0, time.UTC)
+	const events, days = 20000, 30
+	batch, err := conn.PrepareBatch(ctx, "INSERT INTO events (id, type, source, submitted_by, subject, unit_kind, unit_code, time, data, stream_seq, received_at, projected_at)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 9))
+	hours := map[int64]bool{}
+	var worst int64
+	for seq := range uint64(events) {
+		received := start.Add(time.Duration(rng.IntN(days*24*3600)) * time.Second)
+		hours[received.Unix()/3600] = true
+		if l := rebuiltAt.Unix() - received.Unix(); l > worst {
+			worst = l
+		}
+		if err := batch.Append(uuid.New(), "gov.vn.egov.procedure.level_changed", "test", "test", "province/01", "province", "01",
+			received, "{}", seq+1, received, rebuiltAt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		t.Fatal(err)
+	}
+	var rows uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM (SELECT hour, lag FROM ingestion_lag_hourly GROUP BY hour, lag)").Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows > uint64(2*len(hours)) {
+		t.Errorf("the hourly counts hold %d (hour, lag) pairs for %d events in %d hours: want at most two an hour", rows, events, len(hours))
+	}
+	worstHours := (worst + 3599) / 3600 * 3600
+	panels := panelSQL(t, board.HealthUID)
+	got := run(t, conn, expand(t, panels["Ingestion lag, worst"], chquery.Request{From: start, To: start.Add(days * 24 * time.Hour), Interval: time.Hour}))
+	if len(got.rows) != 1 || fmt.Sprint(got.rows[0][0]) != fmt.Sprint(float64(worstHours)) {
+		t.Errorf("worst lag %v, want %d s (%d s rounded up to the hour)", got.rows, worstHours, worst)
+	}
 }
