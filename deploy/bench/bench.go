@@ -32,6 +32,8 @@ type bench struct {
 
 	// limits measured by the raw step, for the ratios of the others.
 	rawPublish, rawConsume, rawDecode, rawInsertRate float64
+	// rawDecodeCPU is the CPU seconds an event of consume + decode, the NATS server's included.
+	rawDecodeCPU float64
 	// collectorsPublish is the e2e step's stream.Publish rate.
 	collectorsPublish float64
 	// nationalLoaded says that the national-scale database is loaded (nationalDB), and nationalLastReceived is when

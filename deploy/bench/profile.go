@@ -88,6 +88,19 @@ func (b *bench) profileProjector(ctx context.Context, p *natsPhase, ch chdb.Conf
 	if chPid > 0 {
 		b.add(result{Step: "b e2e", Name: "CPU during the profile: clickhouse-server", Value: chCPU / wall.Seconds(), Unit: "cores", Status: info})
 	}
+	if stats.Projected > 0 {
+		// What the whole pipeline costs the machine an event, and the rate its cores could give at that cost were
+		// they all busy: the floor of any target above it, whatever the code waits on.
+		perEvent := (selfCPU + chCPU) / float64(stats.Projected)
+		b.add(result{Step: "b e2e", Name: "CPU an event, whole pipeline (projector, NATS server, clickhouse-server)", Value: perEvent * 1e6,
+			Unit: "µs", Status: info, Note: fmt.Sprintf("of which clickhouse-server %.1f µs", chCPU/float64(stats.Projected)*1e6)})
+		b.add(result{Step: "b e2e", Name: "events/s the machine's cores allow at that CPU an event", Value: float64(runtime.NumCPU()) / perEvent,
+			Unit: "events/s", Status: info, Note: fmt.Sprintf("%d cores, all busy", runtime.NumCPU())})
+		if b.rawDecodeCPU > 0 {
+			b.add(result{Step: "b e2e", Name: "that ceiling ÷ raw consume + decode", Value: float64(runtime.NumCPU()) / perEvent / b.rawDecode,
+				Unit: "×", Status: info, Note: "above the e2e ratio's target only if the CPU an event falls"})
+		}
+	}
 	b.add(result{Step: "b e2e", Name: "peak Go heap in use during the profile", Value: float64(peakHeap) / (1 << 20), Unit: "MB", Status: info})
 	if stats.Projected > 0 {
 		b.add(result{Step: "b e2e", Name: "allocations an event, in-process (projector and NATS server)", Unit: "allocations", Status: info,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -129,6 +130,7 @@ func (b *bench) stepRaw(ctx context.Context) error {
 	var decodeErr atomic.Value
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
+	cpuBefore := cpuSeconds(os.Getpid()) // this process holds the NATS server too
 	took, err = consume("bench-raw-decode", func(m jetstream.Msg) {
 		var env event.Envelope
 		if err := json.Unmarshal(m.Data(), &env); err != nil {
@@ -140,6 +142,7 @@ func (b *bench) stepRaw(ctx context.Context) error {
 		}
 	})
 	runtime.ReadMemStats(&after)
+	decodeCPU := cpuSeconds(os.Getpid()) - cpuBefore
 	if err != nil {
 		return err
 	}
@@ -150,6 +153,9 @@ func (b *bench) stepRaw(ctx context.Context) error {
 	b.add(result{Step: "a raw", Name: "JetStream consume + encoding/json decode of each event", Value: b.rawDecode, Unit: "events/s", Status: info,
 		Note: fmt.Sprintf("%d events in %s; envelope and data structs, no validation; %.0f allocations an event (with the client's)",
 			n, took.Round(time.Millisecond), float64(after.Mallocs-before.Mallocs)/float64(n))})
+	b.rawDecodeCPU = decodeCPU / float64(n)
+	b.add(result{Step: "a raw", Name: "CPU an event, consume + decode (NATS server and reader)", Value: b.rawDecodeCPU * 1e6, Unit: "µs", Status: info,
+		Note: fmt.Sprintf("%.2f cores busy for %s events/s", decodeCPU/took.Seconds(), thousands(int64(b.rawDecode)))})
 	p.close()
 
 	// ClickHouse: the same events as rows of the raw log, prepared before the clock starts.
