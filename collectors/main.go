@@ -6,9 +6,11 @@
 //	collectors poll       poll a unit's portal for its whole catalogue and report what changed
 //	collectors serve      the intake API for provincial systems that push events or catalogues
 //	collectors stream     create or update the stream, then exit (the office credential; a deployment's first step)
+//	collectors lineage    publish a reorganisation of the units (by default the 2025 one), with the office credential
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -23,6 +25,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/egovtrack/egovtrack/collectors/intake"
+	"github.com/egovtrack/egovtrack/collectors/lineage"
 	"github.com/egovtrack/egovtrack/collectors/poll"
 	"github.com/egovtrack/egovtrack/collectors/sheet"
 	"github.com/egovtrack/egovtrack/collectors/simulate"
@@ -53,6 +56,8 @@ commands:
              collectors/intake/README.md); serve hash-token [kind/code] < FILE prints a token's line for
              EGOV_SERVE_TOKENS_FILE; serve healthcheck exits 0 when the API running beside it answers /healthz
   stream     create or update the stream and exit, with the office credential (EGOV_NATS_NKEY_SEED_FILE)
+  lineage    publish a reorganisation of the units, with the office credential: lineage [FILE], a file of unit
+             events a line (collectors/lineage); without FILE, the 2025 reorganisation shipped with egovtrack
 
 Configuration is read from EGOV_* environment variables; see README.md.`
 
@@ -152,6 +157,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			log.Info("stream ready", "stream", cfg.NATS.Stream, "replicas", cfg.NATS.Replicas, "url", cfg.NATS.RedactedURL())
 			return nil
 		})
+	case cmd == "lineage" && len(args) <= 1:
+		// The whole file is read and checked before connecting: a bad line publishes nothing.
+		envs, err := readLineage(args)
+		if err != nil {
+			fmt.Fprintf(stderr, "collectors lineage: %v\nNothing was sent.\n", err)
+			return exitUsage
+		}
+		return connected(true, func(conn *stream.Conn) error { return lineage.Publish(ctx, conn, envs, stdout, log) })
 	case cmd == "serve" && len(args) == 0:
 		// EGOV_SERVE_* is read here, not in config: its TOKENS_FILE is required by serve alone.
 		serveCfg, err := intake.LoadConfig()
@@ -165,6 +178,23 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	fmt.Fprintln(stderr, usage)
 	return exitUsage
+}
+
+// readLineage reads the lineage file named in args, or the shipped 2025 reorganisation.
+func readLineage(args []string) ([]event.Envelope, error) {
+	if len(args) == 0 {
+		return lineage.Read(bytes.NewReader(lineage.Reorganisation2025))
+	}
+	f, err := os.Open(args[0])
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	envs, err := lineage.Read(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", args[0], err)
+	}
+	return envs, nil
 }
 
 // failed logs err, if any, and returns the exit code it means.

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/egovtrack/egovtrack/collectors/intake"
+	"github.com/egovtrack/egovtrack/collectors/lineage"
 	"github.com/egovtrack/egovtrack/collectors/poll"
 	"github.com/egovtrack/egovtrack/internal/envdoc"
 	"github.com/egovtrack/egovtrack/internal/natsauth"
@@ -67,6 +68,7 @@ func everyCommand(t *testing.T, portal string) []invocation {
 		{name: "serve", args: []string{"serve"}, env: map[string]string{
 			"EGOV_SERVE_TOKENS_FILE": tokens, "EGOV_SERVE_ADDR": "127.0.0.1:0"}},
 		{name: "stream", args: []string{"stream"}},
+		{name: "lineage", args: []string{"lineage"}},
 	}
 }
 
@@ -93,7 +95,7 @@ func (inv invocation) run(t *testing.T, env map[string]string) (int, string, str
 
 // success is what a command says when it believes it has delivered: none may say it of a server that did not
 // acknowledge, nor of one it made up.
-var success = regexp.MustCompile(`Published \d|events published|simulation published|stream ready|msg=submitted|intake API listening`)
+var success = regexp.MustCompile(`Published \d|events published|events acknowledged|simulation published|stream ready|msg=submitted|intake API listening`)
 
 // No command that talks to the stream falls back to a private embedded server: without EGOV_NATS_URL each refuses,
 // naming the variable to set, exits 2 and starts nothing (no .demo/nats appears where it ran). Asking for the
@@ -150,7 +152,7 @@ func TestCommandsFailWhenTheServerDoesNotAck(t *testing.T) {
 	}))
 	t.Cleanup(portal.Close)
 
-	credential := map[string]string{"sheet": "province/19", "poll": "province/19", "simulate": natsauth.OfficeName}
+	credential := map[string]string{"sheet": "province/19", "poll": "province/19", "simulate": natsauth.OfficeName, "lineage": natsauth.OfficeName}
 	for _, inv := range everyCommand(t, portal.URL) {
 		name, ok := credential[inv.name]
 		if !ok {
@@ -262,5 +264,36 @@ func TestStreamSaysWhatItCannotChange(t *testing.T) {
 				t.Errorf("the stream was changed: %+v, was %+v", after.Config, before.Config)
 			}
 		})
+	}
+}
+
+// The office publishes the 2025 reorganisation once: again, JetStream stores nothing new. A unit's credential cannot
+// publish it (a province cannot declare itself merged), and a file with one bad line sends nothing at all.
+func TestLineageIsTheOfficesAndIdempotent(t *testing.T) {
+	srv := streamtest.StartAuth(t)
+	as := func(name string) map[string]string {
+		return map[string]string{"EGOV_NATS_URL": srv.Config().URL, "EGOV_NATS_NKEY_SEED_FILE": natsauth.SeedFile(srv.Keys, name),
+			"EGOV_NATS_CONNECT_TIMEOUT": "2s", "EGOV_NATS_PUBLISH_RETRY_FOR": "2s"}
+	}
+	lineageCmd := invocation{name: "lineage", args: []string{"lineage"}}
+	for i, want := range []string{"30 unit events acknowledged by JetStream: 30 stored, 0 already there", "30 unit events acknowledged by JetStream: 0 stored, 30 already there"} {
+		code, stdout, _ := lineageCmd.run(t, as(natsauth.OfficeName))
+		if code != exitOK || !strings.Contains(stdout, want) {
+			t.Errorf("run %d: exit %d, stdout %q; want 0 and %q", i+1, code, stdout, want)
+		}
+	}
+	code, stdout, stderr := lineageCmd.run(t, as("province/24"))
+	if code != exitFailed || success.MatchString(stdout+stderr) || !strings.Contains(stderr, "ermission") {
+		t.Errorf("as province/24: exit %d, stderr %q; want 1 and a permission violation", code, stderr)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.jsonl")
+	file := string(lineage.Reorganisation2025) + `{"type": "gov.egov.unit.renamed.v1", "data": {"unit": {"kind": "province", "code": "99"}, "name": "X", "effective_on": "2025-01-01", "decided_at": "2024-11-30T02:00:00Z"}}` + "\n"
+	if err := os.WriteFile(bad, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = invocation{name: "lineage", args: []string{"lineage", bad}}.run(t, as(natsauth.OfficeName))
+	if code != exitUsage || success.MatchString(stdout+stderr) || !strings.Contains(stderr, "line 31: data.unit: province/99 is not a known unit") ||
+		!strings.Contains(stderr, "Nothing was sent.") {
+		t.Errorf("a bad file: exit %d, stderr %q", code, stderr)
 	}
 }

@@ -23,6 +23,7 @@ const level = { required: true, kind: "level" };
 const time = { required: true, kind: "time" };
 const count = { required: true, kind: "count" };
 const plain = (kind) => ({ required: true, kind });
+const list = (item) => ({ required: true, kind: "array", item });
 
 // The fields of each type's data (its schema's properties), and the one whose time is the event's.
 const TYPES = {
@@ -56,6 +57,21 @@ const TYPES = {
       target: plain("number"), deadline: plain("string"), set_at: time,
     },
     time: "set_at",
+  },
+  "gov.egov.unit.merged.v1": {
+    fields: {
+      successor: unit, name: text, predecessors: list(unit), effective_on: plain("string"),
+      moved: {
+        required: false, kind: "array",
+        item: { kind: "object", fields: { from: unit, to: unit, procedures: list(plain("string")) } },
+      },
+      decided_by: optionalText, decided_at: time,
+    },
+    time: "decided_at",
+  },
+  "gov.egov.unit.renamed.v1": {
+    fields: { unit, name: text, effective_on: plain("string"), decided_by: optionalText, decided_at: time },
+    time: "decided_at",
   },
 };
 
@@ -130,6 +146,9 @@ function normalizeValue(spec, v, field) {
     }
     case "object":
       return normalizeObject(spec.fields, v, field);
+    case "array":
+      if (!Array.isArray(v)) throw new ContractError(field, "must be an array");
+      return v.map((x, i) => normalizeValue(spec.item, x, `${field}[${i}]`));
     case "text":
       checkString(v, field);
       if (v.trim() === "") throw new ContractError(field, "is blank: leave an optional text out rather than send it empty");
@@ -194,6 +213,10 @@ export function subjectOf(type, d) {
       return `${unitPrefix(d.unit)}.assistant`;
     case "gov.egov.report.submitted.v1":
       return `${unitPrefix(d.unit)}.report`;
+    case "gov.egov.unit.merged.v1":
+      return `egov.national.lineage.${d.successor.kind}.${d.successor.code}`;
+    case "gov.egov.unit.renamed.v1":
+      return `egov.national.lineage.${d.unit.kind}.${d.unit.code}`;
     case "gov.egov.target.set.v1": {
       if (d.scope === "national") return `egov.national.target.${d.metric}`;
       const [kind, code] = d.scope.split("/");

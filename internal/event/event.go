@@ -34,10 +34,12 @@ const (
 	AssistantStageChanged Type = "gov.egov.assistant.stage_changed.v1"
 	ReportSubmitted       Type = "gov.egov.report.submitted.v1"
 	TargetSet             Type = "gov.egov.target.set.v1"
+	UnitMerged            Type = "gov.egov.unit.merged.v1"
+	UnitRenamed           Type = "gov.egov.unit.renamed.v1"
 )
 
 // Types lists every event type the contract defines.
-var Types = []Type{ProcedureRegistered, LevelChanged, ProcedureRetired, AssistantStageChanged, ReportSubmitted, TargetSet}
+var Types = []Type{ProcedureRegistered, LevelChanged, ProcedureRetired, AssistantStageChanged, ReportSubmitted, TargetSet, UnitMerged, UnitRenamed}
 
 // MaxSize is the most bytes an event may take, as JSON. The largest events egovtrack makes, registrations with long
 // names, take about a kilobyte: a message of tens of kilobytes is not an event, and refusing it keeps a wrong
@@ -320,6 +322,13 @@ func (e Envelope) UncheckedData() (Data, error) {
 	return d, nil
 }
 
+// NewData returns an empty data struct of type t, to decode into (then validate with New), or false for a type the
+// contract does not define.
+func NewData(t Type) (Data, bool) {
+	d := newData(t)
+	return d, d != nil
+}
+
 func newData(t Type) Data {
 	switch t {
 	case ProcedureRegistered:
@@ -334,6 +343,10 @@ func newData(t Type) Data {
 		return &ReportSubmittedData{}
 	case TargetSet:
 		return &TargetSetData{}
+	case UnitMerged:
+		return &UnitMergedData{}
+	case UnitRenamed:
+		return &UnitRenamedData{}
 	}
 	return nil
 }
@@ -355,10 +368,16 @@ func unitOf(d Data) (units.Ref, bool) {
 	return units.Ref{}, false
 }
 
-// UnitOf returns the unit a fact is about; targets of national scope have none.
+// UnitOf returns the unit a fact is about; targets of national scope have none. A reorganisation is about the unit
+// it makes or renames.
 func UnitOf(d Data) (units.Ref, bool) {
-	if t, ok := d.(*TargetSetData); ok {
-		return t.Scope.Unit()
+	switch d := d.(type) {
+	case *TargetSetData:
+		return d.Scope.Unit()
+	case *UnitMergedData:
+		return d.Successor, true
+	case *UnitRenamedData:
+		return d.Unit, true
 	}
 	return unitOf(d)
 }
@@ -380,6 +399,10 @@ func normalize(d Data) {
 		d.ReportedAt = d.ReportedAt.UTC()
 	case *TargetSetData:
 		d.SetAt = d.SetAt.UTC()
+	case *UnitMergedData:
+		d.DecidedAt = d.DecidedAt.UTC()
+	case *UnitRenamedData:
+		d.DecidedAt = d.DecidedAt.UTC()
 	}
 }
 

@@ -40,6 +40,8 @@ func readmeExamples(t *testing.T) map[event.Type][]byte {
 // validates, and making it again from its data gives the same event.
 func TestReadmeExamples(t *testing.T) {
 	t.Parallel()
+	// The examples run to the 2025 reorganisation: read them on a day after it.
+	contract := event.Contract{Now: func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }}
 	examples := readmeExamples(t)
 	for _, typ := range event.Types {
 		t.Run(string(typ), func(t *testing.T) {

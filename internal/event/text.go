@@ -84,6 +84,12 @@ func checkTexts(d Data) FieldErrors {
 		check("data.sector", d.Sector)
 	case *ProcedureRetiredData:
 		check("data.reason", d.Reason)
+	case *UnitMergedData:
+		check("data.name", d.Name)
+		check("data.decided_by", d.DecidedBy)
+	case *UnitRenamedData:
+		check("data.name", d.Name)
+		check("data.decided_by", d.DecidedBy)
 	}
 	return es
 }

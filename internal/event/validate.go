@@ -102,6 +102,10 @@ func (c Contract) checkEncodable(d Data) FieldErrors {
 		texts = append(texts, struct{ name, v string }{"data.name", d.Name}, struct{ name, v string }{"data.sector", d.Sector})
 	case *ProcedureRetiredData:
 		texts = append(texts, struct{ name, v string }{"data.reason", d.Reason})
+	case *UnitMergedData:
+		texts = append(texts, struct{ name, v string }{"data.name", d.Name}, struct{ name, v string }{"data.decided_by", d.DecidedBy})
+	case *UnitRenamedData:
+		texts = append(texts, struct{ name, v string }{"data.name", d.Name}, struct{ name, v string }{"data.decided_by", d.DecidedBy})
 	}
 	for _, t := range texts {
 		if !utf8.ValidString(t.v) {
@@ -156,6 +160,8 @@ func (c Contract) checkBeyondSchema(d Data, given bool) FieldErrors {
 			es.add("data.deadline", "must be after baseline_date")
 		}
 		c.checkTime(&es, "data.set_at", d.SetAt, given)
+	case *UnitMergedData, *UnitRenamedData:
+		c.checkLineage(&es, d, given)
 	}
 	return es
 }
@@ -181,6 +187,8 @@ func timeField(d Data) string {
 		return "data.reported_at"
 	case *TargetSetData:
 		return "data.set_at"
+	case *UnitMergedData, *UnitRenamedData:
+		return "data.decided_at"
 	}
 	return "data.effective_at"
 }

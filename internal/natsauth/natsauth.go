@@ -74,10 +74,10 @@ type User struct {
 }
 
 // Names lists every credential the model has, in the order the files list them: one per unit of the reference data,
-// as units.csv orders them, then office, intake and projector.
+// as units.csv and later.csv order them, then office, intake and projector.
 func Names() []string {
 	var out []string
-	for _, u := range units.All() {
+	for _, u := range units.Every() {
 		out = append(out, u.Ref.String())
 	}
 	return append(out, OfficeName, IntakeName, ProjectorName)

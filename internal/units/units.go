@@ -2,8 +2,10 @@
 // provinces and centrally-run cities that report the status of their online public services.
 //
 // The list lives in units.csv (the 2021 organisation: 22 ministries and agencies, 63 provinces with their official
-// two-digit statistical codes). Nothing else in egovtrack hard-wires how many units there are, so a reorganisation
-// (such as the 2025 merger into 34 provinces) is a change of this file alone.
+// two-digit statistical codes), and later.csv holds the units that reorganisations made with a code of their own
+// (the 2025 mergers' Bộ Nông nghiệp và Môi trường, Bộ Dân tộc và Tôn giáo). Which unit became which, and from when,
+// is not reference data but events (gov.egov.unit.merged.v1): a code names a unit for the days it is valid, and a
+// code kept by a merged unit (24 Bắc Ninh ← 24, 27) names the larger unit from the merger on.
 package units
 
 import (
@@ -58,24 +60,57 @@ const header = "kind,code,name,lat,lon,cadence_days"
 //go:embed units.csv
 var unitsCSV string
 
-// all is parsed once at start-up; a malformed embedded file is a build defect, so it panics.
-var all = mustParse(strings.NewReader(unitsCSV))
+//go:embed later.csv
+var laterCSV string
 
-// All returns every unit, provinces first in code order, then ministries, as listed in units.csv.
+// all and later are parsed once at start-up; a malformed embedded file is a build defect, so it panics.
+var (
+	all   = mustParse(strings.NewReader(unitsCSV))
+	later = mustParseLater(all, strings.NewReader(laterCSV))
+)
+
+// All returns the units of the 2021 organisation, provinces first in code order, then ministries, as listed in
+// units.csv: the units the 2021 campaign tracked.
 func All() []Unit {
 	out := make([]Unit, len(all))
 	copy(out, all)
 	return out
 }
 
-// Lookup returns the unit with the given reference, or false when there is none.
+// Later returns the units that reorganisations made with a code of their own, as listed in later.csv.
+func Later() []Unit {
+	out := make([]Unit, len(later))
+	copy(out, later)
+	return out
+}
+
+// Every returns every unit that ever had a code: All, then Later. What a unit may publish and which projector
+// instance takes its events are decided over these.
+func Every() []Unit { return append(All(), later...) }
+
+// Lookup returns the unit with the given reference among Every, or false when there is none.
 func Lookup(r Ref) (Unit, bool) {
-	for _, u := range all {
-		if u.Ref == r {
-			return u, true
+	for _, us := range [][]Unit{all, later} {
+		for _, u := range us {
+			if u.Ref == r {
+				return u, true
+			}
 		}
 	}
 	return Unit{}, false
+}
+
+// mustParseLater parses later.csv, whose codes must be new.
+func mustParseLater(before []Unit, r io.Reader) []Unit {
+	us := mustParse(r)
+	for _, u := range us {
+		for _, b := range before {
+			if b.Ref == u.Ref {
+				panic(fmt.Sprintf("units: later.csv: %s is already in units.csv: a code is never given to another unit", u.Ref))
+			}
+		}
+	}
+	return us
 }
 
 func mustParse(r io.Reader) []Unit {

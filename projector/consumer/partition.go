@@ -99,7 +99,7 @@ func (p Partition) Subjects() []string {
 	if p.Index == 1 {
 		out = append(out, event.SubjectRoot+".national.>")
 	}
-	for _, u := range units.All() {
+	for _, u := range units.Every() {
 		if p.Owns(u.Ref) {
 			out = append(out, event.UnitPrefix(u.Ref))
 		}

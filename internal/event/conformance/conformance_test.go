@@ -271,13 +271,14 @@ func payload(t *testing.T, id, source, typ, subject string, input json.RawMessag
 		EffectiveAt string `json:"effective_at"`
 		ReportedAt  string `json:"reported_at"`
 		SetAt       string `json:"set_at"`
+		DecidedAt   string `json:"decided_at"`
 	}
 	if err := json.Unmarshal(input, &times); err != nil {
 		t.Fatal(err)
 	}
 	q := func(s string) string { return string(mustJSON(t, s)) }
 	return `{"id":` + q(id) + `,"source":` + q(source) + `,"specversion":"1.0","type":` + q(typ) + `,"subject":` + q(subject) +
-		`,"time":` + q(times.EffectiveAt+times.ReportedAt+times.SetAt) + `,"datacontenttype":"application/json","data":` +
+		`,"time":` + q(times.EffectiveAt+times.ReportedAt+times.SetAt+times.DecidedAt) + `,"datacontenttype":"application/json","data":` +
 		string(compact(t, input)) + `}`
 }
 
