@@ -143,6 +143,28 @@ func everyStatement(t *testing.T, c *campaigntest.Campaign, e *campaigntest.Engi
 				"1\t"+strings.Repeat("a1", 32)+"\tprovince/19\t2021-07-01 09:00:00\n")
 			tableSame(t, "signature_verdicts", "stream_seq, digest, submitted_by, verified_at")
 		},
+		// The campaign is of 2021: no merger. Rows of the store's form, one of them twice (a batch written again).
+		chsql.InsertLineage.Name: func(t *testing.T) {
+			exec(t, chsql.InsertLineage.SQL+" FORMAT TSV\n"+
+				"province\t27\tprovince\t24\t2025-07-01\t1\t[]\t00000000-0000-5000-8000-000000000001\t7\n"+
+				"ministry\tBLDTBXH\tministry\tBYT\t2025-03-01\t0\t['1.000123','2.000456']\t00000000-0000-5000-8000-000000000002\t8\n"+
+				"province\t27\tprovince\t24\t2025-07-01\t1\t[]\t00000000-0000-5000-8000-000000000001\t7\n")
+			tableSame(t, "unit_lineage", "")
+		},
+		chsql.LoadLineage.Name: func(t *testing.T) { same(t, chsql.LoadLineage.SQL+" ORDER BY stream_seq", true) },
+		chsql.InsertUnitNames.Name: func(t *testing.T) {
+			exec(t, chsql.InsertUnitNames.SQL+" FORMAT TSV\n"+
+				"province\t24\t2025-07-01\tBắc Ninh\t00000000-0000-5000-8000-000000000001\t7\n"+
+				"province\t24\t2025-07-01\tBắc Ninh\t00000000-0000-5000-8000-000000000001\t7\n")
+			tableSame(t, "unit_names", "")
+		},
+		chsql.InsertHoldings.Name: func(t *testing.T) {
+			exec(t, chsql.InsertHoldings.SQL+" FORMAT TSV\n"+
+				"province\t27\t0\t2025-07-01\t2101-01-01\tprovince\t24\t[]\t8\n"+
+				"ministry\tBLDTBXH\t1\t2025-03-01\t2101-01-01\tministry\tBYT\t['1.000123','2.000456']\t8\n"+
+				"province\t27\t0\t2025-07-01\t2101-01-01\tprovince\t24\t[]\t8\n")
+			tableSame(t, "unit_holders", "")
+		},
 		chsql.Verdicts.Name: func(t *testing.T) {
 			same(t, chsql.Verdicts.SQL+" ORDER BY stream_seq", true, uint64(1), uint64(2))
 			same(t, chsql.Verdicts.SQL+" ORDER BY stream_seq", true, uint64(2), uint64(9))

@@ -39,6 +39,12 @@ var (
 	InsertProcedures       = insert("store: insert procedures", "procedures", "unit_kind, unit_code, procedure_code, name, sector, eligible, level, active, effective_at, version")
 	InsertCoverage         = insert("store: insert coverage", "coverage_daily", "unit_kind, unit_code, day, procedures, eligible, level4, version")
 	InsertVerdicts         = insert("store: insert signature verdicts", "signature_verdicts", "stream_seq, digest, submitted_by, verified_at")
+	InsertLineage          = insert("store: insert unit lineage", "unit_lineage", "predecessor_kind, predecessor_code, successor_kind, successor_code, effective_on, main, procedures, event_id, stream_seq")
+	InsertUnitNames        = insert("store: insert unit names", "unit_names", "kind, code, effective_on, name, event_id, stream_seq")
+	InsertHoldings         = insert("store: insert unit holders", "unit_holders", "unit_kind, unit_code, leg, from_day, until_day, holder_kind, holder_code, procedures, version")
+
+	// LoadLineage reads every merger's rows: a few dozen, read whole whenever a batch holds a merger.
+	LoadLineage = Statement{"store: unit lineage", `SELECT predecessor_kind, predecessor_code, successor_kind, successor_code, effective_on, main, procedures, stream_seq FROM unit_lineage FINAL`}
 
 	// Verdicts reads the signatures' verdicts of the stream sequences from one to another (its two arguments), by the
 	// table's key: a batch's range, whatever the table holds. DISTINCT: a verdict written twice (a batch written
@@ -206,6 +212,7 @@ func All(tables []string) []Statement {
 	out := []Statement{
 		WrittenIDs, InsertUnits, InsertProcedureChanges, InsertAssistantChanges, InsertReports, InsertTargets,
 		InsertEvents, InsertQuarantine, InsertProcedures, InsertCoverage, InsertVerdicts, Verdicts, LastCoverageDays, LatestCoverageDay,
+		InsertLineage, InsertUnitNames, InsertHoldings, LoadLineage,
 		CarryCoverage(1), CarryCoverage(2), LoadChanges(1), LoadChanges(2),
 		CreateMigrationsTable, RecordMigration, AppliedMigrations, LatestMigration, CurrentDatabase,
 		TableExists, TableEngine, CreateDatabase("egov_test"), DropDatabase("egov_test"),

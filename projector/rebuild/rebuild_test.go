@@ -19,6 +19,7 @@ import (
 	"github.com/egovtrack/egovtrack/internal/chdb"
 	"github.com/egovtrack/egovtrack/internal/chdb/chdbtest"
 	"github.com/egovtrack/egovtrack/internal/chsql"
+	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
 	"github.com/egovtrack/egovtrack/internal/units"
@@ -75,6 +76,28 @@ func newRig(t testing.TB, n int) *rig {
 	if _, err := simulate.Run(ctx, nc, o, io.Discard, quiet); err != nil {
 		t.Fatal(err)
 	}
+	// A reorganisation after the campaign, so that the lineage tables have rows to rebuild: the first unit merged
+	// into the second, which is renamed.
+	us := o.Units
+	if len(us) < 2 {
+		us = units.All()
+	}
+	decided := time.Date(2021, 12, 20, 2, 0, 0, 0, time.UTC)
+	var lineage []event.Envelope
+	for _, d := range []event.Data{
+		&event.UnitMergedData{Successor: us[1].Ref, Name: "Hợp nhất", Predecessors: []units.Ref{us[0].Ref, us[1].Ref}, EffectiveOn: "2022-01-01", DecidedAt: decided},
+		&event.UnitRenamedData{Unit: us[1].Ref, Name: "Đổi tên", EffectiveOn: "2022-02-01", DecidedAt: decided},
+	} {
+		env, err := event.New("/egovtrack/test/rebuild", d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lineage = append(lineage, env)
+	}
+	if _, err := nc.Publish(ctx, lineage, nil); err != nil {
+		t.Fatal(err)
+	}
+	r.ids += len(lineage)
 	return r
 }
 

@@ -38,12 +38,19 @@ func storable(r Record) error {
 			return fmt.Errorf("event %s: its time %s is %w", r.Env.ID, t.Format(time.RFC3339Nano), ErrUnstorable)
 		}
 	}
-	if d, ok := r.Data.(*event.TargetSetData); ok {
-		for _, day := range []event.Date{d.BaselineDate, d.Deadline} {
-			t, err := day.Time()
-			if err != nil || dateOnly(t).Before(firstStorableTime) || t.After(lastStorableDay) {
-				return fmt.Errorf("event %s: its day %q is %w", r.Env.ID, day, ErrUnstorable)
-			}
+	var days []event.Date
+	switch d := r.Data.(type) {
+	case *event.TargetSetData:
+		days = []event.Date{d.BaselineDate, d.Deadline}
+	case *event.UnitMergedData:
+		days = []event.Date{d.EffectiveOn}
+	case *event.UnitRenamedData:
+		days = []event.Date{d.EffectiveOn}
+	}
+	for _, day := range days {
+		t, err := day.Time()
+		if err != nil || dateOnly(t).Before(firstStorableTime) || t.After(lastStorableDay) {
+			return fmt.Errorf("event %s: its day %q is %w", r.Env.ID, day, ErrUnstorable)
 		}
 	}
 	return nil

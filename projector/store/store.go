@@ -325,6 +325,8 @@ func (s *Store) insertDerived(ctx context.Context, recs []Record) error {
 	reports := ins(chsql.InsertReports)
 	targets := ins(chsql.InsertTargets)
 	verdicts := ins(chsql.InsertVerdicts)
+	lineage := ins(chsql.InsertLineage)
+	names := ins(chsql.InsertUnitNames)
 	now := time.Now()
 
 	for _, r := range recs {
@@ -350,10 +352,15 @@ func (s *Store) insertDerived(ctx context.Context, recs []Record) error {
 			bd, _ := d.BaselineDate.Time() // validated by event.Decode
 			dl, _ := d.Deadline.Time()
 			targets.add(string(d.Metric), string(d.Scope), id, r.Seq, d.SetAt, d.Baseline, dateOnly(bd), d.Target, dateOnly(dl))
+		case *event.UnitMergedData, *event.UnitRenamedData:
+			addLineage(lineage, names, id, r.Seq, d)
 		}
 	}
-	if err := sendAll(ctx, changes, assistant, reports, targets, verdicts); err != nil {
+	if err := sendAll(ctx, changes, assistant, reports, targets, verdicts, lineage, names); err != nil {
 		return fmt.Errorf("insert batch: %w", err)
+	}
+	if lineageIn(recs) {
+		return s.refreshHoldings(ctx)
 	}
 	return nil
 }

@@ -102,6 +102,34 @@ func Load(t *testing.T) *Campaign {
 }
 
 func load(t *testing.T) (*Campaign, error) {
+	envs, err := simulate.Generate(simulate.Campaign2021(Seed))
+	if err != nil {
+		return nil, err
+	}
+	more, err := extra()
+	if err != nil {
+		return nil, err
+	}
+	bad, err := badMessages()
+	if err != nil {
+		return nil, err
+	}
+	return project(t, append(envs, more...), nil, bad)
+}
+
+// Project publishes envs to a fresh stream, then again the events of again (published a second time past JetStream's
+// duplicate window: the projector must store nothing of them twice), and projects them all into a fresh database,
+// as Load does the campaign. For tests of other histories than the campaign's; it is not cached.
+func Project(t *testing.T, envs, again []event.Envelope) *Campaign {
+	t.Helper()
+	c, err := project(t, envs, again, nil)
+	if err != nil {
+		t.Fatalf("campaigntest: %v", err)
+	}
+	return c
+}
+
+func project(t *testing.T, envs, again []event.Envelope, bad []Rejected) (*Campaign, error) {
 	began := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -114,15 +142,6 @@ func load(t *testing.T) (*Campaign, error) {
 	}
 	defer nc.Close()
 
-	envs, err := simulate.Generate(simulate.Campaign2021(Seed))
-	if err != nil {
-		return nil, err
-	}
-	more, err := extra()
-	if err != nil {
-		return nil, err
-	}
-	envs = append(envs, more...)
 	c := &Campaign{Published: time.Now().Truncate(time.Second)}
 	res, err := nc.Publish(ctx, envs, nil)
 	if err != nil {
@@ -132,18 +151,24 @@ func load(t *testing.T) (*Campaign, error) {
 		return nil, fmt.Errorf("published %d events, JetStream stored %d", len(envs), res.Stored)
 	}
 	for i, env := range envs {
-		// Made and validated by simulate: validating every event again would add seconds to each test run.
+		// Made and validated by the caller: validating every event again would add seconds to each test run.
 		d, err := env.UncheckedData()
 		if err != nil {
 			return nil, fmt.Errorf("event %d: %w", i, err)
 		}
 		c.Events = append(c.Events, Event{Env: env, Data: d, Seq: uint64(i + 1)}) // a fresh stream numbers from 1
 	}
-	bad, err := badMessages()
-	if err != nil {
-		return nil, err
-	}
 	raw := streamtest.Dial(t, ns) // they are no events: stream.Conn would not publish them
+	for _, env := range again {
+		// Without a message id, so that JetStream stores them again: the projector must skip them.
+		b, err := json.Marshal(env)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := raw.JS.Publish(ctx, env.Subject, b); err != nil {
+			return nil, err
+		}
+	}
 	for i, b := range bad {
 		ack, err := raw.JS.Publish(ctx, b.Subject, b.Payload)
 		if err != nil {
@@ -152,8 +177,10 @@ func load(t *testing.T) (*Campaign, error) {
 		b.Seq = ack.Sequence
 		c.Rejected = append(c.Rejected, b)
 	}
-	if first := c.Rejected[0].Seq; first != uint64(len(envs)+1) {
-		return nil, fmt.Errorf("the first message after the events has stream sequence %d, want %d", first, len(envs)+1)
+	if len(c.Rejected) > 0 {
+		if first := c.Rejected[0].Seq; first != uint64(len(c.Events)+len(again)+1) {
+			return nil, fmt.Errorf("the first message after the events has stream sequence %d, want %d", first, len(c.Events)+len(again)+1)
+		}
 	}
 
 	c.Config = chdbtest.New(t)
@@ -173,11 +200,11 @@ func load(t *testing.T) (*Campaign, error) {
 		return nil, err
 	}
 	c.Projected = time.Now().Add(time.Second).Truncate(time.Second)
-	if c.Stats.Projected != len(c.Events) || c.Stats.Rejected != len(c.Rejected) {
-		return nil, fmt.Errorf("the projector wrote %d events and quarantined %d, want %d and %d",
-			c.Stats.Projected, c.Stats.Rejected, len(c.Events), len(c.Rejected))
+	if c.Stats.Projected != len(c.Events)+len(again) || c.Stats.Skipped != len(again) || c.Stats.Rejected != len(c.Rejected) {
+		return nil, fmt.Errorf("the projector wrote %d events (%d of them found written) and quarantined %d, want %d (%d) and %d",
+			c.Stats.Projected, c.Stats.Skipped, c.Stats.Rejected, len(c.Events)+len(again), len(again), len(c.Rejected))
 	}
-	t.Logf("campaign loaded in %s: %d events in %d batches, %d quarantined", time.Since(began).Round(time.Millisecond),
+	t.Logf("events projected in %s: %d events in %d batches, %d quarantined", time.Since(began).Round(time.Millisecond),
 		c.Stats.Projected, c.Stats.Batches, c.Stats.Rejected)
 	return c, nil
 }

@@ -1,0 +1,378 @@
+package board_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/egovtrack/egovtrack/dashboards/board"
+	"github.com/egovtrack/egovtrack/dashboards/internal/campaigntest"
+	"github.com/egovtrack/egovtrack/internal/enginetest"
+	"github.com/egovtrack/egovtrack/internal/event"
+	"github.com/egovtrack/egovtrack/internal/units"
+)
+
+// lineageHistory is a year of a few units through synthetic mergers, each kind the contract has:
+//   - 02 and 08 merge into 08 on 1 July (the successor keeps a code), and 08 restates its catalogue on 15 July,
+//     registering 02's procedures as its own;
+//   - 06 merges into 19 on 1 March, and 19 into 20 on 1 September (a chain), 20 reporting on 1 November;
+//   - BLDTBXH merges into BNV on 1 March, two of its procedures moved to BYT (a split); BNV reports on 1 April
+//     without them (its catalogue supersedes the rest), BYT never does;
+//   - UBDT becomes BDTTG, a new code, on 1 March; 46 is renamed on 1 January; 01 goes on as it was.
+//
+// Units publish nothing about themselves once merged away. Levels change on random days throughout.
+type lineageHistory struct {
+	envs    []event.Envelope
+	lineage []event.Envelope // the mergers and the rename
+	last    time.Time        // the last day anything happened
+}
+
+func province(c string) units.Ref { return units.Ref{Kind: units.Province, Code: c} }
+func ministry(c string) units.Ref { return units.Ref{Kind: units.Ministry, Code: c} }
+
+func vnDate(s string) time.Time {
+	d, err := time.ParseInLocation(time.DateOnly, s, event.Vietnam)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+func newLineageHistory(t *testing.T, seed uint64) lineageHistory {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 2025))
+	at := func(day time.Time) time.Time { return day.Add(9 * time.Hour).UTC() }
+	var h lineageHistory
+	add := func(d event.Data) event.Envelope {
+		env, err := event.New("/egovtrack/test/lineage", d)
+		if err != nil {
+			t.Fatalf("%T: %v", d, err)
+		}
+		h.envs = append(h.envs, env)
+		return env
+	}
+	merged := map[units.Ref]string{ // the day each unit stops publishing
+		province("02"): "2025-07-01", province("06"): "2025-03-01", province("19"): "2025-09-01",
+		ministry("BLDTBXH"): "2025-03-01", ministry("UBDT"): "2025-03-01",
+	}
+	all := []units.Ref{province("01"), province("02"), province("08"), province("06"), province("19"), province("20"),
+		province("46"), ministry("BLDTBXH"), ministry("BNV"), ministry("BYT"), ministry("UBDT")}
+	codes := map[units.Ref][]string{}
+	levels := map[string]event.Level{}
+	start := vnDate("2025-01-02")
+	for i, u := range all {
+		for k := range 6 {
+			code := fmt.Sprintf("1.%03d%03d", i+1, k+1)
+			codes[u] = append(codes[u], code)
+			lvl := event.Level(2 + rng.IntN(3))
+			levels[u.String()+code] = lvl
+			add(&event.ProcedureRegisteredData{Unit: u, Procedure: code, Name: "Thủ tục " + code, Sector: "Thử",
+				Eligible: rng.IntN(5) > 0, Level: lvl, EffectiveAt: at(start)})
+		}
+	}
+	// Level changes on random days of the year, each unit only while it exists.
+	for day := start.AddDate(0, 0, 1); !day.After(vnDate("2025-12-31")); day = day.AddDate(0, 0, 1) {
+		if rng.IntN(3) > 0 {
+			continue
+		}
+		u := all[rng.IntN(len(all))]
+		if end, ok := merged[u]; ok && !day.Before(vnDate(end)) {
+			continue
+		}
+		code := codes[u][rng.IntN(len(codes[u]))]
+		from := levels[u.String()+code]
+		to := event.Level(1 + rng.IntN(4))
+		if to == from {
+			continue
+		}
+		levels[u.String()+code] = to
+		add(&event.LevelChangedData{Unit: u, Procedure: code, From: from, To: to, EffectiveAt: at(day)})
+		h.last = day
+	}
+	// The last day has an event, so that every unit's series runs to it.
+	add(&event.LevelChangedData{Unit: province("01"), Procedure: codes[province("01")][0], From: levels["province/01"+codes[province("01")][0]],
+		To: 5 - levels["province/01"+codes[province("01")][0]]%4, EffectiveAt: at(vnDate("2026-01-05"))})
+	h.last = vnDate("2026-01-05")
+
+	decided := time.Date(2024, 12, 1, 2, 0, 0, 0, time.UTC)
+	for _, d := range []event.Data{
+		&event.UnitRenamedData{Unit: province("46"), Name: "Huế", EffectiveOn: "2025-01-01", DecidedAt: decided},
+		&event.UnitMergedData{Successor: province("08"), Name: "Tuyên Quang", Predecessors: []units.Ref{province("02"), province("08")},
+			EffectiveOn: "2025-07-01", DecidedAt: decided},
+		&event.UnitMergedData{Successor: province("19"), Name: "Thái Nguyên", Predecessors: []units.Ref{province("06"), province("19")},
+			EffectiveOn: "2025-03-01", DecidedAt: decided},
+		&event.UnitMergedData{Successor: province("20"), Name: "Lạng Sơn", Predecessors: []units.Ref{province("19"), province("20")},
+			EffectiveOn: "2025-09-01", DecidedAt: decided},
+		&event.UnitMergedData{Successor: ministry("BNV"), Name: "Bộ Nội vụ", Predecessors: []units.Ref{ministry("BNV"), ministry("BLDTBXH")},
+			EffectiveOn: "2025-03-01", DecidedAt: decided,
+			Moved: []event.Moved{{From: ministry("BLDTBXH"), To: ministry("BYT"), Procedures: codes[ministry("BLDTBXH")][:2]}}},
+		&event.UnitMergedData{Successor: ministry("BDTTG"), Name: "Bộ Dân tộc và Tôn giáo", Predecessors: []units.Ref{ministry("UBDT")},
+			EffectiveOn: "2025-03-01", DecidedAt: decided},
+	} {
+		h.lineage = append(h.lineage, add(d))
+	}
+	// 08 restates its catalogue with 02's procedures; BNV and 20 report theirs as they are.
+	for _, code := range codes[province("02")] {
+		add(&event.ProcedureRegisteredData{Unit: province("08"), Procedure: code, Name: "Thủ tục " + code, Sector: "Thử",
+			Eligible: true, Level: 4, EffectiveAt: at(vnDate("2025-07-15"))})
+	}
+	for _, r := range []struct {
+		u   units.Ref
+		day string
+	}{{province("08"), "2025-07-15"}, {ministry("BNV"), "2025-04-01"}, {province("20"), "2025-11-01"}, {province("01"), "2025-02-01"}} {
+		add(&event.ReportSubmittedData{Unit: r.u, Collector: "sheet", ReportedAt: at(vnDate(r.day)), Counts: event.ReportCounts{Unchanged: 6}})
+	}
+	return h
+}
+
+// counts are a unit's procedures on a day: active, of them eligible, of those at level 4.
+type dayCounts struct{ procedures, eligible, level4 int }
+
+func (c *dayCounts) add(o dayCounts) {
+	c.procedures += o.procedures
+	c.eligible += o.eligible
+	c.level4 += o.level4
+}
+
+// lineageReference works out both views from the events alone, procedure by procedure: each procedure's state at
+// the end of each day, then who holds it that day by following the mergers from the unit it belongs to.
+type lineageReference struct {
+	state   map[units.Ref]map[string]procState // at the end of the day folded up to
+	mergers []*event.UnitMergedData
+	reports map[units.Ref][]time.Time
+}
+
+type procState struct {
+	active, eligible bool
+	level            event.Level
+}
+
+// mergedAway is the merger that ends u (into another unit), if any.
+func (r lineageReference) mergedAway(u units.Ref) (*event.UnitMergedData, time.Time, bool) {
+	var first *event.UnitMergedData
+	var firstDay time.Time
+	for _, m := range r.mergers {
+		if m.Successor == u || !slices.Contains(m.Predecessors, u) {
+			continue
+		}
+		day := vnDate(string(m.EffectiveOn))
+		if first == nil || day.Before(firstDay) {
+			first, firstDay = m, day
+		}
+	}
+	return first, firstDay, first != nil
+}
+
+// holderOn follows a unit that took procedures over on took to whoever holds them on day.
+func (r lineageReference) holderOn(u units.Ref, took, day time.Time) units.Ref {
+	for range 10 {
+		m, on, ok := r.mergedAway(u)
+		if !ok || on.After(day) || !on.After(took) {
+			return u
+		}
+		u, took = m.Successor, on
+	}
+	return u
+}
+
+// current is where u's procedures are today.
+func (r lineageReference) current(u units.Ref) units.Ref {
+	return r.holderOn(u, time.Time{}, vnDate("2100-12-31"))
+}
+
+// legOf says to whom a merged unit's procedure goes: the successor, or the unit a moved list names.
+func legOf(m *event.UnitMergedData, from units.Ref, code string) units.Ref {
+	for _, mv := range m.Moved {
+		if mv.From == from && slices.Contains(mv.Procedures, code) {
+			return mv.To
+		}
+	}
+	return m.Successor
+}
+
+// day returns the views on one day, after the state has been folded to its end.
+func (r lineageReference) day(day time.Time) (asWas, asIs map[units.Ref]dayCounts) {
+	asWas = map[units.Ref]dayCounts{}
+	for u, procs := range r.state {
+		m, on, gone := r.mergedAway(u)
+		for code, p := range procs {
+			c := dayCounts{}
+			if p.active {
+				c.procedures = 1
+				if p.eligible {
+					c.eligible = 1
+					if p.level == event.FullOnline {
+						c.level4 = 1
+					}
+				}
+			}
+			holder := u
+			if gone && !on.After(day) {
+				first := legOf(m, u, code)
+				holder = r.holderOn(first, on, day)
+				// Superseded once a holder of this procedure reported while holding it.
+				superseded := false
+				for h, days := range r.reports {
+					for _, rd := range days {
+						if !rd.Before(on) && !rd.After(day) && r.holderOn(first, on, rd) == h {
+							superseded = true
+						}
+					}
+				}
+				if superseded {
+					continue
+				}
+			}
+			x := asWas[holder]
+			x.add(c)
+			asWas[holder] = x
+		}
+	}
+	asIs = map[units.Ref]dayCounts{}
+	for u, c := range asWas {
+		x := asIs[r.current(u)]
+		x.add(c)
+		asIs[r.current(u)] = x
+	}
+	return asWas, asIs
+}
+
+// TestLineageViews holds both views to the reference on every day of the year, on both engines, the events all
+// published twice (past JetStream's duplicate window): each unit's figures, the national sum the same in both views
+// every day and unmoved on every merger day, and a successor's line before it existed the sum of its predecessors'.
+func TestLineageViews(t *testing.T) {
+	h := newLineageHistory(t, 7)
+	c := campaigntest.Project(t, h.envs, h.envs)
+	e := c.Engines(t)
+
+	ref := lineageReference{state: map[units.Ref]map[string]procState{}, reports: map[units.Ref][]time.Time{}}
+	var changes []campaigntest.Event
+	for _, ev := range c.Events {
+		switch d := ev.Data.(type) {
+		case *event.UnitMergedData:
+			ref.mergers = append(ref.mergers, d)
+		case *event.ReportSubmittedData:
+			day := event.DateOf(d.ReportedAt)
+			ref.reports[d.Unit] = append(ref.reports[d.Unit], vnDate(string(day)))
+		default:
+			changes = append(changes, ev)
+		}
+	}
+	slices.SortStableFunc(changes, func(a, b campaigntest.Event) int { return a.Data.OccurredAt().Compare(b.Data.OccurredAt()) })
+
+	from, to := vnDate("2025-01-02"), h.last
+	query := func(eng enginetest.Engine, view string) map[string]dayCounts {
+		t.Helper()
+		sql := `SELECT unit_kind, unit_code, toString(day), procedures, eligible, level4
+FROM ` + board.CoverageIn("'"+view+"'", "day >= toDate('"+from.Format(time.DateOnly)+"') AND day <= toDate('"+to.Format(time.DateOnly)+"')") + `
+ORDER BY unit_kind, unit_code, day`
+		res, err := enginetest.Query(context.Background(), eng, sql)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", eng.Name(), err, sql)
+		}
+		out := map[string]dayCounts{}
+		for _, row := range res.Rows {
+			n := func(i int) int { v, _ := strconv.Atoi(row[i]); return v }
+			out[row[0]+"/"+row[1]+" "+row[2]] = dayCounts{n(3), n(4), n(5)}
+		}
+		return out
+	}
+	views := map[string][2]map[string]dayCounts{}
+	for _, view := range []string{board.HistoryAsWas, board.HistoryAsIs} {
+		a, b := query(e.Server, view), query(e.Local, view)
+		if fmt.Sprint(a) != fmt.Sprint(b) {
+			t.Errorf("%s: ClickHouse 18.16 and 26.7 answer differently", view)
+		}
+		views[view] = [2]map[string]dayCounts{a, b}
+	}
+
+	next := 0
+	var national []int
+	checked := 0
+	for day := from; !day.After(to); day = day.AddDate(0, 0, 1) {
+		for ; next < len(changes) && event.DateOf(changes[next].Data.OccurredAt()) <= event.DateOf(day); next++ {
+			applyChange(ref.state, changes[next].Data)
+		}
+		asWas, asIs := ref.day(day)
+		ds := day.Format(time.DateOnly)
+		for view, want := range map[string]map[units.Ref]dayCounts{board.HistoryAsWas: asWas, board.HistoryAsIs: asIs} {
+			got := views[view][0]
+			for u, w := range want {
+				if g := got[u.String()+" "+ds]; g != w {
+					t.Errorf("%s %s %s: got %+v, want %+v", view, u, ds, g, w)
+				}
+				checked++
+			}
+			for k, g := range got {
+				if strings.HasSuffix(k, " "+ds) {
+					if _, ok := want[units.Ref{Kind: units.Kind(strings.Split(k, "/")[0]), Code: strings.Fields(strings.Split(k, "/")[1])[0]}]; !ok {
+						t.Errorf("%s %s: a row %+v for a unit that holds nothing that day", view, k, g)
+					}
+				}
+			}
+		}
+		// The national sum, from each view's rows.
+		var sums [2]dayCounts
+		for i, view := range []string{board.HistoryAsWas, board.HistoryAsIs} {
+			for k, g := range views[view][0] {
+				if strings.HasSuffix(k, " "+ds) {
+					sums[i].add(g)
+				}
+			}
+		}
+		if sums[0] != sums[1] {
+			t.Errorf("%s: national %+v as it was, %+v as it is", ds, sums[0], sums[1])
+		}
+		national = append(national, sums[0].eligible)
+	}
+	if checked < 1000 {
+		t.Errorf("only %d unit-days checked", checked)
+	}
+	// No jump on a merger day: nothing else happened on 1 July, 1 March or 1 September but the mergers (the
+	// random changes are checked against that below).
+	for _, m := range []string{"2025-03-01", "2025-07-01", "2025-09-01"} {
+		i := int(vnDate(m).Sub(from).Hours() / 24)
+		changed := false
+		for _, ev := range changes {
+			if string(event.DateOf(ev.Data.OccurredAt())) == m {
+				changed = true
+			}
+		}
+		if !changed && national[i] != national[i-1] {
+			t.Errorf("national eligible procedures move on the merger day %s: %d → %d", m, national[i-1], national[i])
+		}
+	}
+	// As it is, 08's line before 1 July is 02's and 08's as they were.
+	for _, ds := range []string{"2025-02-01", "2025-06-30"} {
+		was, is := views[board.HistoryAsWas][0], views[board.HistoryAsIs][0]
+		sum := was["province/02 "+ds]
+		sum.add(was["province/08 "+ds])
+		if is["province/08 "+ds] != sum {
+			t.Errorf("%s: 08 as it is %+v, want 02 + 08 as they were, %+v", ds, is["province/08 "+ds], sum)
+		}
+	}
+}
+
+// applyChange folds one procedure change into the state.
+func applyChange(state map[units.Ref]map[string]procState, d event.Data) {
+	switch d := d.(type) {
+	case *event.ProcedureRegisteredData:
+		if state[d.Unit] == nil {
+			state[d.Unit] = map[string]procState{}
+		}
+		state[d.Unit][d.Procedure] = procState{active: true, eligible: d.Eligible, level: d.Level}
+	case *event.LevelChangedData:
+		p := state[d.Unit][d.Procedure]
+		p.level = d.To
+		state[d.Unit][d.Procedure] = p
+	case *event.ProcedureRetiredData:
+		p := state[d.Unit][d.Procedure]
+		p.active = false
+		state[d.Unit][d.Procedure] = p
+	}
+}
