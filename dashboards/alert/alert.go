@@ -167,21 +167,9 @@ FROM
                 unit_code,
                 day,
                 %s AS scope,
-                argMax(eligible, version) AS eligible,
-                argMax(level4, version) AS level4
-            FROM coverage_daily /* no FINAL: argMax by version keeps each row of its latest version */
-            WHERE day IN
-            (
-                SELECT arrayJoin(arrayMap(k -> latest - k, range(%d)))
-                FROM
-                (
-                    SELECT max(day) AS latest
-                    FROM coverage_daily /* no FINAL: every version of a row has the same day */
-                    WHERE day > toDate($__toTime, 'Asia/Ho_Chi_Minh') - 31 AND day <= toDate($__toTime, 'Asia/Ho_Chi_Minh')
-                    HAVING count() > 0
-                )
-            )
-            GROUP BY unit_kind, unit_code, day
+                eligible,
+                level4
+            FROM %s AS coverage
         ) AS unit_days
         ANY LEFT JOIN
         %s AS target USING scope
@@ -193,7 +181,18 @@ ANY INNER JOIN
     SELECT concat(kind, '/', code) AS ref, name AS unit_name
     FROM units FINAL
 ) AS names USING ref
-ORDER BY unit_kind, unit_code`, points, board.TrajectoryOn("day"), board.ScopeOf("concat(unit_kind, '/', unit_code)"), days, board.TargetsByScope)
+ORDER BY unit_kind, unit_code`, points, board.TrajectoryOn("day"), board.ScopeOf("concat(unit_kind, '/', unit_code)"),
+		board.CoverageIn(board.AsWasSQL, fmt.Sprintf(`day IN
+            (
+                SELECT arrayJoin(arrayMap(k -> latest - k, range(%d)))
+                FROM
+                (
+                    SELECT max(day) AS latest
+                    FROM coverage_daily /* no FINAL: every version of a row has the same day */
+                    WHERE day > toDate($__toTime, 'Asia/Ho_Chi_Minh') - 31 AND day <= toDate($__toTime, 'Asia/Ho_Chi_Minh')
+                    HAVING count() > 0
+                )
+            )`, days)), board.TargetsByScope)
 }
 
 // DeadlineSQL is how many days after the national target's deadline national level-4 coverage reaches 100% at the

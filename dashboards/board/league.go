@@ -13,6 +13,7 @@ func League() (dashboard.Dashboard, error) {
 		"Xếp hạng bộ, ngành, địa phương theo tỷ lệ dịch vụ công trực tuyến mức độ 4. Every ministry and province "+
 			"ranked by level-4 coverage of its eligible procedures on the latest day within the time range.",
 		"league").
+		WithVariable(historyVariable()).
 		WithPanel(leagueTable()).
 		Build())
 }

@@ -1,6 +1,11 @@
 package board
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+)
 
 // Reorganisations (the 2025 mergers; README.md, "Reorganisations"). A code names a unit for the days it is valid:
 // from the day a unit is merged into another, its procedures count for the unit that holds them (unit_holders, which
@@ -24,8 +29,12 @@ const (
 	HistoryAsIs  = "as_is"
 )
 
-// historyView is the SQL of the chosen view: the variable as a string literal.
-const historyView = `${` + HistoryVar + `:singlequote}`
+// historyView is the SQL of the chosen view: the variable as a string literal. National figures, the same in both
+// views, read AsWasSQL (the view as a literal), so that the alert rules, which have no variables, share their SQL.
+const (
+	historyView = `${` + HistoryVar + `:singlequote}`
+	AsWasSQL    = `'` + HistoryAsWas + `'`
+)
 
 // notMerged and forever stand for "no merger" and "no end" where a Date is needed.
 const (
@@ -200,7 +209,7 @@ const unitLegs = `(
     GROUP BY unit_kind, unit_code
 )`
 
-// coverageIn is coverage_daily as the view shows it: one row per unit and Vietnamese day that days (a condition on
+// CoverageIn is coverage_daily as the view shows it: one row per unit and Vietnamese day that days (a condition on
 // day) keeps, the unit being the one that holds the procedures that day (as it was), or today's unit they belong to
 // (as it is). view is an SQL string: historyView, or a literal for a panel that shows one view. Its columns, as
 // coverage_daily's: unit_kind, unit_code, day, procedures, eligible, level4, version (1: one row per unit and day).
@@ -209,7 +218,7 @@ const unitLegs = `(
 // unit holding the leg that day, until a report supersedes it (the main leg is the unit's procedures not moved; a
 // moved leg, the procedures listed). Units never merged away pass as they are, through one join with a table of
 // the few that were.
-func coverageIn(view, days string) string {
+func CoverageIn(view, days string) string {
 	return strings.NewReplacer("{view}", view, "{days}", days).Replace(`(
     SELECT
         unit_kind,
@@ -284,3 +293,30 @@ func coverageIn(view, days string) string {
     GROUP BY unit_kind, unit_code, day
 )`)
 }
+
+// historyVariable chooses the view of history. It opens on today's units.
+func historyVariable() *dashboard.CustomVariableBuilder {
+	return dashboard.NewCustomVariableBuilder(HistoryVar).
+		Label("Lịch sử / History").
+		Description("As it is: today's ministries and provinces, each with the units it was formed from counted " +
+			"before it existed (a 34-province table with lines back to 2021). As it was: the units that existed on each " +
+			"day. The national figures are the same in both.").
+		Values(dashboard.StringOrMap{String: cog.ToPtr(historyOptions)}).
+		Multi(false).
+		IncludeAll(false).
+		Current(dashboard.VariableOption{
+			Text:  dashboard.StringOrArrayOfString{String: cog.ToPtr(historyAsIsText)},
+			Value: dashboard.StringOrArrayOfString{String: cog.ToPtr(HistoryAsIs)},
+		}).
+		Options([]dashboard.VariableOption{
+			{Text: dashboard.StringOrArrayOfString{String: cog.ToPtr(historyAsIsText)}, Value: dashboard.StringOrArrayOfString{String: cog.ToPtr(HistoryAsIs)}, Selected: cog.ToPtr(true)},
+			{Text: dashboard.StringOrArrayOfString{String: cog.ToPtr(historyAsWasText)}, Value: dashboard.StringOrArrayOfString{String: cog.ToPtr(HistoryAsWas)}, Selected: cog.ToPtr(false)},
+		})
+}
+
+const (
+	historyAsIsText  = "Như hiện nay / as it is"
+	historyAsWasText = "Như đã có / as it was"
+	// historyOptions is the custom variable's query: "text : value" pairs.
+	historyOptions = historyAsIsText + " : " + HistoryAsIs + ", " + historyAsWasText + " : " + HistoryAsWas
+)

@@ -196,8 +196,8 @@ func legOf(m *event.UnitMergedData, from units.Ref, code string) units.Ref {
 }
 
 // day returns the views on one day, after the state has been folded to its end.
-func (r lineageReference) day(day time.Time) (asWas, asIs map[units.Ref]dayCounts) {
-	asWas = map[units.Ref]dayCounts{}
+func (r lineageReference) day(day time.Time) (AsWasSQL, asIs map[units.Ref]dayCounts) {
+	AsWasSQL = map[units.Ref]dayCounts{}
 	for u, procs := range r.state {
 		m, on, gone := r.mergedAway(u)
 		for code, p := range procs {
@@ -228,18 +228,18 @@ func (r lineageReference) day(day time.Time) (asWas, asIs map[units.Ref]dayCount
 					continue
 				}
 			}
-			x := asWas[holder]
+			x := AsWasSQL[holder]
 			x.add(c)
-			asWas[holder] = x
+			AsWasSQL[holder] = x
 		}
 	}
 	asIs = map[units.Ref]dayCounts{}
-	for u, c := range asWas {
+	for u, c := range AsWasSQL {
 		x := asIs[r.current(u)]
 		x.add(c)
 		asIs[r.current(u)] = x
 	}
-	return asWas, asIs
+	return AsWasSQL, asIs
 }
 
 // TestLineageViews holds both views to the reference on every day of the year, on both engines, the events all
@@ -298,9 +298,9 @@ ORDER BY unit_kind, unit_code, day`
 		for ; next < len(changes) && event.DateOf(changes[next].Data.OccurredAt()) <= event.DateOf(day); next++ {
 			applyChange(ref.state, changes[next].Data)
 		}
-		asWas, asIs := ref.day(day)
+		AsWasSQL, asIs := ref.day(day)
 		ds := day.Format(time.DateOnly)
-		for view, want := range map[string]map[units.Ref]dayCounts{board.HistoryAsWas: asWas, board.HistoryAsIs: asIs} {
+		for view, want := range map[string]map[units.Ref]dayCounts{board.HistoryAsWas: AsWasSQL, board.HistoryAsIs: asIs} {
 			got := views[view][0]
 			for u, w := range want {
 				if g := got[u.String()+" "+ds]; g != w {

@@ -19,6 +19,7 @@ func National() (dashboard.Dashboard, error) {
 		"Tổng quan toàn quốc: tỷ lệ dịch vụ công trực tuyến mức độ 4 và trợ lý ảo. "+
 			"Level-4 coverage of eligible online public services and virtual assistants, all ministries and provinces.",
 		"national").
+		WithVariable(historyVariable()).
 		WithPanel(coverageNow()).
 		WithPanel(count(2, "Units at 100%", "Ministries and provinces whose every eligible procedure is at level 4, "+
 			"on the latest day within the time range. Số bộ, ngành, địa phương đạt 100% thủ tục đủ điều kiện ở mức độ 4.",
@@ -172,9 +173,8 @@ func kindsTable() *table.PanelBuilder {
 
 // coverageNowSQL: the national share of eligible procedures at level 4 on the latest day, in percent. No row (so
 // "no data") when nothing in the range is eligible.
-const coverageNowSQL = `SELECT 100 * sum(level4) / sum(eligible) AS coverage
-FROM coverage_daily FINAL
-WHERE day IN ` + latestDay + `
+var coverageNowSQL = `SELECT 100 * sum(level4) / sum(eligible) AS coverage
+FROM ` + CoverageIn(AsWasSQL, "day IN "+latestDay) + ` AS coverage
 HAVING sum(eligible) > 0`
 
 // countStatus counts the units with a status on the latest day (see unitStatus).
@@ -253,11 +253,9 @@ FROM
             (
                 SELECT
                     day,
-                    argMax(eligible, version) AS unit_eligible,
-                    argMax(level4, version) AS unit_level4
-                FROM coverage_daily /* no FINAL: argMax by version keeps each row of its latest version */
-                WHERE day IN ` + latestDays + `
-                GROUP BY unit_kind, unit_code, day
+                    eligible AS unit_eligible,
+                    level4 AS unit_level4
+                FROM ` + CoverageIn(AsWasSQL, "day IN "+latestDays) + ` AS coverage
             )
             GROUP BY day
         )
@@ -284,8 +282,7 @@ FROM
         sumIf(level4, unit_kind = 'ministry') AS m_level4,
         sumIf(eligible, unit_kind = 'province') AS p_eligible,
         sumIf(level4, unit_kind = 'province') AS p_level4
-    FROM coverage_daily FINAL
-    WHERE ` + vnDays + `
+    FROM ` + CoverageIn(AsWasSQL, vnDays) + ` AS coverage
     GROUP BY day
 ) AS days
 ANY LEFT JOIN

@@ -110,8 +110,8 @@ func dailyCoverage(filter, scope string) string {
         ` + scope + ` AS scope,
         sum(eligible) AS day_eligible,
         sum(level4) AS day_level4
-    FROM coverage_daily FINAL
-    WHERE ` + vnDays + ` AND ` + filter + `
+    FROM ` + CoverageIn(historyView, vnDays) + ` AS coverage
+    WHERE ` + filter + `
     GROUP BY day
 ) AS days
 ANY LEFT JOIN
@@ -161,8 +161,7 @@ const (
 //	no_target         below 100%, and no trajectory applies that day
 //	nothing_eligible  the unit has no eligible procedure
 //
-// It reads coverage_daily without FINAL, taking each day's row of the highest version (argMax by day then version;
-// argMin by day then the highest version): FINAL merges every partition of the table.
+// It reads coverage as the dashboard's history variable shows it (coverageIn), one row per unit and day.
 var unitStatus = unitStatusOf(allUnits)
 
 // unitStatusOf is unitStatus for the units that filter keeps (allUnits, or unitFilter, which reads only the unit's
@@ -197,8 +196,8 @@ func unitStatusOf(filter string) string {
             min(day) < max(day) AS has_before,
             argMin(eligible, (day, -toInt64(version))) AS eligible_before,
             argMin(level4, (day, -toInt64(version))) AS level4_before
-        FROM coverage_daily /* no FINAL: argMax and argMin by version keep each row of its latest version */
-        WHERE day IN ` + latestDays + ` AND ` + filter + `
+        FROM ` + CoverageIn(historyView, "day IN "+latestDays) + ` AS coverage
+        WHERE ` + filter + `
         GROUP BY unit_kind, unit_code
         HAVING latest IN ` + latestDay + `
     ) AS unit_days

@@ -23,6 +23,7 @@ func Unit() (dashboard.Dashboard, error) {
 			"One ministry or province: its level-4 coverage against the trajectory, what is left to do, what changed.",
 		"unit").
 		WithVariable(unitVariable()).
+		WithVariable(historyVariable()).
 		WithPanel(unitNumber(1, "Level-4 coverage now",
 			"Share of the unit's eligible procedures at level 4 on the latest day within the time range. Tỷ lệ thủ tục "+
 				"đủ điều kiện ở mức độ 4.",

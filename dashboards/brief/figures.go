@@ -113,7 +113,7 @@ func Compute(ctx context.Context, q Querier, date, since time.Time) (Figures, er
 	date, since = dayOf(date), dayOf(since)
 	run := func(panel string, from, to time.Time) (Table, error) {
 		sql, err := chquery.Expand(sqls[panel], chquery.Request{From: from, To: to, Interval: 24 * time.Hour,
-			Vars: map[string]string{board.DatasourceVar: board.DatasourceUID}})
+			Vars: map[string]string{board.DatasourceVar: board.DatasourceUID, board.HistoryVar: board.HistoryAsIs}})
 		if err != nil {
 			return Table{}, err
 		}
