@@ -160,10 +160,17 @@ func everyStatement(t *testing.T, c *campaigntest.Campaign, e *campaigntest.Engi
 		},
 		chsql.InsertHoldings.Name: func(t *testing.T) {
 			exec(t, chsql.InsertHoldings.SQL+" FORMAT TSV\n"+
-				"province\t27\t0\t2025-07-01\t2101-01-01\tprovince\t24\t[]\t8\n"+
-				"ministry\tBLDTBXH\t1\t2025-03-01\t2101-01-01\tministry\tBYT\t['1.000123','2.000456']\t8\n"+
-				"province\t27\t0\t2025-07-01\t2101-01-01\tprovince\t24\t[]\t8\n")
+				"province\t27\t0\t2025-07-01\t2101-01-01\tprovince\t24\t[]\t2025-07-15\tprovince\t24\t0\t0\t0\t0\t0\t0\t8\n"+
+				"ministry\tBLDTBXH\t1\t2025-03-01\t2101-01-01\tministry\tBYT\t['1.000123','2.000456']\t2101-01-01\tministry\tBYT\t2\t1\t1\t2\t1\t1\t8\n"+
+				"province\t27\t0\t2025-07-01\t2101-01-01\tprovince\t24\t[]\t2025-07-15\tprovince\t24\t0\t0\t0\t0\t0\t0\t8\n")
 			tableSame(t, "unit_holders", "")
+		},
+		chsql.HolderReports.Name: func(t *testing.T) {
+			same(t, chsql.HolderReports.SQL+" ORDER BY unit_kind, unit_code, day", true, []string{"19", "BTTTT"})
+			same(t, chsql.HolderReports.SQL+" ORDER BY unit_kind, unit_code, day", true, []string{"XX"})
+		},
+		chsql.MovedProcedures.Name: func(t *testing.T) {
+			same(t, chsql.MovedProcedures.SQL+" ORDER BY unit_kind, unit_code, procedure_code", true, []string{"19"})
 		},
 		chsql.Verdicts.Name: func(t *testing.T) {
 			same(t, chsql.Verdicts.SQL+" ORDER BY stream_seq", true, uint64(1), uint64(2))

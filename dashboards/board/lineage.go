@@ -36,190 +36,44 @@ const (
 	AsWasSQL    = `'` + HistoryAsWas + `'`
 )
 
-// notMerged and forever stand for "no merger" and "no end" where a Date is needed.
-const (
-	notMerged = `toDate('2101-01-01')`
-	forever   = notMerged
-)
+// forever stands for "no end" where a Date is needed: after the last day egovtrack records.
+const forever = `toDate('2101-01-01')`
 
-// legCounts is each moved list's procedures as they stand now (the unit no longer changes once merged away): how
-// many are active, eligible and at level 4. Its columns: unit_kind, unit_code, leg, m_procedures, m_eligible,
-// m_level4. A leg above 0 only.
-const legCounts = `(
-    SELECT
-        unit_kind,
-        unit_code,
-        leg,
-        toInt64(sum(active)) AS m_procedures,
-        toInt64(sum(active AND eligible)) AS m_eligible,
-        toInt64(sum(active AND eligible AND level = 4)) AS m_level4
-    FROM
-    (
-        SELECT
-            unit_kind,
-            unit_code,
-            leg,
-            arrayJoin(leg_procedures) AS procedure_code
-        FROM
-        (
-            SELECT
-                unit_kind,
-                unit_code,
-                leg,
-                any(procedures) AS leg_procedures
-            FROM unit_holders FINAL
-            WHERE leg > 0
-            GROUP BY unit_kind, unit_code, leg
-        )
-    ) AS moved
-    ANY LEFT JOIN
-    (
-        SELECT
-            unit_kind,
-            unit_code,
-            procedure_code,
-            active,
-            eligible,
-            level
-        FROM procedures FINAL
-        WHERE (unit_kind, unit_code) IN (SELECT unit_kind, unit_code FROM unit_holders FINAL)
-    ) AS state USING (unit_kind, unit_code, procedure_code)
-    GROUP BY unit_kind, unit_code, leg
-)`
-
-// legInfo is each leg's last holder (where its procedures are today), its first day, and its moved counts (0 for leg
-// 0). Its columns: unit_kind, unit_code, leg, end_kind, end_code, leg_first, m_procedures, m_eligible, m_level4.
-const legInfo = `(
-    SELECT
-        unit_kind,
-        unit_code,
-        leg,
-        end_kind,
-        end_code,
-        leg_first,
-        m_procedures,
-        m_eligible,
-        m_level4
-    FROM
-    (
-        SELECT
-            unit_kind,
-            unit_code,
-            leg,
-            argMax(holder_kind, from_day) AS end_kind,
-            argMax(holder_code, from_day) AS end_code,
-            min(from_day) AS leg_first
-        FROM unit_holders FINAL
-        GROUP BY unit_kind, unit_code, leg
-    ) AS legs
-    ANY LEFT JOIN ` + legCounts + ` AS counts USING (unit_kind, unit_code, leg)
-)`
-
-// superseded is the first day a leg's holder reported its catalogue while holding it: from then the holder's own
-// procedures say what it offers. Its columns: unit_kind, unit_code, leg, has_sup (1), sup_day.
-const superseded = `(
-    SELECT
-        unit_kind,
-        unit_code,
-        leg,
-        1 AS has_sup,
-        min(report_day) AS sup_day
-    FROM
-    (
-        SELECT
-            unit_kind,
-            unit_code,
-            leg,
-            from_day,
-            until_day,
-            holder_kind,
-            holder_code
-        FROM unit_holders FINAL
-    ) AS held
-    ALL INNER JOIN
-    (
-        SELECT
-            unit_kind AS holder_kind,
-            unit_code AS holder_code,
-            toDate(reported_at, 'Asia/Ho_Chi_Minh') AS report_day
-        FROM reports FINAL
-        WHERE registered + changed + retired + unchanged > 0
-            AND (unit_kind, unit_code) IN (SELECT holder_kind, holder_code FROM unit_holders FINAL)
-    ) AS reported USING (holder_kind, holder_code)
-    WHERE report_day >= from_day AND report_day < until_day
-    GROUP BY unit_kind, unit_code, leg
-)`
-
-// unitLegs is, for every unit merged away, its legs' windows as arrays (one element per window of a leg): holder,
-// first and end day, the day a report superseded the leg, 1 for the main leg and 0 for a moved one, the leg's last
-// holder, its moved counts; and the unit's first day merged and its moved totals. Its columns: unit_kind,
-// unit_code, has_legs (1), merged_on, h_kind, h_code, h_from, h_until, h_sup, h_main, h_end_kind, h_end_code,
-// h_procedures, h_eligible, h_level4, moved_procedures, moved_eligible, moved_level4.
+// unitLegs is, for every unit merged away, its legs' windows as arrays (one element per window of a leg), as the
+// projector keeps them in unit_holders: holder, first and end day, the day a report superseded the leg, 1 for the
+// main leg and 0 for a moved one, the leg's last holder, its moved counts; and the unit's first day merged and its
+// moved totals. Its columns: unit_kind, unit_code, merged_on, h_kind, h_code, h_from, h_until, h_sup, h_main,
+// h_end_kind, h_end_code, h_procedures, h_eligible, h_level4, total_moved_procedures, total_moved_eligible,
+// total_moved_level4.
 const unitLegs = `(
     SELECT
         unit_kind,
         unit_code,
-        1 AS has_legs,
         min(from_day) AS merged_on,
         groupArray(holder_kind) AS h_kind,
         groupArray(holder_code) AS h_code,
         groupArray(from_day) AS h_from,
         groupArray(until_day) AS h_until,
-        groupArray(if(has_sup = 1, sup_day, ` + forever + `)) AS h_sup,
+        groupArray(superseded_on) AS h_sup,
         groupArray(toUInt8(leg = 0)) AS h_main,
         groupArray(end_kind) AS h_end_kind,
         groupArray(end_code) AS h_end_code,
-        groupArray(m_procedures) AS h_procedures,
-        groupArray(m_eligible) AS h_eligible,
-        groupArray(m_level4) AS h_level4,
-        sumIf(m_procedures, from_day = leg_first) AS moved_procedures,
-        sumIf(m_eligible, from_day = leg_first) AS moved_eligible,
-        sumIf(m_level4, from_day = leg_first) AS moved_level4
-    FROM
-    (
-        SELECT
-            unit_kind,
-            unit_code,
-            leg,
-            from_day,
-            until_day,
-            holder_kind,
-            holder_code,
-            end_kind,
-            end_code,
-            leg_first,
-            m_procedures,
-            m_eligible,
-            m_level4
-        FROM
-        (
-            SELECT
-                unit_kind,
-                unit_code,
-                leg,
-                from_day,
-                until_day,
-                holder_kind,
-                holder_code
-            FROM unit_holders FINAL
-        ) AS held
-        ANY LEFT JOIN ` + legInfo + ` AS info USING (unit_kind, unit_code, leg)
-    ) AS windows
-    ANY LEFT JOIN ` + superseded + ` AS sup USING (unit_kind, unit_code, leg)
+        groupArray(toInt64(moved_procedures)) AS h_procedures,
+        groupArray(toInt64(moved_eligible)) AS h_eligible,
+        groupArray(toInt64(moved_level4)) AS h_level4,
+        toInt64(any(unit_moved_procedures)) AS total_moved_procedures,
+        toInt64(any(unit_moved_eligible)) AS total_moved_eligible,
+        toInt64(any(unit_moved_level4)) AS total_moved_level4
+    FROM unit_holders FINAL
     GROUP BY unit_kind, unit_code
 )`
 
 // CoverageIn is coverage_daily as the view shows it: one row per unit and Vietnamese day that days (a condition on
 // day) keeps, the unit being the one that holds the procedures that day (as it was), or today's unit they belong to
-// (as it is). view is an SQL string: historyView, or a literal for a panel that shows one view. Its columns, as
+// (as it is). view is an SQL string: historyView, or AsWasSQL for figures the same in both views. Its columns, as
 // coverage_daily's: unit_kind, unit_code, day, procedures, eligible, level4, version (1: one row per unit and day).
-//
-// Each row of coverage_daily counts once: for its own unit until that unit is merged away; then, leg by leg, for the
-// unit holding the leg that day, until a report supersedes it (the main leg is the unit's procedures not moved; a
-// moved leg, the procedures listed). Units never merged away pass as they are, through one join with a table of
-// the few that were.
 func CoverageIn(view, days string) string {
-	return strings.NewReplacer("{view}", view, "{days}", days).Replace(`(
+	return `(
     SELECT
         unit_kind,
         unit_code,
@@ -228,69 +82,93 @@ func CoverageIn(view, days string) string {
         toUInt32(sum(share_eligible)) AS eligible,
         toUInt32(sum(share_level4)) AS level4,
         toUInt64(1) AS version
+    FROM ` + coverageRows(view, days) + ` AS shares
+    GROUP BY unit_kind, unit_code, day
+)`
+}
+
+// coverageRows is CoverageIn before its rows are added up by unit and day: a unit holding another's procedures has
+// a row for its own and one for each it holds. For figures that are sums over units (the national ones, by kind),
+// which need not pay for the grouping. Its columns: unit_kind, unit_code, day, share_procedures, share_eligible,
+// share_level4 (Int64).
+//
+// Each row of coverage_daily counts once: for its own unit until that unit is merged away; then, leg by leg, for the
+// unit holding the leg that day, until a report supersedes it (the main leg is the unit's procedures not moved; a
+// moved leg, the procedures listed). Units never merged away (all of them before 2025) take the first branch, which
+// costs what reading coverage_daily costs; only the rows of units merged away take the second, through the legs.
+func coverageRows(view, days string) string {
+	return strings.NewReplacer("{view}", view).Replace(`(
+    SELECT
+        unit_kind,
+        unit_code,
+        day,
+        toInt64(argMax(procedures, version)) AS share_procedures,
+        toInt64(argMax(eligible, version)) AS share_eligible,
+        toInt64(argMax(level4, version)) AS share_level4
+    FROM coverage_daily /* no FINAL: argMax by version keeps each row of its latest version */
+    WHERE ` + days + ` AND (unit_kind, unit_code) NOT IN (SELECT unit_kind, unit_code FROM unit_holders FINAL)
+    GROUP BY unit_kind, unit_code, day
+    UNION ALL
+    SELECT
+        if({view} = '` + HistoryAsIs + `', l_end_kind, l_kind) AS unit_kind,
+        if({view} = '` + HistoryAsIs + `', l_end_code, l_code) AS unit_code,
+        day,
+        multiIf(l_share = 2, own_procedures, l_share = 1, own_procedures - total_moved_procedures, l_procedures) AS share_procedures,
+        multiIf(l_share = 2, own_eligible, l_share = 1, own_eligible - total_moved_eligible, l_eligible) AS share_eligible,
+        multiIf(l_share = 2, own_level4, l_share = 1, own_level4 - total_moved_level4, l_level4) AS share_level4
     FROM
     (
         SELECT
-            if({view} = '` + HistoryAsIs + `', l_end_kind, l_kind) AS unit_kind,
-            if({view} = '` + HistoryAsIs + `', l_end_code, l_code) AS unit_code,
             day,
-            multiIf(l_share = 2, own_procedures, l_share = 1, own_procedures - moved_procedures, l_procedures) AS share_procedures,
-            multiIf(l_share = 2, own_eligible, l_share = 1, own_eligible - moved_eligible, l_eligible) AS share_eligible,
-            multiIf(l_share = 2, own_level4, l_share = 1, own_level4 - moved_level4, l_level4) AS share_level4
+            own_procedures,
+            own_eligible,
+            own_level4,
+            total_moved_procedures,
+            total_moved_eligible,
+            total_moved_level4,
+            /* the unit's own days first (share 2: the whole row), then its legs' windows */
+            arrayConcat([src_kind], h_kind) AS ls_kind,
+            arrayConcat([src_code], h_code) AS ls_code,
+            arrayConcat([toDate('1970-01-02')], h_from) AS ls_from,
+            arrayConcat([merged_on], h_until) AS ls_until,
+            arrayConcat([` + forever + `], h_sup) AS ls_sup,
+            arrayConcat([toUInt8(2)], h_main) AS ls_share,
+            arrayConcat([h_end_kind[indexOf(h_main, 1)]], h_end_kind) AS ls_end_kind,
+            arrayConcat([h_end_code[indexOf(h_main, 1)]], h_end_code) AS ls_end_code,
+            arrayConcat([toInt64(0)], h_procedures) AS ls_procedures,
+            arrayConcat([toInt64(0)], h_eligible) AS ls_eligible,
+            arrayConcat([toInt64(0)], h_level4) AS ls_level4
         FROM
         (
             SELECT
+                unit_kind,
+                unit_code,
+                unit_kind AS src_kind,
+                unit_code AS src_code,
                 day,
-                own_procedures,
-                own_eligible,
-                own_level4,
-                moved_procedures,
-                moved_eligible,
-                moved_level4,
-                /* the unit's own days first (share 2: the whole row), then its legs' windows */
-                arrayConcat([src_kind], h_kind) AS ls_kind,
-                arrayConcat([src_code], h_code) AS ls_code,
-                arrayConcat([toDate('1970-01-02')], h_from) AS ls_from,
-                arrayConcat([if(has_legs = 1, merged_on, ` + notMerged + `)], h_until) AS ls_until,
-                arrayConcat([` + forever + `], h_sup) AS ls_sup,
-                arrayConcat([toUInt8(2)], h_main) AS ls_share,
-                arrayConcat([if(has_legs = 1, h_end_kind[indexOf(h_main, 1)], src_kind)], h_end_kind) AS ls_end_kind,
-                arrayConcat([if(has_legs = 1, h_end_code[indexOf(h_main, 1)], src_code)], h_end_code) AS ls_end_code,
-                arrayConcat([toInt64(0)], h_procedures) AS ls_procedures,
-                arrayConcat([toInt64(0)], h_eligible) AS ls_eligible,
-                arrayConcat([toInt64(0)], h_level4) AS ls_level4
-            FROM
-            (
-                SELECT
-                    unit_kind,
-                    unit_code,
-                    unit_kind AS src_kind,
-                    unit_code AS src_code,
-                    day,
-                    toInt64(argMax(procedures, version)) AS own_procedures,
-                    toInt64(argMax(eligible, version)) AS own_eligible,
-                    toInt64(argMax(level4, version)) AS own_level4
-                FROM coverage_daily /* no FINAL: argMax by version keeps each row of its latest version */
-                WHERE {days}
-                GROUP BY unit_kind, unit_code, day
-            ) AS own
-            ANY LEFT JOIN ` + unitLegs + ` AS merged USING (unit_kind, unit_code)
-        )
-        ARRAY JOIN
-            ls_kind AS l_kind,
-            ls_code AS l_code,
-            ls_from AS l_from,
-            ls_until AS l_until,
-            ls_sup AS l_sup,
-            ls_share AS l_share,
-            ls_end_kind AS l_end_kind,
-            ls_end_code AS l_end_code,
-            ls_procedures AS l_procedures,
-            ls_eligible AS l_eligible,
-            ls_level4 AS l_level4
-        WHERE day >= l_from AND day < l_until AND day < l_sup
+                toInt64(argMax(procedures, version)) AS own_procedures,
+                toInt64(argMax(eligible, version)) AS own_eligible,
+                toInt64(argMax(level4, version)) AS own_level4
+            FROM coverage_daily /* no FINAL: argMax by version keeps each row of its latest version */
+            WHERE ` + days + ` AND (unit_kind, unit_code) IN (SELECT unit_kind, unit_code FROM unit_holders FINAL)
+            GROUP BY unit_kind, unit_code, day
+        ) AS own
+        /* LEFT, not INNER: since 20.x an ANY INNER JOIN keeps one row of the left side per key too */
+        ANY LEFT JOIN ` + unitLegs + ` AS merged USING (unit_kind, unit_code)
     )
-    GROUP BY unit_kind, unit_code, day
+    ARRAY JOIN
+        ls_kind AS l_kind,
+        ls_code AS l_code,
+        ls_from AS l_from,
+        ls_until AS l_until,
+        ls_sup AS l_sup,
+        ls_share AS l_share,
+        ls_end_kind AS l_end_kind,
+        ls_end_code AS l_end_code,
+        ls_procedures AS l_procedures,
+        ls_eligible AS l_eligible,
+        ls_level4 AS l_level4
+    WHERE day >= l_from AND day < l_until AND day < l_sup
 )`)
 }
 

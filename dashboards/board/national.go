@@ -173,9 +173,9 @@ func kindsTable() *table.PanelBuilder {
 
 // coverageNowSQL: the national share of eligible procedures at level 4 on the latest day, in percent. No row (so
 // "no data") when nothing in the range is eligible.
-var coverageNowSQL = `SELECT 100 * sum(level4) / sum(eligible) AS coverage
-FROM ` + CoverageIn(AsWasSQL, "day IN "+latestDay) + ` AS coverage
-HAVING sum(eligible) > 0`
+var coverageNowSQL = `SELECT 100 * sum(share_level4) / sum(share_eligible) AS coverage
+FROM ` + coverageRows(AsWasSQL, "day IN "+latestDay) + ` AS coverage
+HAVING sum(share_eligible) > 0`
 
 // countStatus counts the units with a status on the latest day (see unitStatus).
 func countStatus(status string) string {
@@ -253,9 +253,9 @@ FROM
             (
                 SELECT
                     day,
-                    eligible AS unit_eligible,
-                    level4 AS unit_level4
-                FROM ` + CoverageIn(AsWasSQL, "day IN "+latestDays) + ` AS coverage
+                    share_eligible AS unit_eligible,
+                    share_level4 AS unit_level4
+                FROM ` + coverageRows(AsWasSQL, "day IN "+latestDays) + ` AS coverage
             )
             GROUP BY day
         )
@@ -278,11 +278,11 @@ FROM
     SELECT
         day,
         'national' AS scope,
-        sumIf(eligible, unit_kind = 'ministry') AS m_eligible,
-        sumIf(level4, unit_kind = 'ministry') AS m_level4,
-        sumIf(eligible, unit_kind = 'province') AS p_eligible,
-        sumIf(level4, unit_kind = 'province') AS p_level4
-    FROM ` + CoverageIn(AsWasSQL, vnDays) + ` AS coverage
+        sumIf(share_eligible, unit_kind = 'ministry') AS m_eligible,
+        sumIf(share_level4, unit_kind = 'ministry') AS m_level4,
+        sumIf(share_eligible, unit_kind = 'province') AS p_eligible,
+        sumIf(share_level4, unit_kind = 'province') AS p_level4
+    FROM ` + coverageRows(AsWasSQL, vnDays) + ` AS coverage
     GROUP BY day
 ) AS days
 ANY LEFT JOIN

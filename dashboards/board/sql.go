@@ -108,9 +108,9 @@ func dailyCoverage(filter, scope string) string {
     SELECT
         day,
         ` + scope + ` AS scope,
-        sum(eligible) AS day_eligible,
-        sum(level4) AS day_level4
-    FROM ` + CoverageIn(historyView, vnDays) + ` AS coverage
+        sum(share_eligible) AS day_eligible,
+        sum(share_level4) AS day_level4
+    FROM ` + coverageRows(historyView, vnDays) + ` AS coverage
     WHERE ` + filter + `
     GROUP BY day
 ) AS days

@@ -140,7 +140,7 @@ func (b *bench) timePanel(ctx context.Context, conn driver.Conn, uid, title, sql
 	pt := panelTiming{Dashboard: uid, Panel: title, Range: r.name}
 	interval := grafanaInterval(r.to.Sub(r.from) / 1000)
 	expanded, err := chquery.Expand(sql, chquery.Request{From: r.from, To: r.to, Interval: interval,
-		Vars: map[string]string{board.DatasourceVar: board.DatasourceUID, board.UnitVar: board.DefaultUnit}})
+		Vars: map[string]string{board.DatasourceVar: board.DatasourceUID, board.UnitVar: board.DefaultUnit, board.HistoryVar: board.HistoryAsIs}})
 	if err != nil {
 		pt.Err = err.Error()
 		return pt

@@ -41,10 +41,20 @@ var (
 	InsertVerdicts         = insert("store: insert signature verdicts", "signature_verdicts", "stream_seq, digest, submitted_by, verified_at")
 	InsertLineage          = insert("store: insert unit lineage", "unit_lineage", "predecessor_kind, predecessor_code, successor_kind, successor_code, effective_on, main, procedures, event_id, stream_seq")
 	InsertUnitNames        = insert("store: insert unit names", "unit_names", "kind, code, effective_on, name, event_id, stream_seq")
-	InsertHoldings         = insert("store: insert unit holders", "unit_holders", "unit_kind, unit_code, leg, from_day, until_day, holder_kind, holder_code, procedures, version")
+	InsertHoldings         = insert("store: insert unit holders", "unit_holders", "unit_kind, unit_code, leg, from_day, until_day, holder_kind, holder_code, procedures, superseded_on, end_kind, end_code, moved_procedures, moved_eligible, moved_level4, unit_moved_procedures, unit_moved_eligible, unit_moved_level4, version")
 
-	// LoadLineage reads every merger's rows: a few dozen, read whole whenever a batch holds a merger.
-	LoadLineage = Statement{"store: unit lineage", `SELECT predecessor_kind, predecessor_code, successor_kind, successor_code, effective_on, main, procedures, stream_seq FROM unit_lineage FINAL`}
+	// LoadLineage reads every merger's rows: a few dozen, read whole whenever the holdings are computed again.
+	LoadLineage = Statement{"store: unit lineage", `SELECT predecessor_kind, predecessor_code, successor_kind, successor_code, effective_on, main, procedures FROM unit_lineage FINAL`}
+	// HolderReports reads the days on which the units that hold merged units' procedures reported a catalogue; its
+	// argument is those units' codes, as an array (never empty). Read by unit, the table's sorting key.
+	HolderReports = Statement{"store: holders' reports", `SELECT DISTINCT unit_kind, unit_code, toDate(reported_at, 'Asia/Ho_Chi_Minh') AS day
+FROM reports FINAL
+WHERE unit_code IN (SELECT arrayJoin(?)) AND registered + changed + retired + unchanged > 0`}
+	// MovedProcedures reads the procedures of units merged away with moved lists, as they stand; its argument is
+	// those units' codes, as an array (never empty).
+	MovedProcedures = Statement{"store: moved procedures", `SELECT unit_kind, unit_code, procedure_code, active, eligible, level
+FROM procedures FINAL
+WHERE unit_code IN (SELECT arrayJoin(?))`}
 
 	// Verdicts reads the signatures' verdicts of the stream sequences from one to another (its two arguments), by the
 	// table's key: a batch's range, whatever the table holds. DISTINCT: a verdict written twice (a batch written
@@ -212,7 +222,7 @@ func All(tables []string) []Statement {
 	out := []Statement{
 		WrittenIDs, InsertUnits, InsertProcedureChanges, InsertAssistantChanges, InsertReports, InsertTargets,
 		InsertEvents, InsertQuarantine, InsertProcedures, InsertCoverage, InsertVerdicts, Verdicts, LastCoverageDays, LatestCoverageDay,
-		InsertLineage, InsertUnitNames, InsertHoldings, LoadLineage,
+		InsertLineage, InsertUnitNames, InsertHoldings, LoadLineage, HolderReports, MovedProcedures,
 		CarryCoverage(1), CarryCoverage(2), LoadChanges(1), LoadChanges(2),
 		CreateMigrationsTable, RecordMigration, AppliedMigrations, LatestMigration, CurrentDatabase,
 		TableExists, TableEngine, CreateDatabase("egov_test"), DropDatabase("egov_test"),

@@ -29,19 +29,28 @@ CREATE TABLE IF NOT EXISTS unit_names (
 ) ENGINE = ReplacingMergeTree(stream_seq)
 ORDER BY (kind, code, effective_on);
 
--- Who holds a merged unit's procedures, when: computed by the projector from unit_lineage whenever a merger is
--- projected (a chain of mergers followed to its end). Leg 0 is the unit's procedures not moved; leg i the i-th list
--- moved elsewhere. A unit with no row here was never merged away. until_day is the first day of the next holder
--- (2101-01-01 for the last).
+-- Who holds a merged unit's procedures, when, computed by the projector (store.Holdings) from unit_lineage, the
+-- holders' reports and the merged units' procedures, again whenever any of them changes: so that the dashboards read
+-- one small flat table. Leg 0 is the unit's procedures not moved; leg i the i-th list moved elsewhere. A unit with no
+-- row here was never merged away. until_day is the first day of the next holder (2101-01-01 for the last).
 CREATE TABLE IF NOT EXISTS unit_holders (
-    unit_kind   String,
-    unit_code   String,
-    leg         UInt16,
-    from_day    Date,
-    until_day   Date,
-    holder_kind String,
-    holder_code String,
-    procedures  Array(String), -- legs above 0
-    version     UInt64 -- the latest stream sequence of unit_lineage the computation read
+    unit_kind        String,
+    unit_code        String,
+    leg              UInt16,
+    from_day         Date,
+    until_day        Date,
+    holder_kind      String,
+    holder_code      String,
+    procedures       Array(String), -- legs above 0
+    superseded_on    Date,   -- the first day a holder of the leg reported its catalogue while holding it (2101-01-01: never)
+    end_kind         String, -- the leg's last holder: where its procedures are today
+    end_code         String,
+    moved_procedures UInt32, -- legs above 0: the listed procedures active, eligible, at level 4, as they stand
+    moved_eligible   UInt32,
+    moved_level4     UInt32,
+    unit_moved_procedures UInt32, -- the unit's moved legs together, on every row of the unit
+    unit_moved_eligible   UInt32,
+    unit_moved_level4     UInt32,
+    version          UInt64 -- when computed (Unix nanoseconds): the latest computation wins
 ) ENGINE = ReplacingMergeTree(version)
 ORDER BY (unit_kind, unit_code, leg, from_day);

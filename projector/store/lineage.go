@@ -31,7 +31,16 @@ type Holding struct {
 	Until      time.Time
 	Holder     units.Ref
 	Procedures []string
+	// Filled in by Settle from the tables: the leg's first catalogue report by a holder while holding it (Forever:
+	// none), its last holder, and a moved leg's procedures as they stand.
+	Superseded time.Time
+	End        units.Ref
+	Moved      Counts
+	UnitMoved  Counts // the unit's moved legs together
 }
+
+// Counts are procedures active, of them eligible, of those at level 4.
+type Counts struct{ Procedures, Eligible, Level4 uint32 }
 
 // Forever is the until_day of the last holder: after the last day egovtrack records.
 var Forever = time.Date(2101, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -110,52 +119,215 @@ func Holdings(edges []Edge) []Holding {
 	return out
 }
 
-// lineageIn reports whether a batch holds a merger.
-func lineageIn(recs []Record) bool {
+// holdingsTouched reports whether a batch changes what unit_holders says: a merger, a report of a unit holding
+// merged units' procedures (it may supersede them), a change of a merged unit's procedures (a late event: the moved
+// counts). Before the store knows the lineage (the first batch since it opened), every batch does.
+func (s *Store) holdingsTouched(recs []Record) bool {
+	if s.lineage == nil {
+		return true
+	}
 	for _, r := range recs {
-		if _, ok := r.Data.(*event.UnitMergedData); ok {
+		switch d := r.Data.(type) {
+		case *event.UnitMergedData:
 			return true
+		case *event.ReportSubmittedData:
+			if s.lineage.holders[d.Unit] {
+				return true
+			}
+		default:
+			if u, ok := event.UnitOf(r.Data); ok && s.lineage.merged[u] {
+				return true
+			}
 		}
 	}
 	return false
 }
 
-// refreshHoldings computes unit_holders again from every merger stored: mergers are a few dozen rows, so the whole
-// is read and written whenever a batch holds one. Rows of the same unit, leg and first day are replaced by the
-// latest computation (version: the latest stream sequence read).
+// lineageUnits are the units unit_holders names, as the store last computed it.
+type lineageUnits struct {
+	holders, merged map[units.Ref]bool
+}
+
+// refreshHoldings computes unit_holders again from every merger stored, the holders' catalogue reports and the
+// moved procedures: a few dozen mergers and their units' reports, read whole whenever one of them changes. The rows
+// of a computation replace those of the one before (version: the time of computing).
 func (s *Store) refreshHoldings(ctx context.Context) error {
+	edges, err := s.loadEdges(ctx)
+	if err != nil {
+		return err
+	}
+	hs := Holdings(edges)
+	lu := &lineageUnits{holders: map[units.Ref]bool{}, merged: map[units.Ref]bool{}}
+	var holderCodes, movedCodes []string
+	for _, h := range hs {
+		lu.merged[h.Unit] = true
+		if !lu.holders[h.Holder] {
+			lu.holders[h.Holder] = true
+			holderCodes = append(holderCodes, h.Holder.Code)
+		}
+		if h.Leg > 0 && !slices.Contains(movedCodes, h.Unit.Code) {
+			movedCodes = append(movedCodes, h.Unit.Code)
+		}
+	}
+	if len(hs) > 0 {
+		reports, err := s.holderReports(ctx, holderCodes) // never empty: every holding has a holder
+		if err != nil {
+			return err
+		}
+		moved, err := s.movedProcedures(ctx, movedCodes)
+		if err != nil {
+			return err
+		}
+		Settle(hs, reports, moved)
+		in := &inserter{conn: s.conn, query: chsql.InsertHoldings.SQL}
+		version := uint64(time.Now().UnixNano())
+		for _, h := range hs {
+			in.add(string(h.Unit.Kind), h.Unit.Code, h.Leg, h.From, h.Until, string(h.Holder.Kind), h.Holder.Code, nonNil(h.Procedures),
+				h.Superseded, string(h.End.Kind), h.End.Code, h.Moved.Procedures, h.Moved.Eligible, h.Moved.Level4,
+				h.UnitMoved.Procedures, h.UnitMoved.Eligible, h.UnitMoved.Level4, version)
+		}
+		if err := in.send(ctx); err != nil {
+			return fmt.Errorf("write unit holders: %w", err)
+		}
+	}
+	s.lineage = lu
+	return nil
+}
+
+// ProcedureNow is a procedure as the procedures table holds it now.
+type ProcedureNow struct {
+	Active, Eligible bool
+	Level            uint8
+}
+
+// Settle fills in what each leg of holdings owes to the rest of the projection: the first day one of its holders
+// reported a catalogue while holding it (reports: each unit's days of catalogue reports), its last holder, and a
+// moved leg's procedures' counts as they stand (moved: the procedures of the units merged away).
+func Settle(hs []Holding, reports map[units.Ref][]time.Time, moved map[units.Ref]map[string]ProcedureNow) {
+	type legKey struct {
+		u   units.Ref
+		leg uint16
+	}
+	sup, end := map[legKey]time.Time{}, map[legKey]units.Ref{}
+	for _, h := range hs {
+		k := legKey{h.Unit, h.Leg}
+		if _, ok := sup[k]; !ok {
+			sup[k] = Forever
+		}
+		for _, day := range reports[h.Holder] {
+			if !day.Before(h.From) && day.Before(h.Until) && day.Before(sup[k]) {
+				sup[k] = day
+			}
+		}
+		end[k] = h.Holder // a leg's windows come in the order of their first day
+	}
+	totals := map[units.Ref]Counts{}
+	counted := map[legKey]bool{}
+	for i := range hs {
+		h := &hs[i]
+		k := legKey{h.Unit, h.Leg}
+		h.Superseded, h.End = sup[k], end[k]
+		h.Moved = Counts{}
+		if h.Leg == 0 {
+			continue
+		}
+		for _, code := range h.Procedures {
+			p, ok := moved[h.Unit][code]
+			if !ok || !p.Active {
+				continue
+			}
+			h.Moved.Procedures++
+			if p.Eligible {
+				h.Moved.Eligible++
+				if p.Level == uint8(event.FullOnline) {
+					h.Moved.Level4++
+				}
+			}
+		}
+		if !counted[k] {
+			counted[k] = true
+			t := totals[h.Unit]
+			t.Procedures, t.Eligible, t.Level4 = t.Procedures+h.Moved.Procedures, t.Eligible+h.Moved.Eligible, t.Level4+h.Moved.Level4
+			totals[h.Unit] = t
+		}
+	}
+	for i := range hs {
+		hs[i].UnitMoved = totals[hs[i].Unit]
+	}
+}
+
+func (s *Store) loadEdges(ctx context.Context) ([]Edge, error) {
 	rows, err := s.conn.Query(ctx, chsql.LoadLineage.SQL)
 	if err != nil {
-		return fmt.Errorf("read unit lineage: %w", err)
+		return nil, fmt.Errorf("read unit lineage: %w", err)
 	}
+	defer rows.Close()
 	var edges []Edge
-	var version uint64
 	for rows.Next() {
 		var e Edge
 		var pk, pc, sk, sc string
 		var main uint8
-		var seq uint64
-		if err := rows.Scan(&pk, &pc, &sk, &sc, &e.EffectiveOn, &main, &e.Procedures, &seq); err != nil {
-			rows.Close()
-			return fmt.Errorf("read unit lineage: %w", err)
+		if err := rows.Scan(&pk, &pc, &sk, &sc, &e.EffectiveOn, &main, &e.Procedures); err != nil {
+			return nil, fmt.Errorf("read unit lineage: %w", err)
 		}
 		e.Predecessor, e.Successor, e.Main = units.Ref{Kind: units.Kind(pk), Code: pc}, units.Ref{Kind: units.Kind(sk), Code: sc}, main == 1
 		e.EffectiveOn = dateOnly(e.EffectiveOn)
-		version = max(version, seq)
 		edges = append(edges, e)
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read unit lineage: %w", err)
+		return nil, fmt.Errorf("read unit lineage: %w", err)
 	}
-	in := &inserter{conn: s.conn, query: chsql.InsertHoldings.SQL}
-	for _, h := range Holdings(edges) {
-		in.add(string(h.Unit.Kind), h.Unit.Code, h.Leg, h.From, h.Until, string(h.Holder.Kind), h.Holder.Code, nonNil(h.Procedures), version)
+	return edges, nil
+}
+
+func (s *Store) holderReports(ctx context.Context, codes []string) (map[units.Ref][]time.Time, error) {
+	rows, err := s.conn.Query(ctx, chsql.HolderReports.SQL, codes)
+	if err != nil {
+		return nil, fmt.Errorf("read holders' reports: %w", err)
 	}
-	if err := in.send(ctx); err != nil {
-		return fmt.Errorf("write unit holders: %w", err)
+	defer rows.Close()
+	out := map[units.Ref][]time.Time{}
+	for rows.Next() {
+		var kind, code string
+		var day time.Time
+		if err := rows.Scan(&kind, &code, &day); err != nil {
+			return nil, fmt.Errorf("read holders' reports: %w", err)
+		}
+		u := units.Ref{Kind: units.Kind(kind), Code: code}
+		out[u] = append(out[u], dateOnly(day))
 	}
-	return nil
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read holders' reports: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) movedProcedures(ctx context.Context, codes []string) (map[units.Ref]map[string]ProcedureNow, error) {
+	out := map[units.Ref]map[string]ProcedureNow{}
+	if len(codes) == 0 {
+		return out, nil
+	}
+	rows, err := s.conn.Query(ctx, chsql.MovedProcedures.SQL, codes)
+	if err != nil {
+		return nil, fmt.Errorf("read moved procedures: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind, code, proc string
+		var active, eligible, level uint8
+		if err := rows.Scan(&kind, &code, &proc, &active, &eligible, &level); err != nil {
+			return nil, fmt.Errorf("read moved procedures: %w", err)
+		}
+		u := units.Ref{Kind: units.Kind(kind), Code: code}
+		if out[u] == nil {
+			out[u] = map[string]ProcedureNow{}
+		}
+		out[u][proc] = ProcedureNow{active == 1, eligible == 1, level}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read moved procedures: %w", err)
+	}
+	return out, nil
 }
 
 // addLineage adds a merger's or a rename's rows.

@@ -68,6 +68,8 @@ type Store struct {
 
 	mu    sync.Mutex // one write at a time: the folds follow the tables
 	folds map[units.Ref]*unitFold
+	// lineage are the units unit_holders names, nil until the store computed it (on its first batch).
+	lineage *lineageUnits
 	// names holds one copy of each procedure name and sector the folds keep: the national catalogue gives most
 	// procedures the same name in every unit.
 	names map[string]string
@@ -209,6 +211,7 @@ func (s *Store) writeFresh(ctx context.Context, fresh []Record, rejected []Rejec
 		// The folds and the last days may be ahead of what the tables hold now: read them again next time.
 		s.forget(fresh)
 		s.lastDays = nil
+		s.lineage = nil
 		return err
 	}
 	return nil
@@ -223,6 +226,12 @@ func (s *Store) writeAll(ctx context.Context, fresh []Record, rejected []Rejecte
 	}
 	if err := s.refresh(ctx, fresh); err != nil {
 		return err
+	}
+	// After the procedures and reports it reads, before the raw log: a crash in between computes it again.
+	if s.holdingsTouched(fresh) {
+		if err := s.refreshHoldings(ctx); err != nil {
+			return err
+		}
 	}
 	return s.insertEvents(ctx, fresh)
 }
@@ -358,9 +367,6 @@ func (s *Store) insertDerived(ctx context.Context, recs []Record) error {
 	}
 	if err := sendAll(ctx, changes, assistant, reports, targets, verdicts, lineage, names); err != nil {
 		return fmt.Errorf("insert batch: %w", err)
-	}
-	if lineageIn(recs) {
-		return s.refreshHoldings(ctx)
 	}
 	return nil
 }
