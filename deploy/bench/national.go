@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/egovtrack/egovtrack/collectors/lineage"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/units"
 	"github.com/egovtrack/egovtrack/projector/store"
@@ -91,6 +94,28 @@ func extraEvents(after uint64) ([]store.Record, error) {
 				n = &users
 			}
 			ds = append(ds, &event.AssistantStageChangedData{Unit: u.Ref, Stage: s, Users: n, EffectiveAt: at})
+		}
+	}
+	// The 2025 reorganisation, dated within the data (ministries from March 2021, provinces from July), so that the
+	// panels' ranges cross it and the rows of the 52 units merged away take the views' longer path.
+	reorganisation, err := lineage.Read(bytes.NewReader(lineage.Reorganisation2025))
+	if err != nil {
+		return nil, err
+	}
+	for _, env := range reorganisation {
+		d, err := env.UncheckedData()
+		if err != nil {
+			return nil, err
+		}
+		switch d := d.(type) {
+		case *event.UnitMergedData:
+			d.EffectiveOn = event.Date(strings.Replace(string(d.EffectiveOn), "2025", "2021", 1))
+			d.DecidedAt = time.Date(2021, 2, 1, 9, 0, 0, 0, vn)
+			ds = append(ds, d)
+		case *event.UnitRenamedData:
+			d.EffectiveOn = event.Date(strings.Replace(string(d.EffectiveOn), "2025", "2021", 1))
+			d.DecidedAt = time.Date(2020, 12, 1, 9, 0, 0, 0, vn)
+			ds = append(ds, d)
 		}
 	}
 	out := make([]store.Record, 0, len(ds))
