@@ -13,7 +13,7 @@ export CHDB_LIB_PATH ?= $(EGOV_TOOLS)/chdb-26.7.3-stable.1/libchdb.so
 .PHONY: demo demo-sql brief test vet generate clickhouse tools bench
 
 demo: clickhouse
-	$(GO) run ./deploy/demo
+	$(if $(THROUGH_2025),EGOV_DEMO_THROUGH_2025=true) $(GO) run ./deploy/demo
 
 # clickhouse-client on the demo's data; Q='SELECT …' runs one query.
 demo-sql:

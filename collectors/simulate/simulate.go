@@ -27,6 +27,9 @@ type Options struct {
 	Start, End time.Time
 	// Units to simulate; empty means every unit of the reference data.
 	Units []units.Unit
+	// Until, when after End, runs the simulation on to that day through Reorganisation (Through2025).
+	Until          time.Time
+	Reorganisation []event.Data
 }
 
 // Campaign2021 is the MIC's campaign of the second half of 2021.
@@ -53,6 +56,8 @@ func Generate(o Options) ([]event.Envelope, error) {
 	var ds []event.Data
 	ds = append(ds, targets(o)...)
 	shared := provinceCatalogue()
+	byUnit := map[units.Ref][]event.Data{}
+	var order []units.Ref
 	for i, u := range us {
 		// Each unit has its own random source, so adding or removing a unit leaves the others unchanged.
 		rng := rand.New(rand.NewPCG(o.Seed, uint64(i)+1))
@@ -60,7 +65,19 @@ func Generate(o Options) ([]event.Envelope, error) {
 		if u.Kind == units.Ministry {
 			cat = ministryCatalogue(rng, i)
 		}
-		ds = append(ds, simulateUnit(rng, o, u.Ref, cat)...)
+		uds := simulateUnit(rng, o, u.Ref, cat)
+		byUnit[u.Ref], order = uds, append(order, u.Ref)
+		ds = append(ds, uds...)
+	}
+	if o.Until.After(o.End) {
+		if err := checkSpan(o.Start, o.Until); err != nil {
+			return nil, err
+		}
+		later, err := laterYears(o, byUnit, order)
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, later...)
 	}
 	envs := make([]event.Envelope, 0, len(ds))
 	for _, d := range ds {

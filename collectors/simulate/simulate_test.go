@@ -118,3 +118,52 @@ func TestGenerateFollowsTheCampaign(t *testing.T) {
 	t.Logf("%d events; national coverage %.1f%% → %.1f%%; %d units at 100%%, %d below 90%%; %d of %d changes at weekends",
 		len(envs), start, end, full, behind, weekend, all)
 }
+
+// Through 2025, every event passes the contract and no unit publishes anything of its own once merged away.
+func TestThrough2025(t *testing.T) {
+	o, err := Through2025(2021)
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs, err := Generate(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends := map[units.Ref]string{}
+	successors := map[units.Ref]bool{}
+	for _, d := range o.Reorganisation {
+		if m, ok := d.(*event.UnitMergedData); ok {
+			successors[m.Successor] = true
+			for _, p := range m.Predecessors {
+				if p != m.Successor {
+					ends[p] = string(m.EffectiveOn)
+				}
+			}
+		}
+	}
+	restated, last := map[units.Ref]bool{}, time.Time{}
+	for _, env := range envs {
+		d, err := env.UncheckedData()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u, ok := event.UnitOf(d); ok && d.EventType() != event.UnitMerged && d.EventType() != event.UnitRenamed {
+			if end, gone := ends[u]; gone && string(event.DateOf(d.OccurredAt())) >= end {
+				t.Fatalf("%s publishes %s on %s, merged away on %s", u, d.EventType(), event.DateOf(d.OccurredAt()), end)
+			}
+			if r, ok := d.(*event.ReportSubmittedData); ok && successors[u] && r.Counts.Registered > 0 && r.ReportedAt.Year() == 2025 {
+				restated[u] = true
+			}
+		}
+		if env.Time.After(last) {
+			last = env.Time
+		}
+	}
+	if len(restated) != len(successors) {
+		t.Errorf("%d of %d successors restated their catalogue in 2025", len(restated), len(successors))
+	}
+	if last.Year() != 2025 {
+		t.Errorf("the last event is of %s", last)
+	}
+	t.Logf("%d events to %s", len(envs), last.Format(time.DateOnly))
+}

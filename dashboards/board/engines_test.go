@@ -222,8 +222,6 @@ func everyStatement(t *testing.T, c *campaigntest.Campaign, e *campaigntest.Engi
 			}
 		},
 		chsql.DropDatabase("").Name:  func(t *testing.T) {}, // run by the case above
-		chsql.DemoNationalByDay.Name: func(t *testing.T) { same(t, chsql.DemoNationalByDay.SQL, true) },
-		chsql.DemoUnitsFull.Name:     func(t *testing.T) { same(t, chsql.DemoUnitsFull.SQL, true) },
 		chsql.DemoAssistantLive.Name: func(t *testing.T) { same(t, chsql.DemoAssistantLive.SQL, true) },
 	}
 	for _, table := range chsql.DemoTables {

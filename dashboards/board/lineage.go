@@ -198,3 +198,43 @@ const (
 	// historyOptions is the custom variable's query: "text : value" pairs.
 	historyOptions = historyAsIsText + " : " + HistoryAsIs + ", " + historyAsWasText + " : " + HistoryAsWas
 )
+
+// NationalByDaySQL is the national eligible procedures and those at level 4 on every day coverage_daily holds,
+// through every merger: day, eligible, level4 (the demo's summary reads it).
+var NationalByDaySQL = `SELECT
+    day,
+    toUInt64(sum(share_eligible)) AS eligible,
+    toUInt64(sum(share_level4)) AS level4
+FROM ` + coverageRows(AsWasSQL, "1") + ` AS coverage
+GROUP BY day
+ORDER BY day`
+
+// unitNamesNow is every unit's name today: the latest a merger or a rename gave it, or the reference data's. Its
+// columns: unit_kind, unit_code, unit_name.
+const unitNamesNow = `(
+    SELECT
+        unit_kind,
+        unit_code,
+        argMax(named, named_on) AS unit_name
+    FROM
+    (
+        SELECT kind AS unit_kind, code AS unit_code, name AS named, toDate('1970-01-02') AS named_on
+        FROM units FINAL
+        UNION ALL
+        SELECT kind AS unit_kind, code AS unit_code, name AS named, effective_on AS named_on
+        FROM unit_names FINAL
+    )
+    GROUP BY unit_kind, unit_code
+)`
+
+// UnitsOnLastDaySQL is today's units on the last day coverage_daily holds, as it is: kind, code, name, eligible,
+// level4, provinces first in code order (the demo's summary prints them).
+var UnitsOnLastDaySQL = `SELECT
+    unit_kind,
+    unit_code,
+    unit_name,
+    toUInt64(eligible) AS unit_eligible,
+    toUInt64(level4) AS unit_level4
+FROM ` + CoverageIn(`'`+HistoryAsIs+`'`, "day IN (SELECT max(day) FROM coverage_daily)") + ` AS coverage
+ANY LEFT JOIN ` + unitNamesNow + ` AS names USING (unit_kind, unit_code)
+ORDER BY unit_kind DESC, unit_code`

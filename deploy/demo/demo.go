@@ -26,6 +26,8 @@ type config struct {
 	ClickHouse chdb.Config     `envPrefix:"EGOV_CLICKHOUSE_"`
 	Consumer   consumer.Config `envPrefix:"EGOV_PROJECTOR_"`
 	Seed       uint64          `env:"EGOV_SIM_SEED" envDefault:"2021"`
+	// Through2025 runs the simulation on past 2021 to the end of 2025, through the 2025 reorganisation.
+	Through2025 bool `env:"EGOV_DEMO_THROUGH_2025" envDefault:"false"`
 	// Dir holds the embedded NATS store, the local ClickHouse's data (when one is started) and the dashboards.
 	Dir      string     `env:"EGOV_DEMO_DIR" envDefault:".demo"`
 	LogLevel slog.Level `env:"EGOV_LOG_LEVEL" envDefault:"info"`
@@ -103,8 +105,16 @@ func demo(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) (sum
 	}
 	defer oc.Close()
 
-	fmt.Fprintln(out, "1/4 collectors simulate: publishing the second half of 2021 for every ministry and province…")
-	res, err := simulate.Run(ctx, oc, simulate.Campaign2021(cfg.Seed), os.Stderr, log)
+	o := simulate.Campaign2021(cfg.Seed)
+	what := "the second half of 2021"
+	if cfg.Through2025 {
+		if o, err = simulate.Through2025(cfg.Seed); err != nil {
+			return sum, err
+		}
+		what = "2021 to 2025, through the 2025 reorganisation (34 provinces, 17 ministerial bodies),"
+	}
+	fmt.Fprintf(out, "1/4 collectors simulate: publishing %s for every ministry and province…\n", what)
+	res, err := simulate.Run(ctx, oc, o, os.Stderr, log)
 	if err != nil {
 		return sum, err
 	}

@@ -138,3 +138,113 @@ func TestDemo(t *testing.T) {
 		t.Errorf("second run changed the figures: %.2f%%/%d → %.2f%%/%d", sum.last().share(), sum.UnitsFull, again.last().share(), again.UnitsFull)
 	}
 }
+
+// Through 2025: the summary ends on 34 provinces and 17 ministerial bodies, each province's figures and the
+// national ones equal to what the events say — every unit's own procedures, and a merged unit's for its successor
+// until the successor's first report from the merger on.
+func TestDemoThrough2025(t *testing.T) {
+	cfg, err := env.ParseAs[config]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.NATS.URL, cfg.NATS.Embedded = "", true
+	cfg.Dir, cfg.Through2025 = t.TempDir(), true
+	cfg.ClickHouse = chdbtest.New(t)
+	var out bytes.Buffer
+	sum, err := demo(context.Background(), cfg, &out, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	o, err := simulate.Through2025(cfg.Seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs, err := simulate.Generate(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs []coverage.Change
+	successor := map[units.Ref]units.Ref{}
+	mergedOn := map[units.Ref]time.Time{}
+	reports := map[units.Ref][]time.Time{}
+	for i, env := range envs {
+		d, err := env.UncheckedData()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, ok := coverage.FromEvent(d, uint64(i+1)); ok {
+			cs = append(cs, c)
+		}
+		switch d := d.(type) {
+		case *event.UnitMergedData:
+			day, _ := d.EffectiveOn.Time()
+			for _, p := range d.Predecessors {
+				if p != d.Successor {
+					successor[p], mergedOn[p] = d.Successor, day
+				}
+			}
+		case *event.ReportSubmittedData:
+			reports[d.Unit] = append(reports[d.Unit], coverage.DayOf(d.ReportedAt))
+		}
+	}
+	last := sum.last().Day
+	lastDay := time.Date(last.Year(), last.Month(), last.Day(), 0, 0, 0, 0, event.Vietnam)
+	daily := coverage.Daily(cs, lastDay)
+	// Each unit's own counts on a day, and who they count for: a merged unit's for its successor from the merger
+	// until the successor's first report on or after it, then for no one (the successor restated them).
+	counts := func(day time.Time) map[units.Ref][2]int {
+		out := map[units.Ref][2]int{}
+		for u, series := range daily {
+			var c coverage.Day
+			for _, d := range series {
+				if !d.Day.After(day) {
+					c = d
+				}
+			}
+			to := u
+			if on, gone := mergedOn[u]; gone && !day.Before(on) {
+				to = successor[u]
+				for _, r := range reports[to] {
+					if !r.Before(on) && !r.After(day) {
+						to = units.Ref{}
+					}
+				}
+			}
+			if to != (units.Ref{}) {
+				x := out[to]
+				out[to] = [2]int{x[0] + c.Eligible, x[1] + c.Level4}
+			}
+		}
+		return out
+	}
+	for _, d := range sum.Days {
+		if d.Day.Day() != 1 && d.Day != last {
+			continue // the first of each month and the last day
+		}
+		day := time.Date(d.Day.Year(), d.Day.Month(), d.Day.Day(), 0, 0, 0, 0, event.Vietnam)
+		var e, l int
+		for _, c := range counts(day) {
+			e, l = e+c[0], l+c[1]
+		}
+		if d.Eligible != uint64(e) || d.Level4 != uint64(l) {
+			t.Errorf("%s: ClickHouse says %d of %d eligible at level 4, the events say %d of %d", day.Format(event.DateLayout), d.Level4, d.Eligible, l, e)
+		}
+	}
+	kinds := map[string]int{}
+	want := counts(lastDay)
+	for _, u := range sum.Now {
+		kinds[u.Kind]++
+		w := want[units.Ref{Kind: units.Kind(u.Kind), Code: u.Code}]
+		if u.Eligible != uint64(w[0]) || u.Level4 != uint64(w[1]) {
+			t.Errorf("%s/%s %s: ClickHouse %d of %d, the events %d of %d", u.Kind, u.Code, u.Name, u.Level4, u.Eligible, w[1], w[0])
+		}
+	}
+	if kinds["province"] != 34 || kinds["ministry"] != 17 {
+		t.Errorf("on %s: %d provinces and %d ministerial bodies, want 34 and 17", last.Format(event.DateLayout), kinds["province"], kinds["ministry"])
+	}
+	for _, want := range []string{"34 provinces and 17 ministerial bodies", "Bắc Ninh", "Huế"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the demo's output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

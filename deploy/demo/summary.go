@@ -8,6 +8,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/egovtrack/egovtrack/dashboards/board"
 	"github.com/egovtrack/egovtrack/internal/chsql"
 )
 
@@ -16,6 +17,7 @@ type summary struct {
 	Days          []nationalDay // national coverage at the end of every day
 	Units         int           // units with coverage on the last day
 	UnitsFull     int           // of them at 100%
+	Now           []unitNow     // today's units on the last day (as it is)
 	AssistantLive int           // units whose virtual assistant is live
 	Tables        []tableRows
 }
@@ -42,7 +44,7 @@ var tables = []string{"events", "procedure_changes", "procedures", "coverage_dai
 
 func summarise(ctx context.Context, conn driver.Conn) (summary, error) {
 	var s summary
-	rows, err := conn.Query(ctx, chsql.DemoNationalByDay.SQL)
+	rows, err := conn.Query(ctx, board.NationalByDaySQL)
 	if err != nil {
 		return s, fmt.Errorf("national coverage per day: %w", err)
 	}
@@ -61,11 +63,26 @@ func summarise(ctx context.Context, conn driver.Conn) (summary, error) {
 	if len(s.Days) == 0 {
 		return s, fmt.Errorf("coverage_daily is empty: the projector wrote no coverage")
 	}
-	var units, full uint64
-	if err := conn.QueryRow(ctx, chsql.DemoUnitsFull.SQL).Scan(&units, &full); err != nil {
-		return s, fmt.Errorf("units at 100%%: %w", err)
+	rows, err = conn.Query(ctx, board.UnitsOnLastDaySQL)
+	if err != nil {
+		return s, fmt.Errorf("units on the last day: %w", err)
 	}
-	s.Units, s.UnitsFull = int(units), int(full)
+	for rows.Next() {
+		var u unitNow
+		if err := rows.Scan(&u.Kind, &u.Code, &u.Name, &u.Eligible, &u.Level4); err != nil {
+			rows.Close()
+			return s, fmt.Errorf("units on the last day: %w", err)
+		}
+		s.Now = append(s.Now, u)
+		if u.Eligible > 0 && u.Level4 == u.Eligible {
+			s.UnitsFull++
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return s, fmt.Errorf("units on the last day: %w", err)
+	}
+	s.Units = len(s.Now)
 	var live uint64
 	if err := conn.QueryRow(ctx, chsql.DemoAssistantLive.SQL).Scan(&live); err != nil {
 		return s, fmt.Errorf("units with the assistant live: %w", err)
@@ -79,6 +96,19 @@ func summarise(ctx context.Context, conn driver.Conn) (summary, error) {
 		s.Tables = append(s.Tables, tableRows{t, n})
 	}
 	return s, nil
+}
+
+// unitNow is one of today's units on the last day.
+type unitNow struct {
+	Kind, Code, Name string
+	Eligible, Level4 uint64
+}
+
+func (u unitNow) share() float64 {
+	if u.Eligible == 0 {
+		return 0
+	}
+	return 100 * float64(u.Level4) / float64(u.Eligible)
 }
 
 func (s summary) first() nationalDay { return s.Days[0] }
@@ -97,6 +127,20 @@ func (s summary) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\n  Coverage rose from %.1f%% on %s to %.1f%% on %s.\n", f.share(), f.Day.Format("02/01/2006"), l.share(), l.Day.Format("02/01/2006"))
 	fmt.Fprintf(w, "  Units at 100%%: %d of %d. Units with the virtual assistant live: %d.\n", s.UnitsFull, s.Units, s.AssistantLive)
+	if l.Day.Year() > 2021 {
+		kinds := map[string]int{}
+		for _, u := range s.Now {
+			kinds[u.Kind]++
+		}
+		fmt.Fprintf(w, "\n  On %s: %d provinces and %d ministerial bodies (today's units, each with the units it was formed from):\n",
+			l.Day.Format("02/01/2006"), kinds["province"], kinds["ministry"])
+		fmt.Fprintf(w, "    %-4s %-28s %9s %9s %9s\n", "code", "province", "eligible", "level 4", "coverage")
+		for _, u := range s.Now {
+			if u.Kind == "province" {
+				fmt.Fprintf(w, "    %-4s %-28s %9d %9d %8.1f%%\n", u.Code, u.Name, u.Eligible, u.Level4, u.share())
+			}
+		}
+	}
 	fmt.Fprintf(w, "\n  Rows per table (after deduplication):\n")
 	for _, t := range s.Tables {
 		fmt.Fprintf(w, "    %-18s %8d\n", t.Name, t.Rows)

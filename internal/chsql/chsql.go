@@ -191,9 +191,6 @@ func DropDatabase(db string) Statement {
 
 // The summary `make demo` prints (deploy/demo).
 var (
-	DemoNationalByDay = Statement{"demo: national coverage by day", `SELECT day, sum(eligible), sum(level4) FROM coverage_daily FINAL GROUP BY day ORDER BY day`}
-	DemoUnitsFull     = Statement{"demo: units at 100%", `SELECT count(), countIf(eligible > 0 AND level4 = eligible)
-FROM coverage_daily FINAL WHERE day = (SELECT max(day) FROM coverage_daily)`}
 	DemoAssistantLive = Statement{"demo: assistants live", `SELECT countIf(stage = 'live') FROM (
     SELECT argMax(stage, (effective_at, stream_seq)) AS stage FROM assistant_changes FINAL GROUP BY unit_kind, unit_code
 )`}
@@ -226,7 +223,7 @@ func All(tables []string) []Statement {
 		CarryCoverage(1), CarryCoverage(2), LoadChanges(1), LoadChanges(2),
 		CreateMigrationsTable, RecordMigration, AppliedMigrations, LatestMigration, CurrentDatabase,
 		TableExists, TableEngine, CreateDatabase("egov_test"), DropDatabase("egov_test"),
-		DemoNationalByDay, DemoUnitsFull, DemoAssistantLive,
+		DemoAssistantLive,
 	}
 	for _, t := range DemoTables {
 		out = append(out, CountRows(t, true))
