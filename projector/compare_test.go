@@ -33,7 +33,7 @@ var compared = map[string][]string{ // table → columns left out
 	"signature_verdicts": {"verified_at"}, // when the signature was verified
 	"unit_lineage":       nil,
 	"unit_names":         nil,
-	"unit_holders":       nil,
+	"unit_holders":       {"version"}, // when the holdings were computed
 }
 
 // notCompared are the tables that legitimately differ: when each migration was applied, and the ingestion lag,

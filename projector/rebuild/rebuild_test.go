@@ -180,12 +180,15 @@ func (r *rig) count(t testing.TB, q string) uint64 {
 // batch rewrites keeps the count of its batch, so the version depends on where the stream was cut into batches; it
 // only orders a row's versions for ReplacingMergeTree. The figures it versions are compared.
 //
+// unit_holders.version is when the projector computed the holdings: the latest computation's rows win.
+//
 // Nothing else differs: events.received_at and quarantine.received_at are the stream's own timestamps of the
 // messages, the same on every delivery, and procedures.version counts all the changes of a procedure, which are
 // all stored when its last change is written.
 var differs = map[string][]string{
 	"events":         {"projected_at"},
 	"coverage_daily": {"version"},
+	"unit_holders":   {"version"},
 }
 
 // counted are the tables that count events by when they were received (migration 0002), by their time column. Their

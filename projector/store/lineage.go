@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/egovtrack/egovtrack/internal/chsql"
+	"github.com/egovtrack/egovtrack/internal/coverage"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/units"
 )
@@ -350,4 +352,78 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// ErrMergedAway is why the store refuses a fact of a unit dated on or after the day it was merged into another: the
+// successor reports from then on (its credential, its catalogue). The fact is quarantined with the reason.
+var ErrMergedAway = errors.New("the unit was merged away before the fact's day")
+
+// ending is the merger that ends a unit.
+type ending struct {
+	on        time.Time // the first day of the successor
+	successor units.Ref
+}
+
+// endings are the first merger of each unit into another, from edges.
+func endings(edges []Edge) map[units.Ref]ending {
+	out := map[units.Ref]ending{}
+	for _, e := range edges {
+		if !e.Main || e.Predecessor == e.Successor {
+			continue
+		}
+		if c, ok := out[e.Predecessor]; !ok || e.EffectiveOn.Before(c.on) {
+			out[e.Predecessor] = ending{e.EffectiveOn, e.Successor}
+		}
+	}
+	return out
+}
+
+// afterMergers splits recs into the records to write and those refused as facts of units merged away by then (see
+// ErrMergedAway): by the mergers stored, and by those earlier in the batch, in stream order, so that the verdict is
+// the same however the stream is cut into batches, and on a rebuild.
+func (s *Store) afterMergers(ctx context.Context, recs []Record) ([]Record, []Rejected, error) {
+	s.mu.Lock()
+	ends := s.ends
+	s.mu.Unlock()
+	if ends == nil {
+		edges, err := s.loadEdges(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		ends = endings(edges)
+		s.mu.Lock()
+		s.ends = ends
+		s.mu.Unlock()
+	}
+	var batch []Edge
+	var refusedRecs []Rejected
+	kept := recs[:0:0]
+	for _, r := range recs {
+		switch d := r.Data.(type) {
+		case *event.UnitMergedData:
+			batch = append(batch, EdgesOf(d)...)
+			kept = append(kept, r)
+			continue
+		case *event.UnitRenamedData, *event.TargetSetData:
+			kept = append(kept, r)
+			continue
+		}
+		u, ok := event.UnitOf(r.Data)
+		e, gone := ends[u]
+		if b, ok := endings(batch)[u]; ok && (!gone || b.on.Before(e.on)) {
+			e, gone = b, true
+		}
+		if ok && gone && !dateOnly(coverage.DayOf(r.Data.OccurredAt())).Before(e.on) {
+			refusedRecs = append(refusedRecs, refused(r, fmt.Errorf("%w: %s was merged into %s from %s, which reports its facts from then on",
+				ErrMergedAway, u, e.successor, e.on.Format(time.DateOnly))))
+			continue
+		}
+		kept = append(kept, r)
+	}
+	if len(batch) > 0 {
+		s.mu.Lock()
+		s.ends = nil // the batch's mergers: read them back once written
+		s.mu.Unlock()
+	}
+	return kept, refusedRecs, nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/units"
 	"github.com/egovtrack/egovtrack/projector/store"
 )
@@ -55,6 +56,75 @@ func TestHoldings(t *testing.T) {
 			}
 			if g := strings.Join(got, "; "); g != c.want {
 				t.Errorf("got  %s\nwant %s", g, c.want)
+			}
+		})
+	}
+}
+
+// A unit's facts dated on or after the day it was merged away are quarantined, saying why; those dated before (a
+// late report of its past) are written; and the verdict follows stream order, whatever the batches: a fact before
+// the merger in the stream is written, in the same batch or not.
+func TestFactsOfAUnitMergedAwayAreQuarantined(t *testing.T) {
+	at := func(day string) time.Time {
+		d, _ := time.ParseInLocation(time.DateOnly, day, event.Vietnam)
+		return d.Add(10 * time.Hour)
+	}
+	p := func(c string) units.Ref { return units.Ref{Kind: units.Province, Code: c} }
+	reg := func(u units.Ref, code, day string) event.Data {
+		return &event.ProcedureRegisteredData{Unit: u, Procedure: code, Name: "Thủ tục", Sector: "Thử", Eligible: true, Level: 3, EffectiveAt: at(day)}
+	}
+	merger := &event.UnitMergedData{Successor: p("24"), Name: "Bắc Ninh", Predecessors: []units.Ref{p("24"), p("27")},
+		EffectiveOn: "2025-07-01", DecidedAt: at("2025-06-12")}
+	ds := []event.Data{
+		reg(p("27"), "1.000001", "2025-07-02"), // before the merger in the stream: written
+		merger,
+		reg(p("27"), "1.000002", "2025-06-30"), // late, but of the day before: written
+		reg(p("27"), "1.000003", "2025-07-01"), // the merger's day: refused
+		reg(p("24"), "1.000004", "2025-07-01"), // the successor: written
+		&event.ReportSubmittedData{Unit: p("27"), Collector: "sheet", ReportedAt: at("2025-08-01"), Counts: event.ReportCounts{Unchanged: 3}}, // refused
+	}
+	var recs []store.Record
+	for i, d := range ds {
+		env, err := event.New("/test", d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, store.Record{Env: env, Data: d, Seq: uint64(i + 1), ReceivedAt: at("2025-08-02")})
+	}
+	for name, batches := range map[string][][]store.Record{
+		"one batch":           {recs},
+		"one at a time":       {recs[:1], recs[1:2], recs[2:3], recs[3:4], recs[4:5], recs[5:]},
+		"merger in the first": {recs[:2], recs[2:]},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, conn := openStore(t)
+			var refused []store.Rejected
+			for _, b := range batches {
+				w, err := s.WriteBatch(t.Context(), b, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				refused = append(refused, w.Refused...)
+			}
+			var seqs []uint64
+			for _, r := range refused {
+				seqs = append(seqs, r.Seq)
+				if !strings.Contains(r.Reason, "province/27 was merged into province/24 from 2025-07-01") {
+					t.Errorf("seq %d refused for %q", r.Seq, r.Reason)
+				}
+			}
+			if fmt.Sprint(seqs) != "[4 6]" {
+				t.Errorf("refused %v, want [4 6]", seqs)
+			}
+			var stored, quarantined uint64
+			if err := conn.QueryRow(t.Context(), "SELECT count() FROM events FINAL").Scan(&stored); err != nil {
+				t.Fatal(err)
+			}
+			if err := conn.QueryRow(t.Context(), "SELECT count() FROM quarantine FINAL").Scan(&quarantined); err != nil {
+				t.Fatal(err)
+			}
+			if stored != 4 || quarantined != 2 {
+				t.Errorf("%d events stored and %d quarantined, want 4 and 2", stored, quarantined)
 			}
 		})
 	}

@@ -70,6 +70,8 @@ type Store struct {
 	folds map[units.Ref]*unitFold
 	// lineage are the units unit_holders names, nil until the store computed it (on its first batch).
 	lineage *lineageUnits
+	// ends are the mergers that ended units, nil until read (afterMergers).
+	ends map[units.Ref]ending
 	// names holds one copy of each procedure name and sector the folds keep: the national catalogue gives most
 	// procedures the same name in every unit.
 	names map[string]string
@@ -183,6 +185,11 @@ func (s *Store) WriteBatch(ctx context.Context, recs []Record, rejected []Reject
 		}
 		storableRecs = append(storableRecs, r)
 	}
+	storableRecs, gone, err := s.afterMergers(ctx, storableRecs)
+	if err != nil {
+		return Written{}, err
+	}
+	w.Refused = append(w.Refused, gone...)
 	rejected = append(slices.Clip(rejected), w.Refused...)
 	fresh, err := s.unwritten(ctx, storableRecs)
 	if err != nil {
