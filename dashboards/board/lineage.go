@@ -238,3 +238,97 @@ var UnitsOnLastDaySQL = `SELECT
 FROM ` + CoverageIn(`'`+HistoryAsIs+`'`, "day IN (SELECT max(day) FROM coverage_daily)") + ` AS coverage
 ANY LEFT JOIN ` + unitNamesNow + ` AS names USING (unit_kind, unit_code)
 ORDER BY unit_kind DESC, unit_code`
+
+// unitSpans is when each unit that a merger touched came to exist and stopped: born_on, the first day of a unit
+// with a code of its own that a merger formed (1970-01-01 for the others: the reference data's, or ones that kept
+// their code); merged_on, the day it was merged into another, when has_end. Its columns: unit_kind, unit_code,
+// born_on, has_end, merged_on. Units no merger touched have no row.
+const unitSpans = `(
+    SELECT
+        unit_kind,
+        unit_code,
+        min(born) AS born_on,
+        max(ended) AS has_end,
+        min(ended_on) AS merged_on
+    FROM
+    (
+        SELECT
+            successor_kind AS unit_kind,
+            successor_code AS unit_code,
+            if(countIf(predecessor_kind = successor_kind AND predecessor_code = successor_code) > 0, toDate('1970-01-01'), min(effective_on)) AS born,
+            0 AS ended,
+            ` + forever + ` AS ended_on
+        FROM unit_lineage FINAL
+        WHERE main = 1
+        GROUP BY successor_kind, successor_code
+        UNION ALL
+        SELECT
+            unit_kind,
+            unit_code,
+            toDate('1970-01-01') AS born,
+            1 AS ended,
+            min(from_day) AS ended_on
+        FROM unit_holders FINAL
+        WHERE leg = 0
+        GROUP BY unit_kind, unit_code
+    )
+    GROUP BY unit_kind, unit_code
+)`
+
+// formedFromSQL is the unit dashboard's lineage: the merger that formed the chosen unit (the units it was formed
+// from, by their names before it, itself among them when it kept its code) and the one that ended it (the unit it
+// was merged into, by its name then), one row each: day, what ('formed' or 'merged'), units (comma-separated).
+var formedFromSQL = `SELECT
+    toString(effective_on) AS day,
+    what,
+    arrayStringConcat(groupArray(other_name), ', ') AS units
+FROM
+(
+    SELECT
+        effective_on,
+        what,
+        unit_kind,
+        unit_code,
+        argMax(named, named_on) AS other_name
+    FROM
+    (
+        SELECT
+            effective_on,
+            what,
+            unit_kind,
+            unit_code,
+            named,
+            named_on
+        FROM
+        (
+            SELECT
+                effective_on,
+                if(successor_kind = ` + chosenKind + ` AND successor_code = ` + chosenCode + `, 'formed', 'merged') AS what,
+                if(what = 'formed', predecessor_kind, successor_kind) AS unit_kind,
+                if(what = 'formed', predecessor_code, successor_code) AS unit_code
+            FROM unit_lineage FINAL
+            WHERE main = 1
+                AND ((successor_kind = ` + chosenKind + ` AND successor_code = ` + chosenCode + `)
+                    OR (predecessor_kind = ` + chosenKind + ` AND predecessor_code = ` + chosenCode + `
+                        AND NOT (successor_kind = predecessor_kind AND successor_code = predecessor_code)))
+        ) AS lineage
+        ALL INNER JOIN
+        (
+            SELECT kind AS unit_kind, code AS unit_code, name AS named, toDate('1970-01-02') AS named_on
+            FROM units FINAL
+            UNION ALL
+            SELECT kind AS unit_kind, code AS unit_code, name AS named, effective_on AS named_on
+            FROM unit_names FINAL
+        ) AS names USING (unit_kind, unit_code)
+        WHERE named_on < effective_on + (what = 'merged')
+    )
+    GROUP BY effective_on, what, unit_kind, unit_code
+)
+GROUP BY effective_on, what
+ORDER BY effective_on, what`
+
+// chosenKind and chosenCode are the unit dashboard's unit, as SQL.
+const (
+	chosenKind = `splitByChar('/', ` + unitRef + `)[1]`
+	chosenCode = `splitByChar('/', ` + unitRef + `)[2]`
+)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/egovtrack/egovtrack/dashboards/board"
+	"github.com/egovtrack/egovtrack/dashboards/chquery"
 	"github.com/egovtrack/egovtrack/dashboards/internal/campaigntest"
 	"github.com/egovtrack/egovtrack/internal/enginetest"
 	"github.com/egovtrack/egovtrack/internal/event"
@@ -359,6 +360,75 @@ ORDER BY unit_kind, unit_code, day`
 			t.Errorf("national eligible procedures move on the merger day %s: %d → %d", m, national[i-1], national[i])
 		}
 	}
+	// The unit dashboard: its lineage panel and its unit variable, on both engines.
+	unitPanels := panelSQL(t, board.UnitUID)
+	for unit, want := range map[string][]string{
+		"province/08":    {"2025-07-01 formed Hà Giang, Tuyên Quang"},
+		"province/19":    {"2025-03-01 formed Bắc Kạn, Thái Nguyên", "2025-09-01 merged Lạng Sơn"},
+		"province/01":    nil,
+		"ministry/BDTTG": {"2025-03-01 formed Ủy ban Dân tộc"},
+	} {
+		sql := expand(t, unitPanels["Formed from, merged into"], chquery.Request{From: from, To: to, Interval: time.Hour,
+			Vars: map[string]string{board.UnitVar: unit}})
+		for _, eng := range []enginetest.Engine{e.Server, e.Local} {
+			res, err := enginetest.Query(context.Background(), eng, sql)
+			if err != nil {
+				t.Fatalf("%s: %v", eng.Name(), err)
+			}
+			var got []string
+			for _, row := range res.Rows {
+				names := strings.Split(row[2], ", ")
+				slices.Sort(names)
+				got = append(got, row[0]+" "+row[1]+" "+strings.Join(names, ", "))
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s, %s: lineage %q, want %q", unit, eng.Name(), got, want)
+			}
+		}
+	}
+	d, err := board.Unit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var variable string
+	for _, v := range d.Templating.List {
+		if v.Name == board.UnitVar {
+			variable = *v.Query.String
+		}
+	}
+	gone := []string{"province/02", "province/06", "province/19", "ministry/BLDTBXH", "ministry/UBDT"}
+	for _, c := range []struct {
+		history  string
+		from, to time.Time
+		in, out  []string
+	}{
+		{board.HistoryAsIs, from, to, []string{"province/08", "province/20", "ministry/BDTTG", "province/46"}, gone},
+		{board.HistoryAsWas, from, from.AddDate(0, 1, 0), gone, []string{"ministry/BDTTG"}},
+		{board.HistoryAsWas, vnDate("2025-08-01"), vnDate("2025-08-31"), []string{"province/19", "ministry/BDTTG"}, []string{"province/02", "province/06"}},
+	} {
+		sql := expand(t, variable, chquery.Request{From: c.from, To: c.to, Vars: map[string]string{board.HistoryVar: c.history}})
+		for _, eng := range []enginetest.Engine{e.Server, e.Local} {
+			res, err := enginetest.Query(context.Background(), eng, sql)
+			if err != nil {
+				t.Fatalf("%s: %v", eng.Name(), err)
+			}
+			listed := map[string]bool{}
+			for _, row := range res.Rows {
+				listed[row[0]] = true
+			}
+			for _, u := range c.in {
+				if !listed[u] {
+					t.Errorf("%s %s..%s on %s: the unit variable does not list %s", c.history, c.from.Format(time.DateOnly), c.to.Format(time.DateOnly), eng.Name(), u)
+				}
+			}
+			for _, u := range c.out {
+				if listed[u] {
+					t.Errorf("%s %s..%s on %s: the unit variable lists %s", c.history, c.from.Format(time.DateOnly), c.to.Format(time.DateOnly), eng.Name(), u)
+				}
+			}
+		}
+	}
+
 	// As it is, 08's line before 1 July is 02's and 08's as they were.
 	for _, ds := range []string{"2025-02-01", "2025-06-30"} {
 		was, is := views[board.HistoryAsWas][0], views[board.HistoryAsIs][0]

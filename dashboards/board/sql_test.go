@@ -273,10 +273,19 @@ func unitVariable(t *testing.T, c *campaigntest.Campaign, e *campaigntest.Engine
 	if v == nil || v.Query == nil || v.Query.String == nil {
 		t.Fatalf("no variable %s with a SQL query", board.UnitVar)
 	}
-	sql, err := chquery.Expand(*v.Query.String, chquery.Request{Vars: map[string]string{}})
-	if err != nil {
-		t.Fatal(err)
+	for _, history := range []string{board.HistoryAsIs, board.HistoryAsWas} {
+		// The campaign's range: every unit existed throughout, and none was merged since, so both views list all.
+		sql, err := chquery.Expand(*v.Query.String, chquery.Request{From: time.Date(2021, 6, 30, 0, 0, 0, 0, time.UTC),
+			To: time.Date(2021, 12, 31, 0, 0, 0, 0, time.UTC), Vars: map[string]string{board.HistoryVar: history}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		unitVariableIs(t, c, e, v, sql)
 	}
+}
+
+func unitVariableIs(t *testing.T, c *campaigntest.Campaign, e *campaigntest.Engines, v *dashboard.VariableModel, sql string) {
+	t.Helper()
 	got := run(t, c.Conn, sql)
 	sameOnBothEngines(t, e, sql)
 	all := units.All()
@@ -468,6 +477,9 @@ var panelChecks = map[string]panelCheck{
 			}
 			return out
 		}},
+	// The campaign is of 2021: no unit was formed or merged (TestLineageViews has mergers).
+	board.UnitUID + "/Formed from, merged into": {columns: []string{"day", "what", "units"},
+		rows: func(x checkContext) [][]any { return nil }},
 	board.UnitUID + "/Recent changes": {
 		columns: []string{"time", "code", "name", "what", "level"},
 		rows: func(x checkContext) [][]any {

@@ -22,8 +22,8 @@ func Unit() (dashboard.Dashboard, error) {
 		"Một bộ, ngành hoặc địa phương: tỷ lệ mức độ 4 so với lộ trình, thủ tục chưa đạt mức độ 4, thay đổi gần đây. "+
 			"One ministry or province: its level-4 coverage against the trajectory, what is left to do, what changed.",
 		"unit").
-		WithVariable(unitVariable()).
 		WithVariable(historyVariable()).
+		WithVariable(unitVariable()).
 		WithPanel(unitNumber(1, "Level-4 coverage now",
 			"Share of the unit's eligible procedures at level 4 on the latest day within the time range. Tỷ lệ thủ tục "+
 				"đủ điều kiện ở mức độ 4.",
@@ -82,6 +82,18 @@ func Unit() (dashboard.Dashboard, error) {
 			OverrideByName("name", column("Thủ tục / procedure", "string")).
 			OverrideByName("level", column("Level", "none")).
 			OverrideByName("since", column("Last change", "dateTimeAsLocal"))).
+		WithPanel(dataTable(12, "Formed from, merged into",
+			"The reorganisations of the unit (2025: 63 provinces into 34, 22 ministries into 17): the day it was formed "+
+				"and the units it was formed from, by their names before (itself among them when it kept its code), and the "+
+				"day it was merged into another unit. As it is, its lines before it was formed add up those units'. "+
+				"Sáp nhập: hình thành từ, sáp nhập vào.",
+			formedFromSQL).
+			Span(24).
+			Height(5).
+			OverrideByName("day", column("Từ ngày / from", "string")).
+			OverrideByName("what", column("", "string", mappingsProperty([]label{{"formed", "Hình thành từ / formed from", "text"},
+				{"merged", "Sáp nhập vào / merged into", "text"}}))).
+			OverrideByName("units", column("Đơn vị / units", "string"))).
 		WithPanel(dataTable(11, "Recent changes",
 			"The unit's procedures registered, moved between levels or retired within the time range, latest first "+
 				"(at most 200). Thay đổi gần đây.",
@@ -95,18 +107,19 @@ func Unit() (dashboard.Dashboard, error) {
 		Build())
 }
 
-// unitVariable is the unit to show, filled from the units table. The ClickHouse plugin takes a query's first column
-// as the variable's value and its second as the text shown (one column is both): the value is the reference that
-// the SQL filters on, the text the unit's Vietnamese name. It is read when the dashboard loads: units change only
-// with the reference data.
+// unitVariable is the unit to show. The ClickHouse plugin takes a query's first column as the variable's value and
+// its second as the text shown (one column is both): the value is the reference that the SQL filters on, the text the
+// unit's Vietnamese name today. The units listed are the view's (HistoryVar): as it is, today's; as it was, those that
+// existed at some time within the range. It is read again when the range changes.
 func unitVariable() *dashboard.QueryVariableBuilder {
 	return dashboard.NewQueryVariableBuilder(UnitVar).
 		Label("Đơn vị / Unit").
-		Description("The ministry or province to show; its name as the label, its reference (kind/code) as the value.").
+		Description("The ministry or province to show; its name as the label, its reference (kind/code) as the value. "+
+			"As it is: today's units; as it was: those that existed within the time range.").
 		Datasource(chquery.Ref(datasourceRef)).
 		Query(dashboard.StringOrMap{String: cog.ToPtr(unitVariableSQL)}).
 		Definition(unitVariableSQL).
-		Refresh(dashboard.VariableRefreshOnDashboardLoad).
+		Refresh(dashboard.VariableRefreshOnTimeRangeChanged).
 		Sort(dashboard.VariableSortDisabled).
 		Multi(false).
 		IncludeAll(false).
@@ -116,12 +129,16 @@ func unitVariable() *dashboard.QueryVariableBuilder {
 		})
 }
 
-// unitVariableSQL lists the units, provinces first: value, then text.
-const unitVariableSQL = `SELECT
-    concat(kind, '/', code) AS value,
-    name AS text
-FROM units FINAL
-ORDER BY kind DESC, code`
+// unitVariableSQL lists the units of the view, provinces first: value, then text.
+var unitVariableSQL = `SELECT
+    concat(unit_kind, '/', unit_code) AS value,
+    unit_name AS text
+FROM ` + unitNamesNow + ` AS names
+ANY LEFT JOIN ` + unitSpans + ` AS spans USING (unit_kind, unit_code)
+WHERE if(` + historyView + ` = '` + HistoryAsIs + `',
+    born_on <= today() AND (has_end = 0 OR merged_on > today()),
+    born_on <= toDate($__toTime, 'Asia/Ho_Chi_Minh') AND (has_end = 0 OR merged_on > toDate($__fromTime, 'Asia/Ho_Chi_Minh')))
+ORDER BY unit_kind DESC, unit_code`
 
 // unitNumber is a stat panel of one column of unitNowSQL.
 func unitNumber(id uint32, title, description, field string) *stat.PanelBuilder {
