@@ -284,7 +284,7 @@ HAVING sum(events) > 0`, lagSeconds)
 // should. It reads the ingestion counts of the last 30 days (ingestion_lag, by its monthly partitions: the event
 // received at received_at was projected lag seconds later), not the raw log, so that its cost does not grow with
 // the years of history; with nothing received in 30 days, the last projection counts as 30 days ago.
-const StalledSQL = `SELECT toFloat64(if(due > 0, (toUInt32($__toTime) - toUInt32(last_projected)) / 3600, 0)) AS stalled_hours
+var StalledSQL = `SELECT toFloat64(if(due > 0, (toUInt32($__toTime) - toUInt32(last_projected)) / 3600, 0)) AS stalled_hours
 FROM
 (
     SELECT

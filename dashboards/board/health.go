@@ -148,7 +148,7 @@ func lagChart() *timeseries.PanelBuilder {
 // expected cadence. Its columns: ref, name, kind, cadence_days, last_report (NULL when none), collector,
 // days_since (NULL when none) and freshness: stale when the latest report is more than cadence_days old at the end
 // of the range, or there is none; fresh otherwise. The alert rules (dashboards/alert) read it too.
-const ReportFreshness = `(
+var ReportFreshness = `(
     SELECT
         ref,
         name,
@@ -161,22 +161,37 @@ const ReportFreshness = `(
     FROM
     (
         SELECT
-            concat(kind, '/', code) AS ref,
-            name,
-            kind,
-            cadence_days
-        FROM units FINAL
+            concat(unit_kind, '/', unit_code) AS ref,
+            unit_name AS name,
+            unit_kind AS kind,
+            if(cadence = 0, 7, cadence) AS cadence_days
+        FROM
+        (
+            SELECT
+                unit_kind,
+                unit_code,
+                unit_name,
+                cadence
+            FROM ` + unitNamesNow + ` AS named
+            ANY LEFT JOIN
+            (
+                SELECT kind AS unit_kind, code AS unit_code, cadence_days AS cadence
+                FROM units FINAL
+            ) AS cadences USING (unit_kind, unit_code)
+        ) AS known
+        ANY LEFT JOIN ` + unitSpans + ` AS spans USING (unit_kind, unit_code)
+        WHERE born_on <= toDate($__toTime, 'Asia/Ho_Chi_Minh') AND (has_end = 0 OR merged_on > toDate($__toTime, 'Asia/Ho_Chi_Minh'))
     ) AS all_units
     ANY LEFT JOIN
     ` + lastReports + ` AS last_reports USING ref
 )`
 
 // staleCountSQL: the stale units at the end of the time range.
-const staleCountSQL = `SELECT countIf(freshness = 'stale') AS units
+var staleCountSQL = `SELECT countIf(freshness = 'stale') AS units
 FROM ` + ReportFreshness
 
 // freshnessSQL: every unit's latest report against its cadence, stale first, the longest silent first.
-const freshnessSQL = `SELECT
+var freshnessSQL = `SELECT
     name,
     kind,
     ref,

@@ -429,6 +429,38 @@ ORDER BY unit_kind, unit_code, day`
 		}
 	}
 
+	// Reporting health judges the units that exist at the end of its range: not those merged away, and the new ones.
+	freshness := panelSQL(t, board.HealthUID)["Last report against the expected cadence"]
+	for _, c := range []struct {
+		to      time.Time
+		in, out []string
+	}{
+		{to, []string{"ministry/BDTTG", "province/08"}, gone},
+		{vnDate("2025-02-01"), gone, []string{"ministry/BDTTG"}},
+	} {
+		sql := expand(t, freshness, chquery.Request{From: c.to.AddDate(0, 0, -7), To: c.to, Interval: time.Hour})
+		for _, eng := range []enginetest.Engine{e.Server, e.Local} {
+			res, err := enginetest.Query(context.Background(), eng, sql)
+			if err != nil {
+				t.Fatalf("%s: %v", eng.Name(), err)
+			}
+			listed := map[string]bool{}
+			for _, row := range res.Rows {
+				listed[row[2]] = true
+			}
+			for _, u := range c.in {
+				if !listed[u] {
+					t.Errorf("freshness on %s (%s) does not list %s", c.to.Format(time.DateOnly), eng.Name(), u)
+				}
+			}
+			for _, u := range c.out {
+				if listed[u] {
+					t.Errorf("freshness on %s (%s) lists %s", c.to.Format(time.DateOnly), eng.Name(), u)
+				}
+			}
+		}
+	}
+
 	// As it is, 08's line before 1 July is 02's and 08's as they were.
 	for _, ds := range []string{"2025-02-01", "2025-06-30"} {
 		was, is := views[board.HistoryAsWas][0], views[board.HistoryAsIs][0]
