@@ -14,6 +14,10 @@
 // EGOV_NATS_NKEY_SEED_FILE at it. A credential whose seed is not there keeps the key nkeys.txt lists: a province may
 // make its own key (`nk -gen user`) and send only the public half to add to nkeys.txt.
 //
+// The credentials of units merged into others (the 2025 reorganisation shipped in collectors/lineage, or -lineage
+// FILE) are retired from the day of the merger on (-on, default today): auth.conf lets them no longer connect, while
+// nkeys.txt keeps their keys, so that what they signed before still verifies. Generate again on the day of a merger.
+//
 // With -check it writes nothing, and fails when auth.conf is not what nkeys.txt and units.csv give (for CI, after
 // units.csv changes).
 //
@@ -32,7 +36,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/egovtrack/egovtrack/collectors/lineage"
+	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/natsauth"
 )
 
@@ -68,6 +75,8 @@ type generator struct {
 	rekey           []string // names, or "all"
 	check           bool
 	operator        bool
+	lineage         string    // a lineage file (collectors/lineage); empty: the 2025 reorganisation
+	on              time.Time // the day whose units may connect: those merged away by then are retired
 }
 
 func parseFlags(args []string, stderr io.Writer) (*generator, error) {
@@ -86,8 +95,18 @@ func parseFlags(args []string, stderr io.Writer) (*generator, error) {
 	rekey := fs.String("rekey", "", `new keys for these credentials: names separated by commas ("province/19,office"), or "all"`)
 	fs.BoolVar(&g.check, "check", false, "write nothing; fail if auth.conf is not what nkeys.txt and units.csv give")
 	fs.BoolVar(&g.operator, "operator", false, "add an operator's credential (seed operator.nk in the secrets directory), allowed to change the stream: for an operator at work, never for a service")
+	fs.StringVar(&g.lineage, "lineage", "", "the reorganisations (a file of unit events, as collectors lineage publishes); default the 2025 one shipped with egovtrack")
+	on := fs.String("on", "", "retire the credentials of units merged away by this day, YYYY-MM-DD (default today in Vietnam)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if *on != "" {
+		d, err := event.Date(*on).Time()
+		if err != nil {
+			fmt.Fprintf(stderr, "-on %q: a day YYYY-MM-DD\n", *on)
+			return nil, errors.New("on")
+		}
+		g.on = d
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
@@ -138,6 +157,9 @@ func (g *generator) run(out io.Writer) error {
 		return err
 	}
 	m.Partitions = g.partitions
+	if m.Retired, err = g.retired(); err != nil {
+		return err
+	}
 	if g.operator {
 		if m.Operator, err = natsauth.EnsureOperatorKey(g.secrets, out); err != nil {
 			return err
@@ -146,8 +168,8 @@ func (g *generator) run(out io.Writer) error {
 	if err := m.WriteConfigFile(g.confFile(), source); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "%d credentials: wrote %s and %s; seeds are in %s (never commit them)\n",
-		len(m.Users), g.keysFile(), g.confFile(), g.secrets)
+	fmt.Fprintf(out, "%d credentials (%d retired, merged away by %s): wrote %s and %s; seeds are in %s (never commit them)\n",
+		len(m.Users), len(m.Retired), g.on.Format(time.DateOnly), g.keysFile(), g.confFile(), g.secrets)
 	if g.operator {
 		fmt.Fprintf(out, "With the operator's credential, until you generate again without -operator: for the nats command,\n"+
 			"  --nkey %s --inbox-prefix %s\n", natsauth.SeedFile(g.secrets, natsauth.OperatorName), natsauth.InboxPrefix(m.Operator))
@@ -159,12 +181,59 @@ func (g *generator) run(out io.Writer) error {
 }
 
 // verify compares auth.conf with what the public keys give.
+// retired are the credentials of the units merged into others on or before g.on (today when not set), by the
+// lineage file's mergers.
+func (g *generator) retired() (map[string]bool, error) {
+	if g.on.IsZero() {
+		g.on = time.Now().In(event.Vietnam)
+	}
+	var envs []event.Envelope
+	var err error
+	if g.lineage == "" {
+		envs, err = lineage.Read(bytes.NewReader(lineage.Reorganisation2025))
+	} else {
+		f, ferr := os.Open(g.lineage)
+		if ferr != nil {
+			return nil, fmt.Errorf("-lineage: %w", ferr)
+		}
+		defer f.Close()
+		envs, err = lineage.Read(f)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("-lineage: %w", err)
+	}
+	out := map[string]bool{}
+	for _, env := range envs {
+		d, err := env.UncheckedData() // checked by lineage.Read
+		if err != nil {
+			return nil, err
+		}
+		m, ok := d.(*event.UnitMergedData)
+		if !ok {
+			continue
+		}
+		day, err := m.EffectiveOn.Time()
+		if err != nil || day.After(g.on) {
+			continue
+		}
+		for _, p := range m.Predecessors {
+			if p != m.Successor {
+				out[p.String()] = true
+			}
+		}
+	}
+	return out, nil
+}
+
 func (g *generator) verify(out io.Writer) error {
 	m, err := natsauth.LoadModel(g.keysFile(), g.stream, g.durable)
 	if err != nil {
 		return err
 	}
 	m.Partitions = g.partitions
+	if m.Retired, err = g.retired(); err != nil {
+		return err
+	}
 	var want bytes.Buffer
 	if err := m.WriteConfig(&want, source); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -80,13 +81,20 @@ func TestServerFromTheConfigFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(opts.Nkeys) != len(m.Users) {
-		t.Fatalf("the configuration has %d users, the model %d", len(opts.Nkeys), len(m.Users))
+	retired, err := (&generator{}).retired()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(opts.Nkeys) != len(m.Users)-len(retired) || !retired["province/27"] || retired["province/24"] {
+		t.Fatalf("the configuration has %d users, the model %d of which %d retired (merged away): %v", len(opts.Nkeys), len(m.Users), len(retired), retired)
 	}
 	for _, nk := range opts.Nkeys {
 		u, ok := m.Lookup(nk.Nkey)
 		if !ok {
 			t.Fatalf("user %s is not in the model", nk.Nkey)
+		}
+		if retired[u.Name] {
+			t.Errorf("%s, merged away, may still connect", u.Name)
 		}
 		want := m.Permissions(u)
 		got := nk.Permissions
@@ -99,8 +107,14 @@ func TestServerFromTheConfigFile(t *testing.T) {
 	srv := serve(t, dir, t.TempDir())
 	ctx := context.Background()
 	connectAs(t, srv, dir, natsauth.OfficeName) // creates the stream
-	c := connectAs(t, srv, dir, "ministry/BTTTT")
-	mine, other := registered(t, units.Ref{Kind: units.Ministry, Code: "BTTTT"}), registered(t, units.Ref{Kind: units.Province, Code: "19"})
+	// The Ministry of Information and Communications was merged into the Ministry of Science and Technology on
+	// 1 March 2025: its credential is refused; the merged ministry's is not.
+	if c, err := stream.Connect(ctx, streamConfig(srv, dir, "ministry/BTTTT"), slog.New(slog.DiscardHandler)); err == nil {
+		c.Close()
+		t.Error("ministry/BTTTT, merged away, connects")
+	}
+	c := connectAs(t, srv, dir, "ministry/BKHCN")
+	mine, other := registered(t, units.Ref{Kind: units.Ministry, Code: "BKHCN"}), registered(t, units.Ref{Kind: units.Province, Code: "19"})
 	if _, err := c.Publish(ctx, []event.Envelope{mine}, nil); err != nil {
 		t.Errorf("the ministry publishing its own event: %v", err)
 	}
@@ -191,7 +205,7 @@ func TestGenerateKeepsKeys(t *testing.T) {
 		t.Error("auth.conf holds something like a seed")
 	}
 
-	if out := runGenerate(t, dir); !strings.HasPrefix(out, "88 credentials: wrote "+filepath.Join(dir, "nkeys.txt")+" and "+filepath.Join(dir, "auth.conf")+"; seeds are in "+filepath.Join(dir, "secrets")+" (never commit them)\nA running nats-server") {
+	if out := runGenerate(t, dir); !strings.HasPrefix(out, fmt.Sprintf("%d credentials (36 retired, merged away by %s): wrote ", len(natsauth.Names()), time.Now().In(event.Vietnam).Format(time.DateOnly))+filepath.Join(dir, "nkeys.txt")+" and "+filepath.Join(dir, "auth.conf")+"; seeds are in "+filepath.Join(dir, "secrets")+" (never commit them)\nA running nats-server") {
 		t.Errorf("generating again reported changes:\n%s", out)
 	}
 	again, _ := os.ReadFile(filepath.Join(dir, "auth.conf"))

@@ -38,6 +38,10 @@ func (m *Model) WriteConfig(w io.Writer, source string) error {
 	fmt.Fprintln(b, "  ]")
 	fmt.Fprintln(b, "  users: [")
 	for _, u := range m.users() {
+		if m.Retired[u.Name] {
+			fmt.Fprintf(b, "    # %s: retired, merged into another unit (its key stays in nkeys.txt for what it signed before)\n", u.Name)
+			continue
+		}
 		p := m.Permissions(u)
 		fmt.Fprintf(b, "    # %s\n", describe(u))
 		fmt.Fprintln(b, "    {")

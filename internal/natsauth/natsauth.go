@@ -95,6 +95,10 @@ type Model struct {
 	Partitions int
 	// Users are in the order of Names.
 	Users []User
+	// Retired are the credentials of units merged away into others (gov.egov.unit.merged.v1), by name: the server
+	// no longer lets them connect, while their keys stay among the signers, so that what they signed before still
+	// verifies.
+	Retired map[string]bool
 	// Operator, when not empty, is the public key of an operator's credential, allowed every JetStream request: the
 	// stream's changes that no other credential may make. Not one of Users: it signs no event, and the projector,
 	// which verifies against Users, quarantines whatever it publishes.
