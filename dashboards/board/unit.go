@@ -114,7 +114,7 @@ func Unit() (dashboard.Dashboard, error) {
 func unitVariable() *dashboard.QueryVariableBuilder {
 	return dashboard.NewQueryVariableBuilder(UnitVar).
 		Label("Đơn vị / Unit").
-		Description("The ministry or province to show; its name as the label, its reference (kind/code) as the value. "+
+		Description("The ministry or province to show; its name as the label, its reference (kind/code) as the value. " +
 			"As it is: today's units; as it was: those that existed within the time range.").
 		Datasource(chquery.Ref(datasourceRef)).
 		Query(dashboard.StringOrMap{String: cog.ToPtr(unitVariableSQL)}).
