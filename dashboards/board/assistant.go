@@ -253,7 +253,7 @@ FROM
 ) AS provinces
 ANY LEFT JOIN
 ` + stageNow + ` AS stages USING ref
-ORDER BY name`
+ORDER BY name, ref`
 
 // unitStagesSQL: every unit with its stage at the end of the range, the furthest along first.
 const unitStagesSQL = `SELECT
@@ -266,7 +266,7 @@ const unitStagesSQL = `SELECT
 FROM ` + unitNames + ` AS names
 ANY LEFT JOIN
 ` + stageNow + ` AS stages USING ref
-ORDER BY ` + stageRank + ` DESC, name`
+ORDER BY ` + stageRank + ` DESC, name, ref`
 
 // stageTimelineSQL: every unit's stage at the end of every day, as numbers, labelled with the unit's name. The
 // plugin turns these long rows into one series per unit.

@@ -201,7 +201,7 @@ var freshnessSQL = `SELECT
     days_since,
     freshness
 FROM ` + ReportFreshness + `
-ORDER BY freshness = 'stale' DESC, ifNull(days_since, 1000000) DESC, name`
+ORDER BY freshness = 'stale' DESC, ifNull(days_since, 1000000) DESC, name, ref`
 
 // rejectedCountSQL: the messages quarantined that were received within the time range.
 const rejectedCountSQL = `SELECT count() AS messages

@@ -109,4 +109,4 @@ FROM
 ) AS named_units
 ANY LEFT JOIN
 ` + lastReports + ` AS last_reports USING ref
-ORDER BY rank, name`
+ORDER BY rank, name, ref`

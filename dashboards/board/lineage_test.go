@@ -10,9 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/egovtrack/egovtrack/collectors/simulate"
 	"github.com/egovtrack/egovtrack/dashboards/board"
 	"github.com/egovtrack/egovtrack/dashboards/chquery"
 	"github.com/egovtrack/egovtrack/dashboards/internal/campaigntest"
+	"github.com/egovtrack/egovtrack/internal/coverage"
 	"github.com/egovtrack/egovtrack/internal/enginetest"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/units"
@@ -489,4 +491,144 @@ func applyChange(state map[units.Ref]map[string]procState, d event.Data) {
 		p.active = false
 		state[d.Unit][d.Procedure] = p
 	}
+}
+
+// The simulation through 2025, with the real reorganisation: every panel and variable of every dashboard answers
+// alike on both engines in both views over 2025; the national figures every day, and the league's units at the end,
+// are the events' (each unit's own procedures; a merged unit's for its successor until the successor's first report
+// from the merger on): 34 provinces and 17 ministerial bodies, by today's names.
+func TestDashboardsThrough2025(t *testing.T) {
+	o, err := simulate.Through2025(campaigntest.Seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs, err := simulate.Generate(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := campaigntest.Project(t, envs, nil)
+	e := c.Engines(t)
+	from, to := time.Date(2025, 1, 1, 0, 0, 0, 0, event.Vietnam), time.Date(2025, 12, 31, 23, 59, 59, 0, event.Vietnam)
+
+	dashboards, err := board.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := 0
+	for _, d := range dashboards {
+		var sqls []string
+		for _, p := range d.Panels {
+			if p.Panel != nil {
+				for _, q := range p.Panel.Targets {
+					sqls = append(sqls, q.(chquery.Query).RawSQL)
+				}
+			}
+		}
+		for _, v := range d.Templating.List {
+			if v.Query != nil && v.Query.String != nil && v.Type == "query" {
+				sqls = append(sqls, *v.Query.String)
+			}
+		}
+		for _, history := range []string{board.HistoryAsIs, board.HistoryAsWas} {
+			for _, raw := range sqls {
+				sql := expand(t, raw, chquery.Request{From: from, To: to, Interval: 24 * time.Hour,
+					Vars: map[string]string{board.DatasourceVar: board.DatasourceUID, board.UnitVar: "province/24", board.HistoryVar: history}})
+				sameOnBothEngines(t, e, sql)
+				ran++
+			}
+		}
+	}
+
+	// The events' figures.
+	var cs []coverage.Change
+	successor, mergedOn := map[units.Ref]units.Ref{}, map[units.Ref]time.Time{}
+	reports := map[units.Ref][]time.Time{}
+	for _, ev := range c.Events {
+		if ch, ok := coverage.FromEvent(ev.Data, ev.Seq); ok {
+			cs = append(cs, ch)
+		}
+		switch d := ev.Data.(type) {
+		case *event.UnitMergedData:
+			day, _ := d.EffectiveOn.Time()
+			for _, p := range d.Predecessors {
+				if p != d.Successor {
+					successor[p], mergedOn[p] = d.Successor, day
+				}
+			}
+		case *event.ReportSubmittedData:
+			reports[d.Unit] = append(reports[d.Unit], coverage.DayOf(d.ReportedAt))
+		}
+	}
+	lastDay := time.Date(2025, 12, 31, 0, 0, 0, 0, event.Vietnam)
+	daily := coverage.Daily(cs, lastDay)
+	holds := func(day time.Time) map[units.Ref][2]int {
+		out := map[units.Ref][2]int{}
+		for u, series := range daily {
+			var own coverage.Day
+			for _, d := range series {
+				if !d.Day.After(day) {
+					own = d
+				}
+			}
+			to := u
+			if on, gone := mergedOn[u]; gone && !day.Before(on) {
+				to = successor[u]
+				for _, r := range reports[to] {
+					if !r.Before(on) && !r.After(day) {
+						to = units.Ref{} // the successor restated them
+					}
+				}
+			}
+			if to != (units.Ref{}) {
+				x := out[to]
+				out[to] = [2]int{x[0] + own.Eligible, x[1] + own.Level4}
+			}
+		}
+		return out
+	}
+	national := panelSQL(t, board.NationalUID)["Show the data: national coverage per day"]
+	res, err := enginetest.Query(context.Background(), e.Server, expand(t, national, chquery.Request{From: from, To: to,
+		Vars: map[string]string{board.HistoryVar: board.HistoryAsIs}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Rows) != 365 {
+		t.Errorf("%d days of national coverage in 2025, want 365", len(res.Rows))
+	}
+	for _, row := range res.Rows {
+		day := vnDate(row[0])
+		var e, l int
+		for _, h := range holds(day) {
+			e, l = e+h[0], l+h[1]
+		}
+		if row[1] != strconv.Itoa(e) || row[2] != strconv.Itoa(l) {
+			t.Errorf("%s: national %s of %s eligible at level 4, the events say %d of %d", row[0], row[2], row[1], l, e)
+		}
+	}
+	league := panelSQL(t, board.LeagueUID)["Every ministry and province by level-4 coverage"]
+	res, err = enginetest.Query(context.Background(), e.Server, expand(t, league, chquery.Request{From: from, To: to,
+		Vars: map[string]string{board.HistoryVar: board.HistoryAsIs}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := func(name string) int { return slices.Index(res.Names, name) }
+	kinds, want := map[string]int{}, holds(lastDay)
+	for _, row := range res.Rows {
+		kinds[row[col("kind")]]++
+		kind, code, _ := strings.Cut(row[col("ref")], "/")
+		w := want[units.Ref{Kind: units.Kind(kind), Code: code}]
+		if row[col("eligible")] != strconv.Itoa(w[0]) || row[col("level4")] != strconv.Itoa(w[1]) {
+			t.Errorf("league, %s %s: %s of %s, the events %d of %d", row[col("ref")], row[col("name")], row[col("level4")], row[col("eligible")], w[1], w[0])
+		}
+		if row[col("name")] == "" {
+			t.Errorf("league: %s has no name", row[col("ref")])
+		}
+		if row[col("ref")] == "province/24" && row[col("name")] != "Bắc Ninh" {
+			t.Errorf("league: province/24 is named %q, want Bắc Ninh", row[col("name")])
+		}
+	}
+	if kinds["province"] != 34 || kinds["ministry"] != 17 {
+		t.Errorf("the league at the end of 2025 has %d provinces and %d ministerial bodies, want 34 and 17", kinds["province"], kinds["ministry"])
+	}
+	t.Logf("%d queries run on both engines; %d days and %d units checked against the events", ran, 365, len(res.Rows))
 }

@@ -206,13 +206,14 @@ func unitStatusOf(filter string) string {
 )`
 }
 
-// unitNames is every unit's reference and Vietnamese name. Its columns: ref, name, kind.
+// unitNames is every unit's reference and Vietnamese name today (unitNamesNow: renames and mergers included). Its
+// columns: ref, name, kind.
 const unitNames = `(
     SELECT
-        concat(kind, '/', code) AS ref,
-        name,
-        kind
-    FROM units FINAL
+        concat(unit_kind, '/', unit_code) AS ref,
+        unit_name AS name,
+        unit_kind AS kind
+    FROM ` + unitNamesNow + ` AS now
 )`
 
 // lastReports is each unit's latest report up to the end of the time range. Its columns: ref, has_report (1; 0
