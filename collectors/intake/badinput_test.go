@@ -28,7 +28,9 @@ func TestBadInput(t *testing.T) {
 	)
 	registration := func(fields string) string { return `{` + reg + `, "data": {` + data + `, ` + fields + `}}` }
 	field := func(f, msg string) intake.FieldError { return intake.FieldError{Field: f, Message: msg} }
-	accepted := "this API accepts gov.egov.procedure.registered.v1, gov.egov.procedure.level_changed.v1, gov.egov.procedure.retired.v1, gov.egov.assistant.stage_changed.v1"
+	accepted := "this API accepts gov.egov.procedure.registered.v1, gov.egov.procedure.level_changed.v1, gov.egov.procedure.retired.v1, gov.egov.assistant.stage_changed.v1, " +
+		"gov.egov.dossier.received.v1, gov.egov.dossier.paid.v1, gov.egov.dossier.settled.v1, gov.egov.dossier.result_issued.v1, " +
+		"gov.egov.dossier.digitised.v1, gov.egov.dossier.withdrawn.v1, gov.egov.dossier.feedback_given.v1"
 	cases := []struct {
 		item        string
 		method      string // POST to the events when empty

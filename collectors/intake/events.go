@@ -27,12 +27,22 @@ var pushable = map[event.Type]func() event.Data{
 	event.LevelChanged:          func() event.Data { return &event.LevelChangedData{} },
 	event.ProcedureRetired:      func() event.Data { return &event.ProcedureRetiredData{} },
 	event.AssistantStageChanged: func() event.Data { return &event.AssistantStageChangedData{} },
+	// Dossiers (hồ sơ): what the unit's one-stop shop received, settled, issued; pushed by the provincial systems.
+	event.DossierReceived:      func() event.Data { return &event.DossierReceivedData{} },
+	event.DossierPaid:          func() event.Data { return &event.DossierPaidData{} },
+	event.DossierSettled:       func() event.Data { return &event.DossierSettledData{} },
+	event.DossierResultIssued:  func() event.Data { return &event.DossierResultIssuedData{} },
+	event.DossierDigitised:     func() event.Data { return &event.DossierDigitisedData{} },
+	event.DossierWithdrawn:     func() event.Data { return &event.DossierWithdrawnData{} },
+	event.DossierFeedbackGiven: func() event.Data { return &event.DossierFeedbackGivenData{} },
 }
 
 // notPushable says why a type of the contract is refused here.
 var notPushable = map[event.Type]string{
 	event.ReportSubmitted: "the server records a report for each catalogue snapshot (PUT …/catalogue)",
 	event.TargetSet:       "targets are set by the digital office",
+	event.UnitMerged:      "reorganisations are recorded by the digital office (collectors lineage)",
+	event.UnitRenamed:     "reorganisations are recorded by the digital office (collectors lineage)",
 }
 
 // EventsResponse is the body of 202 Accepted for POST /v1/units/{kind}/{code}/events.

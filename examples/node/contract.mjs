@@ -24,6 +24,7 @@ const time = { required: true, kind: "time" };
 const count = { required: true, kind: "count" };
 const plain = (kind) => ({ required: true, kind });
 const list = (item) => ({ required: true, kind: "array", item });
+const dossier = { required: true, kind: "digest" }; // a SHA-256 in lower-case hex, as a report's digest
 
 // The fields of each type's data (its schema's properties), and the one whose time is the event's.
 const TYPES = {
@@ -72,6 +73,21 @@ const TYPES = {
   "gov.egov.unit.renamed.v1": {
     fields: { unit, name: text, effective_on: plain("string"), decided_by: optionalText, decided_at: time },
     time: "decided_at",
+  },
+  "gov.egov.dossier.received.v1": {
+    fields: {
+      unit, procedure: plain("string"), dossier, channel: plain("string"), fee: plain("boolean"), received_at: time, due_at: time,
+    },
+    time: "received_at",
+  },
+  "gov.egov.dossier.paid.v1": { fields: { unit, dossier, online: plain("boolean"), paid_at: time }, time: "paid_at" },
+  "gov.egov.dossier.settled.v1": { fields: { unit, dossier, settled_at: time }, time: "settled_at" },
+  "gov.egov.dossier.result_issued.v1": { fields: { unit, dossier, electronic: plain("boolean"), issued_at: time }, time: "issued_at" },
+  "gov.egov.dossier.digitised.v1": { fields: { unit, dossier, digitised_at: time }, time: "digitised_at" },
+  "gov.egov.dossier.withdrawn.v1": { fields: { unit, dossier, withdrawn_at: time }, time: "withdrawn_at" },
+  "gov.egov.dossier.feedback_given.v1": {
+    fields: { unit, dossier, satisfied: plain("boolean"), handled_on_time: plain("boolean"), given_at: time },
+    time: "given_at",
   },
 };
 
@@ -213,6 +229,14 @@ export function subjectOf(type, d) {
       return `${unitPrefix(d.unit)}.assistant`;
     case "gov.egov.report.submitted.v1":
       return `${unitPrefix(d.unit)}.report`;
+    case "gov.egov.dossier.received.v1":
+    case "gov.egov.dossier.paid.v1":
+    case "gov.egov.dossier.settled.v1":
+    case "gov.egov.dossier.result_issued.v1":
+    case "gov.egov.dossier.digitised.v1":
+    case "gov.egov.dossier.withdrawn.v1":
+    case "gov.egov.dossier.feedback_given.v1":
+      return `${unitPrefix(d.unit)}.dossier`;
     case "gov.egov.unit.merged.v1":
       return `egov.national.lineage.${d.successor.kind}.${d.successor.code}`;
     case "gov.egov.unit.renamed.v1":

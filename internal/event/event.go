@@ -39,7 +39,7 @@ const (
 )
 
 // Types lists every event type the contract defines.
-var Types = []Type{ProcedureRegistered, LevelChanged, ProcedureRetired, AssistantStageChanged, ReportSubmitted, TargetSet, UnitMerged, UnitRenamed}
+var Types = append([]Type{ProcedureRegistered, LevelChanged, ProcedureRetired, AssistantStageChanged, ReportSubmitted, TargetSet, UnitMerged, UnitRenamed}, DossierTypes...)
 
 // MaxSize is the most bytes an event may take, as JSON. The largest events egovtrack makes, registrations with long
 // names, take about a kilobyte: a message of tens of kilobytes is not an event, and refusing it keeps a wrong
@@ -348,7 +348,7 @@ func newData(t Type) Data {
 	case UnitRenamed:
 		return &UnitRenamedData{}
 	}
-	return nil
+	return newDossierData(t)
 }
 
 // unitOf returns the unit a fact is about, for the data types that have one.
@@ -365,7 +365,7 @@ func unitOf(d Data) (units.Ref, bool) {
 	case *ReportSubmittedData:
 		return d.Unit, true
 	}
-	return units.Ref{}, false
+	return dossierUnit(d)
 }
 
 // UnitOf returns the unit a fact is about; targets of national scope have none. A reorganisation is about the unit
@@ -403,6 +403,8 @@ func normalize(d Data) {
 		d.DecidedAt = d.DecidedAt.UTC()
 	case *UnitRenamedData:
 		d.DecidedAt = d.DecidedAt.UTC()
+	default:
+		normalizeDossier(d)
 	}
 }
 

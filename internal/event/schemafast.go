@@ -75,8 +75,46 @@ func schemaAccepts(doc map[string]any) bool {
 			isTimeValue(data["reported_at"]) && counts != nil &&
 			only(counts, 4, "registered", "changed", "retired", "unchanged") &&
 			isCount(counts["registered"]) && isCount(counts["changed"]) && isCount(counts["retired"]) && isCount(counts["unchanged"])
+	case DossierReceived:
+		channel, _ := data["channel"].(string)
+		return only(data, 7, "unit", "procedure", "dossier", "channel", "fee", "received_at", "due_at") &&
+			isUnit(data["unit"]) && isProcedure(data["procedure"]) && isDossier(data["dossier"]) &&
+			(channel == "online" || channel == "in_person" || channel == "post") && isBool(data["fee"]) &&
+			isTimeValue(data["received_at"]) && isTimeValue(data["due_at"])
+	case DossierPaid:
+		return dossierFact(data, "paid_at", "online")
+	case DossierSettled:
+		return dossierFact(data, "settled_at")
+	case DossierResultIssued:
+		return dossierFact(data, "issued_at", "electronic")
+	case DossierDigitised:
+		return dossierFact(data, "digitised_at")
+	case DossierWithdrawn:
+		return dossierFact(data, "withdrawn_at")
+	case DossierFeedbackGiven:
+		return dossierFact(data, "given_at", "satisfied", "handled_on_time")
 	}
-	return false // a target (rare: the schemas judge it), or a type the schemas refuse
+	return false // a target or a reorganisation (rare: the schemas judge them), or a type the schemas refuse
+}
+
+// dossierFact is a dossier event of unit, dossier, the time field at and the boolean fields flags, and nothing else.
+func dossierFact(data map[string]any, at string, flags ...string) bool {
+	if !only(data, 3+len(flags), append([]string{"unit", "dossier", at}, flags...)...) ||
+		!isUnit(data["unit"]) || !isDossier(data["dossier"]) || !isTimeValue(data[at]) {
+		return false
+	}
+	for _, f := range flags {
+		if !isBool(data[f]) {
+			return false
+		}
+	}
+	return true
+}
+
+// isDossier is the dossier hash: 64 lower-case hex digits.
+func isDossier(v any) bool {
+	s, ok := v.(string)
+	return ok && len(s) == 64 && all(s, isLowerHex)
 }
 
 // only reports whether obj has n members, each one of names.

@@ -162,6 +162,8 @@ func (c Contract) checkBeyondSchema(d Data, given bool) FieldErrors {
 		c.checkTime(&es, "data.set_at", d.SetAt, given)
 	case *UnitMergedData, *UnitRenamedData:
 		c.checkLineage(&es, d, given)
+	default:
+		c.checkDossier(&es, d, given)
 	}
 	return es
 }
@@ -189,6 +191,9 @@ func timeField(d Data) string {
 		return "data.set_at"
 	case *UnitMergedData, *UnitRenamedData:
 		return "data.decided_at"
+	}
+	if f, ok := dossierTimeField(d); ok {
+		return f
 	}
 	return "data.effective_at"
 }

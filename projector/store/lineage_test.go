@@ -129,3 +129,37 @@ func TestFactsOfAUnitMergedAwayAreQuarantined(t *testing.T) {
 		})
 	}
 }
+
+// Dossier events (issue #19's contract) reach the raw log, each once, and nothing else yet: no aggregate is built
+// from them, so none can count one twice.
+func TestDossierEventsReachTheRawLogOnly(t *testing.T) {
+	s, conn := openStore(t)
+	u := units.Ref{Kind: units.Province, Code: "19"}
+	at := time.Date(2025, 7, 15, 1, 30, 0, 0, time.UTC)
+	dossier := strings.Repeat("ab", 32)
+	var recs []store.Record
+	for i, d := range []event.Data{
+		&event.DossierReceivedData{Unit: u, Procedure: "1.001234", Dossier: dossier, Channel: event.ChannelOnline, Fee: true, ReceivedAt: at, DueAt: at.AddDate(0, 0, 7)},
+		&event.DossierSettledData{Unit: u, Dossier: dossier, SettledAt: at.AddDate(0, 0, 6)},
+	} {
+		env, err := event.New("/test", d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, store.Record{Env: env, Data: d, Seq: uint64(i + 1), ReceivedAt: at.AddDate(0, 0, 7)})
+	}
+	for range 2 { // delivered twice
+		if err := s.Write(t.Context(), recs, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for table, want := range map[string]uint64{"events": 2, "procedure_changes": 0, "coverage_daily": 0, "reports": 0, "quarantine": 0} {
+		var n uint64
+		if err := conn.QueryRow(t.Context(), "SELECT count() FROM "+table+" FINAL").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != want {
+			t.Errorf("%s holds %d rows, want %d", table, n, want)
+		}
+	}
+}

@@ -272,13 +272,21 @@ func payload(t *testing.T, id, source, typ, subject string, input json.RawMessag
 		ReportedAt  string `json:"reported_at"`
 		SetAt       string `json:"set_at"`
 		DecidedAt   string `json:"decided_at"`
+		ReceivedAt  string `json:"received_at"`
+		PaidAt      string `json:"paid_at"`
+		SettledAt   string `json:"settled_at"`
+		IssuedAt    string `json:"issued_at"`
+		DigitisedAt string `json:"digitised_at"`
+		WithdrawnAt string `json:"withdrawn_at"`
+		GivenAt     string `json:"given_at"`
 	}
 	if err := json.Unmarshal(input, &times); err != nil {
 		t.Fatal(err)
 	}
 	q := func(s string) string { return string(mustJSON(t, s)) }
 	return `{"id":` + q(id) + `,"source":` + q(source) + `,"specversion":"1.0","type":` + q(typ) + `,"subject":` + q(subject) +
-		`,"time":` + q(times.EffectiveAt+times.ReportedAt+times.SetAt+times.DecidedAt) + `,"datacontenttype":"application/json","data":` +
+		`,"time":` + q(times.EffectiveAt+times.ReportedAt+times.SetAt+times.DecidedAt+times.ReceivedAt+times.PaidAt+times.SettledAt+
+		times.IssuedAt+times.DigitisedAt+times.WithdrawnAt+times.GivenAt) + `,"datacontenttype":"application/json","data":` +
 		string(compact(t, input)) + `}`
 }
 
