@@ -216,15 +216,18 @@ const unitNamesNow = `(
         unit_kind,
         unit_code,
         argMax(named, named_on) AS unit_name
-    FROM
-    (
-        SELECT kind AS unit_kind, code AS unit_code, name AS named, toDate('1970-01-02') AS named_on
-        FROM units FINAL
-        UNION ALL
-        SELECT kind AS unit_kind, code AS unit_code, name AS named, effective_on AS named_on
-        FROM unit_names FINAL
-    )
+    FROM ` + namesOverTime + ` AS names
     GROUP BY unit_kind, unit_code
+)`
+
+// namesOverTime is every name every unit had, from a day on: the reference data's (from 1970-01-02: always), and
+// those mergers and renames gave. Its columns: unit_kind, unit_code, named, named_on.
+const namesOverTime = `(
+    SELECT kind AS unit_kind, code AS unit_code, name AS named, toDate('1970-01-02') AS named_on
+    FROM units FINAL
+    UNION ALL
+    SELECT kind AS unit_kind, code AS unit_code, name AS named, effective_on AS named_on
+    FROM unit_names FINAL
 )`
 
 // UnitsOnLastDaySQL is today's units on the last day coverage_daily holds, as it is: kind, code, name, eligible,
@@ -312,14 +315,7 @@ FROM
                     OR (predecessor_kind = ` + chosenKind + ` AND predecessor_code = ` + chosenCode + `
                         AND NOT (successor_kind = predecessor_kind AND successor_code = predecessor_code)))
         ) AS lineage
-        ALL INNER JOIN
-        (
-            SELECT kind AS unit_kind, code AS unit_code, name AS named, toDate('1970-01-02') AS named_on
-            FROM units FINAL
-            UNION ALL
-            SELECT kind AS unit_kind, code AS unit_code, name AS named, effective_on AS named_on
-            FROM unit_names FINAL
-        ) AS names USING (unit_kind, unit_code)
+        ALL INNER JOIN ` + namesOverTime + ` AS names USING (unit_kind, unit_code)
         WHERE named_on < effective_on + (what = 'merged')
     )
     GROUP BY effective_on, what, unit_kind, unit_code

@@ -14,7 +14,7 @@ import (
 	"github.com/egovtrack/egovtrack/dashboards/board"
 	"github.com/egovtrack/egovtrack/dashboards/chquery"
 	"github.com/egovtrack/egovtrack/dashboards/internal/campaigntest"
-	"github.com/egovtrack/egovtrack/internal/coverage"
+	"github.com/egovtrack/egovtrack/internal/coverage/coveragetest"
 	"github.com/egovtrack/egovtrack/internal/enginetest"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/units"
@@ -409,26 +409,7 @@ ORDER BY unit_kind, unit_code, day`
 		{board.HistoryAsWas, vnDate("2025-08-01"), vnDate("2025-08-31"), []string{"province/19", "ministry/BDTTG"}, []string{"province/02", "province/06"}},
 	} {
 		sql := expand(t, variable, chquery.Request{From: c.from, To: c.to, Vars: map[string]string{board.HistoryVar: c.history}})
-		for _, eng := range []enginetest.Engine{e.Server, e.Local} {
-			res, err := enginetest.Query(context.Background(), eng, sql)
-			if err != nil {
-				t.Fatalf("%s: %v", eng.Name(), err)
-			}
-			listed := map[string]bool{}
-			for _, row := range res.Rows {
-				listed[row[0]] = true
-			}
-			for _, u := range c.in {
-				if !listed[u] {
-					t.Errorf("%s %s..%s on %s: the unit variable does not list %s", c.history, c.from.Format(time.DateOnly), c.to.Format(time.DateOnly), eng.Name(), u)
-				}
-			}
-			for _, u := range c.out {
-				if listed[u] {
-					t.Errorf("%s %s..%s on %s: the unit variable lists %s", c.history, c.from.Format(time.DateOnly), c.to.Format(time.DateOnly), eng.Name(), u)
-				}
-			}
-		}
+		listsUnits(t, e, sql, 0, fmt.Sprintf("the unit variable, %s %s..%s", c.history, c.from.Format(time.DateOnly), c.to.Format(time.DateOnly)), c.in, c.out)
 	}
 
 	// Reporting health judges the units that exist at the end of its range: not those merged away, and the new ones.
@@ -441,26 +422,7 @@ ORDER BY unit_kind, unit_code, day`
 		{vnDate("2025-02-01"), gone, []string{"ministry/BDTTG"}},
 	} {
 		sql := expand(t, freshness, chquery.Request{From: c.to.AddDate(0, 0, -7), To: c.to, Interval: time.Hour})
-		for _, eng := range []enginetest.Engine{e.Server, e.Local} {
-			res, err := enginetest.Query(context.Background(), eng, sql)
-			if err != nil {
-				t.Fatalf("%s: %v", eng.Name(), err)
-			}
-			listed := map[string]bool{}
-			for _, row := range res.Rows {
-				listed[row[2]] = true
-			}
-			for _, u := range c.in {
-				if !listed[u] {
-					t.Errorf("freshness on %s (%s) does not list %s", c.to.Format(time.DateOnly), eng.Name(), u)
-				}
-			}
-			for _, u := range c.out {
-				if listed[u] {
-					t.Errorf("freshness on %s (%s) lists %s", c.to.Format(time.DateOnly), eng.Name(), u)
-				}
-			}
-		}
+		listsUnits(t, e, sql, 2, "freshness on "+c.to.Format(time.DateOnly), c.in, c.out)
 	}
 
 	// As it is, 08's line before 1 July is 02's and 08's as they were.
@@ -540,52 +502,12 @@ func TestDashboardsThrough2025(t *testing.T) {
 	}
 
 	// The events' figures.
-	var cs []coverage.Change
-	successor, mergedOn := map[units.Ref]units.Ref{}, map[units.Ref]time.Time{}
-	reports := map[units.Ref][]time.Time{}
+	var facts []event.Data
 	for _, ev := range c.Events {
-		if ch, ok := coverage.FromEvent(ev.Data, ev.Seq); ok {
-			cs = append(cs, ch)
-		}
-		switch d := ev.Data.(type) {
-		case *event.UnitMergedData:
-			day, _ := d.EffectiveOn.Time()
-			for _, p := range d.Predecessors {
-				if p != d.Successor {
-					successor[p], mergedOn[p] = d.Successor, day
-				}
-			}
-		case *event.ReportSubmittedData:
-			reports[d.Unit] = append(reports[d.Unit], coverage.DayOf(d.ReportedAt))
-		}
+		facts = append(facts, ev.Data)
 	}
 	lastDay := time.Date(2025, 12, 31, 0, 0, 0, 0, event.Vietnam)
-	daily := coverage.Daily(cs, lastDay)
-	holds := func(day time.Time) map[units.Ref][2]int {
-		out := map[units.Ref][2]int{}
-		for u, series := range daily {
-			var own coverage.Day
-			for _, d := range series {
-				if !d.Day.After(day) {
-					own = d
-				}
-			}
-			to := u
-			if on, gone := mergedOn[u]; gone && !day.Before(on) {
-				to = successor[u]
-				for _, r := range reports[to] {
-					if !r.Before(on) && !r.After(day) {
-						to = units.Ref{} // the successor restated them
-					}
-				}
-			}
-			if to != (units.Ref{}) {
-				x := out[to]
-				out[to] = [2]int{x[0] + own.Eligible, x[1] + own.Level4}
-			}
-		}
-		return out
-	}
+	held := coveragetest.Held(facts, lastDay)
 	national := panelSQL(t, board.NationalUID)["Show the data: national coverage per day"]
 	res, err := enginetest.Query(context.Background(), e.Server, expand(t, national, chquery.Request{From: from, To: to,
 		Vars: map[string]string{board.HistoryVar: board.HistoryAsIs}}))
@@ -598,8 +520,8 @@ func TestDashboardsThrough2025(t *testing.T) {
 	for _, row := range res.Rows {
 		day := vnDate(row[0])
 		var e, l int
-		for _, h := range holds(day) {
-			e, l = e+h[0], l+h[1]
+		for _, h := range held(day) {
+			e, l = e+h.Eligible, l+h.Level4
 		}
 		if row[1] != strconv.Itoa(e) || row[2] != strconv.Itoa(l) {
 			t.Errorf("%s: national %s of %s eligible at level 4, the events say %d of %d", row[0], row[2], row[1], l, e)
@@ -612,13 +534,13 @@ func TestDashboardsThrough2025(t *testing.T) {
 		t.Fatal(err)
 	}
 	col := func(name string) int { return slices.Index(res.Names, name) }
-	kinds, want := map[string]int{}, holds(lastDay)
+	kinds, want := map[string]int{}, held(lastDay)
 	for _, row := range res.Rows {
 		kinds[row[col("kind")]]++
 		kind, code, _ := strings.Cut(row[col("ref")], "/")
 		w := want[units.Ref{Kind: units.Kind(kind), Code: code}]
-		if row[col("eligible")] != strconv.Itoa(w[0]) || row[col("level4")] != strconv.Itoa(w[1]) {
-			t.Errorf("league, %s %s: %s of %s, the events %d of %d", row[col("ref")], row[col("name")], row[col("level4")], row[col("eligible")], w[1], w[0])
+		if row[col("eligible")] != strconv.Itoa(w.Eligible) || row[col("level4")] != strconv.Itoa(w.Level4) {
+			t.Errorf("league, %s %s: %s of %s, the events %d of %d", row[col("ref")], row[col("name")], row[col("level4")], row[col("eligible")], w.Level4, w.Eligible)
 		}
 		if row[col("name")] == "" {
 			t.Errorf("league: %s has no name", row[col("ref")])
@@ -631,4 +553,29 @@ func TestDashboardsThrough2025(t *testing.T) {
 		t.Errorf("the league at the end of 2025 has %d provinces and %d ministerial bodies, want 34 and 17", kinds["province"], kinds["ministry"])
 	}
 	t.Logf("%d queries run on both engines; %d days and %d units checked against the events", ran, 365, len(res.Rows))
+}
+
+// listsUnits runs sql on both engines and checks that the units in column col include every one of in and none of out.
+func listsUnits(t *testing.T, e *campaigntest.Engines, sql string, col int, what string, in, out []string) {
+	t.Helper()
+	for _, eng := range []enginetest.Engine{e.Server, e.Local} {
+		res, err := enginetest.Query(context.Background(), eng, sql)
+		if err != nil {
+			t.Fatalf("%s: %v", eng.Name(), err)
+		}
+		listed := map[string]bool{}
+		for _, row := range res.Rows {
+			listed[row[col]] = true
+		}
+		for _, u := range in {
+			if !listed[u] {
+				t.Errorf("%s on %s: %s is not listed", what, eng.Name(), u)
+			}
+		}
+		for _, u := range out {
+			if listed[u] {
+				t.Errorf("%s on %s: %s is listed", what, eng.Name(), u)
+			}
+		}
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/egovtrack/egovtrack/collectors/simulate"
 	"github.com/egovtrack/egovtrack/internal/chdb/chdbtest"
 	"github.com/egovtrack/egovtrack/internal/coverage"
+	"github.com/egovtrack/egovtrack/internal/coverage/coveragetest"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/natsauth"
 	"github.com/egovtrack/egovtrack/internal/units"
@@ -163,80 +164,37 @@ func TestDemoThrough2025(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cs []coverage.Change
-	successor := map[units.Ref]units.Ref{}
-	mergedOn := map[units.Ref]time.Time{}
-	reports := map[units.Ref][]time.Time{}
-	for i, env := range envs {
+	var facts []event.Data
+	for _, env := range envs {
 		d, err := env.UncheckedData()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c, ok := coverage.FromEvent(d, uint64(i+1)); ok {
-			cs = append(cs, c)
-		}
-		switch d := d.(type) {
-		case *event.UnitMergedData:
-			day, _ := d.EffectiveOn.Time()
-			for _, p := range d.Predecessors {
-				if p != d.Successor {
-					successor[p], mergedOn[p] = d.Successor, day
-				}
-			}
-		case *event.ReportSubmittedData:
-			reports[d.Unit] = append(reports[d.Unit], coverage.DayOf(d.ReportedAt))
-		}
+		facts = append(facts, d)
 	}
 	last := sum.last().Day
 	lastDay := time.Date(last.Year(), last.Month(), last.Day(), 0, 0, 0, 0, event.Vietnam)
-	daily := coverage.Daily(cs, lastDay)
-	// Each unit's own counts on a day, and who they count for: a merged unit's for its successor from the merger
-	// until the successor's first report on or after it, then for no one (the successor restated them).
-	counts := func(day time.Time) map[units.Ref][2]int {
-		out := map[units.Ref][2]int{}
-		for u, series := range daily {
-			var c coverage.Day
-			for _, d := range series {
-				if !d.Day.After(day) {
-					c = d
-				}
-			}
-			to := u
-			if on, gone := mergedOn[u]; gone && !day.Before(on) {
-				to = successor[u]
-				for _, r := range reports[to] {
-					if !r.Before(on) && !r.After(day) {
-						to = units.Ref{}
-					}
-				}
-			}
-			if to != (units.Ref{}) {
-				x := out[to]
-				out[to] = [2]int{x[0] + c.Eligible, x[1] + c.Level4}
-			}
-		}
-		return out
-	}
+	held := coveragetest.Held(facts, lastDay)
 	for _, d := range sum.Days {
 		if d.Day.Day() != 1 && d.Day != last {
 			continue // the first of each month and the last day
 		}
 		day := time.Date(d.Day.Year(), d.Day.Month(), d.Day.Day(), 0, 0, 0, 0, event.Vietnam)
 		var e, l int
-		for _, c := range counts(day) {
-			e, l = e+c[0], l+c[1]
+		for _, c := range held(day) {
+			e, l = e+c.Eligible, l+c.Level4
 		}
 		if d.Eligible != uint64(e) || d.Level4 != uint64(l) {
 			t.Errorf("%s: ClickHouse says %d of %d eligible at level 4, the events say %d of %d", day.Format(event.DateLayout), d.Level4, d.Eligible, l, e)
 		}
 	}
 	kinds := map[string]int{}
-	want := counts(lastDay)
+	want := held(lastDay)
 	for _, u := range sum.Now {
 		kinds[u.Kind]++
 		w := want[units.Ref{Kind: units.Kind(u.Kind), Code: u.Code}]
-		if u.Eligible != uint64(w[0]) || u.Level4 != uint64(w[1]) {
-			t.Errorf("%s/%s %s: ClickHouse %d of %d, the events %d of %d", u.Kind, u.Code, u.Name, u.Level4, u.Eligible, w[1], w[0])
+		if u.Eligible != uint64(w.Eligible) || u.Level4 != uint64(w.Level4) {
+			t.Errorf("%s/%s %s: ClickHouse %d of %d, the events %d of %d", u.Kind, u.Code, u.Name, u.Level4, u.Eligible, w.Level4, w.Eligible)
 		}
 	}
 	if kinds["province"] != 34 || kinds["ministry"] != 17 {
