@@ -253,101 +253,8 @@ func TestLineageViews(t *testing.T) {
 	c := campaigntest.Project(t, h.envs, h.envs)
 	e := c.Engines(t)
 
-	ref := lineageReference{state: map[units.Ref]map[string]procState{}, reports: map[units.Ref][]time.Time{}}
-	var changes []campaigntest.Event
-	for _, ev := range c.Events {
-		switch d := ev.Data.(type) {
-		case *event.UnitMergedData:
-			ref.mergers = append(ref.mergers, d)
-		case *event.ReportSubmittedData:
-			day := event.DateOf(d.ReportedAt)
-			ref.reports[d.Unit] = append(ref.reports[d.Unit], vnDate(string(day)))
-		default:
-			changes = append(changes, ev)
-		}
-	}
-	slices.SortStableFunc(changes, func(a, b campaigntest.Event) int { return a.Data.OccurredAt().Compare(b.Data.OccurredAt()) })
-
 	from, to := vnDate("2025-01-02"), h.last
-	query := func(eng enginetest.Engine, view string) map[string]dayCounts {
-		t.Helper()
-		sql := `SELECT unit_kind, unit_code, toString(day), procedures, eligible, level4
-FROM ` + board.CoverageIn("'"+view+"'", "day >= toDate('"+from.Format(time.DateOnly)+"') AND day <= toDate('"+to.Format(time.DateOnly)+"')") + `
-ORDER BY unit_kind, unit_code, day`
-		res, err := enginetest.Query(context.Background(), eng, sql)
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", eng.Name(), err, sql)
-		}
-		out := map[string]dayCounts{}
-		for _, row := range res.Rows {
-			n := func(i int) int { v, _ := strconv.Atoi(row[i]); return v }
-			out[row[0]+"/"+row[1]+" "+row[2]] = dayCounts{n(3), n(4), n(5)}
-		}
-		return out
-	}
-	views := map[string][2]map[string]dayCounts{}
-	for _, view := range []string{board.HistoryAsWas, board.HistoryAsIs} {
-		a, b := query(e.Server, view), query(e.Local, view)
-		if fmt.Sprint(a) != fmt.Sprint(b) {
-			shown := 0
-			for k, x := range a {
-				if y := b[k]; x != y && shown < 5 {
-					shown++
-					t.Errorf("%s %s: ClickHouse 18.16 %+v, 26.7 %+v", view, k, x, y)
-				}
-			}
-			for k, y := range b {
-				if _, ok := a[k]; !ok && shown < 10 {
-					shown++
-					t.Errorf("%s %s: only ClickHouse 26.7 has a row, %+v", view, k, y)
-				}
-			}
-		}
-		views[view] = [2]map[string]dayCounts{a, b}
-	}
-
-	next := 0
-	var national []int
-	checked := 0
-	for day := from; !day.After(to); day = day.AddDate(0, 0, 1) {
-		for ; next < len(changes) && event.DateOf(changes[next].Data.OccurredAt()) <= event.DateOf(day); next++ {
-			applyChange(ref.state, changes[next].Data)
-		}
-		AsWasSQL, asIs := ref.day(day)
-		ds := day.Format(time.DateOnly)
-		for view, want := range map[string]map[units.Ref]dayCounts{board.HistoryAsWas: AsWasSQL, board.HistoryAsIs: asIs} {
-			got := views[view][0]
-			for u, w := range want {
-				if g := got[u.String()+" "+ds]; g != w {
-					t.Errorf("%s %s %s: got %+v, want %+v", view, u, ds, g, w)
-				}
-				checked++
-			}
-			for k, g := range got {
-				if strings.HasSuffix(k, " "+ds) {
-					if _, ok := want[units.Ref{Kind: units.Kind(strings.Split(k, "/")[0]), Code: strings.Fields(strings.Split(k, "/")[1])[0]}]; !ok {
-						t.Errorf("%s %s: a row %+v for a unit that holds nothing that day", view, k, g)
-					}
-				}
-			}
-		}
-		// The national sum, from each view's rows.
-		var sums [2]dayCounts
-		for i, view := range []string{board.HistoryAsWas, board.HistoryAsIs} {
-			for k, g := range views[view][0] {
-				if strings.HasSuffix(k, " "+ds) {
-					sums[i].add(g)
-				}
-			}
-		}
-		if sums[0] != sums[1] {
-			t.Errorf("%s: national %+v as it was, %+v as it is", ds, sums[0], sums[1])
-		}
-		national = append(national, sums[0].eligible)
-	}
-	if checked < 1000 {
-		t.Errorf("only %d unit-days checked", checked)
-	}
+	views, national, changes := checkViews(t, c, e, from, to)
 	// No jump on a merger day: nothing else happened on 1 July, 1 March or 1 September but the mergers (the
 	// random changes are checked against that below).
 	for _, m := range []string{"2025-03-01", "2025-07-01", "2025-09-01"} {
@@ -577,5 +484,253 @@ func listsUnits(t *testing.T, e *campaigntest.Engines, sql string, col int, what
 				t.Errorf("%s on %s: %s is listed", what, eng.Name(), u)
 			}
 		}
+	}
+}
+
+// checkViews holds both views of the projected history c, on both engines, to the reference worked out from its
+// events procedure by procedure, on every day from from to to: each unit's figures, no row for a unit holding
+// nothing, and the national sums equal in both views. It returns the views' rows (by "kind/code day", 18.16's and
+// 26.7's), the national eligible procedures of each day, and the procedure changes in time order.
+func checkViews(t *testing.T, c *campaigntest.Campaign, e *campaigntest.Engines, from, to time.Time) (map[string][2]map[string]dayCounts, []int, []campaigntest.Event) {
+	t.Helper()
+	ref := lineageReference{state: map[units.Ref]map[string]procState{}, reports: map[units.Ref][]time.Time{}}
+	var changes []campaigntest.Event
+	for _, ev := range c.Events {
+		switch d := ev.Data.(type) {
+		case *event.UnitMergedData:
+			ref.mergers = append(ref.mergers, d)
+		case *event.ReportSubmittedData:
+			day := event.DateOf(d.ReportedAt)
+			ref.reports[d.Unit] = append(ref.reports[d.Unit], vnDate(string(day)))
+		default:
+			changes = append(changes, ev)
+		}
+	}
+	slices.SortStableFunc(changes, func(a, b campaigntest.Event) int { return a.Data.OccurredAt().Compare(b.Data.OccurredAt()) })
+
+	query := func(eng enginetest.Engine, view string) map[string]dayCounts {
+		t.Helper()
+		sql := `SELECT unit_kind, unit_code, toString(day), procedures, eligible, level4
+FROM ` + board.CoverageIn("'"+view+"'", "day >= toDate('"+from.Format(time.DateOnly)+"') AND day <= toDate('"+to.Format(time.DateOnly)+"')") + `
+ORDER BY unit_kind, unit_code, day`
+		res, err := enginetest.Query(context.Background(), eng, sql)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", eng.Name(), err, sql)
+		}
+		out := map[string]dayCounts{}
+		for _, row := range res.Rows {
+			n := func(i int) int { v, _ := strconv.Atoi(row[i]); return v }
+			out[row[0]+"/"+row[1]+" "+row[2]] = dayCounts{n(3), n(4), n(5)}
+		}
+		return out
+	}
+	views := map[string][2]map[string]dayCounts{}
+	for _, view := range []string{board.HistoryAsWas, board.HistoryAsIs} {
+		a, b := query(e.Server, view), query(e.Local, view)
+		if fmt.Sprint(a) != fmt.Sprint(b) {
+			shown := 0
+			for k, x := range a {
+				if y := b[k]; x != y && shown < 5 {
+					shown++
+					t.Errorf("%s %s: ClickHouse 18.16 %+v, 26.7 %+v", view, k, x, y)
+				}
+			}
+			for k, y := range b {
+				if _, ok := a[k]; !ok && shown < 10 {
+					shown++
+					t.Errorf("%s %s: only ClickHouse 26.7 has a row, %+v", view, k, y)
+				}
+			}
+		}
+		views[view] = [2]map[string]dayCounts{a, b}
+	}
+
+	next := 0
+	var national []int
+	checked := 0
+	for day := from; !day.After(to); day = day.AddDate(0, 0, 1) {
+		for ; next < len(changes) && event.DateOf(changes[next].Data.OccurredAt()) <= event.DateOf(day); next++ {
+			applyChange(ref.state, changes[next].Data)
+		}
+		asWas, asIs := ref.day(day)
+		ds := day.Format(time.DateOnly)
+		for view, want := range map[string]map[units.Ref]dayCounts{board.HistoryAsWas: asWas, board.HistoryAsIs: asIs} {
+			got := views[view][0]
+			for u, w := range want {
+				if g := got[u.String()+" "+ds]; g != w {
+					t.Errorf("%s %s %s: got %+v, want %+v", view, u, ds, g, w)
+				}
+				checked++
+			}
+			for k, g := range got {
+				if strings.HasSuffix(k, " "+ds) {
+					if _, ok := want[units.Ref{Kind: units.Kind(strings.Split(k, "/")[0]), Code: strings.Fields(strings.Split(k, "/")[1])[0]}]; !ok {
+						t.Errorf("%s %s: a row %+v for a unit that holds nothing that day", view, k, g)
+					}
+				}
+			}
+		}
+		// The national sum, from each view's rows.
+		var sums [2]dayCounts
+		for i, view := range []string{board.HistoryAsWas, board.HistoryAsIs} {
+			for k, g := range views[view][0] {
+				if strings.HasSuffix(k, " "+ds) {
+					sums[i].add(g)
+				}
+			}
+		}
+		if sums[0] != sums[1] {
+			t.Errorf("%s: national %+v as it was, %+v as it is", ds, sums[0], sums[1])
+		}
+		national = append(national, sums[0].eligible)
+	}
+	if checked < 1000 {
+		t.Errorf("only %d unit-days checked", checked)
+	}
+	return views, national, changes
+}
+
+// TestLineageViewsOfRandomMergers holds both views to the reference on random reorganisations: mergers on random
+// days among the units that exist then (a successor keeping its code or not, one or two predecessors, some moving a
+// few procedures to a third unit), so that chains, splits into units merged later and mergers into units that took
+// others before all come up; successors report on random days; levels change throughout. National figures must not
+// move on a day when only mergers happened.
+func TestLineageViewsOfRandomMergers(t *testing.T) {
+	kinds := map[string]int{}
+	defer func() {
+		if kinds["split"] == 0 || kinds["chain"] == 0 || kinds["code kept"] == 0 || kinds["code not kept"] == 0 {
+			t.Errorf("the seeds made %v: not every kind of merger", kinds)
+		}
+	}()
+	for _, seed := range []uint64{11, 12, 13, 14, 15, 16} {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 766))
+			at := func(day time.Time) time.Time { return day.Add(9 * time.Hour).UTC() }
+			var envs []event.Envelope
+			add := func(d event.Data) {
+				env, err := event.New("/egovtrack/test/lineage", d)
+				if err != nil {
+					t.Fatalf("%T: %v", d, err)
+				}
+				envs = append(envs, env)
+			}
+			var pool []units.Ref
+			for _, u := range units.All() {
+				if u.Kind == units.Province && len(pool) < 10 {
+					pool = append(pool, u.Ref)
+				}
+			}
+			codes, levels := map[units.Ref][]string{}, map[string]event.Level{}
+			start := vnDate("2025-01-02")
+			for i, u := range pool {
+				for k := range 5 {
+					code := fmt.Sprintf("1.%03d%03d", 100+i, k+1)
+					codes[u] = append(codes[u], code)
+					levels[u.String()+code] = event.Level(2 + rng.IntN(3))
+					add(&event.ProcedureRegisteredData{Unit: u, Procedure: code, Name: "Thủ tục " + code, Sector: "Thử",
+						Eligible: rng.IntN(4) > 0, Level: levels[u.String()+code], EffectiveAt: at(start)})
+				}
+			}
+			// The mergers, on increasing days.
+			gone := map[units.Ref]time.Time{}
+			exists := func(day time.Time) []units.Ref {
+				var out []units.Ref
+				for _, u := range pool {
+					if g, ok := gone[u]; !ok || g.After(day) {
+						out = append(out, u)
+					}
+				}
+				return out
+			}
+			day := start
+			mergerDays := map[string]bool{}
+			for range 3 + rng.IntN(3) {
+				day = day.AddDate(0, 0, 20+rng.IntN(50))
+				live := exists(day)
+				if len(live) < 3 {
+					break
+				}
+				rng.Shuffle(len(live), func(i, j int) { live[i], live[j] = live[j], live[i] })
+				succ, preds := live[0], []units.Ref{live[1]}
+				if rng.IntN(2) == 0 && len(live) > 3 {
+					preds = append(preds, live[2])
+				}
+				if rng.IntN(5) > 0 {
+					preds = append(preds, succ)
+				}
+				m := &event.UnitMergedData{Successor: succ, Name: "Hợp nhất " + succ.Code, Predecessors: preds,
+					EffectiveOn: event.DateOf(day), DecidedAt: at(start.AddDate(0, 0, -30))}
+				if third := live[len(live)-1]; rng.IntN(5) < 2 && third != succ && !slices.Contains(preds, third) {
+					m.Moved = []event.Moved{{From: live[1], To: third, Procedures: codes[live[1]][:1+rng.IntN(2)]}}
+				}
+				add(m)
+				mergerDays[string(event.DateOf(day))] = true
+				if len(m.Moved) > 0 {
+					kinds["split"]++
+				}
+				if slices.Contains(preds, succ) {
+					kinds["code kept"]++
+				} else {
+					kinds["code not kept"]++
+				}
+				for _, p := range preds {
+					if _, merged := gone[p]; !merged && p != succ {
+						for _, prior := range envs[:len(envs)-1] {
+							if d, err := prior.UncheckedData(); err == nil {
+								if pm, isMerger := d.(*event.UnitMergedData); isMerger && pm.Successor == p {
+									kinds["chain"]++
+								}
+							}
+						}
+					}
+				}
+				for _, p := range preds {
+					if p != succ {
+						gone[p] = day
+					}
+				}
+			}
+			last := day.AddDate(0, 2, 0)
+			// Level changes while a unit exists; successors' reports on random days.
+			for d := start.AddDate(0, 0, 1); !d.After(last); d = d.AddDate(0, 0, 1) {
+				if mergerDays[string(event.DateOf(d))] {
+					continue // merger days carry nothing else, so that the national figure must stay put on them
+				}
+				u := pool[rng.IntN(len(pool))]
+				if g, ok := gone[u]; ok && !d.Before(g) {
+					continue
+				}
+				switch rng.IntN(6) {
+				case 0:
+					add(&event.ReportSubmittedData{Unit: u, Collector: "sheet", ReportedAt: at(d), Counts: event.ReportCounts{Unchanged: 5}})
+				case 1, 2:
+					code := codes[u][rng.IntN(len(codes[u]))]
+					from, to := levels[u.String()+code], event.Level(1+rng.IntN(4))
+					if from != to {
+						levels[u.String()+code] = to
+						add(&event.LevelChangedData{Unit: u, Procedure: code, From: from, To: to, EffectiveAt: at(d)})
+					}
+				}
+			}
+			// Something on the last day, so that every unit's series runs to it.
+			add(&event.ProcedureRegisteredData{Unit: exists(last)[0], Procedure: "1.999001", Name: "Thủ tục mới", Sector: "Thử",
+				Eligible: true, Level: 4, EffectiveAt: at(last)})
+			c := campaigntest.Project(t, envs, envs)
+			e := c.Engines(t)
+			_, national, changes := checkViews(t, c, e, start, last)
+			for m := range mergerDays {
+				i := int(vnDate(m).Sub(start).Hours() / 24)
+				changed := false
+				for _, ev := range changes {
+					if string(event.DateOf(ev.Data.OccurredAt())) == m {
+						changed = true
+					}
+				}
+				if !changed && i > 0 && i < len(national) && national[i] != national[i-1] {
+					t.Errorf("national eligible procedures move on the merger day %s: %d → %d", m, national[i-1], national[i])
+				}
+			}
+			t.Logf("%d events, %d mergers, %d units merged away, to %s; kinds so far %v", len(envs), len(mergerDays), len(gone), last.Format(time.DateOnly), kinds)
+		})
 	}
 }
