@@ -165,6 +165,13 @@ func everyStatement(t *testing.T, c *campaigntest.Campaign, e *campaigntest.Engi
 				"province\t27\t0\t2025-07-01\t2101-01-01\tprovince\t24\t[]\t2025-07-15\tprovince\t24\t0\t0\t0\t0\t0\t0\t8\n")
 			tableSame(t, "unit_holders", "")
 		},
+		chsql.InsertDossierFacts.Name: func(t *testing.T) {
+			exec(t, chsql.InsertDossierFacts.SQL+" FORMAT TSV\n"+
+				"province\t19\t"+strings.Repeat("ab", 32)+"\treceived\t2025-07-15 08:30:00\t1.001234\tonline\t1\t2025-07-22 17:00:00\t0\t0\t00000000-0000-5000-8000-000000000003\t9\n"+
+				"province\t19\t"+strings.Repeat("ab", 32)+"\tsettled\t2025-07-21 10:05:00\t\t\t0\t2025-07-21 10:05:00\t0\t0\t00000000-0000-5000-8000-000000000004\t10\n"+
+				"province\t19\t"+strings.Repeat("ab", 32)+"\treceived\t2025-07-15 08:30:00\t1.001234\tonline\t1\t2025-07-22 17:00:00\t0\t0\t00000000-0000-5000-8000-000000000003\t9\n")
+			tableSame(t, "dossier_facts", "")
+		},
 		chsql.HolderReports.Name: func(t *testing.T) {
 			same(t, chsql.HolderReports.SQL+" ORDER BY unit_kind, unit_code, day", true, []string{"19", "BTTTT"})
 			same(t, chsql.HolderReports.SQL+" ORDER BY unit_kind, unit_code, day", true, []string{"XX"})

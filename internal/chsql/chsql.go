@@ -41,6 +41,7 @@ var (
 	InsertVerdicts         = insert("store: insert signature verdicts", "signature_verdicts", "stream_seq, digest, submitted_by, verified_at")
 	InsertLineage          = insert("store: insert unit lineage", "unit_lineage", "predecessor_kind, predecessor_code, successor_kind, successor_code, effective_on, main, procedures, event_id, stream_seq")
 	InsertUnitNames        = insert("store: insert unit names", "unit_names", "kind, code, effective_on, name, event_id, stream_seq")
+	InsertDossierFacts     = insert("store: insert dossier facts", "dossier_facts", "unit_kind, unit_code, dossier, fact, at, procedure, channel, fee, due_at, flag, on_time, event_id, stream_seq")
 	InsertHoldings         = insert("store: insert unit holders", "unit_holders", "unit_kind, unit_code, leg, from_day, until_day, holder_kind, holder_code, procedures, superseded_on, end_kind, end_code, moved_procedures, moved_eligible, moved_level4, unit_moved_procedures, unit_moved_eligible, unit_moved_level4, version")
 
 	// LoadLineage reads every merger's rows: a few dozen, read whole whenever the holdings are computed again.
@@ -219,7 +220,7 @@ func All(tables []string) []Statement {
 	out := []Statement{
 		WrittenIDs, InsertUnits, InsertProcedureChanges, InsertAssistantChanges, InsertReports, InsertTargets,
 		InsertEvents, InsertQuarantine, InsertProcedures, InsertCoverage, InsertVerdicts, Verdicts, LastCoverageDays, LatestCoverageDay,
-		InsertLineage, InsertUnitNames, InsertHoldings, LoadLineage, HolderReports, MovedProcedures,
+		InsertLineage, InsertUnitNames, InsertHoldings, LoadLineage, HolderReports, MovedProcedures, InsertDossierFacts,
 		CarryCoverage(1), CarryCoverage(2), LoadChanges(1), LoadChanges(2),
 		CreateMigrationsTable, RecordMigration, AppliedMigrations, LatestMigration, CurrentDatabase,
 		TableExists, TableEngine, CreateDatabase("egov_test"), DropDatabase("egov_test"),

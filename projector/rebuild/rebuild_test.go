@@ -76,15 +76,19 @@ func newRig(t testing.TB, n int) *rig {
 	if _, err := simulate.Run(ctx, nc, o, io.Discard, quiet); err != nil {
 		t.Fatal(err)
 	}
-	// A reorganisation after the campaign, so that the lineage tables have rows to rebuild: the first unit merged
-	// into the second, which is renamed.
+	// A dossier, and a reorganisation after the campaign, so that their tables have rows to rebuild: the first unit
+	// merged into the second, which is renamed.
 	us := o.Units
 	if len(us) < 2 {
 		us = units.All()
 	}
 	decided := time.Date(2021, 12, 20, 2, 0, 0, 0, time.UTC)
 	var lineage []event.Envelope
+	received := time.Date(2021, 12, 20, 3, 0, 0, 0, time.UTC)
 	for _, d := range []event.Data{
+		&event.DossierReceivedData{Unit: us[1].Ref, Procedure: "1.000001", Dossier: strings.Repeat("cd", 32), Channel: event.ChannelPost,
+			ReceivedAt: received, DueAt: received.AddDate(0, 0, 10)},
+		&event.DossierSettledData{Unit: us[1].Ref, Dossier: strings.Repeat("cd", 32), SettledAt: received.AddDate(0, 0, 3)},
 		&event.UnitMergedData{Successor: us[1].Ref, Name: "Hợp nhất", Predecessors: []units.Ref{us[0].Ref, us[1].Ref}, EffectiveOn: "2022-01-01", DecidedAt: decided},
 		&event.UnitRenamedData{Unit: us[1].Ref, Name: "Đổi tên", EffectiveOn: "2022-02-01", DecidedAt: decided},
 	} {

@@ -130,30 +130,47 @@ func TestFactsOfAUnitMergedAwayAreQuarantined(t *testing.T) {
 	}
 }
 
-// Dossier events (issue #19's contract) reach the raw log, each once, and nothing else yet: no aggregate is built
-// from them, so none can count one twice.
-func TestDossierEventsReachTheRawLogOnly(t *testing.T) {
-	s, conn := openStore(t)
+// Dossier events reach the raw log and dossier_facts, each once, even when a write dies between the derived rows and
+// the raw log and the batch comes again (the facts are then inserted twice, and FINAL keeps one); nothing else is
+// derived from them.
+func TestDossierFactsAreStoredOnce(t *testing.T) {
+	kill := false
+	s, conn := openStoreWith(t, store.Config{BeforeRows: killed(&kill, "before the rows")})
 	u := units.Ref{Kind: units.Province, Code: "19"}
 	at := time.Date(2025, 7, 15, 1, 30, 0, 0, time.UTC)
 	dossier := strings.Repeat("ab", 32)
 	var recs []store.Record
 	for i, d := range []event.Data{
+		// A registration, so that the write goes through the folds and the hook stops it there.
+		&event.ProcedureRegisteredData{Unit: u, Procedure: "1.001234", Name: "Thủ tục", Sector: "Thử", Eligible: true, Level: 4, EffectiveAt: at},
 		&event.DossierReceivedData{Unit: u, Procedure: "1.001234", Dossier: dossier, Channel: event.ChannelOnline, Fee: true, ReceivedAt: at, DueAt: at.AddDate(0, 0, 7)},
 		&event.DossierSettledData{Unit: u, Dossier: dossier, SettledAt: at.AddDate(0, 0, 6)},
+		&event.DossierFeedbackGivenData{Unit: u, Dossier: dossier, Satisfied: true, HandledOnTime: false, GivenAt: at.AddDate(0, 0, 8)},
 	} {
 		env, err := event.New("/test", d)
 		if err != nil {
 			t.Fatal(err)
 		}
-		recs = append(recs, store.Record{Env: env, Data: d, Seq: uint64(i + 1), ReceivedAt: at.AddDate(0, 0, 7)})
+		recs = append(recs, store.Record{Env: env, Data: d, Seq: uint64(i + 1), ReceivedAt: at.AddDate(0, 0, 8)})
 	}
-	for range 2 { // delivered twice
+	kill = true
+	if err := s.Write(t.Context(), recs, nil); err == nil {
+		t.Fatal("the killed write succeeded")
+	}
+	kill = false
+	for range 2 { // delivered again, then once more
 		if err := s.Write(t.Context(), recs, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for table, want := range map[string]uint64{"events": 2, "procedure_changes": 0, "coverage_daily": 0, "reports": 0, "quarantine": 0} {
+	var physical uint64
+	if err := conn.QueryRow(t.Context(), "SELECT count() FROM dossier_facts").Scan(&physical); err != nil {
+		t.Fatal(err)
+	}
+	if physical < 6 {
+		t.Errorf("dossier_facts holds %d rows before FINAL: the killed write did not leave its rows, the test proves nothing", physical)
+	}
+	for table, want := range map[string]uint64{"events": 4, "dossier_facts": 3, "procedure_changes": 1, "reports": 0, "quarantine": 0} {
 		var n uint64
 		if err := conn.QueryRow(t.Context(), "SELECT count() FROM "+table+" FINAL").Scan(&n); err != nil {
 			t.Fatal(err)
@@ -161,5 +178,14 @@ func TestDossierEventsReachTheRawLogOnly(t *testing.T) {
 		if n != want {
 			t.Errorf("%s holds %d rows, want %d", table, n, want)
 		}
+	}
+	var fact, channel string
+	var due time.Time
+	var onTime uint8
+	if err := conn.QueryRow(t.Context(), "SELECT toString(fact), channel, due_at, on_time FROM dossier_facts FINAL WHERE fact = 'received'").Scan(&fact, &channel, &due, &onTime); err != nil {
+		t.Fatal(err)
+	}
+	if channel != "online" || !due.Equal(at.AddDate(0, 0, 7)) {
+		t.Errorf("the receipt is stored as %s, %s due %s", fact, channel, due)
 	}
 }
