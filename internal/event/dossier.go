@@ -143,6 +143,27 @@ func dossierUnit(d Data) (units.Ref, bool) {
 	return units.Ref{}, false
 }
 
+// DossierOf returns the dossier a dossier event is about.
+func DossierOf(d Data) (string, bool) {
+	switch d := d.(type) {
+	case *DossierReceivedData:
+		return d.Dossier, true
+	case *DossierPaidData:
+		return d.Dossier, true
+	case *DossierSettledData:
+		return d.Dossier, true
+	case *DossierResultIssuedData:
+		return d.Dossier, true
+	case *DossierDigitisedData:
+		return d.Dossier, true
+	case *DossierWithdrawnData:
+		return d.Dossier, true
+	case *DossierFeedbackGivenData:
+		return d.Dossier, true
+	}
+	return "", false
+}
+
 // newDossierData is newData for the dossier types.
 func newDossierData(t Type) Data {
 	switch t {

@@ -12,23 +12,10 @@ import (
 func addDossier(facts *inserter, id uuid.UUID, seq uint64, d event.Data) {
 	row := func(fact string, at time.Time, flag, onTime bool) {
 		u, _ := event.UnitOf(d)
-		dossier := ""
+		dossier, _ := event.DossierOf(d)
 		procedure, channel, fee, due := "", "", false, at // due_at is a receipt's; the others hold their own time
-		switch d := d.(type) {
-		case *event.DossierReceivedData:
-			dossier, procedure, channel, fee, due = d.Dossier, d.Procedure, string(d.Channel), d.Fee, d.DueAt
-		case *event.DossierPaidData:
-			dossier = d.Dossier
-		case *event.DossierSettledData:
-			dossier = d.Dossier
-		case *event.DossierResultIssuedData:
-			dossier = d.Dossier
-		case *event.DossierDigitisedData:
-			dossier = d.Dossier
-		case *event.DossierWithdrawnData:
-			dossier = d.Dossier
-		case *event.DossierFeedbackGivenData:
-			dossier = d.Dossier
+		if r, ok := d.(*event.DossierReceivedData); ok {
+			procedure, channel, fee, due = r.Procedure, string(r.Channel), r.Fee, r.DueAt
 		}
 		facts.add(string(u.Kind), u.Code, dossier, fact, at, procedure, channel, boolU8(fee), due, boolU8(flag), boolU8(onTime), id, seq)
 	}

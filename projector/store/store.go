@@ -371,9 +371,10 @@ func (s *Store) insertDerived(ctx context.Context, recs []Record) error {
 			targets.add(string(d.Metric), string(d.Scope), id, r.Seq, d.SetAt, d.Baseline, dateOnly(bd), d.Target, dateOnly(dl))
 		case *event.UnitMergedData, *event.UnitRenamedData:
 			addLineage(lineage, names, id, r.Seq, d)
-		case *event.DossierReceivedData, *event.DossierPaidData, *event.DossierSettledData, *event.DossierResultIssuedData,
-			*event.DossierDigitisedData, *event.DossierWithdrawnData, *event.DossierFeedbackGivenData:
-			addDossier(dossiers, id, r.Seq, d)
+		default:
+			if _, ok := event.DossierOf(d); ok {
+				addDossier(dossiers, id, r.Seq, d)
+			}
 		}
 	}
 	if err := sendAll(ctx, changes, assistant, reports, targets, verdicts, lineage, names, dossiers); err != nil {
