@@ -297,27 +297,17 @@ FROM
     (
         SELECT
             effective_on,
-            what,
-            unit_kind,
-            unit_code,
-            named,
-            named_on
-        FROM
-        (
-            SELECT
-                effective_on,
-                if(successor_kind = ` + chosenKind + ` AND successor_code = ` + chosenCode + `, 'formed', 'merged') AS what,
-                if(what = 'formed', predecessor_kind, successor_kind) AS unit_kind,
-                if(what = 'formed', predecessor_code, successor_code) AS unit_code
-            FROM unit_lineage FINAL
-            WHERE main = 1
-                AND ((successor_kind = ` + chosenKind + ` AND successor_code = ` + chosenCode + `)
-                    OR (predecessor_kind = ` + chosenKind + ` AND predecessor_code = ` + chosenCode + `
-                        AND NOT (successor_kind = predecessor_kind AND successor_code = predecessor_code)))
-        ) AS lineage
-        ALL INNER JOIN ` + namesOverTime + ` AS names USING (unit_kind, unit_code)
-        WHERE named_on < effective_on + (what = 'merged')
-    )
+            if(successor_kind = ` + chosenKind + ` AND successor_code = ` + chosenCode + `, 'formed', 'merged') AS what,
+            if(what = 'formed', predecessor_kind, successor_kind) AS unit_kind,
+            if(what = 'formed', predecessor_code, successor_code) AS unit_code
+        FROM unit_lineage FINAL
+        WHERE main = 1
+            AND ((successor_kind = ` + chosenKind + ` AND successor_code = ` + chosenCode + `)
+                OR (predecessor_kind = ` + chosenKind + ` AND predecessor_code = ` + chosenCode + `
+                    AND NOT (successor_kind = predecessor_kind AND successor_code = predecessor_code)))
+    ) AS lineage
+    ALL INNER JOIN ` + namesOverTime + ` AS names USING (unit_kind, unit_code)
+    WHERE named_on < effective_on + (what = 'merged')
     GROUP BY effective_on, what, unit_kind, unit_code
 )
 GROUP BY effective_on, what

@@ -45,7 +45,7 @@ var (
 	InsertHoldings         = insert("store: insert unit holders", "unit_holders", "unit_kind, unit_code, leg, from_day, until_day, holder_kind, holder_code, procedures, superseded_on, end_kind, end_code, moved_procedures, moved_eligible, moved_level4, unit_moved_procedures, unit_moved_eligible, unit_moved_level4, version")
 
 	// LoadLineage reads every merger's rows: a few dozen, read whole whenever the holdings are computed again.
-	LoadLineage = Statement{"store: unit lineage", `SELECT predecessor_kind, predecessor_code, successor_kind, successor_code, effective_on, main, procedures FROM unit_lineage FINAL`}
+	LoadLineage = Statement{"store: unit lineage", `SELECT predecessor_kind, predecessor_code, successor_kind, successor_code, effective_on, main, procedures, stream_seq FROM unit_lineage FINAL`}
 	// HolderReports reads the days on which the units that hold merged units' procedures reported a catalogue; its
 	// argument is those units' codes, as an array (never empty). Read by unit, the table's sorting key.
 	HolderReports = Statement{"store: holders' reports", `SELECT DISTINCT unit_kind, unit_code, toDate(reported_at, 'Asia/Ho_Chi_Minh') AS day

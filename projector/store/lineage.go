@@ -23,6 +23,7 @@ type Edge struct {
 	// Main says the successor takes every procedure of the predecessor not moved; otherwise Procedures go to it.
 	Main       bool
 	Procedures []string
+	Seq        uint64 // the merger's stream sequence: it applies to the facts after it in the stream
 }
 
 // Holding is one row of unit_holders: who holds a merged unit's leg of procedures from FromDay until UntilDay.
@@ -33,7 +34,7 @@ type Holding struct {
 	Until      time.Time
 	Holder     units.Ref
 	Procedures []string
-	// Filled in by Settle from the tables: the leg's first catalogue report by a holder while holding it (Forever:
+	// Filled in by settle from the tables: the leg's first catalogue report by a holder while holding it (Forever:
 	// none), its last holder, and a moved leg's procedures as they stand.
 	Superseded time.Time
 	End        units.Ref
@@ -47,18 +48,24 @@ type Counts struct{ Procedures, Eligible, Level4 uint32 }
 // Forever is the until_day of the last holder: after the last day egovtrack records.
 var Forever = time.Date(2101, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// EdgesOf returns the unit_lineage rows of a merger.
-func EdgesOf(d *event.UnitMergedData) []Edge {
+// edgesOf returns the unit_lineage rows of a merger at stream sequence seq.
+func edgesOf(d *event.UnitMergedData, seq uint64) []Edge {
 	day, _ := d.EffectiveOn.Time() // validated by event.Decode
 	on := dateOnly(day)
 	var out []Edge
 	for _, p := range d.Predecessors {
-		out = append(out, Edge{Predecessor: p, Successor: d.Successor, EffectiveOn: on, Main: true})
+		out = append(out, Edge{Predecessor: p, Successor: d.Successor, EffectiveOn: on, Main: true, Seq: seq})
 	}
 	for _, m := range d.Moved {
-		out = append(out, Edge{Predecessor: m.From, Successor: m.To, EffectiveOn: on, Procedures: m.Procedures})
+		out = append(out, Edge{Predecessor: m.From, Successor: m.To, EffectiveOn: on, Procedures: m.Procedures, Seq: seq})
 	}
 	return out
+}
+
+// endsSooner says which of two mergers of a unit into others ends it: the earlier, the smaller successor's reference
+// breaking a tie. Holdings and the store's refusals (afterMergers) both decide by it.
+func endsSooner(a, b Edge) bool {
+	return a.EffectiveOn.Before(b.EffectiveOn) || a.EffectiveOn.Equal(b.EffectiveOn) && a.Successor.String() < b.Successor.String()
 }
 
 // Holdings follows every merged unit's procedures through the mergers: a unit ceases on the first day it is merged
@@ -76,8 +83,7 @@ func Holdings(edges []Edge) []Holding {
 			moved[e.Predecessor] = append(moved[e.Predecessor], e)
 			continue
 		}
-		if c, ok := ceases[e.Predecessor]; !ok || e.EffectiveOn.Before(c.EffectiveOn) ||
-			e.EffectiveOn.Equal(c.EffectiveOn) && e.Successor.String() < c.Successor.String() {
+		if c, ok := ceases[e.Predecessor]; !ok || endsSooner(e, c) {
 			ceases[e.Predecessor] = e
 		}
 	}
@@ -158,6 +164,7 @@ func (s *Store) refreshHoldings(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.edges = edges // afterMergers reads them from here until the next merger
 	hs := Holdings(edges)
 	lu := &lineageUnits{holders: map[units.Ref]bool{}, merged: map[units.Ref]bool{}}
 	var holderCodes, movedCodes []string
@@ -180,7 +187,7 @@ func (s *Store) refreshHoldings(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		Settle(hs, reports, moved)
+		settle(hs, reports, moved)
 		in := &inserter{conn: s.conn, query: chsql.InsertHoldings.SQL}
 		version := uint64(time.Now().UnixNano())
 		for _, h := range hs {
@@ -196,16 +203,16 @@ func (s *Store) refreshHoldings(ctx context.Context) error {
 	return nil
 }
 
-// ProcedureNow is a procedure as the procedures table holds it now.
-type ProcedureNow struct {
+// procedureNow is a procedure as the procedures table holds it now.
+type procedureNow struct {
 	Active, Eligible bool
 	Level            uint8
 }
 
-// Settle fills in what each leg of holdings owes to the rest of the projection: the first day one of its holders
+// settle fills in what each leg of holdings owes to the rest of the projection: the first day one of its holders
 // reported a catalogue while holding it (reports: each unit's days of catalogue reports), its last holder, and a
 // moved leg's procedures' counts as they stand (moved: the procedures of the units merged away).
-func Settle(hs []Holding, reports map[units.Ref][]time.Time, moved map[units.Ref]map[string]ProcedureNow) {
+func settle(hs []Holding, reports map[units.Ref][]time.Time, moved map[units.Ref]map[string]procedureNow) {
 	type legKey struct {
 		u   units.Ref
 		leg uint16
@@ -269,7 +276,7 @@ func (s *Store) loadEdges(ctx context.Context) ([]Edge, error) {
 		var e Edge
 		var pk, pc, sk, sc string
 		var main uint8
-		if err := rows.Scan(&pk, &pc, &sk, &sc, &e.EffectiveOn, &main, &e.Procedures); err != nil {
+		if err := rows.Scan(&pk, &pc, &sk, &sc, &e.EffectiveOn, &main, &e.Procedures, &e.Seq); err != nil {
 			return nil, fmt.Errorf("read unit lineage: %w", err)
 		}
 		e.Predecessor, e.Successor, e.Main = units.Ref{Kind: units.Kind(pk), Code: pc}, units.Ref{Kind: units.Kind(sk), Code: sc}, main == 1
@@ -304,8 +311,8 @@ func (s *Store) holderReports(ctx context.Context, codes []string) (map[units.Re
 	return out, nil
 }
 
-func (s *Store) movedProcedures(ctx context.Context, codes []string) (map[units.Ref]map[string]ProcedureNow, error) {
-	out := map[units.Ref]map[string]ProcedureNow{}
+func (s *Store) movedProcedures(ctx context.Context, codes []string) (map[units.Ref]map[string]procedureNow, error) {
+	out := map[units.Ref]map[string]procedureNow{}
 	if len(codes) == 0 {
 		return out, nil
 	}
@@ -322,9 +329,9 @@ func (s *Store) movedProcedures(ctx context.Context, codes []string) (map[units.
 		}
 		u := units.Ref{Kind: units.Kind(kind), Code: code}
 		if out[u] == nil {
-			out[u] = map[string]ProcedureNow{}
+			out[u] = map[string]procedureNow{}
 		}
-		out[u][proc] = ProcedureNow{active == 1, eligible == 1, level}
+		out[u][proc] = procedureNow{active == 1, eligible == 1, level}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read moved procedures: %w", err)
@@ -336,8 +343,8 @@ func (s *Store) movedProcedures(ctx context.Context, codes []string) (map[units.
 func addLineage(lineage, names *inserter, id uuid.UUID, seq uint64, d event.Data) {
 	switch d := d.(type) {
 	case *event.UnitMergedData:
-		for _, e := range EdgesOf(d) {
-			lineage.add(string(e.Predecessor.Kind), e.Predecessor.Code, string(e.Successor.Kind), e.Successor.Code, e.EffectiveOn, boolU8(e.Main), nonNil(e.Procedures), id, seq)
+		for _, e := range edgesOf(d, seq) {
+			lineage.add(string(e.Predecessor.Kind), e.Predecessor.Code, string(e.Successor.Kind), e.Successor.Code, e.EffectiveOn, boolU8(e.Main), nonNil(e.Procedures), id, e.Seq)
 		}
 		day, _ := d.EffectiveOn.Time()
 		names.add(string(d.Successor.Kind), d.Successor.Code, dateOnly(day), d.Name, id, seq)
@@ -354,76 +361,56 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// ErrMergedAway is why the store refuses a fact of a unit dated on or after the day it was merged into another: the
+// errMergedAway is why the store refuses a fact of a unit dated on or after the day it was merged into another: the
 // successor reports from then on (its credential, its catalogue). The fact is quarantined with the reason.
-var ErrMergedAway = errors.New("the unit was merged away before the fact's day")
+var errMergedAway = errors.New("the unit was merged away before the fact's day")
 
-// ending is the merger that ends a unit.
-type ending struct {
-	on        time.Time // the first day of the successor
-	successor units.Ref
-}
-
-// endings are the first merger of each unit into another, from edges.
-func endings(edges []Edge) map[units.Ref]ending {
-	out := map[units.Ref]ending{}
-	for _, e := range edges {
-		if !e.Main || e.Predecessor == e.Successor {
-			continue
-		}
-		if c, ok := out[e.Predecessor]; !ok || e.EffectiveOn.Before(c.on) {
-			out[e.Predecessor] = ending{e.EffectiveOn, e.Successor}
-		}
-	}
-	return out
-}
-
-// afterMergers splits recs into the records to write and those refused as facts of units merged away by then (see
-// ErrMergedAway): by the mergers stored, and by those earlier in the batch, in stream order, so that the verdict is
-// the same however the stream is cut into batches, and on a rebuild.
-func (s *Store) afterMergers(ctx context.Context, recs []Record) ([]Record, []Rejected, error) {
-	s.mu.Lock()
-	ends := s.ends
-	s.mu.Unlock()
-	if ends == nil {
+// afterMergers splits fresh (records the raw log does not hold yet) into those to write and those refused as facts of
+// units merged away by then (see errMergedAway), by the mergers before each record in the stream: stored ones and
+// those earlier in the batch. The verdict is the same however the stream is cut into batches, on a redelivery and on
+// a rebuild. It runs under s.mu, with the store's caches.
+func (s *Store) afterMergers(ctx context.Context, fresh []Record) ([]Record, []Rejected, error) {
+	if s.edges == nil {
 		edges, err := s.loadEdges(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
-		ends = endings(edges)
-		s.mu.Lock()
-		s.ends = ends
-		s.mu.Unlock()
+		s.edges = edges
 	}
-	var batch []Edge
+	ending := map[units.Ref][]Edge{} // the mergers of each unit into another, stored or in the batch
+	for _, e := range s.edges {
+		if e.Main && e.Predecessor != e.Successor {
+			ending[e.Predecessor] = append(ending[e.Predecessor], e)
+		}
+	}
 	var refusedRecs []Rejected
-	kept := recs[:0:0]
-	for _, r := range recs {
-		switch d := r.Data.(type) {
-		case *event.UnitMergedData:
-			batch = append(batch, EdgesOf(d)...)
-			kept = append(kept, r)
-			continue
-		case *event.UnitRenamedData, *event.TargetSetData:
-			kept = append(kept, r)
-			continue
+	kept := fresh[:0:0]
+	for _, r := range fresh {
+		if d, ok := r.Data.(*event.UnitMergedData); ok {
+			for _, e := range edgesOf(d, r.Seq) {
+				if e.Main && e.Predecessor != e.Successor {
+					ending[e.Predecessor] = append(ending[e.Predecessor], e)
+				}
+			}
+			s.edges = nil // read them back once written
 		}
 		u, ok := event.UnitOf(r.Data)
-		e, gone := ends[u]
-		if b, ok := endings(batch)[u]; ok && (!gone || b.on.Before(e.on)) {
-			e, gone = b, true
+		switch r.Data.(type) {
+		case *event.UnitMergedData, *event.UnitRenamedData, *event.TargetSetData:
+			ok = false // the office's facts about units, not the units' own
 		}
-		if ok && gone && !dateOnly(coverage.DayOf(r.Data.OccurredAt())).Before(e.on) {
+		var end *Edge
+		for i, e := range ending[u] {
+			if e.Seq < r.Seq && (end == nil || endsSooner(e, *end)) {
+				end = &ending[u][i]
+			}
+		}
+		if ok && end != nil && !dateOnly(coverage.DayOf(r.Data.OccurredAt())).Before(end.EffectiveOn) {
 			refusedRecs = append(refusedRecs, refused(r, fmt.Errorf("%w: %s was merged into %s from %s, which reports its facts from then on",
-				ErrMergedAway, u, e.successor, e.on.Format(time.DateOnly))))
+				errMergedAway, u, end.Successor, end.EffectiveOn.Format(time.DateOnly))))
 			continue
 		}
 		kept = append(kept, r)
-	}
-	if len(batch) > 0 {
-		s.mu.Lock()
-		s.ends = nil // the batch's mergers: read them back once written
-		s.mu.Unlock()
 	}
 	return kept, refusedRecs, nil
 }

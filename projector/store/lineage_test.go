@@ -106,6 +106,19 @@ func TestFactsOfAUnitMergedAwayAreQuarantined(t *testing.T) {
 				}
 				refused = append(refused, w.Refused...)
 			}
+			// Delivered again, after the merger was stored: the facts before it in the stream are still taken (they
+			// are written already), and nothing more is refused.
+			for _, b := range batches {
+				w, err := s.WriteBatch(t.Context(), b, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range w.Refused {
+					if r.Seq != 4 && r.Seq != 6 {
+						t.Errorf("delivered again, seq %d is refused: %s", r.Seq, r.Reason)
+					}
+				}
+			}
 			var seqs []uint64
 			for _, r := range refused {
 				seqs = append(seqs, r.Seq)

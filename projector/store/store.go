@@ -70,8 +70,8 @@ type Store struct {
 	folds map[units.Ref]*unitFold
 	// lineage are the units unit_holders names, nil until the store computed it (on its first batch).
 	lineage *lineageUnits
-	// ends are the mergers that ended units, nil until read (afterMergers).
-	ends map[units.Ref]ending
+	// edges are unit_lineage's rows with their stream sequences, nil until read (afterMergers, refreshHoldings).
+	edges []Edge
 	// names holds one copy of each procedure name and sector the folds keep: the national catalogue gives most
 	// procedures the same name in every unit.
 	names map[string]string
@@ -185,17 +185,19 @@ func (s *Store) WriteBatch(ctx context.Context, recs []Record, rejected []Reject
 		}
 		storableRecs = append(storableRecs, r)
 	}
-	storableRecs, gone, err := s.afterMergers(ctx, storableRecs)
-	if err != nil {
-		return Written{}, err
-	}
-	w.Refused = append(w.Refused, gone...)
-	rejected = append(slices.Clip(rejected), w.Refused...)
 	fresh, err := s.unwritten(ctx, storableRecs)
 	if err != nil {
 		return Written{}, err
 	}
 	w.Skipped = len(storableRecs) - len(fresh)
+	s.mu.Lock()
+	fresh, gone, err := s.afterMergers(ctx, fresh)
+	s.mu.Unlock()
+	if err != nil {
+		return Written{}, err
+	}
+	w.Refused = append(w.Refused, gone...)
+	rejected = append(slices.Clip(rejected), w.Refused...)
 	err = s.writeFresh(ctx, fresh, rejected)
 	if err != nil && Refusing(err) {
 		var more []Rejected
@@ -218,7 +220,7 @@ func (s *Store) writeFresh(ctx context.Context, fresh []Record, rejected []Rejec
 		// The folds and the last days may be ahead of what the tables hold now: read them again next time.
 		s.forget(fresh)
 		s.lastDays = nil
-		s.lineage = nil
+		s.lineage, s.edges = nil, nil
 		return err
 	}
 	return nil
