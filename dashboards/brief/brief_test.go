@@ -270,3 +270,25 @@ func TestThePrintedBriefing(t *testing.T) {
 	}
 	t.Logf("page 1: %s.png (the README's: dashboards/brief/testdata/brief-page1.png, rewritten by -update)", png)
 }
+
+// The forecast is said in words in both languages: a day, reached, or why there is none.
+func TestTheForecastInWords(t *testing.T) {
+	for _, c := range []struct{ lang, forecast, want string }{
+		{"vi", "reached", "đã đạt"},
+		{"en", "reached", "reached"},
+		{"en", "stalled", "not rising over the last 30 days"},
+		{"vi", "2022-02-03", "03/02/2022"},
+		{"en", "2022-02-03", "3 February 2022"},
+	} {
+		page, err := brief.HTML(brief.Figures{Forecast: c.forecast}, c.lang, brief.DefaultFonts)
+		if err != nil {
+			t.Fatalf("%s %s: %v", c.lang, c.forecast, err)
+		}
+		if !strings.Contains(string(page), c.want) {
+			t.Errorf("%s: the forecast %q is not said as %q", c.lang, c.forecast, c.want)
+		}
+		if c.forecast == "reached" && strings.Contains(string(page), "<no value>") {
+			t.Errorf("%s: a word is missing", c.lang)
+		}
+	}
+}

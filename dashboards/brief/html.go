@@ -117,11 +117,11 @@ func HTML(f Figures, lang string, fonts Fonts) ([]byte, error) {
 		if d, err := time.Parse(time.DateOnly, f.Forecast); err == nil {
 			return day(d)
 		}
+		if f.Forecast == "reached" { // "reached" is also a heading's key: the forecast's word is reached_f
+			return w["reached_f"]
+		}
 		if s, ok := w[f.Forecast]; ok {
 			return s
-		}
-		if f.Forecast == "reached" {
-			return w["reached_f"]
 		}
 		return "—"
 	}

@@ -3,7 +3,9 @@ package brief
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,11 +28,16 @@ func PDF(ctx context.Context, chromium, htmlPath, pdfPath string) error {
 		return err
 	}
 	defer os.RemoveAll(profile)
+	// A PDF left by an earlier run must not pass for this one's.
+	if err := os.Remove(pdfPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	// --no-sandbox: Chromium refuses to run as root with its sandbox, and the page is our own file.
 	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
 		"--user-data-dir="+profile, "--no-pdf-header-footer", "--print-to-pdf="+pdfPath, "file://"+abs)
+	cmd.WaitDelay = 5 * time.Second // Chromium's children may hold the output open after it is killed
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("print the briefing with %s (install Debian's chromium): %w: %s", chromium, err, bytes.TrimSpace(out))
