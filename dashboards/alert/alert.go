@@ -178,8 +178,8 @@ FROM
 ) AS behind
 ANY INNER JOIN
 (
-    SELECT concat(kind, '/', code) AS ref, name AS unit_name
-    FROM units FINAL
+    SELECT ref, name AS unit_name
+    FROM %s AS named
 ) AS names USING ref
 ORDER BY unit_kind, unit_code`, points, board.TrajectoryOn("day"), board.ScopeOf("concat(unit_kind, '/', unit_code)"),
 		board.CoverageIn(board.AsWasSQL, fmt.Sprintf(`day IN
@@ -192,7 +192,7 @@ ORDER BY unit_kind, unit_code`, points, board.TrajectoryOn("day"), board.ScopeOf
                     WHERE day > toDate($__toTime, 'Asia/Ho_Chi_Minh') - 31 AND day <= toDate($__toTime, 'Asia/Ho_Chi_Minh')
                     HAVING count() > 0
                 )
-            )`, days)), board.TargetsByScope)
+            )`, days)), board.TargetsByScope, board.UnitNames)
 }
 
 // DeadlineSQL is how many days after the national target's deadline national level-4 coverage reaches 100% at the

@@ -263,7 +263,7 @@ const unitStagesSQL = `SELECT
     if(has_stage = 0, '` + stageNotReported + `', toString(current_stage)) AS stage,
     if(has_stage = 0, NULL, stage_since) AS since,
     stage_users AS users
-FROM ` + unitNames + ` AS names
+FROM ` + UnitNames + ` AS names
 ANY LEFT JOIN
 ` + stageNow + ` AS stages USING ref
 ORDER BY ` + stageRank + ` DESC, name, ref`
@@ -283,5 +283,5 @@ FROM
     FROM ` + stageByDay + `
 ) AS unit_days
 ANY LEFT JOIN
-` + unitNames + ` AS names USING ref
+` + UnitNames + ` AS names USING ref
 ORDER BY time, unit`

@@ -105,7 +105,7 @@ FROM
         ARRAY JOIN unit_rows AS unit
     ) AS ranked_units
     ANY LEFT JOIN
-    ` + unitNames + ` AS names USING ref
+    ` + UnitNames + ` AS names USING ref
 ) AS named_units
 ANY LEFT JOIN
 ` + lastReports + ` AS last_reports USING ref

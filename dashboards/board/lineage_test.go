@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/egovtrack/egovtrack/collectors/simulate"
+	"github.com/egovtrack/egovtrack/dashboards/alert"
 	"github.com/egovtrack/egovtrack/dashboards/board"
 	"github.com/egovtrack/egovtrack/dashboards/chquery"
 	"github.com/egovtrack/egovtrack/dashboards/internal/campaigntest"
@@ -406,6 +407,14 @@ func TestDashboardsThrough2025(t *testing.T) {
 				ran++
 			}
 		}
+	}
+
+	// The alert rules (which have no variables) and the demo's summary, at the end of 2025.
+	cfg := alert.Defaults
+	for _, raw := range []string{alert.UnitSilentSQL(cfg.SilentGraceDays), alert.BehindSQL(cfg.BehindPoints, cfg.BehindDays), alert.DeadlineSQL,
+		alert.QuarantinedSQL, alert.LagSQL(cfg.LagSeconds), alert.StalledSQL, board.NationalByDaySQL, board.UnitsOnLastDaySQL} {
+		sameOnBothEngines(t, e, expand(t, raw, chquery.Request{From: to.Add(-time.Hour), To: to, Interval: time.Minute}))
+		ran++
 	}
 
 	// The events' figures.

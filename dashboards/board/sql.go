@@ -206,9 +206,9 @@ func unitStatusOf(filter string) string {
 )`
 }
 
-// unitNames is every unit's reference and Vietnamese name today (unitNamesNow: renames and mergers included). Its
+// UnitNames is every unit's reference and Vietnamese name today (unitNamesNow: renames and mergers included). Its
 // columns: ref, name, kind.
-const unitNames = `(
+const UnitNames = `(
     SELECT
         concat(unit_kind, '/', unit_code) AS ref,
         unit_name AS name,

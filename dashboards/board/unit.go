@@ -181,7 +181,7 @@ FROM
     FROM
     (
         SELECT ref
-        FROM ` + unitNames + `
+        FROM ` + UnitNames + `
         WHERE ref = ${` + UnitVar + `:singlequote}
     ) AS the_unit
     ANY LEFT JOIN
