@@ -32,10 +32,12 @@ var Reorganisation2025 []byte
 // Source is the CloudEvents source of the events published from a lineage file.
 const Source = "/egovtrack/collectors/lineage"
 
-// Limits of a file: a reorganisation is tens of events; a line is one event, at most event.MaxSize bytes.
+// Limits of a file: a reorganisation is tens of events; a line is one event, at most event.MaxSize bytes. Every
+// line counts, blank and comment ones too, so that time and memory stay bounded whatever the file holds.
 const (
-	MaxLines = 10_000
+	maxLines = 10_000
 	maxLine  = event.MaxSize
+	maxBytes = 8 << 20 // 8 MiB: far more than a reorganisation of every unit
 )
 
 // types are the event types a lineage file may hold.
@@ -44,19 +46,23 @@ var types = map[event.Type]bool{event.UnitMerged: true, event.UnitRenamed: true}
 // Read reads a lineage file and returns its events, in file order, or an error naming the first bad line and the
 // fields it breaks. Blank lines and lines starting with # are skipped.
 func Read(r io.Reader) ([]event.Envelope, error) {
-	sc := bufio.NewScanner(r)
+	limited := &io.LimitedReader{R: r, N: maxBytes + 1}
+	sc := bufio.NewScanner(limited)
 	sc.Buffer(make([]byte, 0, 4096), maxLine+1)
 	var out []event.Envelope
 	seen := map[string]int{}
 	line := 0
 	for sc.Scan() {
 		line++
+		if line > maxLines {
+			return nil, fmt.Errorf("line %d: more than %d lines: a reorganisation is a few dozen events", line, maxLines)
+		}
+		if limited.N <= 0 {
+			return nil, fmt.Errorf("line %d: the file is over %d bytes: a reorganisation is a few dozen events", line, maxBytes)
+		}
 		b := bytes.TrimSpace(sc.Bytes())
 		if len(b) == 0 || b[0] == '#' {
 			continue
-		}
-		if len(out) == MaxLines {
-			return nil, fmt.Errorf("line %d: more than %d events: a reorganisation is a few dozen", line, MaxLines)
 		}
 		env, err := parse(b)
 		if err != nil {

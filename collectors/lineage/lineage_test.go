@@ -75,6 +75,8 @@ func TestBadFilesNameTheLine(t *testing.T) {
 		{"formula as name", strings.Replace(ok, `"Huế"`, `"=HYPERLINK(1)"`, 1), "data.name"},
 		{"too long", `{"type": "` + strings.Repeat("x", event.MaxSize+1) + `"}`, "line 1: longer than"},
 		{"empty", "\n# nothing\n", "no event"},
+		{"endless blank lines", strings.Repeat("\n", 10_001), "line 10001: more than 10000 lines"},
+		{"too large", strings.Repeat("# "+strings.Repeat("x", 1000)+"\n", 9000), "is over 8388608 bytes"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := lineage.Read(strings.NewReader(c.file))
