@@ -127,18 +127,19 @@ func (b *bench) stepRaw(ctx context.Context) error {
 	b.add(result{Step: "a raw", Name: "JetStream consume (durable pull, explicit acks)", Value: b.rawConsume, Unit: "events/s", Status: info,
 		Note: fmt.Sprintf("%d events in %s; pulls of %d, no decoding", n, took.Round(time.Millisecond), projectorBatch)})
 
-	var decodeErr atomic.Value
+	// The first decoding error (atomic.Value would panic on a second of another type).
+	var decodeErr atomic.Pointer[error]
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	cpuBefore := cpuSeconds(os.Getpid()) // this process holds the NATS server too
 	took, err = consume("bench-raw-decode", func(m jetstream.Msg) {
 		var env event.Envelope
 		if err := json.Unmarshal(m.Data(), &env); err != nil {
-			decodeErr.Store(err)
+			decodeErr.CompareAndSwap(nil, &err)
 			return
 		}
 		if _, err := env.UncheckedData(); err != nil {
-			decodeErr.Store(err)
+			decodeErr.CompareAndSwap(nil, &err)
 		}
 	})
 	runtime.ReadMemStats(&after)
@@ -147,7 +148,7 @@ func (b *bench) stepRaw(ctx context.Context) error {
 		return err
 	}
 	if e := decodeErr.Load(); e != nil {
-		return fmt.Errorf("raw consume and decode: %v", e)
+		return fmt.Errorf("raw consume and decode: %w", *e)
 	}
 	b.rawDecode = float64(n) / took.Seconds()
 	b.add(result{Step: "a raw", Name: "JetStream consume + encoding/json decode of each event", Value: b.rawDecode, Unit: "events/s", Status: info,
