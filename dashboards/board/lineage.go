@@ -39,6 +39,16 @@ const (
 // forever stands for "no end" where a Date is needed: after the last day egovtrack records.
 const forever = `toDate('2101-01-01')`
 
+// holdings are unit_holders' rows of the projector's latest computation. A computation replaces the rows of its
+// keys; a merger that changes a unit's first day leaves the rows of the old day behind, which it must not read.
+const holdings = `(
+    SELECT
+        unit_kind, unit_code, leg, from_day, until_day, holder_kind, holder_code, superseded_on, end_kind, end_code,
+        moved_procedures, moved_eligible, moved_level4, unit_moved_procedures, unit_moved_eligible, unit_moved_level4
+    FROM unit_holders FINAL
+    WHERE version IN (SELECT max(version) FROM unit_holders)
+)`
+
 // unitLegs is, for every unit merged away, its legs' windows as arrays (one element per window of a leg), as the
 // projector keeps them in unit_holders: holder, first and end day, the day a report superseded the leg, 1 for the
 // main leg and 0 for a moved one, the leg's last holder, its moved counts; and the unit's first day merged and its
@@ -64,7 +74,7 @@ const unitLegs = `(
         toInt64(any(unit_moved_procedures)) AS total_moved_procedures,
         toInt64(any(unit_moved_eligible)) AS total_moved_eligible,
         toInt64(any(unit_moved_level4)) AS total_moved_level4
-    FROM unit_holders FINAL
+    FROM ` + holdings + ` AS held
     GROUP BY unit_kind, unit_code
 )`
 
@@ -106,7 +116,7 @@ func coverageRows(view, days string) string {
         toInt64(argMax(eligible, version)) AS share_eligible,
         toInt64(argMax(level4, version)) AS share_level4
     FROM coverage_daily /* no FINAL: argMax by version keeps each row of its latest version */
-    WHERE ` + days + ` AND (unit_kind, unit_code) NOT IN (SELECT unit_kind, unit_code FROM unit_holders FINAL)
+    WHERE ` + days + ` AND (unit_kind, unit_code) NOT IN (SELECT unit_kind, unit_code FROM ` + holdings + ` AS held)
     GROUP BY unit_kind, unit_code, day
     UNION ALL
     SELECT
@@ -150,7 +160,7 @@ func coverageRows(view, days string) string {
                 toInt64(argMax(eligible, version)) AS own_eligible,
                 toInt64(argMax(level4, version)) AS own_level4
             FROM coverage_daily /* no FINAL: argMax by version keeps each row of its latest version */
-            WHERE ` + days + ` AND (unit_kind, unit_code) IN (SELECT unit_kind, unit_code FROM unit_holders FINAL)
+            WHERE ` + days + ` AND (unit_kind, unit_code) IN (SELECT unit_kind, unit_code FROM ` + holdings + ` AS held)
             GROUP BY unit_kind, unit_code, day
         ) AS own
         /* LEFT, not INNER: since 20.x an ANY INNER JOIN keeps one row of the left side per key too */
@@ -271,7 +281,7 @@ const unitSpans = `(
             toDate('1970-01-01') AS born,
             1 AS ended,
             min(from_day) AS ended_on
-        FROM unit_holders FINAL
+        FROM ` + holdings + ` AS held
         WHERE leg = 0
         GROUP BY unit_kind, unit_code
     )

@@ -202,3 +202,35 @@ func TestDossierFactsAreStoredOnce(t *testing.T) {
 		t.Errorf("the receipt is stored as %s, %s due %s", fact, channel, due)
 	}
 }
+
+// A merger that changes when a unit ended (one dated earlier, published later) leaves the old rows of unit_holders
+// behind, under keys the new computation does not write: the latest computation is told apart by its version, which
+// the dashboards read (board's holdings).
+func TestHoldingsOfTheLatestComputation(t *testing.T) {
+	s, conn := openStore(t)
+	p := func(c string) units.Ref { return units.Ref{Kind: units.Province, Code: c} }
+	decided := time.Date(2025, 1, 10, 2, 0, 0, 0, time.UTC)
+	for i, d := range []event.Data{
+		&event.UnitMergedData{Successor: p("08"), Name: "Tuyên Quang", Predecessors: []units.Ref{p("02"), p("08")}, EffectiveOn: "2025-07-01", DecidedAt: decided},
+		&event.UnitMergedData{Successor: p("06"), Name: "Bắc Kạn", Predecessors: []units.Ref{p("02"), p("06")}, EffectiveOn: "2025-03-01", DecidedAt: decided.Add(time.Hour)},
+	} {
+		env, err := event.New("/test", d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Write(t.Context(), []store.Record{{Env: env, Data: d, Seq: uint64(i + 1), ReceivedAt: decided}}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var all, latest uint64
+	if err := conn.QueryRow(t.Context(), "SELECT count() FROM unit_holders FINAL").Scan(&all); err != nil {
+		t.Fatal(err)
+	}
+	var holder string
+	if err := conn.QueryRow(t.Context(), "SELECT count(), any(holder_code) FROM unit_holders FINAL WHERE version IN (SELECT max(version) FROM unit_holders)").Scan(&latest, &holder); err != nil {
+		t.Fatal(err)
+	}
+	if all != 2 || latest != 1 || holder != "06" {
+		t.Errorf("unit_holders: %d rows, %d of the latest computation held by %q; want 2 (one left behind), 1 held by 06", all, latest, holder)
+	}
+}
