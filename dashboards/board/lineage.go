@@ -46,7 +46,7 @@ const holdings = `(
         unit_kind, unit_code, leg, from_day, until_day, holder_kind, holder_code, superseded_on, end_kind, end_code,
         moved_procedures, moved_eligible, moved_level4, unit_moved_procedures, unit_moved_eligible, unit_moved_level4
     FROM unit_holders FINAL
-    WHERE version IN (SELECT max(version) FROM unit_holders)
+    WHERE version IN (SELECT max(version) FROM unit_holders /* no FINAL: a row written twice has the same version */)
 )`
 
 // unitLegs is, for every unit merged away, its legs' windows as arrays (one element per window of a leg), as the
