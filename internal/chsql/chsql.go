@@ -42,6 +42,7 @@ var (
 	InsertLineage          = insert("store: insert unit lineage", "unit_lineage", "predecessor_kind, predecessor_code, successor_kind, successor_code, effective_on, main, procedures, event_id, stream_seq")
 	InsertUnitNames        = insert("store: insert unit names", "unit_names", "kind, code, effective_on, name, event_id, stream_seq")
 	InsertDossierFacts     = insert("store: insert dossier facts", "dossier_facts", "unit_kind, unit_code, dossier, fact, at, procedure, channel, fee, due_at, flag, on_time, event_id, stream_seq")
+	InsertDossierCounts    = insert("store: insert dossier counts", "dossier_counts", "grain, unit_kind, unit_code, period, procedure, channel, received, received_fee, paid, paid_online, settled, settled_on_time, settle_seconds, results, results_electronic, digitised, withdrawn, feedback, satisfied, feedback_on_time, through_seq")
 	InsertHoldings         = insert("store: insert unit holders", "unit_holders", "unit_kind, unit_code, leg, from_day, until_day, holder_kind, holder_code, procedures, superseded_on, end_kind, end_code, moved_procedures, moved_eligible, moved_level4, unit_moved_procedures, unit_moved_eligible, unit_moved_level4, version")
 
 	// LoadLineage reads every merger's rows: a few dozen, read whole whenever the holdings are computed again.
@@ -56,6 +57,28 @@ WHERE unit_code IN (SELECT arrayJoin(?)) AND registered + changed + retired + un
 	MovedProcedures = Statement{"store: moved procedures", `SELECT unit_kind, unit_code, procedure_code, active, eligible, level
 FROM procedures FINAL
 WHERE unit_code IN (SELECT arrayJoin(?))`}
+
+	// DossierFacts reads every stored fact of a batch's dossiers: its argument is their units' codes, as an array,
+	// and the dossiers go as external data, BatchDossiers. Read by unit and dossier, the table's sorting key; each
+	// month's partition is looked up, so the cost follows the batch and the months the table spans, not its rows.
+	DossierFacts = Statement{"store: facts of dossiers", `SELECT unit_kind, unit_code, dossier, toString(fact), at, procedure, channel, fee, due_at, flag, on_time, stream_seq
+FROM dossier_facts /* no FINAL: a fact written twice is one fact to the store, which counts each (dossier, kind) once */
+WHERE unit_code IN (SELECT arrayJoin(?)) AND dossier IN (SELECT dossier FROM ` + BatchDossiers + `)`}
+	// DossierFactsOfMonth reads every stored fact of the dossiers with a fact in one unit's month: its arguments are
+	// the unit's kind and code (twice) and the month as YYYYMM, the table's partition.
+	DossierFactsOfMonth = Statement{"store: facts of a unit's month", `SELECT unit_kind, unit_code, dossier, toString(fact), at, procedure, channel, fee, due_at, flag, on_time, stream_seq
+FROM dossier_facts /* no FINAL: as DossierFacts */
+WHERE unit_kind = ? AND unit_code = ? AND dossier IN (SELECT dossier FROM dossier_facts WHERE unit_kind = ? AND unit_code = ? AND toYYYYMM(at) = ?)`}
+	// DossierCounts reads the stored counts of a batch's units and periods, given as external data CountKeys.
+	DossierCounts = Statement{"store: dossier counts", `SELECT toString(grain), unit_kind, unit_code, period, procedure, channel, received, received_fee, paid, paid_online, settled, settled_on_time, settle_seconds, results, results_electronic, digitised, withdrawn, feedback, satisfied, feedback_on_time, through_seq
+FROM dossier_counts FINAL
+WHERE (unit_kind, unit_code, period) IN (SELECT unit_kind, unit_code, period FROM ` + CountKeys + `)`}
+
+	// DossierCountsOfMonth reads the keys and sequences of a unit's stored counts in a month: its arguments are the
+	// unit's kind and code and the first days of the month and of the next, as YYYY-MM-DD.
+	DossierCountsOfMonth = Statement{"store: dossier counts of a unit's month", `SELECT toString(grain), period, procedure, channel, through_seq
+FROM dossier_counts FINAL
+WHERE unit_kind = ? AND unit_code = ? AND period >= toDate(?) AND period < toDate(?)`}
 
 	// Verdicts reads the signatures' verdicts of the stream sequences from one to another (its two arguments), by the
 	// table's key: a batch's range, whatever the table holds. DISTINCT: a verdict written twice (a batch written
@@ -98,6 +121,12 @@ ARRAY JOIN arrayMap(i -> i + 1, range(toUInt64(dateDiff('day', day, carry_to))))
 
 // BatchIDs is the external table WrittenIDs reads: one column, id UUID.
 const BatchIDs = "batch_ids"
+
+// BatchDossiers is the external table DossierFacts reads: one column, dossier String.
+const BatchDossiers = "batch_dossiers"
+
+// CountKeys is the external table DossierCounts reads: unit_kind String, unit_code String, period Date.
+const CountKeys = "count_keys"
 
 // LoadChanges reads every stored change of n units, each given as two arguments, its kind and its code. The
 // conditions are on the table's key prefix, so that ClickHouse reads only these units' parts of it.
@@ -220,7 +249,7 @@ func All(tables []string) []Statement {
 	out := []Statement{
 		WrittenIDs, InsertUnits, InsertProcedureChanges, InsertAssistantChanges, InsertReports, InsertTargets,
 		InsertEvents, InsertQuarantine, InsertProcedures, InsertCoverage, InsertVerdicts, Verdicts, LastCoverageDays, LatestCoverageDay,
-		InsertLineage, InsertUnitNames, InsertHoldings, LoadLineage, HolderReports, MovedProcedures, InsertDossierFacts,
+		InsertLineage, InsertUnitNames, InsertHoldings, LoadLineage, HolderReports, MovedProcedures, InsertDossierFacts, InsertDossierCounts, DossierFacts, DossierFactsOfMonth, DossierCounts, DossierCountsOfMonth,
 		CarryCoverage(1), CarryCoverage(2), LoadChanges(1), LoadChanges(2),
 		CreateMigrationsTable, RecordMigration, AppliedMigrations, LatestMigration, CurrentDatabase,
 		TableExists, TableEngine, CreateDatabase("egov_test"), DropDatabase("egov_test"),

@@ -1,38 +1,504 @@
 package store
 
 import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
 	"github.com/google/uuid"
 
+	"github.com/egovtrack/egovtrack/internal/chsql"
 	"github.com/egovtrack/egovtrack/internal/event"
+	"github.com/egovtrack/egovtrack/internal/units"
 )
 
 // addDossier adds a dossier event's row to dossier_facts (0007_dossier_facts.sql).
 func addDossier(facts *inserter, id uuid.UUID, seq uint64, d event.Data) {
-	row := func(fact string, at time.Time, flag, onTime bool) {
-		u, _ := event.UnitOf(d)
-		dossier, _ := event.DossierOf(d)
-		procedure, channel, fee, due := "", "", false, at // due_at is a receipt's; the others hold their own time
-		if r, ok := d.(*event.DossierReceivedData); ok {
-			procedure, channel, fee, due = r.Procedure, string(r.Channel), r.Fee, r.DueAt
-		}
-		facts.add(string(u.Kind), u.Code, dossier, fact, at, procedure, channel, boolU8(fee), due, boolU8(flag), boolU8(onTime), id, seq)
+	f, ok := factOf(d, seq)
+	if !ok {
+		return
 	}
+	facts.add(string(f.unit.Kind), f.unit.Code, f.dossier, f.fact, f.at, f.procedure, f.channel, boolU8(f.fee), f.due,
+		boolU8(f.flag), boolU8(f.onTime), id, seq)
+}
+
+// dossierFact is one row of dossier_facts.
+type dossierFact struct {
+	unit               units.Ref
+	dossier, fact      string
+	at                 time.Time
+	procedure, channel string    // received only
+	fee                bool      // received only
+	due                time.Time // received: when due; the others: their own time
+	flag, onTime       bool      // paid: online; result_issued: electronic; feedback_given: satisfied, on time
+	seq                uint64
+}
+
+// factOf is a dossier event's fact.
+func factOf(d event.Data, seq uint64) (dossierFact, bool) {
+	u, _ := event.UnitOf(d)
+	dossier, ok := event.DossierOf(d)
+	if !ok {
+		return dossierFact{}, false
+	}
+	f := dossierFact{unit: u, dossier: dossier, seq: seq}
 	switch d := d.(type) {
 	case *event.DossierReceivedData:
-		row("received", d.ReceivedAt, false, false)
+		f.fact, f.at, f.procedure, f.channel, f.fee, f.due = "received", d.ReceivedAt, d.Procedure, string(d.Channel), d.Fee, d.DueAt
 	case *event.DossierPaidData:
-		row("paid", d.PaidAt, d.Online, false)
+		f.fact, f.at, f.flag = "paid", d.PaidAt, d.Online
 	case *event.DossierSettledData:
-		row("settled", d.SettledAt, false, false)
+		f.fact, f.at = "settled", d.SettledAt
 	case *event.DossierResultIssuedData:
-		row("result_issued", d.IssuedAt, d.Electronic, false)
+		f.fact, f.at, f.flag = "result_issued", d.IssuedAt, d.Electronic
 	case *event.DossierDigitisedData:
-		row("digitised", d.DigitisedAt, false, false)
+		f.fact, f.at = "digitised", d.DigitisedAt
 	case *event.DossierWithdrawnData:
-		row("withdrawn", d.WithdrawnAt, false, false)
+		f.fact, f.at = "withdrawn", d.WithdrawnAt
 	case *event.DossierFeedbackGivenData:
-		row("feedback_given", d.GivenAt, d.Satisfied, d.HandledOnTime)
+		f.fact, f.at, f.flag, f.onTime = "feedback_given", d.GivenAt, d.Satisfied, d.HandledOnTime
 	}
+	if f.fact != "received" {
+		f.due = f.at
+	}
+	return f, true
+}
+
+// DossierCounts are one row's counts in dossier_counts (0008_dossier_counts.sql).
+type DossierCounts struct {
+	Received, ReceivedFee, Paid, PaidOnline, Settled, SettledOnTime uint32
+	SettleSeconds                                                   uint64
+	Results, ResultsElectronic, Digitised, Withdrawn                uint32
+	Feedback, Satisfied, FeedbackOnTime                             uint32
+}
+
+func (c *DossierCounts) add(o DossierCounts) {
+	c.Received += o.Received
+	c.ReceivedFee += o.ReceivedFee
+	c.Paid += o.Paid
+	c.PaidOnline += o.PaidOnline
+	c.Settled += o.Settled
+	c.SettledOnTime += o.SettledOnTime
+	c.SettleSeconds += o.SettleSeconds
+	c.Results += o.Results
+	c.ResultsElectronic += o.ResultsElectronic
+	c.Digitised += o.Digitised
+	c.Withdrawn += o.Withdrawn
+	c.Feedback += o.Feedback
+	c.Satisfied += o.Satisfied
+	c.FeedbackOnTime += o.FeedbackOnTime
+}
+
+// DossierKey is the key of a row of dossier_counts.
+type DossierKey struct {
+	Grain              string // "day" (procedure "") or "month"
+	Unit               units.Ref
+	Period             time.Time // the Vietnamese day, or the first day of its month, at midnight UTC
+	Procedure, Channel string
+}
+
+// tally is what one counted fact adds: to its day's row and its month's row.
+type tally struct {
+	seqs   [2]uint64 // the stream sequences of the fact and of its receipt (the same for a receipt)
+	day    DossierKey
+	month  DossierKey
+	counts DossierCounts
+}
+
+// tallyDossier returns what one dossier's facts count: its earliest receipt, and of every other kind its earliest
+// fact (by the fact's own time, then stream order: a correction dated earlier replaces what was counted), each on
+// its own Vietnamese day with the receipt's procedure and channel. Facts of a dossier not received (yet) count
+// nothing: they count when the receipt comes. Repeats of a fact are allowed.
+func tallyDossier(facts []dossierFact) []tally {
+	first := chosen(facts)
+	receipt := first["received"]
+	if receipt == nil {
+		return nil
+	}
+	out := make([]tally, 0, len(first))
+	for _, f := range first {
+		var c DossierCounts
+		switch f.fact {
+		case "received":
+			c.Received, c.ReceivedFee = 1, u32(f.fee)
+		case "paid":
+			c.Paid, c.PaidOnline = 1, u32(f.flag)
+		case "settled":
+			c.Settled, c.SettledOnTime = 1, u32(!f.at.After(receipt.due))
+			if d := f.at.Sub(receipt.at); d > 0 {
+				c.SettleSeconds = uint64(d / time.Second)
+			}
+		case "result_issued":
+			c.Results, c.ResultsElectronic = 1, u32(f.flag)
+		case "digitised":
+			c.Digitised = 1
+		case "withdrawn":
+			c.Withdrawn = 1
+		case "feedback_given":
+			c.Feedback, c.Satisfied, c.FeedbackOnTime = 1, u32(f.flag), u32(f.onTime)
+		}
+		day := vietnamDate(f.at)
+		month := time.Date(day.Year(), day.Month(), 1, 0, 0, 0, 0, time.UTC)
+		out = append(out, tally{
+			seqs:   [2]uint64{f.seq, receipt.seq},
+			day:    DossierKey{Grain: "day", Unit: f.unit, Period: day, Channel: receipt.channel},
+			month:  DossierKey{Grain: "month", Unit: f.unit, Period: month, Procedure: receipt.procedure, Channel: receipt.channel},
+			counts: c,
+		})
+	}
+	return out
+}
+
+// chosen returns the fact of each kind that counts: the earliest by its time, then by stream order.
+func chosen(facts []dossierFact) map[string]*dossierFact {
+	first := map[string]*dossierFact{}
+	for i := range facts {
+		f := &facts[i]
+		if g := first[f.fact]; g == nil || f.at.Before(g.at) || f.at.Equal(g.at) && f.seq < g.seq {
+			first[f.fact] = f
+		}
+	}
+	return first
+}
+
+// displaces says whether the batch's facts of a dossier change which of its stored facts count (a fact dated earlier
+// than the one counted, or the receipt of facts already stored): what was counted before must then be counted again.
+func displaces(fs []dossierFact, inBatch map[uint64]bool) bool {
+	var stored []dossierFact
+	for _, f := range fs {
+		if !inBatch[f.seq] {
+			stored = append(stored, f)
+		}
+	}
+	was := chosen(stored)
+	if was["received"] == nil {
+		return false // nothing of it counted before
+	}
+	now := chosen(fs)
+	for kind, f := range was {
+		if now[kind].seq != f.seq {
+			return true
+		}
+	}
+	return false
+}
+
+// vietnamDate is the Vietnamese calendar date of t, at midnight UTC (how a Date goes to and comes from ClickHouse).
+func vietnamDate(t time.Time) time.Time {
+	t = t.In(event.Vietnam)
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+func u32(b bool) uint32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// countRow is a stored row of dossier_counts.
+type countRow struct {
+	counts  DossierCounts
+	through uint64
+}
+
+// unitMonth names a unit's month, counted again whole when a batch cannot simply be added.
+type unitMonth struct {
+	unit  units.Ref
+	month time.Time
+}
+
+// countDossiers brings dossier_counts up to the batch: after the batch's facts are in dossier_facts, before the raw
+// log. It reads the stored facts of the batch's dossiers and the stored rows of the periods they count in, and adds
+// what the batch's events count to each row whose count runs to before them (the usual case: a batch comes after
+// the ones before it). A row whose count already runs to one of them (the batch was counted before a crash kept it
+// out of the raw log, or the stream came out of order) gets its unit's month counted again from dossier_facts,
+// which counts each fact once whatever was written before. The cost follows the batch: the dossiers it names and
+// the periods they count in, plus, rarely, whole unit-months.
+func (s *Store) countDossiers(ctx context.Context, recs []Record) error {
+	inBatch := map[uint64]bool{}
+	dossiers := map[string]bool{}
+	codes := map[string]bool{}
+	var last uint64
+	for _, r := range recs {
+		if dossier, ok := event.DossierOf(r.Data); ok {
+			u, _ := event.UnitOf(r.Data)
+			inBatch[r.Seq] = true
+			dossiers[dossier] = true
+			codes[u.Code] = true
+			last = max(last, r.Seq)
+		}
+	}
+	if len(inBatch) == 0 {
+		return nil
+	}
+	facts, err := s.dossierFacts(ctx, codes, dossiers)
+	if err != nil {
+		return err
+	}
+	// A fact counts with the batch when it or its receipt is in the batch. That is all there is to add when the
+	// dossier's other stored facts all come before the batch in the stream; otherwise (facts written by a write cut
+	// short, or a stream out of order) every month the dossier's facts count in is counted again.
+	deltas := map[DossierKey]*DossierCounts{}
+	firstSeq := map[DossierKey]uint64{}
+	lastSeq := map[DossierKey]uint64{}
+	again := map[unitMonth]bool{}
+	for _, fs := range facts {
+		ts := tallyDossier(fs)
+		if !before(fs, inBatch) || displaces(fs, inBatch) {
+			for _, f := range fs {
+				again[unitMonth{f.unit, monthOf(vietnamDate(f.at))}] = true
+			}
+			continue
+		}
+		for _, t := range ts {
+			var lo, hi uint64
+			for _, q := range t.seqs {
+				if inBatch[q] {
+					lo, hi = cmp.Or(min(lo, q), q), max(hi, q)
+				}
+			}
+			if hi == 0 {
+				continue
+			}
+			for _, k := range []DossierKey{t.day, t.month} {
+				if deltas[k] == nil {
+					deltas[k] = &DossierCounts{}
+					firstSeq[k] = lo
+				}
+				deltas[k].add(t.counts)
+				firstSeq[k] = min(firstSeq[k], lo)
+				lastSeq[k] = max(lastSeq[k], hi)
+			}
+		}
+	}
+	if len(deltas) == 0 && len(again) == 0 {
+		return nil
+	}
+	stored, err := s.storedCounts(ctx, deltas)
+	if err != nil {
+		return err
+	}
+	for k := range deltas {
+		if stored[k].through >= firstSeq[k] {
+			again[unitMonth{k.Unit, monthOf(k.Period)}] = true
+		}
+	}
+	out := &inserter{conn: s.conn, query: chsql.InsertDossierCounts.SQL}
+	for k, d := range deltas {
+		if again[unitMonth{k.Unit, monthOf(k.Period)}] {
+			continue
+		}
+		have := stored[k]
+		have.counts.add(*d)
+		addCountRow(out, k, have.counts, lastSeq[k])
+	}
+	for um := range again {
+		if err := s.countMonthAgain(ctx, out, um, last); err != nil {
+			return err
+		}
+	}
+	if err := out.send(ctx); err != nil {
+		return fmt.Errorf("insert dossier counts: %w", err)
+	}
+	return nil
+}
+
+// countMonthAgain counts a unit's month from every stored fact of the dossiers with a fact in it. Its rows go at a
+// sequence above the rows they replace, the batch's last, and any fact they count: a fact counted here and delivered
+// again later has its month counted again, never added to. A stored row that nothing counts in any more
+// (its fact no longer the first of its kind) is written as zeros.
+func (s *Store) countMonthAgain(ctx context.Context, out *inserter, um unitMonth, batchLast uint64) error {
+	ym := um.month.Year()*100 + int(um.month.Month())
+	fail := func(err error) error { return fmt.Errorf("count the dossiers of %s in %d again: %w", um.unit, ym, err) }
+	rows, err := s.conn.Query(ctx, chsql.DossierFactsOfMonth.SQL, string(um.unit.Kind), um.unit.Code, string(um.unit.Kind), um.unit.Code, ym)
+	if err != nil {
+		return fail(err)
+	}
+	facts, err := scanFacts(rows)
+	if err != nil {
+		return fail(err)
+	}
+	counts := map[DossierKey]*DossierCounts{}
+	through := batchLast
+	for _, fs := range facts {
+		for _, t := range tallyDossier(fs) {
+			if monthOf(t.day.Period) != um.month {
+				continue
+			}
+			through = max(through, t.seqs[0], t.seqs[1])
+			for _, k := range []DossierKey{t.day, t.month} {
+				if counts[k] == nil {
+					counts[k] = &DossierCounts{}
+				}
+				counts[k].add(t.counts)
+			}
+		}
+	}
+	keys, err := s.conn.Query(ctx, chsql.DossierCountsOfMonth.SQL, string(um.unit.Kind), um.unit.Code, um.month.Format(time.DateOnly), um.month.AddDate(0, 1, 0).Format(time.DateOnly))
+	if err != nil {
+		return fail(err)
+	}
+	defer keys.Close()
+	for keys.Next() {
+		k := DossierKey{Unit: um.unit}
+		var seq uint64
+		if err := keys.Scan(&k.Grain, &k.Period, &k.Procedure, &k.Channel, &seq); err != nil {
+			return fail(err)
+		}
+		k.Period = time.Date(k.Period.Year(), k.Period.Month(), k.Period.Day(), 0, 0, 0, 0, time.UTC)
+		through = max(through, seq)
+		if counts[k] == nil {
+			counts[k] = &DossierCounts{}
+		}
+	}
+	if err := keys.Err(); err != nil {
+		return fail(err)
+	}
+	// One more than any of them: equal versions leave ReplacingMergeTree free to keep either row. A sequence a little
+	// ahead costs nothing but a recount, should a batch bring that sequence.
+	for k, c := range counts {
+		addCountRow(out, k, *c, through+1)
+	}
+	return nil
+}
+
+// before says whether every fact of a dossier not in the batch comes before the batch's first in the stream.
+func before(fs []dossierFact, inBatch map[uint64]bool) bool {
+	first := uint64(0)
+	for _, f := range fs {
+		if inBatch[f.seq] {
+			first = cmp.Or(min(first, f.seq), f.seq)
+		}
+	}
+	for _, f := range fs {
+		if !inBatch[f.seq] && f.seq > first {
+			return false
+		}
+	}
+	return true
+}
+
+func addCountRow(out *inserter, k DossierKey, c DossierCounts, through uint64) {
+	out.add(k.Grain, string(k.Unit.Kind), k.Unit.Code, k.Period, k.Procedure, k.Channel, c.Received, c.ReceivedFee,
+		c.Paid, c.PaidOnline, c.Settled, c.SettledOnTime, c.SettleSeconds, c.Results, c.ResultsElectronic, c.Digitised,
+		c.Withdrawn, c.Feedback, c.Satisfied, c.FeedbackOnTime, through)
+}
+
+func monthOf(d time.Time) time.Time { return time.Date(d.Year(), d.Month(), 1, 0, 0, 0, 0, time.UTC) }
+
+// dossierFacts reads the stored facts of the given dossiers, by dossier.
+func (s *Store) dossierFacts(ctx context.Context, codes, dossiers map[string]bool) (map[dossierID][]dossierFact, error) {
+	tbl, err := ext.NewTable(chsql.BatchDossiers, ext.Column("dossier", "String"))
+	if err != nil {
+		return nil, fmt.Errorf("read dossier facts: %w", err)
+	}
+	for d := range dossiers {
+		if err := tbl.Append(d); err != nil {
+			return nil, fmt.Errorf("read dossier facts: %w", err)
+		}
+	}
+	rows, err := s.conn.Query(clickhouse.Context(ctx, clickhouse.WithExternalTable(tbl)), chsql.DossierFacts.SQL, sortedKeys(codes))
+	if err != nil {
+		return nil, fmt.Errorf("read dossier facts: %w", err)
+	}
+	facts, err := scanFacts(rows)
+	if err != nil {
+		return nil, fmt.Errorf("read dossier facts: %w", err)
+	}
+	return facts, nil
+}
+
+type dossierID struct {
+	unit    units.Ref
+	dossier string
+}
+
+type rowScanner interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close() error
+}
+
+// scanFacts reads dossier_facts rows, one fact once however many times it was written.
+func scanFacts(rows rowScanner) (map[dossierID][]dossierFact, error) {
+	defer rows.Close()
+	out := map[dossierID][]dossierFact{}
+	seen := map[uint64]bool{}
+	for rows.Next() {
+		var f dossierFact
+		var kind string
+		var fee, flag, onTime uint8
+		if err := rows.Scan(&kind, &f.unit.Code, &f.dossier, &f.fact, &f.at, &f.procedure, &f.channel, &fee, &f.due, &flag, &onTime, &f.seq); err != nil {
+			return nil, err
+		}
+		if seen[f.seq] {
+			continue
+		}
+		seen[f.seq] = true
+		f.unit.Kind = units.Kind(kind)
+		f.fee, f.flag, f.onTime = fee == 1, flag == 1, onTime == 1
+		k := dossierID{f.unit, f.dossier}
+		out[k] = append(out[k], f)
+	}
+	return out, rows.Err()
+}
+
+// storedCounts reads the stored rows of the units and periods of keys.
+func (s *Store) storedCounts(ctx context.Context, keys map[DossierKey]*DossierCounts) (map[DossierKey]countRow, error) {
+	tbl, err := ext.NewTable(chsql.CountKeys, ext.Column("unit_kind", "String"), ext.Column("unit_code", "String"), ext.Column("period", "Date"))
+	if err != nil {
+		return nil, fmt.Errorf("read dossier counts: %w", err)
+	}
+	type up struct {
+		unit   units.Ref
+		period time.Time
+	}
+	seen := map[up]bool{}
+	for k := range keys {
+		if !seen[up{k.Unit, k.Period}] {
+			seen[up{k.Unit, k.Period}] = true
+			if err := tbl.Append(string(k.Unit.Kind), k.Unit.Code, k.Period); err != nil {
+				return nil, fmt.Errorf("read dossier counts: %w", err)
+			}
+		}
+	}
+	rows, err := s.conn.Query(clickhouse.Context(ctx, clickhouse.WithExternalTable(tbl)), chsql.DossierCounts.SQL)
+	if err != nil {
+		return nil, fmt.Errorf("read dossier counts: %w", err)
+	}
+	defer rows.Close()
+	out := map[DossierKey]countRow{}
+	for rows.Next() {
+		var k DossierKey
+		var kind string
+		var r countRow
+		c := &r.counts
+		if err := rows.Scan(&k.Grain, &kind, &k.Unit.Code, &k.Period, &k.Procedure, &k.Channel, &c.Received, &c.ReceivedFee,
+			&c.Paid, &c.PaidOnline, &c.Settled, &c.SettledOnTime, &c.SettleSeconds, &c.Results, &c.ResultsElectronic,
+			&c.Digitised, &c.Withdrawn, &c.Feedback, &c.Satisfied, &c.FeedbackOnTime, &r.through); err != nil {
+			return nil, fmt.Errorf("read dossier counts: %w", err)
+		}
+		k.Unit.Kind = units.Kind(kind)
+		k.Period = time.Date(k.Period.Year(), k.Period.Month(), k.Period.Day(), 0, 0, 0, 0, time.UTC)
+		out[k] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read dossier counts: %w", err)
+	}
+	return out, nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }

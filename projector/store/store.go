@@ -97,8 +97,10 @@ type Config struct {
 	// forward and writing the touched ones, BeforeRows after the folds took the batch and before their rows are
 	// written. An error they return fails the Write there, as a projector killed at that point: tests use them to
 	// show that the redelivery repairs what such a crash leaves (a crash after carrying forward once left gaps in the
-	// touched units' series). Nil outside tests.
-	AfterCarry, BeforeRows func() error
+	// touched units' series). BeforeRawLog is called after everything else, just before the raw log is written: a
+	// crash there leaves every derived row of the batch written, and the batch to be delivered again. Nil outside
+	// tests. BeforeCounts is called after the batch's dossier facts are written, before their counts.
+	AfterCarry, BeforeRows, BeforeCounts, BeforeRawLog func() error
 }
 
 // ErrOldIDs is returned by Open for a database projected before events were keyed by the current rule of ids.
@@ -236,9 +238,23 @@ func (s *Store) writeAll(ctx context.Context, fresh []Record, rejected []Rejecte
 	if err := s.refresh(ctx, fresh); err != nil {
 		return err
 	}
+	if s.cfg.BeforeCounts != nil {
+		if err := s.cfg.BeforeCounts(); err != nil {
+			return err
+		}
+	}
+	// After the facts it reads, before the raw log.
+	if err := s.countDossiers(ctx, fresh); err != nil {
+		return err
+	}
 	// After the procedures and reports it reads, before the raw log: a crash in between computes it again.
 	if s.holdingsTouched(fresh) {
 		if err := s.refreshHoldings(ctx); err != nil {
+			return err
+		}
+	}
+	if s.cfg.BeforeRawLog != nil {
+		if err := s.cfg.BeforeRawLog(); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,33 @@
+-- The dossier counts Decision 766's scorecard is computed from, per unit, per day (procedure '') and per month (per
+-- procedure), per channel of receipt. Each fact counts on its own day, with the procedure and channel of the dossier's
+-- receipt; a dossier's first fact of each kind in stream order counts, later ones do not.
+--
+-- A row holds the counts through stream sequence through_seq, the version: the projector adds a batch to the stored
+-- row when everything it adds comes after that sequence, and otherwise counts the unit's month again from
+-- dossier_facts (a batch redelivered after a crash between these rows and the raw log, or delivered out of order).
+-- So a fact written twice is counted once, which a materialized view summing dossier_facts could not do.
+CREATE TABLE IF NOT EXISTS dossier_counts (
+    grain              Enum8('day' = 1, 'month' = 2),
+    unit_kind          String,
+    unit_code          String,
+    period             Date,   -- the day, or the first day of the month
+    procedure          String, -- '' in day rows
+    channel            String, -- of the dossier's receipt: online, in_person, post
+    received           UInt32,
+    received_fee       UInt32, -- received, of a procedure that charges a fee
+    paid               UInt32,
+    paid_online        UInt32,
+    settled            UInt32,
+    settled_on_time    UInt32, -- settled at or before the receipt's due time
+    settle_seconds     UInt64, -- from receipt to settlement, summed over settled
+    results            UInt32,
+    results_electronic UInt32,
+    digitised          UInt32,
+    withdrawn          UInt32,
+    feedback           UInt32,
+    satisfied          UInt32,
+    feedback_on_time   UInt32, -- the citizen says the dossier was handled on time
+    through_seq        UInt64
+) ENGINE = ReplacingMergeTree(through_seq)
+PARTITION BY toYear(period)
+ORDER BY (unit_kind, unit_code, period, grain, procedure, channel); -- the projector reads a batch's rows by unit and period
