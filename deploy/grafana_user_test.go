@@ -126,7 +126,7 @@ func TestGrafanaReadsOnly(t *testing.T) {
 		}
 		req := chquery.Request{
 			From: time.Date(2021, 6, 1, 0, 0, 0, 0, event.Vietnam), To: time.Date(2022, 1, 15, 0, 0, 0, 0, event.Vietnam),
-			Interval: 6 * time.Hour, Vars: map[string]string{board.DatasourceVar: board.DatasourceUID, board.UnitVar: "province/01", board.HistoryVar: board.HistoryAsIs},
+			Interval: 6 * time.Hour, Vars: map[string]string{board.DatasourceVar: board.DatasourceUID, board.UnitVar: "province/01", board.HistoryVar: board.HistoryAsIs, board.MonthsVar: "6"},
 		}
 		ran := 0
 		for _, d := range dashboards {

@@ -44,6 +44,7 @@ var Titles = []struct{ UID, Title string }{
 	{LeagueUID, "League table: ministries and provinces"},
 	{UnitUID, "Unit detail"},
 	{AssistantUID, "Virtual assistant rollout"},
+	{ScorecardUID, "Bộ chỉ số 766: the Decision 766 scorecard"},
 	{HealthUID, "Reporting health"},
 }
 
@@ -51,6 +52,7 @@ var Titles = []struct{ UID, Title string }{
 func All() ([]dashboard.Dashboard, error) {
 	builds := map[string]func() (dashboard.Dashboard, error){
 		NationalUID: National, LeagueUID: League, UnitUID: Unit, AssistantUID: Assistant, HealthUID: Health,
+		ScorecardUID: Scorecard,
 	}
 	out := make([]dashboard.Dashboard, 0, len(Titles))
 	for _, t := range Titles {

@@ -402,7 +402,7 @@ func TestDashboardsThrough2025(t *testing.T) {
 		for _, history := range []string{board.HistoryAsIs, board.HistoryAsWas} {
 			for _, raw := range sqls {
 				sql := expand(t, raw, chquery.Request{From: from, To: to, Interval: 24 * time.Hour,
-					Vars: map[string]string{board.DatasourceVar: board.DatasourceUID, board.UnitVar: "province/24", board.HistoryVar: history}})
+					Vars: map[string]string{board.DatasourceVar: board.DatasourceUID, board.MonthsVar: "3", board.UnitVar: "province/24", board.HistoryVar: history}})
 				sameOnBothEngines(t, e, sql)
 				ran++
 			}

@@ -148,7 +148,7 @@ func everyPanel(t *testing.T, c *campaigntest.Campaign, e *campaigntest.Engines,
 			r.sanity(t, w)
 			for _, d := range dashboards {
 				shown := []string{""}
-				if *d.Uid == board.UnitUID {
+				if *d.Uid == board.UnitUID || *d.Uid == board.ScorecardUID {
 					shown = unitsShown
 				}
 				for _, p := range d.Panels {
@@ -170,7 +170,7 @@ func everyPanel(t *testing.T, c *campaigntest.Campaign, e *campaigntest.Engines,
 						}
 						t.Run(name, func(t *testing.T) {
 							req := chquery.Request{From: r.from, To: r.to, Interval: 6 * time.Hour,
-								Vars: map[string]string{board.DatasourceVar: board.DatasourceUID, board.UnitVar: u, board.HistoryVar: history}}
+								Vars: map[string]string{board.DatasourceVar: board.DatasourceUID, board.MonthsVar: "3", board.UnitVar: u, board.HistoryVar: history}}
 							sql, err := chquery.Expand(q.RawSQL, req)
 							if err != nil {
 								t.Fatal(err)
@@ -332,6 +332,19 @@ var (
 
 // panelChecks holds, by dashboard uid and panel title, how to check the panel's query. Every panel must have one.
 var panelChecks = map[string]panelCheck{
+	// The campaign has no dossiers: its scorecard holds the catalogue's indicators (3.1, 3.2), which the ranking and
+	// the unit's indicators must score as the events do. TestScorecardEqualsTheEvents checks them all over dossiers.
+	board.ScorecardUID + "/Xếp hạng / ranking by the 766 score": {columns: scorecardColumns(), check: scorecardRanking},
+	board.ScorecardUID + "/The unit's indicators / chỉ số của đơn vị": {
+		columns: []string{"id", "indicator", "grp", "numerator", "denominator", "ratio", "threshold", "earned", "possible"},
+		check:   scorecardUnit},
+	board.ScorecardUID + "/The unit's dossiers month by month": {
+		columns: []string{"time", "online", "on_time", "paid_online", "electronic", "digitised_share", "satisfied_share"},
+		rows:    func(checkContext) [][]any { return nil }},
+	board.ScorecardUID + "/Procedures with the most late dossiers / thủ tục trễ hạn nhiều nhất": {
+		columns: []string{"procedure", "name", "settled", "late", "late_share"},
+		rows:    func(checkContext) [][]any { return nil }},
+
 	board.NationalUID + "/Level-4 coverage now": {columns: []string{"coverage"}, rows: func(x checkContext) [][]any {
 		if v, ok := x.m.nationalShare(x.w.latest); ok && v != nil {
 			return [][]any{{v}}
