@@ -90,7 +90,7 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	steps := map[string]func(context.Context) error{
 		"raw": b.stepRaw, "e2e": b.stepE2E, "fresh": b.stepFresh, "rebuild": b.stepRebuild, "queries": b.stepQueries,
-		"growth": b.stepGrowth,
+		"growth": b.stepGrowth, "dossiers": b.stepDossiers,
 	}
 	var errs []error
 	for _, name := range stepNames {

@@ -23,6 +23,8 @@ type config struct {
 	Events int `env:"EVENTS"`
 	// ReplayEvents is the size of the stream rebuilt (d) and of the national-scale database (e, g): about 10 million.
 	ReplayEvents int `env:"REPLAY_EVENTS"`
+	// DossierEvents is the size of the dossier step (h): 50 million.
+	DossierEvents int `env:"DOSSIER_EVENTS"`
 	// Procedures per unit: 2,000 at national scale.
 	Procedures int `env:"PROCEDURES" envDefault:"2000"`
 
@@ -61,7 +63,7 @@ type config struct {
 }
 
 // stepNames are the steps in the order they run.
-var stepNames = []string{"raw", "e2e", "fresh", "rebuild", "queries", "growth"}
+var stepNames = []string{"raw", "e2e", "fresh", "rebuild", "queries", "growth", "dossiers"}
 
 func (c *config) defaults() error {
 	set := func(v *int, full, quick int) {
@@ -82,6 +84,7 @@ func (c *config) defaults() error {
 	}
 	set(&c.Events, 2_000_000, 100_000)
 	set(&c.ReplayEvents, 10_000_000, 200_000)
+	set(&c.DossierEvents, 50_000_000, 500_000)
 	set(&c.QueryRuns, 20, 5)
 	set(&c.GrowthBatches, 60, 40)
 	setD(&c.FreshFor, time.Minute, 15*time.Second)

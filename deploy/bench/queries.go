@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -137,10 +138,17 @@ func (b *bench) nationalDB(ctx context.Context, step string) (driver.Conn, error
 
 // timePanel runs one panel's SQL over one range: a warm-up, then up to QueryRuns timed runs within QueryBudget.
 func (b *bench) timePanel(ctx context.Context, conn driver.Conn, uid, title, sql string, r timeRange) panelTiming {
+	return b.timePanelWith(ctx, conn, uid, title, sql, r, nil)
+}
+
+// timePanelWith is timePanel with variables set besides the defaults (the unit dashboard's default unit, as it is,
+// the scorecard's quarter).
+func (b *bench) timePanelWith(ctx context.Context, conn driver.Conn, uid, title, sql string, r timeRange, vars map[string]string) panelTiming {
 	pt := panelTiming{Dashboard: uid, Panel: title, Range: r.name}
 	interval := grafanaInterval(r.to.Sub(r.from) / 1000)
-	expanded, err := chquery.Expand(sql, chquery.Request{From: r.from, To: r.to, Interval: interval,
-		Vars: map[string]string{board.DatasourceVar: board.DatasourceUID, board.UnitVar: board.DefaultUnit, board.HistoryVar: board.HistoryAsIs}})
+	all := map[string]string{board.DatasourceVar: board.DatasourceUID, board.UnitVar: board.DefaultUnit, board.HistoryVar: board.HistoryAsIs, board.MonthsVar: "3"}
+	maps.Copy(all, vars)
+	expanded, err := chquery.Expand(sql, chquery.Request{From: r.from, To: r.to, Interval: interval, Vars: all})
 	if err != nil {
 		pt.Err = err.Error()
 		return pt
