@@ -34,6 +34,13 @@ type Config struct {
 	// 429 and Retry-After; one with more events than EventBurst, which would never be let in, with 413.
 	EventRate  float64 `env:"EVENT_RATE" envDefault:"1"`
 	EventBurst int     `env:"EVENT_BURST" envDefault:"10000"`
+	// DossierRate and DossierBurst limit each token by the dossier events it sends to /dossiers, a bucket apart from
+	// EventRate's: a one-stop shop sends every receipt, payment, settlement and result, tens of thousands a day for a
+	// large province (Hà Nội receives about 10,000 dossiers on a busy day, four to five events each), in batches as
+	// they happen. 100 a second is 8.6 million a day; 5,000 at once is two bodies of MaxBody (an event takes about
+	// 400 bytes).
+	DossierRate  float64 `env:"DOSSIER_RATE" envDefault:"100"`
+	DossierBurst int     `env:"DOSSIER_BURST" envDefault:"5000"`
 	// TokensFile lists each unit's token as a SHA-256 hash, one "kind/code hex" line per token (see ParseTokens), so
 	// that the server never stores a token that could be used to report. Required by Serve.
 	TokensFile string `env:"TOKENS_FILE"`
@@ -111,6 +118,12 @@ func (c Config) Validate() error {
 	if c.EventBurst <= 0 {
 		bad("EVENT_BURST", "is %d, want a positive number of events", c.EventBurst)
 	}
+	if !(c.DossierRate > 0) {
+		bad("DOSSIER_RATE", "is %v, want a positive number of events a second", c.DossierRate)
+	}
+	if c.DossierBurst <= 0 {
+		bad("DOSSIER_BURST", "is %d, want a positive number of events", c.DossierBurst)
+	}
 	for _, t := range []struct {
 		name string
 		d    time.Duration
@@ -143,6 +156,9 @@ func (c Config) withDefaults() Config {
 	}
 	if !(c.EventRate > 0) || c.EventBurst <= 0 {
 		c.EventRate, c.EventBurst = d.EventRate, d.EventBurst
+	}
+	if !(c.DossierRate > 0) || c.DossierBurst <= 0 {
+		c.DossierRate, c.DossierBurst = d.DossierRate, d.DossierBurst
 	}
 	return c
 }

@@ -89,10 +89,11 @@ func (h *handler) postEvents(w http.ResponseWriter, r *http.Request, c caller) e
 	for i, raw := range raws {
 		env, d, fs := parseEvent(raw)
 		if len(fs) == 0 {
-			if u, _ := event.UnitOf(d); u != c.unit {
-				h.log.Warn("event for another unit refused", "credential", c.cred, "unit", c.unit, "claimed_unit", u)
-				fs = []FieldError{{Field: "data.unit", Message: fmt.Sprintf("is %s, but this request reports for %s (the unit of the path and of the token)", u, c.unit)}}
-			}
+			fs = h.ofUnit(c, d)
+		}
+		if _, dossier := event.DossierOf(d); dossier && len(fs) == 0 {
+			// Checking them here would read the unit's every dossier back from the stream.
+			fs = []FieldError{{Field: "type", Message: fmt.Sprintf("is %s, a dossier event: send dossier events to POST /v1/units/%s/%s/dossiers", d.EventType(), c.unit.Kind, c.unit.Code)}}
 		}
 		if len(fs) > 0 {
 			invalid++
@@ -138,6 +139,15 @@ func (h *handler) postEvents(w http.ResponseWriter, r *http.Request, c caller) e
 	h.log.Info("events accepted", "unit", c.unit, "credential", c.cred, "events", len(evs),
 		"stored", res.Stored, "already_stored", len(evs)-res.Stored)
 	writeJSON(w, http.StatusAccepted, EventsResponse{IDs: ids})
+	return nil
+}
+
+// ofUnit refuses an event for another unit than the caller's.
+func (h *handler) ofUnit(c caller, d event.Data) []FieldError {
+	if u, _ := event.UnitOf(d); u != c.unit {
+		h.log.Warn("event for another unit refused", "credential", c.cred, "unit", c.unit, "claimed_unit", u)
+		return []FieldError{{Field: "data.unit", Message: fmt.Sprintf("is %s, but this request reports for %s (the unit of the path and of the token)", u, c.unit)}}
+	}
 	return nil
 }
 

@@ -77,6 +77,7 @@ func (h *handler) routes() []route {
 	return []route{
 		{"GET /healthz", http.HandlerFunc(h.healthz)},
 		{"POST /v1/units/{kind}/{code}/events", h.forUnit(h.postEvents)},
+		{"POST /v1/units/{kind}/{code}/dossiers", h.forUnit(h.postDossiers)},
 		{"PUT /v1/units/{kind}/{code}/catalogue", h.forUnit(h.putCatalogue)},
 		// POST for clients that cannot send PUT (some government middleware allows only GET and POST).
 		{"POST /v1/units/{kind}/{code}/snapshot", h.forUnit(h.putCatalogue)},
@@ -170,6 +171,18 @@ func (h *handler) authorize(r *http.Request) (caller, error) {
 func (h *handler) takeEvents(r *http.Request, c caller, n int, what string) error {
 	now := h.now()
 	ok, wait, never := h.limits.allowEvents(c.credential, n, now)
+	return h.taken(r, c, n, what, ok, wait, never, eventLimit{"events", "EVENT", h.cfg.EventBurst, h.cfg.EventRate})
+}
+
+// takeDossiers is takeEvents for dossier events, from their own bucket.
+func (h *handler) takeDossiers(r *http.Request, c caller, n int) error {
+	now := h.now()
+	ok, wait, never := h.limits.allowDossiers(c.credential, n, now)
+	return h.taken(r, c, n, "this request has", ok, wait, never, eventLimit{"dossier events", "DOSSIER", h.cfg.DossierBurst, h.cfg.DossierRate})
+}
+
+func (h *handler) taken(r *http.Request, c caller, n int, what string, ok bool, wait time.Duration, never bool, l eventLimit) error {
+	now := h.now()
 	if ok {
 		return nil
 	}
@@ -178,9 +191,9 @@ func (h *handler) takeEvents(r *http.Request, c caller, n int, what string) erro
 			"path", r.URL.Path, "retry_after", wait, notLogged(left))
 	})
 	if never {
-		return eventsTooLarge(n, what, h.cfg)
+		return eventsTooLarge(n, what, l)
 	}
-	return tooManyEvents(n, what, wait, h.cfg)
+	return tooManyEvents(n, what, wait, l)
 }
 
 // notLogged is the log attribute counting the refusals of a kind left out of the log since its last line.

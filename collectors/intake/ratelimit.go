@@ -28,7 +28,7 @@ const (
 // limiters hold the API's token buckets: per token one of requests and one of events, so that a flood from one unit's
 // system does not slow down another's, and per client address one of requests without a valid token.
 type limiters struct {
-	requests, events bucket
+	requests, events, dossiers bucket
 
 	mu     sync.Mutex
 	tokens map[[sha256.Size]byte]*tokenLimits // keyed by the token's hash; tokens come from the file, so it stays small
@@ -44,12 +44,13 @@ type bucket struct {
 	burst int
 }
 
-type tokenLimits struct{ requests, events *rate.Limiter }
+type tokenLimits struct{ requests, events, dossiers *rate.Limiter }
 
 func newLimiters(cfg Config) *limiters {
 	return &limiters{
 		requests: bucket{rate.Limit(cfg.Rate), cfg.Burst},
 		events:   bucket{rate.Limit(cfg.EventRate), cfg.EventBurst},
+		dossiers: bucket{rate.Limit(cfg.DossierRate), cfg.DossierBurst},
 		tokens:   map[[sha256.Size]byte]*tokenLimits{},
 		addrs:    map[netip.Prefix]*rate.Limiter{},
 		shared:   rate.NewLimiter(unknownRate, unknownBurst),
@@ -61,7 +62,8 @@ func (l *limiters) token(c credential) *tokenLimits {
 	defer l.mu.Unlock()
 	t, ok := l.tokens[c.hash]
 	if !ok {
-		t = &tokenLimits{rate.NewLimiter(l.requests.rate, l.requests.burst), rate.NewLimiter(l.events.rate, l.events.burst)}
+		t = &tokenLimits{rate.NewLimiter(l.requests.rate, l.requests.burst), rate.NewLimiter(l.events.rate, l.events.burst),
+			rate.NewLimiter(l.dossiers.rate, l.dossiers.burst)}
 		l.tokens[c.hash] = t
 	}
 	return t
@@ -79,6 +81,15 @@ func (l *limiters) allowEvents(c credential, n int, now time.Time) (ok bool, ret
 		return false, 0, true
 	}
 	ok, retryAfter = take(l.token(c).events, n, now)
+	return ok, retryAfter, false
+}
+
+// allowDossiers is allowEvents for the bucket of dossier events.
+func (l *limiters) allowDossiers(c credential, n int, now time.Time) (ok bool, retryAfter time.Duration, never bool) {
+	if n > l.dossiers.burst {
+		return false, 0, true
+	}
+	ok, retryAfter = take(l.token(c).dossiers, n, now)
 	return ok, retryAfter, false
 }
 
@@ -144,9 +155,17 @@ func tooMany(retryAfter time.Duration, cfg Config) *apiError {
 
 // tooManyEvents is the refusal of a request whose n events are more than its token may send now; what says what
 // they are ("this request has").
-func tooManyEvents(n int, what string, retryAfter time.Duration, cfg Config) *apiError {
-	return retry(retryAfter, fmt.Sprintf("too many events with this token: %s %d, and a token may send at most %d at once and %g a second (%sEVENT_BURST, %sEVENT_RATE)",
-		what, n, cfg.EventBurst, cfg.EventRate, EnvPrefix, EnvPrefix))
+func tooManyEvents(n int, what string, retryAfter time.Duration, l eventLimit) *apiError {
+	return retry(retryAfter, fmt.Sprintf("too many %s with this token: %s %d, and a token may send at most %d at once and %g a second (%s%s_BURST, %s%s_RATE)",
+		l.what, what, n, l.burst, l.rate, EnvPrefix, l.env, EnvPrefix, l.env))
+}
+
+// eventLimit is one bucket of events as its refusals name it.
+type eventLimit struct {
+	what  string // "events", "dossier events"
+	env   string // the settings' names without _BURST and _RATE
+	burst int
+	rate  float64
 }
 
 // tooManyUnknown is the refusal of a request without a valid token from a client that sent too many.
@@ -164,7 +183,7 @@ func retry(after time.Duration, msg string) *apiError {
 
 // eventsTooLarge is the refusal of a request with more events than its token's bucket holds: it would never be let
 // in.
-func eventsTooLarge(n int, what string, cfg Config) *apiError {
-	return refuse(eTooLarge, fmt.Sprintf("%s %d events, more than the %d a token may send at once (%sEVENT_BURST): send fewer events a request",
-		what, n, cfg.EventBurst, EnvPrefix))
+func eventsTooLarge(n int, what string, l eventLimit) *apiError {
+	return refuse(eTooLarge, fmt.Sprintf("%s %d %s, more than the %d a token may send at once (%s%s_BURST): send fewer events a request",
+		what, n, l.what, l.burst, EnvPrefix, l.env))
 }

@@ -15,6 +15,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+
+	"github.com/egovtrack/egovtrack/internal/event/strictjson"
 )
 
 // Measure names a count over a unit and a period that an indicator divides.
@@ -98,6 +100,9 @@ func Decision766() Card {
 // threshold outside (0, 1], groups whose indicators' points do not add up to the group's.
 func Parse(b []byte) (Card, error) {
 	var c Card
+	if _, err := strictjson.Read(b); err != nil { // a key given twice, text that is not UTF-8
+		return Card{}, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {

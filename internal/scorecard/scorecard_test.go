@@ -31,6 +31,7 @@ func TestCardIsChecked(t *testing.T) {
 		{"points not adding up", `"points": 20, "weight"`, `"points": 18, "weight"`, "group 2"},
 		{"weight neither published nor assumed", `"weight": "published"`, `"weight": "guessed"`, "guessed"},
 		{"not computed without a reason", `"computed": true`, `"computed": false`, "why_not"},
+		{"a key twice", `"points": 20, "weight"`, `"points": 20, "points": 20, "weight"`, "points"},
 		{"group unknown", `"group": 2, "name": "n"`, `"group": 3, "name": "n"`, "group 3"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
