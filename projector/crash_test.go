@@ -94,6 +94,7 @@ func TestCrashes(t *testing.T) {
 	// One simulate.Run publishes the campaign, in time order as the collector does, a slice at a time: each of the
 	// first projectors to start hands it a turn, and the outage one more, so that publishing goes on during the kills.
 	sim := simulate.Campaign2021(seed)
+	sim.DossiersPerDay = 0.4 // a few thousand dossier events among the catalogues', so that kills land on their counts
 	if plan.units < len(units.All()) {
 		for _, i := range rng.Perm(len(units.All()))[:plan.units] {
 			sim.Units = append(sim.Units, units.All()[i])

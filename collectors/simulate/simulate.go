@@ -30,6 +30,9 @@ type Options struct {
 	// Until, when after End, runs the simulation on to that day through Reorganisation (Through2025).
 	Until          time.Time
 	Reorganisation []event.Data
+	// DossiersPerDay, when above 0, adds every unit's dossiers from Start to End (Dossiers), at this mean of receipts
+	// a working day, for the procedures of its catalogue.
+	DossiersPerDay float64
 }
 
 // Campaign2021 is the MIC's campaign of the second half of 2021.
@@ -78,6 +81,20 @@ func Generate(o Options) ([]event.Envelope, error) {
 			return nil, err
 		}
 		ds = append(ds, later...)
+	}
+	if o.DossiersPerDay > 0 {
+		procs := map[units.Ref][]string{}
+		for _, d := range ds {
+			if r, ok := d.(*event.ProcedureRegisteredData); ok {
+				procs[r.Unit] = append(procs[r.Unit], r.Procedure)
+			}
+		}
+		for d, err := range Dossiers(DossierOptions{Seed: o.Seed, Procedures: procs, Start: o.Start, End: o.End, PerDay: o.DossiersPerDay}) {
+			if err != nil {
+				return nil, err
+			}
+			ds = append(ds, d)
+		}
 	}
 	envs := make([]event.Envelope, 0, len(ds))
 	for _, d := range ds {

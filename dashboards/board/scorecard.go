@@ -88,7 +88,12 @@ const (
 
 // ScorecardMeasuresSQL is every unit's measures (scorecard.Measures, each a column m_<measure>) for the period: the
 // dossier counts of its months, and the catalogue at the range's end. A unit is listed when it has either.
-var ScorecardMeasuresSQL = `SELECT
+var ScorecardMeasuresSQL = scorecardMeasures("1 = 1")
+
+// scorecardMeasures is ScorecardMeasuresSQL of the units where holds (a condition on unit_kind and unit_code), read
+// only for them.
+func scorecardMeasures(where string) string {
+	return `SELECT
     unit_kind,
     unit_code,
     sum(p_received) AS m_received,
@@ -135,7 +140,7 @@ FROM
             unit_code,
             procedure,
             toUInt64(received) AS d_received,
-            toUInt64(if(channel = 'online', received, 0)) AS d_received_online,
+            toUInt64(received_online) AS d_received_online,
             toUInt64(received_fee) AS d_received_fee,
             toUInt64(paid_online) AS d_paid_online,
             toUInt64(settled) AS d_settled,
@@ -149,7 +154,7 @@ FROM
             toUInt8(0) AS c_active,
             toUInt8(0) AS c_online
         FROM dossier_counts FINAL
-        WHERE grain = 'month' AND period >= ` + periodFirst + ` AND period <= ` + periodLast + `
+        WHERE grain = 'month' AND period >= ` + periodFirst + ` AND period <= ` + periodLast + ` AND ` + where + `
         UNION ALL
         SELECT
             unit_kind,
@@ -168,13 +173,14 @@ FROM
                 argMax(toString(change), (effective_at, stream_seq)) AS last_change,
                 argMaxIf(level, (effective_at, stream_seq), change != 'retired') AS last_level
             FROM procedure_changes /* no FINAL: a change written twice leaves argMax unchanged */
-            WHERE effective_at <= $__toTime
+            WHERE (effective_at <= $__toTime) AND ` + where + `
             GROUP BY unit_kind, unit_code, procedure_code
         ) AS catalogue
     ) AS facts
     GROUP BY unit_kind, unit_code, procedure
 ) AS procedures
 GROUP BY unit_kind, unit_code`
+}
 
 // indicatorPoints is an indicator's points for a unit, NULL when its denominator is zero (not scored).
 func indicatorPoints(in scorecard.Indicator) string {
@@ -305,8 +311,7 @@ func UnitIndicatorsSQL(c scorecard.Card) string {
 FROM
 (
     SELECT arrayJoin([` + strings.Join(rows, ",\n        ") + `]) AS row
-    FROM (` + ScorecardMeasuresSQL + `) AS measures
-    WHERE ` + unitFilter + `
+    FROM (` + scorecardMeasures(unitFilter) + `) AS measures
 ) AS indicators
 ORDER BY id`
 }
@@ -331,7 +336,7 @@ func unitIndicators(c scorecard.Card) *table.PanelBuilder {
 // receipts, settled on time, paid online, electronic results, digitised, satisfied.
 var ScorecardTrendSQL = `SELECT
     toDateTime(period, 'Asia/Ho_Chi_Minh') AS time,
-    if(sum(received) = 0, NULL, 100 * sumIf(received, channel = 'online') / sum(received)) AS online,
+    if(sum(received) = 0, NULL, 100 * sum(received_online) / sum(received)) AS online,
     if(sum(settled) = 0, NULL, 100 * sum(settled_on_time) / sum(settled)) AS on_time,
     if(sum(received_fee) = 0, NULL, least(100, 100 * sum(paid_online) / sum(received_fee))) AS paid_online,
     if(sum(results) = 0, NULL, 100 * sum(results_electronic) / sum(results)) AS electronic,

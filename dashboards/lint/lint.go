@@ -25,7 +25,7 @@ const MaxUIDLen = 40
 // them with FINAL, or rows written twice count twice. A test keeps this list in step with the schema.
 var ReplacingTables = []string{
 	"events", "procedure_changes", "procedures", "coverage_daily", "assistant_changes", "reports", "targets",
-	"unit_lineage", "unit_names", "unit_holders", "dossier_facts", "dossier_counts",
+	"unit_lineage", "unit_names", "unit_holders", "dossier_facts", "dossier_counts", "dossier_months",
 	"units", "quarantine", "signature_verdicts",
 }
 

@@ -42,7 +42,8 @@ var (
 	InsertLineage          = insert("store: insert unit lineage", "unit_lineage", "predecessor_kind, predecessor_code, successor_kind, successor_code, effective_on, main, procedures, event_id, stream_seq")
 	InsertUnitNames        = insert("store: insert unit names", "unit_names", "kind, code, effective_on, name, event_id, stream_seq")
 	InsertDossierFacts     = insert("store: insert dossier facts", "dossier_facts", "unit_kind, unit_code, dossier, fact, at, procedure, channel, fee, due_at, flag, on_time, event_id, stream_seq")
-	InsertDossierCounts    = insert("store: insert dossier counts", "dossier_counts", "grain, unit_kind, unit_code, period, procedure, channel, received, received_fee, paid, paid_online, settled, settled_on_time, settle_seconds, results, results_electronic, digitised, withdrawn, feedback, satisfied, feedback_on_time, through_seq")
+	InsertDossierMonths    = insert("store: insert dossier months", "dossier_months", "unit_kind, unit_code, month, dossier")
+	InsertDossierCounts    = insert("store: insert dossier counts", "dossier_counts", "grain, unit_kind, unit_code, period, procedure, channel, received, received_online, received_fee, paid, paid_online, settled, settled_on_time, settle_seconds, results, results_electronic, digitised, withdrawn, feedback, satisfied, feedback_on_time, through_seq")
 	InsertHoldings         = insert("store: insert unit holders", "unit_holders", "unit_kind, unit_code, leg, from_day, until_day, holder_kind, holder_code, procedures, superseded_on, end_kind, end_code, moved_procedures, moved_eligible, moved_level4, unit_moved_procedures, unit_moved_eligible, unit_moved_level4, version")
 
 	// LoadLineage reads every merger's rows: a few dozen, read whole whenever the holdings are computed again.
@@ -58,19 +59,21 @@ WHERE unit_code IN (SELECT arrayJoin(?)) AND registered + changed + retired + un
 FROM procedures FINAL
 WHERE unit_code IN (SELECT arrayJoin(?))`}
 
-	// DossierFacts reads every stored fact of a batch's dossiers: its argument is their units' codes, as an array,
-	// and the dossiers go as external data, BatchDossiers. Read by unit and dossier, the table's sorting key; each
-	// month's partition is looked up, so the cost follows the batch and the months the table spans, not its rows.
+	// DossierFacts reads every stored fact of a batch's dossiers, given as external data BatchDossiers. Read by
+	// dossier, the table's sorting key: a few granules of 256 rows a dossier, however many the table holds.
 	DossierFacts = Statement{"store: facts of dossiers", `SELECT unit_kind, unit_code, dossier, toString(fact), at, procedure, channel, fee, due_at, flag, on_time, stream_seq
 FROM dossier_facts /* no FINAL: a fact written twice is one fact to the store, which counts each (dossier, kind) once */
-WHERE unit_code IN (SELECT arrayJoin(?)) AND dossier IN (SELECT dossier FROM ` + BatchDossiers + `)`}
+WHERE dossier IN (SELECT dossier FROM ` + BatchDossiers + `)`}
 	// DossierFactsOfMonth reads every stored fact of the dossiers with a fact in one unit's month: its arguments are
-	// the unit's kind and code (twice) and the month as YYYYMM, the table's partition.
+	// the unit's kind and code, the first day of the month (YYYY-MM-DD), and the kind and code again.
 	DossierFactsOfMonth = Statement{"store: facts of a unit's month", `SELECT unit_kind, unit_code, dossier, toString(fact), at, procedure, channel, fee, due_at, flag, on_time, stream_seq
 FROM dossier_facts /* no FINAL: as DossierFacts */
-WHERE unit_kind = ? AND unit_code = ? AND dossier IN (SELECT dossier FROM dossier_facts WHERE unit_kind = ? AND unit_code = ? AND toYYYYMM(at) = ?)`}
+WHERE dossier IN (
+    SELECT dossier FROM dossier_months /* no FINAL: a dossier listed twice is one dossier to IN */
+    WHERE unit_kind = ? AND unit_code = ? AND month = toDate(?)
+) AND unit_kind = ? AND unit_code = ?`}
 	// DossierCounts reads the stored counts of a batch's units and periods, given as external data CountKeys.
-	DossierCounts = Statement{"store: dossier counts", `SELECT toString(grain), unit_kind, unit_code, period, procedure, channel, received, received_fee, paid, paid_online, settled, settled_on_time, settle_seconds, results, results_electronic, digitised, withdrawn, feedback, satisfied, feedback_on_time, through_seq
+	DossierCounts = Statement{"store: dossier counts", `SELECT toString(grain), unit_kind, unit_code, period, procedure, channel, received, received_online, received_fee, paid, paid_online, settled, settled_on_time, settle_seconds, results, results_electronic, digitised, withdrawn, feedback, satisfied, feedback_on_time, through_seq
 FROM dossier_counts FINAL
 WHERE (unit_kind, unit_code, period) IN (SELECT unit_kind, unit_code, period FROM ` + CountKeys + `)`}
 
@@ -249,7 +252,7 @@ func All(tables []string) []Statement {
 	out := []Statement{
 		WrittenIDs, InsertUnits, InsertProcedureChanges, InsertAssistantChanges, InsertReports, InsertTargets,
 		InsertEvents, InsertQuarantine, InsertProcedures, InsertCoverage, InsertVerdicts, Verdicts, LastCoverageDays, LatestCoverageDay,
-		InsertLineage, InsertUnitNames, InsertHoldings, LoadLineage, HolderReports, MovedProcedures, InsertDossierFacts, InsertDossierCounts, DossierFacts, DossierFactsOfMonth, DossierCounts, DossierCountsOfMonth,
+		InsertLineage, InsertUnitNames, InsertHoldings, LoadLineage, HolderReports, MovedProcedures, InsertDossierFacts, InsertDossierMonths, InsertDossierCounts, DossierFacts, DossierFactsOfMonth, DossierCounts, DossierCountsOfMonth,
 		CarryCoverage(1), CarryCoverage(2), LoadChanges(1), LoadChanges(2),
 		CreateMigrationsTable, RecordMigration, AppliedMigrations, LatestMigration, CurrentDatabase,
 		TableExists, TableEngine, CreateDatabase("egov_test"), DropDatabase("egov_test"),

@@ -1,10 +1,12 @@
--- The dossier counts Decision 766's scorecard is computed from, per unit, per day (procedure '') and per month (per
--- procedure), per channel of receipt. Each fact counts on its own day, with the procedure and channel of the dossier's
--- receipt; a dossier's first fact of each kind in stream order counts, later ones do not.
+-- The dossier counts Decision 766's scorecard is computed from, per unit: per day and channel of receipt (procedure
+-- ''), and per month and procedure (channel '': received_online says how many came online). Each fact counts on its
+-- own day, with the procedure and channel of the dossier's receipt; of each kind, a dossier's earliest fact (by its
+-- time, then stream order) counts, the others do not.
 --
 -- A row holds the counts through stream sequence through_seq, the version: the projector adds a batch to the stored
 -- row when everything it adds comes after that sequence, and otherwise counts the unit's month again from
--- dossier_facts (a batch redelivered after a crash between these rows and the raw log, or delivered out of order).
+-- dossier_facts (a batch redelivered after a crash between these rows and the raw log, a stream out of order, a fact
+-- dated earlier than the one counted).
 -- So a fact written twice is counted once, which a materialized view summing dossier_facts could not do.
 CREATE TABLE IF NOT EXISTS dossier_counts (
     grain              Enum8('day' = 1, 'month' = 2),
@@ -12,8 +14,9 @@ CREATE TABLE IF NOT EXISTS dossier_counts (
     unit_code          String,
     period             Date,   -- the day, or the first day of the month
     procedure          String, -- '' in day rows
-    channel            String, -- of the dossier's receipt: online, in_person, post
+    channel            String, -- day rows: of the dossier's receipt (online, in_person, post); month rows: ''
     received           UInt32,
+    received_online    UInt32, -- received, online
     received_fee       UInt32, -- received, of a procedure that charges a fee
     paid               UInt32,
     paid_online        UInt32,
@@ -30,4 +33,15 @@ CREATE TABLE IF NOT EXISTS dossier_counts (
     through_seq        UInt64
 ) ENGINE = ReplacingMergeTree(through_seq)
 PARTITION BY toYear(period)
-ORDER BY (unit_kind, unit_code, period, grain, procedure, channel); -- the projector reads a batch's rows by unit and period
+-- The projector reads a batch's rows by unit and period.
+ORDER BY (unit_kind, unit_code, period, grain, procedure, channel);
+
+-- The dossiers with a fact in each unit's month: what the projector reads to count a unit's month again.
+CREATE TABLE IF NOT EXISTS dossier_months (
+    unit_kind String,
+    unit_code String,
+    month     Date,
+    dossier   String
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYear(month)
+ORDER BY (unit_kind, unit_code, month, dossier);

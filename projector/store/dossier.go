@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -16,14 +15,15 @@ import (
 	"github.com/egovtrack/egovtrack/internal/units"
 )
 
-// addDossier adds a dossier event's row to dossier_facts (0007_dossier_facts.sql).
-func addDossier(facts *inserter, id uuid.UUID, seq uint64, d event.Data) {
+// addDossier adds a dossier event's rows to dossier_facts (0007_dossier_facts.sql) and dossier_months.
+func addDossier(facts, months *inserter, id uuid.UUID, seq uint64, d event.Data) {
 	f, ok := factOf(d, seq)
 	if !ok {
 		return
 	}
 	facts.add(string(f.unit.Kind), f.unit.Code, f.dossier, f.fact, f.at, f.procedure, f.channel, boolU8(f.fee), f.due,
 		boolU8(f.flag), boolU8(f.onTime), id, seq)
+	months.add(string(f.unit.Kind), f.unit.Code, monthOf(vietnamDate(f.at)), f.dossier)
 }
 
 // dossierFact is one row of dossier_facts.
@@ -70,14 +70,15 @@ func factOf(d event.Data, seq uint64) (dossierFact, bool) {
 
 // DossierCounts are one row's counts in dossier_counts (0008_dossier_counts.sql).
 type DossierCounts struct {
-	Received, ReceivedFee, Paid, PaidOnline, Settled, SettledOnTime uint32
-	SettleSeconds                                                   uint64
-	Results, ResultsElectronic, Digitised, Withdrawn                uint32
-	Feedback, Satisfied, FeedbackOnTime                             uint32
+	Received, ReceivedOnline, ReceivedFee, Paid, PaidOnline, Settled, SettledOnTime uint32
+	SettleSeconds                                                                   uint64
+	Results, ResultsElectronic, Digitised, Withdrawn                                uint32
+	Feedback, Satisfied, FeedbackOnTime                                             uint32
 }
 
 func (c *DossierCounts) add(o DossierCounts) {
 	c.Received += o.Received
+	c.ReceivedOnline += o.ReceivedOnline
 	c.ReceivedFee += o.ReceivedFee
 	c.Paid += o.Paid
 	c.PaidOnline += o.PaidOnline
@@ -95,7 +96,7 @@ func (c *DossierCounts) add(o DossierCounts) {
 
 // DossierKey is the key of a row of dossier_counts.
 type DossierKey struct {
-	Grain              string // "day" (procedure "") or "month"
+	Grain              string // "day" (procedure "") or "month" (channel "")
 	Unit               units.Ref
 	Period             time.Time // the Vietnamese day, or the first day of its month, at midnight UTC
 	Procedure, Channel string
@@ -124,7 +125,7 @@ func tallyDossier(facts []dossierFact) []tally {
 		var c DossierCounts
 		switch f.fact {
 		case "received":
-			c.Received, c.ReceivedFee = 1, u32(f.fee)
+			c.Received, c.ReceivedOnline, c.ReceivedFee = 1, u32(receipt.channel == string(event.ChannelOnline)), u32(f.fee)
 		case "paid":
 			c.Paid, c.PaidOnline = 1, u32(f.flag)
 		case "settled":
@@ -146,7 +147,7 @@ func tallyDossier(facts []dossierFact) []tally {
 		out = append(out, tally{
 			seqs:   [2]uint64{f.seq, receipt.seq},
 			day:    DossierKey{Grain: "day", Unit: f.unit, Period: day, Channel: receipt.channel},
-			month:  DossierKey{Grain: "month", Unit: f.unit, Period: month, Procedure: receipt.procedure, Channel: receipt.channel},
+			month:  DossierKey{Grain: "month", Unit: f.unit, Period: month, Procedure: receipt.procedure},
 			counts: c,
 		})
 	}
@@ -222,21 +223,18 @@ type unitMonth struct {
 func (s *Store) countDossiers(ctx context.Context, recs []Record) error {
 	inBatch := map[uint64]bool{}
 	dossiers := map[string]bool{}
-	codes := map[string]bool{}
 	var last uint64
 	for _, r := range recs {
 		if dossier, ok := event.DossierOf(r.Data); ok {
-			u, _ := event.UnitOf(r.Data)
 			inBatch[r.Seq] = true
 			dossiers[dossier] = true
-			codes[u.Code] = true
 			last = max(last, r.Seq)
 		}
 	}
 	if len(inBatch) == 0 {
 		return nil
 	}
-	facts, err := s.dossierFacts(ctx, codes, dossiers)
+	facts, err := s.dossierFacts(ctx, dossiers)
 	if err != nil {
 		return err
 	}
@@ -313,9 +311,11 @@ func (s *Store) countDossiers(ctx context.Context, recs []Record) error {
 // again later has its month counted again, never added to. A stored row that nothing counts in any more
 // (its fact no longer the first of its kind) is written as zeros.
 func (s *Store) countMonthAgain(ctx context.Context, out *inserter, um unitMonth, batchLast uint64) error {
-	ym := um.month.Year()*100 + int(um.month.Month())
-	fail := func(err error) error { return fmt.Errorf("count the dossiers of %s in %d again: %w", um.unit, ym, err) }
-	rows, err := s.conn.Query(ctx, chsql.DossierFactsOfMonth.SQL, string(um.unit.Kind), um.unit.Code, string(um.unit.Kind), um.unit.Code, ym)
+	month := um.month.Format(time.DateOnly)
+	fail := func(err error) error {
+		return fmt.Errorf("count the dossiers of %s in %s again: %w", um.unit, month, err)
+	}
+	rows, err := s.conn.Query(ctx, chsql.DossierFactsOfMonth.SQL, string(um.unit.Kind), um.unit.Code, month, string(um.unit.Kind), um.unit.Code)
 	if err != nil {
 		return fail(err)
 	}
@@ -384,7 +384,7 @@ func before(fs []dossierFact, inBatch map[uint64]bool) bool {
 }
 
 func addCountRow(out *inserter, k DossierKey, c DossierCounts, through uint64) {
-	out.add(k.Grain, string(k.Unit.Kind), k.Unit.Code, k.Period, k.Procedure, k.Channel, c.Received, c.ReceivedFee,
+	out.add(k.Grain, string(k.Unit.Kind), k.Unit.Code, k.Period, k.Procedure, k.Channel, c.Received, c.ReceivedOnline, c.ReceivedFee,
 		c.Paid, c.PaidOnline, c.Settled, c.SettledOnTime, c.SettleSeconds, c.Results, c.ResultsElectronic, c.Digitised,
 		c.Withdrawn, c.Feedback, c.Satisfied, c.FeedbackOnTime, through)
 }
@@ -392,7 +392,7 @@ func addCountRow(out *inserter, k DossierKey, c DossierCounts, through uint64) {
 func monthOf(d time.Time) time.Time { return time.Date(d.Year(), d.Month(), 1, 0, 0, 0, 0, time.UTC) }
 
 // dossierFacts reads the stored facts of the given dossiers, by dossier.
-func (s *Store) dossierFacts(ctx context.Context, codes, dossiers map[string]bool) (map[dossierID][]dossierFact, error) {
+func (s *Store) dossierFacts(ctx context.Context, dossiers map[string]bool) (map[dossierID][]dossierFact, error) {
 	tbl, err := ext.NewTable(chsql.BatchDossiers, ext.Column("dossier", "String"))
 	if err != nil {
 		return nil, fmt.Errorf("read dossier facts: %w", err)
@@ -402,7 +402,7 @@ func (s *Store) dossierFacts(ctx context.Context, codes, dossiers map[string]boo
 			return nil, fmt.Errorf("read dossier facts: %w", err)
 		}
 	}
-	rows, err := s.conn.Query(clickhouse.Context(ctx, clickhouse.WithExternalTable(tbl)), chsql.DossierFacts.SQL, sortedKeys(codes))
+	rows, err := s.conn.Query(clickhouse.Context(ctx, clickhouse.WithExternalTable(tbl)), chsql.DossierFacts.SQL)
 	if err != nil {
 		return nil, fmt.Errorf("read dossier facts: %w", err)
 	}
@@ -479,7 +479,7 @@ func (s *Store) storedCounts(ctx context.Context, keys map[DossierKey]*DossierCo
 		var kind string
 		var r countRow
 		c := &r.counts
-		if err := rows.Scan(&k.Grain, &kind, &k.Unit.Code, &k.Period, &k.Procedure, &k.Channel, &c.Received, &c.ReceivedFee,
+		if err := rows.Scan(&k.Grain, &kind, &k.Unit.Code, &k.Period, &k.Procedure, &k.Channel, &c.Received, &c.ReceivedOnline, &c.ReceivedFee,
 			&c.Paid, &c.PaidOnline, &c.Settled, &c.SettledOnTime, &c.SettleSeconds, &c.Results, &c.ResultsElectronic,
 			&c.Digitised, &c.Withdrawn, &c.Feedback, &c.Satisfied, &c.FeedbackOnTime, &r.through); err != nil {
 			return nil, fmt.Errorf("read dossier counts: %w", err)
@@ -492,13 +492,4 @@ func (s *Store) storedCounts(ctx context.Context, keys map[DossierKey]*DossierCo
 		return nil, fmt.Errorf("read dossier counts: %w", err)
 	}
 	return out, nil
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

@@ -362,6 +362,7 @@ func (s *Store) insertDerived(ctx context.Context, recs []Record) error {
 	lineage := ins(chsql.InsertLineage)
 	names := ins(chsql.InsertUnitNames)
 	dossiers := ins(chsql.InsertDossierFacts)
+	months := ins(chsql.InsertDossierMonths)
 	now := time.Now()
 
 	for _, r := range recs {
@@ -391,11 +392,11 @@ func (s *Store) insertDerived(ctx context.Context, recs []Record) error {
 			addLineage(lineage, names, id, r.Seq, d)
 		default:
 			if _, ok := event.DossierOf(d); ok {
-				addDossier(dossiers, id, r.Seq, d)
+				addDossier(dossiers, months, id, r.Seq, d)
 			}
 		}
 	}
-	if err := sendAll(ctx, changes, assistant, reports, targets, verdicts, lineage, names, dossiers); err != nil {
+	if err := sendAll(ctx, changes, assistant, reports, targets, verdicts, lineage, names, dossiers, months); err != nil {
 		return fmt.Errorf("insert batch: %w", err)
 	}
 	return nil
