@@ -35,6 +35,7 @@ const (
 	QuarantinedUID = "egov-pipeline-quarantined"
 	LagUID         = "egov-pipeline-lag"
 	StalledUID     = "egov-pipeline-stalled"
+	LateUID        = "egov-unit-late-dossiers"
 )
 
 // Audiences, the label routing sends on: the units' focal points, or the operators who run egovtrack.
@@ -61,10 +62,15 @@ type Config struct {
 	LagSeconds int
 	// StalledHours is how long nothing may be projected while some unit is due to report.
 	StalledHours int
+	// LatePercent and LateMinSettled: a unit is reminded when more than LatePercent of the dossiers it settled in the
+	// last 30 days were late (Decision 766's indicator 2.1 gives full marks at none late), once it settled at least
+	// LateMinSettled of them (a few dossiers make no rate).
+	LatePercent, LateMinSettled int
 }
 
 // Defaults are the thresholds of the committed rules.
-var Defaults = Config{SilentGraceDays: 0, BehindPoints: 5, BehindDays: 7, QuarantinedPerHour: 0, LagSeconds: 60, StalledHours: 6}
+var Defaults = Config{SilentGraceDays: 0, BehindPoints: 5, BehindDays: 7, QuarantinedPerHour: 0, LagSeconds: 60, StalledHours: 6,
+	LatePercent: 10, LateMinSettled: 20}
 
 // File is a Grafana alerting provisioning file of rule groups.
 type File struct {
@@ -115,8 +121,12 @@ func Rules(cfg Config) (File, error) {
 	if err != nil {
 		return File{}, err
 	}
+	late, err := unitLate(cfg)
+	if err != nil {
+		return File{}, err
+	}
 	return File{APIVersion: 1, Groups: []Group{
-		{OrgID: 1, Name: UnitsGroup, Folder: Folder, Interval: "1h", Rules: []Rule{silent, behind, deadline}},
+		{OrgID: 1, Name: UnitsGroup, Folder: Folder, Interval: "1h", Rules: []Rule{silent, behind, deadline, late}},
 		{OrgID: 1, Name: PipelineGroup, Folder: Folder, Interval: "1m", Rules: []Rule{quarantined, lag, stalled}},
 	}}, nil
 }
@@ -193,6 +203,52 @@ ORDER BY unit_kind, unit_code`, points, board.TrajectoryOn("day"), board.ScopeOf
                     HAVING count() > 0
                 )
             )`, days)), board.TargetsByScope, board.UnitNames)
+}
+
+// LateSQL is one row per unit that settled at least minSettled dossiers in the 30 Vietnamese days up to $__toTime:
+// its kind, code and name, and late_percent, the share of them settled after their due time, in percent.
+func LateSQL(minSettled int) string {
+	return fmt.Sprintf(`SELECT
+    unit_kind,
+    unit_code,
+    unit_name,
+    toFloat64(100 * (settled_all - on_time) / settled_all) AS late_percent
+FROM
+(
+    SELECT
+        unit_kind,
+        unit_code,
+        concat(unit_kind, '/', unit_code) AS ref,
+        sum(settled) AS settled_all,
+        sum(settled_on_time) AS on_time
+    FROM dossier_counts FINAL
+    WHERE grain = 'day' AND period > toDate($__toTime, 'Asia/Ho_Chi_Minh') - 30 AND period <= toDate($__toTime, 'Asia/Ho_Chi_Minh')
+    GROUP BY unit_kind, unit_code
+    HAVING settled_all >= %d
+) AS late
+ANY INNER JOIN
+(
+    SELECT ref, name AS unit_name
+    FROM %s AS named
+) AS names USING ref
+ORDER BY unit_kind, unit_code`, minSettled, board.UnitNames)
+}
+
+func unitLate(cfg Config) (Rule, error) {
+	return rule(UnitsGroup, LateUID, "Đơn vị giải quyết hồ sơ trễ hạn / A unit settles dossiers late", LateSQL(cfg.LateMinSettled),
+		float64(cfg.LatePercent),
+		map[string]string{"severity": "warning", "audience": AudienceUnits},
+		map[string]string{
+			"summary": fmt.Sprintf("{{ $labels.unit_name }}: {{ $values.A.Value }}%% hồ sơ giải quyết trong 30 ngày qua bị trễ hạn (ngưỡng %d%%) / "+
+				"{{ $labels.unit_name }}: {{ $values.A.Value }}%% of the dossiers settled in the last 30 days were late (threshold %d%%)",
+				cfg.LatePercent, cfg.LatePercent),
+			"description": "Chỉ số 2.1 của Quyết định 766 (hồ sơ giải quyết trước hạn, đúng hạn) của {{ $labels.unit_name }} đang giảm: " +
+				"đề nghị đầu mối rà soát các thủ tục có nhiều hồ sơ trễ hạn. / {{ $labels.unit_name }}'s indicator 2.1 of Decision 766 " +
+				"(dossiers settled on time) is falling: its focal point is asked to review the procedures with the most late " +
+				"dossiers (the scorecard dashboard lists them).",
+			"dashboard_url": "d/" + board.ScorecardUID + "?var-" + board.UnitVar + "={{ $labels.unit_kind }}/{{ $labels.unit_code }}",
+		},
+		board.ScorecardUID, 4, "0s")
 }
 
 // DeadlineSQL is how many days after the national target's deadline national level-4 coverage reaches 100% at the
