@@ -181,8 +181,8 @@ func everyStatement(t *testing.T, c *campaigntest.Campaign, e *campaigntest.Engi
 			same(t, "SELECT DISTINCT * FROM ("+chsql.DossierFactsOfMonth.SQL+") ORDER BY stream_seq", true, "province", "19", "2025-08-01", "province", "19")
 		},
 		chsql.DossierCounts.Name: func(t *testing.T) {
-			exec(t, "CREATE TABLE "+chsql.CountKeys+" (unit_kind String, unit_code String, period Date) ENGINE = Memory")
-			exec(t, "INSERT INTO "+chsql.CountKeys+" VALUES ('province', '19', '2025-07-01'), ('province', '19', '2025-07-15'), ('province', '01', '2025-07-15')")
+			exec(t, "CREATE TABLE "+chsql.CountKeys+" (unit_kind String, unit_code String, grain Enum8('day' = 1, 'month' = 2), period Date) ENGINE = Memory")
+			exec(t, "INSERT INTO "+chsql.CountKeys+" VALUES ('province', '19', 'month', '2025-07-01'), ('province', '19', 'day', '2025-07-15'), ('province', '01', 'day', '2025-07-15'), ('province', '19', 'day', '2025-07-01')")
 			same(t, chsql.DossierCounts.SQL+" ORDER BY grain, unit_kind, unit_code, period, procedure, channel", true)
 			exec(t, "DROP TABLE "+chsql.CountKeys)
 		},

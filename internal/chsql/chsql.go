@@ -72,10 +72,11 @@ WHERE dossier IN (
     SELECT dossier FROM dossier_months /* no FINAL: a dossier listed twice is one dossier to IN */
     WHERE unit_kind = ? AND unit_code = ? AND month = toDate(?)
 ) AND unit_kind = ? AND unit_code = ?`}
-	// DossierCounts reads the stored counts of a batch's units and periods, given as external data CountKeys.
+	// DossierCounts reads the stored counts of a batch's units, grains and periods, given as external data CountKeys:
+	// a prefix of the table's key.
 	DossierCounts = Statement{"store: dossier counts", `SELECT toString(grain), unit_kind, unit_code, period, procedure, channel, received, received_online, received_fee, paid, paid_online, settled, settled_on_time, settle_seconds, results, results_electronic, digitised, withdrawn, feedback, satisfied, feedback_on_time, through_seq
 FROM dossier_counts FINAL
-WHERE (unit_kind, unit_code, period) IN (SELECT unit_kind, unit_code, period FROM ` + CountKeys + `)`}
+WHERE (unit_kind, unit_code, grain, period) IN (SELECT unit_kind, unit_code, grain, period FROM ` + CountKeys + `)`}
 
 	// DossierCountsOfMonth reads the keys and sequences of a unit's stored counts in a month: its arguments are the
 	// unit's kind and code and the first days of the month and of the next, as YYYY-MM-DD.
@@ -128,7 +129,8 @@ const BatchIDs = "batch_ids"
 // BatchDossiers is the external table DossierFacts reads: one column, dossier String.
 const BatchDossiers = "batch_dossiers"
 
-// CountKeys is the external table DossierCounts reads: unit_kind String, unit_code String, period Date.
+// CountKeys is the external table DossierCounts reads: unit_kind String, unit_code String, grain Enum8 (as
+// dossier_counts'), period Date.
 const CountKeys = "count_keys"
 
 // LoadChanges reads every stored change of n units, each given as two arguments, its kind and its code. The

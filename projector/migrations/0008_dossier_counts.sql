@@ -33,8 +33,8 @@ CREATE TABLE IF NOT EXISTS dossier_counts (
     through_seq        UInt64
 ) ENGINE = ReplacingMergeTree(through_seq)
 PARTITION BY toYear(period)
--- The projector reads a batch's rows by unit and period.
-ORDER BY (unit_kind, unit_code, period, grain, procedure, channel);
+-- The projector reads a batch's rows by unit, grain and period; the scorecard reads a unit's months without its days.
+ORDER BY (unit_kind, unit_code, grain, period, procedure, channel);
 
 -- The dossiers with a fact in each unit's month: what the projector reads to count a unit's month again.
 CREATE TABLE IF NOT EXISTS dossier_months (

@@ -451,19 +451,21 @@ func scanFacts(rows rowScanner) (map[dossierID][]dossierFact, error) {
 
 // storedCounts reads the stored rows of the units and periods of keys.
 func (s *Store) storedCounts(ctx context.Context, keys map[DossierKey]*DossierCounts) (map[DossierKey]countRow, error) {
-	tbl, err := ext.NewTable(chsql.CountKeys, ext.Column("unit_kind", "String"), ext.Column("unit_code", "String"), ext.Column("period", "Date"))
+	tbl, err := ext.NewTable(chsql.CountKeys, ext.Column("unit_kind", "String"), ext.Column("unit_code", "String"),
+		ext.Column("grain", "Enum8('day' = 1, 'month' = 2)"), ext.Column("period", "Date"))
 	if err != nil {
 		return nil, fmt.Errorf("read dossier counts: %w", err)
 	}
 	type up struct {
 		unit   units.Ref
+		grain  string
 		period time.Time
 	}
 	seen := map[up]bool{}
 	for k := range keys {
-		if !seen[up{k.Unit, k.Period}] {
-			seen[up{k.Unit, k.Period}] = true
-			if err := tbl.Append(string(k.Unit.Kind), k.Unit.Code, k.Period); err != nil {
+		if key := (up{k.Unit, k.Grain, k.Period}); !seen[key] {
+			seen[key] = true
+			if err := tbl.Append(string(k.Unit.Kind), k.Unit.Code, k.Grain, k.Period); err != nil {
 				return nil, fmt.Errorf("read dossier counts: %w", err)
 			}
 		}
