@@ -8,9 +8,11 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/ext"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
 
 	"github.com/egovtrack/egovtrack/internal/chsql"
+	"github.com/egovtrack/egovtrack/internal/coverage"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/units"
 )
@@ -23,7 +25,7 @@ func addDossier(facts, months *inserter, id uuid.UUID, seq uint64, d event.Data)
 	}
 	facts.add(string(f.unit.Kind), f.unit.Code, f.dossier, f.fact, f.at, f.procedure, f.channel, boolU8(f.fee), f.due,
 		boolU8(f.flag), boolU8(f.onTime), id, seq)
-	months.add(string(f.unit.Kind), f.unit.Code, monthOf(vietnamDate(f.at)), f.dossier)
+	months.add(string(f.unit.Kind), f.unit.Code, monthOf(dateOnly(coverage.DayOf(f.at))), f.dossier)
 }
 
 // dossierFact is one row of dossier_facts.
@@ -68,15 +70,15 @@ func factOf(d event.Data, seq uint64) (dossierFact, bool) {
 	return f, true
 }
 
-// DossierCounts are one row's counts in dossier_counts (0008_dossier_counts.sql).
-type DossierCounts struct {
+// dossierCounts are one row's counts in dossier_counts (0008_dossier_counts.sql).
+type dossierCounts struct {
 	Received, ReceivedOnline, ReceivedFee, Paid, PaidOnline, Settled, SettledOnTime uint32
 	SettleSeconds                                                                   uint64
 	Results, ResultsElectronic, Digitised, Withdrawn                                uint32
 	Feedback, Satisfied, FeedbackOnTime                                             uint32
 }
 
-func (c *DossierCounts) add(o DossierCounts) {
+func (c *dossierCounts) add(o dossierCounts) {
 	c.Received += o.Received
 	c.ReceivedOnline += o.ReceivedOnline
 	c.ReceivedFee += o.ReceivedFee
@@ -94,8 +96,8 @@ func (c *DossierCounts) add(o DossierCounts) {
 	c.FeedbackOnTime += o.FeedbackOnTime
 }
 
-// DossierKey is the key of a row of dossier_counts.
-type DossierKey struct {
+// countKey is the key of a row of dossier_counts.
+type countKey struct {
 	Grain              string // "day" (procedure "") or "month" (channel "")
 	Unit               units.Ref
 	Period             time.Time // the Vietnamese day, or the first day of its month, at midnight UTC
@@ -105,9 +107,9 @@ type DossierKey struct {
 // tally is what one counted fact adds: to its day's row and its month's row.
 type tally struct {
 	seqs   [2]uint64 // the stream sequences of the fact and of its receipt (the same for a receipt)
-	day    DossierKey
-	month  DossierKey
-	counts DossierCounts
+	day    countKey
+	month  countKey
+	counts dossierCounts
 }
 
 // tallyDossier returns what one dossier's facts count: its earliest receipt, and of every other kind its earliest
@@ -122,7 +124,7 @@ func tallyDossier(facts []dossierFact) []tally {
 	}
 	out := make([]tally, 0, len(first))
 	for _, f := range first {
-		var c DossierCounts
+		var c dossierCounts
 		switch f.fact {
 		case "received":
 			c.Received, c.ReceivedOnline, c.ReceivedFee = 1, u32(receipt.channel == string(event.ChannelOnline)), u32(f.fee)
@@ -142,12 +144,12 @@ func tallyDossier(facts []dossierFact) []tally {
 		case "feedback_given":
 			c.Feedback, c.Satisfied, c.FeedbackOnTime = 1, u32(f.flag), u32(f.onTime)
 		}
-		day := vietnamDate(f.at)
+		day := dateOnly(coverage.DayOf(f.at))
 		month := time.Date(day.Year(), day.Month(), 1, 0, 0, 0, 0, time.UTC)
 		out = append(out, tally{
 			seqs:   [2]uint64{f.seq, receipt.seq},
-			day:    DossierKey{Grain: "day", Unit: f.unit, Period: day, Channel: receipt.channel},
-			month:  DossierKey{Grain: "month", Unit: f.unit, Period: month, Procedure: receipt.procedure},
+			day:    countKey{Grain: "day", Unit: f.unit, Period: day, Channel: receipt.channel},
+			month:  countKey{Grain: "month", Unit: f.unit, Period: month, Procedure: receipt.procedure},
 			counts: c,
 		})
 	}
@@ -188,12 +190,6 @@ func displaces(fs []dossierFact, inBatch map[uint64]bool) bool {
 	return false
 }
 
-// vietnamDate is the Vietnamese calendar date of t, at midnight UTC (how a Date goes to and comes from ClickHouse).
-func vietnamDate(t time.Time) time.Time {
-	t = t.In(event.Vietnam)
-	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-}
-
 func u32(b bool) uint32 {
 	if b {
 		return 1
@@ -203,7 +199,7 @@ func u32(b bool) uint32 {
 
 // countRow is a stored row of dossier_counts.
 type countRow struct {
-	counts  DossierCounts
+	counts  dossierCounts
 	through uint64
 }
 
@@ -241,19 +237,18 @@ func (s *Store) countDossiers(ctx context.Context, recs []Record) error {
 	// A fact counts with the batch when it or its receipt is in the batch. That is all there is to add when the
 	// dossier's other stored facts all come before the batch in the stream; otherwise (facts written by a write cut
 	// short, or a stream out of order) every month the dossier's facts count in is counted again.
-	deltas := map[DossierKey]*DossierCounts{}
-	firstSeq := map[DossierKey]uint64{}
-	lastSeq := map[DossierKey]uint64{}
+	deltas := map[countKey]*dossierCounts{}
+	firstSeq := map[countKey]uint64{}
+	lastSeq := map[countKey]uint64{}
 	again := map[unitMonth]bool{}
 	for _, fs := range facts {
-		ts := tallyDossier(fs)
 		if !before(fs, inBatch) || displaces(fs, inBatch) {
 			for _, f := range fs {
-				again[unitMonth{f.unit, monthOf(vietnamDate(f.at))}] = true
+				again[unitMonth{f.unit, monthOf(dateOnly(coverage.DayOf(f.at)))}] = true
 			}
 			continue
 		}
-		for _, t := range ts {
+		for _, t := range tallyDossier(fs) {
 			var lo, hi uint64
 			for _, q := range t.seqs {
 				if inBatch[q] {
@@ -263,9 +258,9 @@ func (s *Store) countDossiers(ctx context.Context, recs []Record) error {
 			if hi == 0 {
 				continue
 			}
-			for _, k := range []DossierKey{t.day, t.month} {
+			for _, k := range []countKey{t.day, t.month} {
 				if deltas[k] == nil {
-					deltas[k] = &DossierCounts{}
+					deltas[k] = &dossierCounts{}
 					firstSeq[k] = lo
 				}
 				deltas[k].add(t.counts)
@@ -323,7 +318,7 @@ func (s *Store) countMonthAgain(ctx context.Context, out *inserter, um unitMonth
 	if err != nil {
 		return fail(err)
 	}
-	counts := map[DossierKey]*DossierCounts{}
+	counts := map[countKey]*dossierCounts{}
 	through := batchLast
 	for _, fs := range facts {
 		for _, t := range tallyDossier(fs) {
@@ -331,9 +326,9 @@ func (s *Store) countMonthAgain(ctx context.Context, out *inserter, um unitMonth
 				continue
 			}
 			through = max(through, t.seqs[0], t.seqs[1])
-			for _, k := range []DossierKey{t.day, t.month} {
+			for _, k := range []countKey{t.day, t.month} {
 				if counts[k] == nil {
-					counts[k] = &DossierCounts{}
+					counts[k] = &dossierCounts{}
 				}
 				counts[k].add(t.counts)
 			}
@@ -345,7 +340,7 @@ func (s *Store) countMonthAgain(ctx context.Context, out *inserter, um unitMonth
 	}
 	defer keys.Close()
 	for keys.Next() {
-		k := DossierKey{Unit: um.unit}
+		k := countKey{Unit: um.unit}
 		var seq uint64
 		if err := keys.Scan(&k.Grain, &k.Period, &k.Procedure, &k.Channel, &seq); err != nil {
 			return fail(err)
@@ -353,7 +348,7 @@ func (s *Store) countMonthAgain(ctx context.Context, out *inserter, um unitMonth
 		k.Period = time.Date(k.Period.Year(), k.Period.Month(), k.Period.Day(), 0, 0, 0, 0, time.UTC)
 		through = max(through, seq)
 		if counts[k] == nil {
-			counts[k] = &DossierCounts{}
+			counts[k] = &dossierCounts{}
 		}
 	}
 	if err := keys.Err(); err != nil {
@@ -383,7 +378,7 @@ func before(fs []dossierFact, inBatch map[uint64]bool) bool {
 	return true
 }
 
-func addCountRow(out *inserter, k DossierKey, c DossierCounts, through uint64) {
+func addCountRow(out *inserter, k countKey, c dossierCounts, through uint64) {
 	out.add(k.Grain, string(k.Unit.Kind), k.Unit.Code, k.Period, k.Procedure, k.Channel, c.Received, c.ReceivedOnline, c.ReceivedFee,
 		c.Paid, c.PaidOnline, c.Settled, c.SettledOnTime, c.SettleSeconds, c.Results, c.ResultsElectronic, c.Digitised,
 		c.Withdrawn, c.Feedback, c.Satisfied, c.FeedbackOnTime, through)
@@ -418,15 +413,8 @@ type dossierID struct {
 	dossier string
 }
 
-type rowScanner interface {
-	Next() bool
-	Scan(dest ...any) error
-	Err() error
-	Close() error
-}
-
 // scanFacts reads dossier_facts rows, one fact once however many times it was written.
-func scanFacts(rows rowScanner) (map[dossierID][]dossierFact, error) {
+func scanFacts(rows driver.Rows) (map[dossierID][]dossierFact, error) {
 	defer rows.Close()
 	out := map[dossierID][]dossierFact{}
 	seen := map[uint64]bool{}
@@ -450,7 +438,7 @@ func scanFacts(rows rowScanner) (map[dossierID][]dossierFact, error) {
 }
 
 // storedCounts reads the stored rows of the units and periods of keys.
-func (s *Store) storedCounts(ctx context.Context, keys map[DossierKey]*DossierCounts) (map[DossierKey]countRow, error) {
+func (s *Store) storedCounts(ctx context.Context, keys map[countKey]*dossierCounts) (map[countKey]countRow, error) {
 	tbl, err := ext.NewTable(chsql.CountKeys, ext.Column("unit_kind", "String"), ext.Column("unit_code", "String"),
 		ext.Column("grain", "Enum8('day' = 1, 'month' = 2)"), ext.Column("period", "Date"))
 	if err != nil {
@@ -475,9 +463,9 @@ func (s *Store) storedCounts(ctx context.Context, keys map[DossierKey]*DossierCo
 		return nil, fmt.Errorf("read dossier counts: %w", err)
 	}
 	defer rows.Close()
-	out := map[DossierKey]countRow{}
+	out := map[countKey]countRow{}
 	for rows.Next() {
-		var k DossierKey
+		var k countKey
 		var kind string
 		var r countRow
 		c := &r.counts
