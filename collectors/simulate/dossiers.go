@@ -27,7 +27,7 @@ type DossierOptions struct {
 
 // CatalogueOf returns the procedures each unit registers in envs.
 func CatalogueOf(envs []event.Envelope) (map[units.Ref][]string, error) {
-	out := map[units.Ref][]string{}
+	ds := make([]event.Data, 0, len(envs))
 	for _, env := range envs {
 		if env.Type != event.ProcedureRegistered {
 			continue
@@ -36,10 +36,20 @@ func CatalogueOf(envs []event.Envelope) (map[units.Ref][]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		r := d.(*event.ProcedureRegisteredData)
-		out[r.Unit] = append(out[r.Unit], r.Procedure)
+		ds = append(ds, d)
 	}
-	return out, nil
+	return proceduresOf(ds), nil
+}
+
+// proceduresOf returns the procedures each unit registers in ds.
+func proceduresOf(ds []event.Data) map[units.Ref][]string {
+	out := map[units.Ref][]string{}
+	for _, d := range ds {
+		if r, ok := d.(*event.ProcedureRegisteredData); ok {
+			out[r.Unit] = append(out[r.Unit], r.Procedure)
+		}
+	}
+	return out
 }
 
 // Dossiers yields the dossier events of o in order of their time, holding only the dossiers still open: receipts on

@@ -83,13 +83,7 @@ func Generate(o Options) ([]event.Envelope, error) {
 		ds = append(ds, later...)
 	}
 	if o.DossiersPerDay > 0 {
-		procs := map[units.Ref][]string{}
-		for _, d := range ds {
-			if r, ok := d.(*event.ProcedureRegisteredData); ok {
-				procs[r.Unit] = append(procs[r.Unit], r.Procedure)
-			}
-		}
-		for d, err := range Dossiers(DossierOptions{Seed: o.Seed, Procedures: procs, Start: o.Start, End: o.End, PerDay: o.DossiersPerDay}) {
+		for d, err := range Dossiers(DossierOptions{Seed: o.Seed, Procedures: proceduresOf(ds), Start: o.Start, End: o.End, PerDay: o.DossiersPerDay}) {
 			if err != nil {
 				return nil, err
 			}
