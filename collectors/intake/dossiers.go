@@ -25,34 +25,18 @@ func (h *handler) postDossiers(w http.ResponseWriter, r *http.Request, c caller)
 	if err := h.takeDossiers(r, c, len(raws)); err != nil {
 		return err
 	}
-	var (
-		envs   []event.Envelope
-		fields []FieldError
-	)
-	for i, raw := range raws {
-		env, d, fs := parseEvent(raw)
-		if len(fs) == 0 {
-			fs = h.ofUnit(c, d)
+	evs, err := h.parseAll(c, raws, batch, func(d event.Data) string {
+		if _, dossier := event.DossierOf(d); !dossier {
+			return fmt.Sprintf("is %s: this path takes dossier events only; send it to POST /v1/units/%s/%s/events", d.EventType(), c.unit.Kind, c.unit.Code)
 		}
-		if _, dossier := event.DossierOf(d); len(fs) == 0 && !dossier {
-			fs = []FieldError{{Field: "type", Message: fmt.Sprintf("is %s: this path takes dossier events only; send it to POST /v1/units/%s/%s/events", d.EventType(), c.unit.Kind, c.unit.Code)}}
-		}
-		if len(fs) > 0 {
-			at := ""
-			if batch {
-				at = fmt.Sprintf("[%d].", i)
-			}
-			fields = append(fields, prefixed(at, fs)...)
-			continue
-		}
-		envs = append(envs, env)
+		return ""
+	})
+	if err != nil {
+		return err
 	}
-	if len(fields) > 0 {
-		msg := "the event is invalid; it was not stored"
-		if batch {
-			msg = fmt.Sprintf("%d of %d events are invalid; none was stored", len(raws)-len(envs), len(raws))
-		}
-		return refuse(eInvalid, msg, fields...)
+	envs := make([]event.Envelope, len(evs))
+	for i, in := range evs {
+		envs[i] = in.env
 	}
 	res, err := h.pub.Publish(r.Context(), envs, nil)
 	if err != nil {

@@ -75,39 +75,15 @@ func (h *handler) postEvents(w http.ResponseWriter, r *http.Request, c caller) e
 	if err := h.takeEvents(r, c, len(raws), "this request has"); err != nil {
 		return err
 	}
-	at := func(i int) string {
-		if batch {
-			return fmt.Sprintf("[%d].", i)
+	evs, err := h.parseAll(c, raws, batch, func(d event.Data) string {
+		if _, dossier := event.DossierOf(d); dossier {
+			// Checking them here would read the unit's every dossier back from the stream.
+			return fmt.Sprintf("is %s, a dossier event: send dossier events to POST /v1/units/%s/%s/dossiers", d.EventType(), c.unit.Kind, c.unit.Code)
 		}
 		return ""
-	}
-	var (
-		evs     []incoming
-		fields  []FieldError
-		invalid int
-	)
-	for i, raw := range raws {
-		env, d, fs := parseEvent(raw)
-		if len(fs) == 0 {
-			fs = h.ofUnit(c, d)
-		}
-		if _, dossier := event.DossierOf(d); dossier && len(fs) == 0 {
-			// Checking them here would read the unit's every dossier back from the stream.
-			fs = []FieldError{{Field: "type", Message: fmt.Sprintf("is %s, a dossier event: send dossier events to POST /v1/units/%s/%s/dossiers", d.EventType(), c.unit.Kind, c.unit.Code)}}
-		}
-		if len(fs) > 0 {
-			invalid++
-			fields = append(fields, prefixed(at(i), fs)...)
-			continue
-		}
-		evs = append(evs, incoming{i, env, d})
-	}
-	if invalid > 0 {
-		msg := "the event is invalid; it was not stored"
-		if batch {
-			msg = fmt.Sprintf("%d of %d events are invalid; none was stored", invalid, len(raws))
-		}
-		return refuse(eInvalid, msg, fields...)
+	})
+	if err != nil {
+		return err
 	}
 
 	ctx := r.Context()
@@ -123,7 +99,7 @@ func (h *handler) postEvents(w http.ResponseWriter, r *http.Request, c caller) e
 	if len(conflicts) > 0 {
 		fs := make([]FieldError, 0, len(conflicts))
 		for _, cf := range conflicts {
-			fs = append(fs, prefixed(at(cf.index), cf.fields)...)
+			fs = append(fs, prefixed(eventAt(batch, cf.index), cf.fields)...)
 		}
 		return refuse(eConflict,
 			fmt.Sprintf("the events conflict with %s's catalogue as the event stream holds it; none was stored", c.unit), fs...)
@@ -140,6 +116,47 @@ func (h *handler) postEvents(w http.ResponseWriter, r *http.Request, c caller) e
 		"stored", res.Stored, "already_stored", len(evs)-res.Stored)
 	writeJSON(w, http.StatusAccepted, EventsResponse{IDs: ids})
 	return nil
+}
+
+// parseAll parses every event of a request (parseEvent). One invalid, for another unit than c's, or of a type
+// refused by refusal (which says why, or "") refuses the request, every problem named by the event's place.
+func (h *handler) parseAll(c caller, raws []json.RawMessage, batch bool, refusal func(event.Data) string) ([]incoming, error) {
+	var (
+		evs    []incoming
+		fields []FieldError
+	)
+	for i, raw := range raws {
+		env, d, fs := parseEvent(raw)
+		if len(fs) == 0 {
+			fs = h.ofUnit(c, d)
+		}
+		if len(fs) == 0 {
+			if why := refusal(d); why != "" {
+				fs = []FieldError{{Field: "type", Message: why}}
+			}
+		}
+		if len(fs) > 0 {
+			fields = append(fields, prefixed(eventAt(batch, i), fs)...)
+			continue
+		}
+		evs = append(evs, incoming{i, env, d})
+	}
+	if invalid := len(raws) - len(evs); invalid > 0 {
+		msg := "the event is invalid; it was not stored"
+		if batch {
+			msg = fmt.Sprintf("%d of %d events are invalid; none was stored", invalid, len(raws))
+		}
+		return nil, refuse(eInvalid, msg, fields...)
+	}
+	return evs, nil
+}
+
+// eventAt is the prefix of the fields of a request's i-th event: "[i]." in an array, none for a lone event.
+func eventAt(batch bool, i int) string {
+	if batch {
+		return fmt.Sprintf("[%d].", i)
+	}
+	return ""
 }
 
 // ofUnit refuses an event for another unit than the caller's.
