@@ -186,11 +186,7 @@ FROM
     )
     GROUP BY unit_kind, unit_code
 ) AS behind
-ANY INNER JOIN
-(
-    SELECT ref, name AS unit_name
-    FROM %s AS named
-) AS names USING ref
+ANY INNER JOIN `+namesByRef+` USING ref
 ORDER BY unit_kind, unit_code`, points, board.TrajectoryOn("day"), board.ScopeOf("concat(unit_kind, '/', unit_code)"),
 		board.CoverageIn(board.AsWasSQL, fmt.Sprintf(`day IN
             (
@@ -202,8 +198,14 @@ ORDER BY unit_kind, unit_code`, points, board.TrajectoryOn("day"), board.ScopeOf
                     WHERE day > toDate($__toTime, 'Asia/Ho_Chi_Minh') - 31 AND day <= toDate($__toTime, 'Asia/Ho_Chi_Minh')
                     HAVING count() > 0
                 )
-            )`, days)), board.TargetsByScope, board.UnitNames)
+            )`, days)), board.TargetsByScope)
 }
+
+// namesByRef joins today's name of each unit, as unit_name, on ref (kind/code): the unit rules' label.
+const namesByRef = `(
+    SELECT ref, name AS unit_name
+    FROM ` + board.UnitNames + ` AS named
+) AS names`
 
 // LateSQL is one row per unit that settled at least minSettled dossiers in the 30 Vietnamese days up to $__toTime:
 // its kind, code and name, and late_percent, the share of them settled after their due time, in percent.
@@ -226,12 +228,8 @@ FROM
     GROUP BY unit_kind, unit_code
     HAVING settled_all >= %d
 ) AS late
-ANY INNER JOIN
-(
-    SELECT ref, name AS unit_name
-    FROM %s AS named
-) AS names USING ref
-ORDER BY unit_kind, unit_code`, minSettled, board.UnitNames)
+ANY INNER JOIN `+namesByRef+` USING ref
+ORDER BY unit_kind, unit_code`, minSettled)
 }
 
 func unitLate(cfg Config) (Rule, error) {

@@ -16,12 +16,13 @@ import (
 )
 
 // lateDossiersInGo is each unit's share of late dossiers, in percent, among those it settled in the 30 Vietnamese days up to
-// at's day (at least minSettled of them), from the events: a dossier's earliest settlement against its earliest
-// receipt's due time, each event once.
+// at's day (at least minSettled of them), from the events: a dossier's earliest settlement against the due time of
+// its earliest receipt, each event once.
 func lateDossiersInGo(c *campaigntest.Campaign, at time.Time, minSettled int) map[string]float64 {
 	type dossier struct {
 		unit             units.Ref
-		due, settled     time.Time
+		due, received    time.Time
+		settled          time.Time
 		hasDue, hasSettl bool
 	}
 	ds := map[string]*dossier{}
@@ -31,23 +32,19 @@ func lateDossiersInGo(c *campaigntest.Campaign, at time.Time, minSettled int) ma
 			continue
 		}
 		seen[ev.Env.ID] = true
+		of := func(u units.Ref, id string) *dossier {
+			if ds[u.String()+id] == nil {
+				ds[u.String()+id] = &dossier{unit: u}
+			}
+			return ds[u.String()+id]
+		}
 		switch d := ev.Data.(type) {
 		case *event.DossierReceivedData:
-			x := ds[d.Unit.String()+d.Dossier]
-			if x == nil {
-				x = &dossier{unit: d.Unit}
-				ds[d.Unit.String()+d.Dossier] = x
-			}
-			if !x.hasDue || d.DueAt.Before(x.due) {
-				x.due, x.hasDue = d.DueAt, true
+			if x := of(d.Unit, d.Dossier); !x.hasDue || d.ReceivedAt.Before(x.received) {
+				x.due, x.received, x.hasDue = d.DueAt, d.ReceivedAt, true
 			}
 		case *event.DossierSettledData:
-			x := ds[d.Unit.String()+d.Dossier]
-			if x == nil {
-				x = &dossier{unit: d.Unit}
-				ds[d.Unit.String()+d.Dossier] = x
-			}
-			if !x.hasSettl || d.SettledAt.Before(x.settled) {
+			if x := of(d.Unit, d.Dossier); !x.hasSettl || d.SettledAt.Before(x.settled) {
 				x.settled, x.hasSettl = d.SettledAt, true
 			}
 		}
