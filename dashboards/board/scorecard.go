@@ -192,7 +192,8 @@ func indicatorMax(in scorecard.Indicator) string {
 	return fmt.Sprintf("if(m_%s = 0, 0, %d)", in.Denominator, in.Points)
 }
 
-func indicatorColumn(in scorecard.Indicator) string {
+// IndicatorColumn is the column of ScorecardSQL holding an indicator's ratio: i_ and its id, "2.1" as i_2_1.
+func IndicatorColumn(in scorecard.Indicator) string {
 	return "i_" + strings.ReplaceAll(in.ID, ".", "_")
 }
 
@@ -201,12 +202,12 @@ func indicatorColumn(in scorecard.Indicator) string {
 // indicator's ratio in percent (i_<id>, NULL when not scored), best score first.
 func ScorecardSQL(c scorecard.Card) string {
 	var pts, maxes, ratios []string
-	groups := map[int][]string{}
+	groups := map[int][]scorecard.Indicator{}
 	for _, in := range c.Computed() {
 		pts = append(pts, "ifNull("+indicatorPoints(in)+", 0)")
 		maxes = append(maxes, indicatorMax(in))
-		ratios = append(ratios, fmt.Sprintf("if(m_%s = 0, NULL, 100 * m_%s / m_%s) AS %s", in.Denominator, in.Numerator, in.Denominator, indicatorColumn(in)))
-		groups[in.Group] = append(groups[in.Group], string(in.Denominator)+"\x00"+indicatorPoints(in))
+		ratios = append(ratios, fmt.Sprintf("if(m_%s = 0, NULL, 100 * m_%s / m_%s) AS %s", in.Denominator, in.Numerator, in.Denominator, IndicatorColumn(in)))
+		groups[in.Group] = append(groups[in.Group], in)
 	}
 	cols := []string{"unit_kind", "unit_code", "earned", "possible"}
 	for _, m := range scorecard.Measures {
@@ -219,10 +220,9 @@ func ScorecardSQL(c scorecard.Card) string {
 			continue
 		}
 		var sum, any []string
-		for _, s := range ins {
-			den, p, _ := strings.Cut(s, "\x00")
-			sum = append(sum, "ifNull("+p+", 0)")
-			any = append(any, "m_"+den+" > 0")
+		for _, in := range ins {
+			sum = append(sum, "ifNull("+indicatorPoints(in)+", 0)")
+			any = append(any, "m_"+string(in.Denominator)+" > 0")
 		}
 		gcols = append(gcols, fmt.Sprintf("if(%s, %s, NULL) AS g%d", strings.Join(any, " OR "), strings.Join(sum, " + "), g.Group))
 	}
@@ -275,7 +275,7 @@ func scorecardRanking(c scorecard.Card) *table.PanelBuilder {
 		p.OverrideByName(fmt.Sprintf("g%d", g.Group), column(fmt.Sprintf("G%d %s (/%d)", g.Group, g.NameEn, g.Points), "none", decimals(1)))
 	}
 	for _, in := range c.Computed() {
-		p.OverrideByName(indicatorColumn(in), percent(in.ID+" "+in.NameEn))
+		p.OverrideByName(IndicatorColumn(in), percent(in.ID+" "+in.NameEn))
 	}
 	return p
 }

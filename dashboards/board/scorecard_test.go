@@ -335,7 +335,7 @@ func TestScorecardEqualsTheEvents(t *testing.T) {
 					}
 					groups := map[int]*big.Rat{}
 					for _, in := range card.Computed() {
-						ratioCol := "i_" + underscored(in.ID)
+						ratioCol := board.IndicatorColumn(in)
 						var want *big.Rat
 						if d := mu[in.Denominator]; d > 0 {
 							want = big.NewRat(100*mu[in.Numerator], d)
@@ -407,20 +407,10 @@ func TestScorecardEqualsTheEvents(t *testing.T) {
 	}
 }
 
-func underscored(id string) string {
-	out := []byte(id)
-	for i, b := range out {
-		if b == '.' {
-			out[i] = '_'
-		}
-	}
-	return string(out)
-}
-
 func scorecardColumns() []string {
 	cols := []string{"ref", "name", "kind", "score", "earned", "possible", "g2", "g3", "g4", "g5"}
 	for _, in := range scorecard.Decision766().Computed() {
-		cols = append(cols, "i_"+underscored(in.ID))
+		cols = append(cols, board.IndicatorColumn(in))
 	}
 	return append(cols, "received", "settled")
 }
