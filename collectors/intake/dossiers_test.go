@@ -50,6 +50,10 @@ func TestDossierEventsAreStoredOnce(t *testing.T) {
 			t.Errorf("after send %d the stream holds %d events, want %d", try, n, len(ds))
 		}
 	}
+	// Nothing was read back to check them: a request costs the same after millions of dossiers.
+	if n := a.reader.reads.Load(); n != 0 {
+		t.Errorf("the handler read %d subjects back from the stream for dossier events", n)
+	}
 	if got := a.envelopes(event.DossierSubject(thaiNguyen)); len(got) != len(ds) || got[0].Type != event.DossierReceived {
 		t.Errorf("the unit's dossier subject holds %d events, first %v", len(got), got)
 	}

@@ -2,6 +2,7 @@ package intake_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,6 +55,19 @@ type api struct {
 	conn  *stream.Conn
 	logs  *syncBuffer
 	clock *clock
+	// reader is what the handler reads the stream through, counting its reads.
+	reader *countingReader
+}
+
+// countingReader is a reporting.Reader that counts the subjects read.
+type countingReader struct {
+	r     reporting.Reader
+	reads atomic.Int64
+}
+
+func (c *countingReader) Read(ctx context.Context, subject string, fn func(uint64, []byte) error) error {
+	c.reads.Add(1)
+	return c.r.Read(ctx, subject, fn)
 }
 
 func newAPI(t *testing.T, configure ...func(*intake.Config)) *api {
@@ -75,7 +90,8 @@ func newAPI(t *testing.T, configure ...func(*intake.Config)) *api {
 	}
 	a := &api{t: t, conn: conn, logs: &syncBuffer{}, clock: &clock{at: day(0)}}
 	log := slog.New(slog.NewTextHandler(a.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv := httptest.NewServer(intake.NewHandler(cfg, tokens, conn, conn, log, a.clock.now))
+	a.reader = &countingReader{r: conn}
+	srv := httptest.NewServer(intake.NewHandler(cfg, tokens, conn, a.reader, log, a.clock.now))
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() {
 		if t.Failed() {
