@@ -3,6 +3,7 @@
 //	collectors simulate   publish the simulated second half of 2021 for every unit (or, with EGOV_SIM_EVENTS, a
 //	                      bulk run of that many events for benchmarks)
 //	collectors sheet      report a unit's whole catalogue from a spreadsheet (CSV or XLSX)
+//	collectors dossiers   publish a one-stop shop's export of dossiers (CSV or XLSX)
 //	collectors poll       poll a unit's portal for its whole catalogue and report what changed
 //	collectors serve      the intake API for provincial systems that push events or catalogues
 //	collectors stream     create or update the stream, then exit (the office credential; a deployment's first step)
@@ -24,6 +25,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/egovtrack/egovtrack/collectors/dossiers"
 	"github.com/egovtrack/egovtrack/collectors/intake"
 	"github.com/egovtrack/egovtrack/collectors/lineage"
 	"github.com/egovtrack/egovtrack/collectors/poll"
@@ -50,6 +52,8 @@ commands:
              with EGOV_SIM_EVENTS=N, N events fast over 2020–2021 for benchmarks
   sheet      report a unit's whole catalogue from a spreadsheet:
              sheet --unit kind/code [--skip-invalid] FILE (see collectors/sheet/README.md)
+  dossiers   publish a one-stop shop's export of dossiers (CSV or XLSX):
+             dossiers --unit kind/code FILE (see collectors/dossiers/README.md)
   poll       poll a unit's portal for its whole catalogue and report what changed (EGOV_POLL_*, see
              collectors/poll/README.md)
   serve      the intake API for systems that push events or catalogues (EGOV_SERVE_*, see
@@ -117,6 +121,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return connected(true, func(conn *stream.Conn) error {
 			return sheetCmd.Run(ctx, conn, conn, stdout, log, time.Now)
+		})
+	case cmd == "dossiers":
+		dossierCmd, err := dossiers.ParseArgs(args, stderr)
+		switch {
+		case errors.Is(err, flag.ErrHelp):
+			return exitOK
+		case err != nil:
+			return exitUsage
+		}
+		return connected(true, func(conn *stream.Conn) error {
+			return dossierCmd.Run(ctx, dossiers.Options{Publisher: conn, Stdout: stdout, Progress: stderr, Log: log, Now: time.Now})
 		})
 	case cmd == "poll" && len(args) == 0:
 		// EGOV_POLL_* is read here, not in config: its URL and UNIT are required by poll alone.

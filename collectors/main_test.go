@@ -53,6 +53,9 @@ type invocation struct {
 // template is the officer's spreadsheet, as the README has them import it.
 var template, _ = filepath.Abs("sheet/templates/danh-muc-thu-tuc.xlsx")
 
+// dossierExport is the one-stop shop's export of dossiers/README.md.
+var dossierExport, _ = filepath.Abs("dossiers/testdata/ho-so-thang-7.csv")
+
 // everyCommand is every command that talks to the stream, as a unit, the office or a deployment runs it: with
 // what each needs besides NATS. portal serves the poller's document.
 func everyCommand(t *testing.T, portal string) []invocation {
@@ -62,6 +65,7 @@ func everyCommand(t *testing.T, portal string) []invocation {
 	}
 	return []invocation{
 		{name: "sheet", args: []string{"sheet", "--unit", "province/19", template}},
+		{name: "dossiers", args: []string{"dossiers", "--unit", "province/19", dossierExport}},
 		{name: "poll", args: []string{"poll"}, env: map[string]string{
 			"EGOV_POLL_URL": portal, "EGOV_POLL_UNIT": "province/19", "EGOV_POLL_INTERVAL": "0", "EGOV_POLL_RETRIES": "0"}},
 		{name: "simulate", args: []string{"simulate"}, env: map[string]string{"EGOV_SIM_EVENTS": "20"}},
@@ -152,7 +156,7 @@ func TestCommandsFailWhenTheServerDoesNotAck(t *testing.T) {
 	}))
 	t.Cleanup(portal.Close)
 
-	credential := map[string]string{"sheet": "province/19", "poll": "province/19", "simulate": natsauth.OfficeName, "lineage": natsauth.OfficeName}
+	credential := map[string]string{"sheet": "province/19", "dossiers": "province/19", "poll": "province/19", "simulate": natsauth.OfficeName, "lineage": natsauth.OfficeName}
 	for _, inv := range everyCommand(t, portal.URL) {
 		name, ok := credential[inv.name]
 		if !ok {
@@ -176,7 +180,7 @@ func TestCommandsFailWhenTheServerDoesNotAck(t *testing.T) {
 			if !strings.Contains(stderr, "not acknowledged by stream EGOV") {
 				t.Errorf("stderr does not say the events were not acknowledged")
 			}
-			if inv.name == "sheet" && !strings.Contains(stdout, "PUBLISHING FAILED: the stream acknowledged 0 of the") {
+			if (inv.name == "sheet" || inv.name == "dossiers") && !strings.Contains(stdout, "PUBLISHING FAILED: the stream acknowledged 0 of the") {
 				t.Errorf("the officer is not told that publishing failed")
 			}
 			t.Logf("failed after %s", time.Since(began).Round(time.Millisecond))
@@ -202,7 +206,12 @@ func noAckServer(t *testing.T) *streamtest.AuthServer {
 // (sealed, cut to fewer messages, deduplicating over another window than EGOV_NATS_DUPLICATE_WINDOW says) it says how
 // it differs and that the office may not change it, exits 1, and leaves it as it is.
 func TestStreamSaysWhatItCannotChange(t *testing.T) {
-	streamCmd := everyCommand(t, "")[4]
+	var streamCmd invocation
+	for _, inv := range everyCommand(t, "") {
+		if inv.name == "stream" {
+			streamCmd = inv
+		}
+	}
 	for _, tc := range []struct {
 		name   string
 		change func(*jetstream.StreamConfig)

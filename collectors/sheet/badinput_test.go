@@ -12,6 +12,7 @@ import (
 
 	"github.com/egovtrack/egovtrack/collectors/reporting"
 	"github.com/egovtrack/egovtrack/collectors/sheet"
+	"github.com/egovtrack/egovtrack/collectors/sheet/sheettest"
 )
 
 // The bad-input list of issue 6, item by item, as `collectors sheet` meets it: every file below is refused with the
@@ -298,12 +299,12 @@ func TestBadInput(t *testing.T) {
 				}
 			}
 			if tc.read != "" && !errors.Is(err, sheet.ErrEmpty) {
-				says(t, out, "REFUSED: "+path+", nothing was published for Thái Nguyên (province/19):", tc.read)
+				sheettest.Says(t, out, "REFUSED: "+path+", nothing was published for Thái Nguyên (province/19):", tc.read)
 			}
 			if len(tc.rows) > 0 {
-				says(t, out, "REJECTED: "+path+", nothing was published for Thái Nguyên (province/19).")
+				sheettest.Says(t, out, "REJECTED: "+path+", nothing was published for Thái Nguyên (province/19).")
 			}
-			says(t, out, tc.out...)
+			sheettest.Says(t, out, tc.out...)
 		})
 	}
 }

@@ -247,9 +247,9 @@ func vniMark(prev, r rune) bool {
 	return false
 }
 
-// checkFont refuses the text of a Unicode file (CSV UTF-8, a workbook) that is mostly a font encoding's: a file made
+// CheckFont refuses the text of a Unicode file (CSV UTF-8, a workbook) that is mostly a font encoding's: a file made
 // with a .Vn or VNI- font and saved as Unicode keeps the font's letters. where names the i-th text for the error.
-func checkFont(texts []string, where func(i int) string) error {
+func CheckFont(texts []string, where func(i int) string) error {
 	var s fontScan
 	for i, t := range texts {
 		s.add(i, t)
@@ -260,7 +260,7 @@ func checkFont(texts []string, where func(i int) string) error {
 	return &FontEncodingError{Font: s.font(), Where: where(s.first), Text: texts[s.first]}
 }
 
-// recordTexts are the texts of records, one per record, for checkFont.
+// recordTexts are the texts of records, one per record, for CheckFont.
 func recordTexts(recs []record) []string {
 	out := make([]string, len(recs))
 	for i, r := range recs {

@@ -11,7 +11,8 @@ import (
 	"testing"
 
 	"golang.org/x/text/encoding/charmap"
-	"golang.org/x/text/unicode/norm"
+
+	"github.com/egovtrack/egovtrack/collectors/sheet/sheettest"
 )
 
 // catalogueCSV is a small catalogue in UTF-8, as the officer sees it in Excel.
@@ -20,35 +21,14 @@ const catalogueCSV = "Mã thủ tục,Tên thủ tục,Lĩnh vực,Đủ điều
 	"1.001022,Đăng ký kết hôn,Hộ tịch,Có,Một phần\r\n" +
 	"2.000815,Chứng thực bản sao từ bản chính giấy tờ,Chứng thực,Không,2\r\n"
 
-// windows1258 encodes s as Excel's plain "CSV (Comma delimited)" does on a Vietnamese Windows: a letter Windows-1258
-// has is one byte, and one it lacks is written as the letter without its tone and the tone as a combining mark
-// ("ấ" as "â" and U+0301, "ý" as "y" and U+0301).
+// windows1258 is sheettest.Windows1258, failing the test for a letter the code page cannot write.
 func windows1258(t *testing.T, s string) []byte {
 	t.Helper()
-	tones := "\u0300\u0301\u0303\u0309\u0323"
-	var out []byte
-	for _, r := range norm.NFC.String(s) {
-		if b, ok := charmap.Windows1258.EncodeRune(r); ok {
-			out = append(out, b)
-			continue
-		}
-		var base, tone strings.Builder
-		for _, c := range norm.NFD.String(string(r)) {
-			if strings.ContainsRune(tones, c) {
-				tone.WriteRune(c)
-			} else {
-				base.WriteRune(c)
-			}
-		}
-		for _, c := range norm.NFC.String(base.String()) + tone.String() {
-			b, ok := charmap.Windows1258.EncodeRune(c)
-			if !ok {
-				t.Fatalf("%q has no Windows-1258 form", r)
-			}
-			out = append(out, b)
-		}
+	b, err := sheettest.Windows1258(s)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return b
 }
 
 // The same catalogue typed with the font encodings of the 1990s, byte by byte: TCVN3 (ABC, the .Vn fonts) gives

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/egovtrack/egovtrack/collectors/sheet"
+	"github.com/egovtrack/egovtrack/collectors/sheet/sheettest"
 )
 
 // memoryBound is the most memory reading one file may take, bombs included: they must be refused well below it.
@@ -53,7 +54,7 @@ func readChild(path string) int {
 	out := json.NewEncoder(os.Stdout)
 	go func() {
 		for {
-			if peak := peakRSS(); peak > limit {
+			if peak := sheettest.PeakRSS(); peak > limit {
 				out.Encode(childResult{Over: true, Peak: peak})
 				os.Exit(3)
 			}
@@ -61,28 +62,12 @@ func readChild(path string) int {
 		}
 	}()
 	t, err := sheet.ReadFile(context.Background(), path)
-	res := childResult{Read: err == nil, Rows: len(t.Rows), Peak: peakRSS()}
+	res := childResult{Read: err == nil, Rows: len(t.Rows), Peak: sheettest.PeakRSS()}
 	if err != nil {
 		res.Error = err.Error()
 	}
 	out.Encode(res)
 	return 0
-}
-
-// peakRSS is this process's peak resident memory so far, in bytes: Linux's VmHWM. (getrusage's maxrss would not
-// do: Linux carries the parent's peak over into a child started with exec.)
-func peakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	_, after, ok := bytes.Cut(b, []byte("VmHWM:"))
-	if !ok {
-		return 0
-	}
-	var kb int64
-	fmt.Sscan(string(after), &kb)
-	return kb << 10
 }
 
 // readBounded reads the file at path in a child process whose memory is watched, and returns what the reader said

@@ -135,7 +135,7 @@ var headerIndex = func() map[string]int {
 	m := map[string]int{}
 	for i, c := range columns {
 		for _, h := range append([]string{c.vi, c.en}, c.aliases...) {
-			k := headerKey(h)
+			k := HeaderKey(h)
 			if _, dup := m[k]; dup {
 				panic("sheet: header " + h + " names two columns")
 			}
@@ -154,8 +154,9 @@ func columnNamed(name string) column {
 	return column{name: name, vi: name, en: name}
 }
 
-// headerKey folds a header, dropping remarks in parentheses: "Mã thủ tục (*)" or "Mức độ (1-4)" are common.
-func headerKey(s string) string {
+// HeaderKey folds a header (reporting.Fold), dropping remarks in parentheses: "Mã thủ tục (*)" or "Mức độ (1-4)" are
+// common. Every reader of officers' spreadsheets (collectors/dossiers too) matches headers by it.
+func HeaderKey(s string) string {
 	var b strings.Builder
 	depth := 0
 	for _, r := range s {
@@ -207,7 +208,7 @@ func matchHeader(rec record) (header, int) {
 		if text == "" {
 			continue
 		}
-		c, ok := headerIndex[headerKey(text)]
+		c, ok := headerIndex[HeaderKey(text)]
 		switch {
 		case !ok:
 			h.ignored = append(h.ignored, text)
@@ -406,7 +407,7 @@ func readCSV(ctx context.Context, data []byte) (Table, error) {
 	if enc == UTF8 {
 		// A file typed in a .Vn or VNI- font and saved as CSV UTF-8 keeps the font's letters. (Windows-1258 was
 		// only taken for text that reads as Vietnamese.)
-		if err := checkFont(recordTexts(recs), func(i int) string { return fmt.Sprintf("row %d", recs[i].line) }); err != nil {
+		if err := CheckFont(recordTexts(recs), func(i int) string { return fmt.Sprintf("row %d", recs[i].line) }); err != nil {
 			return Table{}, err
 		}
 	}
@@ -547,7 +548,7 @@ func readXLSX(ctx context.Context, data []byte) (Table, error) {
 		return Table{}, fmt.Errorf("every sheet of the workbook is blank: %w", ErrEmpty)
 	}
 	// A workbook typed in a .Vn or VNI- font stores the font's letters in Unicode.
-	if err := checkFont(recordTexts(c.recs), func(i int) string { return fmt.Sprintf("sheet %q, row %d", c.sheet, c.recs[i].line) }); err != nil {
+	if err := CheckFont(recordTexts(c.recs), func(i int) string { return fmt.Sprintf("sheet %q, row %d", c.sheet, c.recs[i].line) }); err != nil {
 		return Table{}, err
 	}
 	t, err := finish(XLSX, c.sheet, c.recs, c.h, c.known)

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/egovtrack/egovtrack/collectors/reporting"
 	"github.com/egovtrack/egovtrack/collectors/sheet"
+	"github.com/egovtrack/egovtrack/collectors/sheet/sheettest"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/internal/stream/streamtest"
@@ -72,21 +72,6 @@ func mustRun(t *testing.T, c *stream.Conn, at time.Time, args ...string) string 
 		t.Fatalf("collectors sheet %s: %v", strings.Join(args, " "), err)
 	}
 	return out
-}
-
-// says checks that some line of out matches each pattern: words separated by any run of spaces, so that the
-// table's alignment does not matter.
-func says(t *testing.T, out string, patterns ...string) {
-	t.Helper()
-	for _, p := range patterns {
-		words := strings.Fields(p)
-		for i, w := range words {
-			words[i] = regexp.QuoteMeta(w)
-		}
-		if !regexp.MustCompile(`(?m)` + strings.Join(words, `\s+`)).MatchString(out) {
-			t.Errorf("the output does not say %q", p)
-		}
-	}
 }
 
 type stored struct {
@@ -145,20 +130,20 @@ func TestImportTwicePublishesNothingNew(t *testing.T) {
 				file = csvAsXLSX(t, file)
 			}
 			out := mustRun(t, c, july1, "--unit", "province/19", file)
-			says(t, out, "Thái Nguyên (province/19): 5 procedures", "added 5", "1.001193 level 4 Đăng ký khai sinh", "unchanged 0",
+			sheettest.Says(t, out, "Thái Nguyên (province/19): 5 procedures", "added 5", "1.001193 level 4 Đăng ký khai sinh", "unchanged 0",
 				"Published 6 events: 5 changes and the report of this import.", "Columns not read: STT, Ghi chú")
 			if n := messages(t, c); n != 6 {
 				t.Fatalf("after the first import the stream holds %d messages, want 6 (5 registrations, 1 report)", n)
 			}
 
 			out = mustRun(t, c, july1.Add(2*time.Hour), "--unit", "province/19", file)
-			says(t, out, "Nothing new: the same catalogue was already reported today (at 09:00). Nothing was published.")
+			sheettest.Says(t, out, "Nothing new: the same catalogue was already reported today (at 09:00). Nothing was published.")
 			if n := messages(t, c); n != 6 {
 				t.Errorf("after the same import again the stream holds %d messages, want still 6", n)
 			}
 
 			out = mustRun(t, c, july8, "--unit", "province/19", file)
-			says(t, out, "unchanged 5", "No procedure changed since the last report.")
+			sheettest.Says(t, out, "unchanged 5", "No procedure changed since the last report.")
 			if got := read(t, c, 7); len(got) != 1 || got[0].Type != event.ReportSubmitted {
 				t.Errorf("a new day's import stored %+v, want one report", got)
 			}
@@ -173,7 +158,7 @@ func TestImportPublishesTheDifferences(t *testing.T) {
 	before := messages(t, c)
 
 	out := mustRun(t, c, july8, "testdata/snapshot-b.csv", "--unit", "province/19") // flags after the file too
-	says(t, out,
+	sheettest.Says(t, out,
 		"added 1", "1.004227 level 4 Cấp Phiếu lý lịch tư pháp cho công dân Việt Nam",
 		"updated 1", "1.009994 name Cấp giấy phép xây dựng mới đối với nhà ở riêng lẻ tại đô thị",
 		"changed 1", "1.001022 level 3 → 4 Đăng ký kết hôn",
@@ -231,7 +216,7 @@ func TestBadFileIsRejected(t *testing.T) {
 	if !errors.Is(err, sheet.ErrRejected) {
 		t.Fatalf("err = %v, want ErrRejected", err)
 	}
-	says(t, out,
+	sheettest.Says(t, out,
 		"REJECTED: testdata/bad.csv, nothing was published for Thái Nguyên (province/19).",
 		"5 problems on 3 of the 6 rows (header on row 1):",
 		"ROW COLUMN VALUE REASON",
@@ -289,7 +274,7 @@ func TestSkipInvalidPublishesTheValidRows(t *testing.T) {
 			}
 			before := messages(t, c)
 			out := mustRun(t, c, july8, "--unit", "province/19", "--skip-invalid", "testdata/bad.csv")
-			says(t, out, tc.says...)
+			sheettest.Says(t, out, tc.says...)
 			got := read(t, c, before+1)
 			for i := range got {
 				got[i].ID = ""
@@ -336,7 +321,7 @@ func TestXLSXGivesWhatCSVGives(t *testing.T) {
 	mustRun(t, c, july8, "--unit", "province/19", csvPath)
 	n := messages(t, c)
 	out := mustRun(t, c, july8.Add(time.Minute), "--unit", "province/19", xlsxPath)
-	says(t, out, "Nothing new")
+	sheettest.Says(t, out, "Nothing new")
 	if messages(t, c) != n {
 		t.Errorf("the XLSX after the CSV published something")
 	}
@@ -363,7 +348,7 @@ func TestEmptyFileIsRefused(t *testing.T) {
 			if !errors.Is(err, sheet.ErrEmpty) {
 				t.Errorf("err = %v, want ErrEmpty", err)
 			}
-			says(t, out, "an empty one would retire every procedure of the unit: refused, nothing was published.")
+			sheettest.Says(t, out, "an empty one would retire every procedure of the unit: refused, nothing was published.")
 			if n := messages(t, c); n != before {
 				t.Errorf("the stream holds %d messages, want %d", n, before)
 			}
@@ -390,7 +375,7 @@ func TestUnreadableFileIsRefused(t *testing.T) {
 			if err == nil {
 				t.Fatal("imported")
 			}
-			says(t, out, "REFUSED: "+tc.path+", nothing was published for Thái Nguyên (province/19):", tc.says)
+			sheettest.Says(t, out, "REFUSED: "+tc.path+", nothing was published for Thái Nguyên (province/19):", tc.says)
 			if n := messages(t, c); n != 0 {
 				t.Errorf("the stream holds %d messages", n)
 			}
@@ -425,7 +410,7 @@ func TestUsageErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.says) || !strings.Contains(out, tc.says) {
 				t.Errorf("err %q and output do not both say %q", err, tc.says)
 			}
-			says(t, out, "usage: collectors sheet --unit KIND/CODE [--skip-invalid] [--allow-retire-most] FILE")
+			sheettest.Says(t, out, "usage: collectors sheet --unit KIND/CODE [--skip-invalid] [--allow-retire-most] FILE")
 			if n := messages(t, c); n != 0 {
 				t.Errorf("the stream holds %d messages", n)
 			}
@@ -450,7 +435,7 @@ func TestLongListsAreCut(t *testing.T) {
 	}
 	c := connect(t)
 	out := mustRun(t, c, july1, "--unit", "province/19", writeFile(t, "many.csv", b.String()))
-	says(t, out, "added 25", "… and 5 more")
+	sheettest.Says(t, out, "added 25", "… and 5 more")
 	if lines := strings.Count(out, "level 3"); lines != 20 {
 		t.Errorf("%d codes listed, want 20", lines)
 	}
@@ -472,7 +457,7 @@ func TestRejectionReportIsCut(t *testing.T) {
 	if !errors.Is(err, sheet.ErrRejected) {
 		t.Fatalf("err = %v, want ErrRejected", err)
 	}
-	says(t, out, "6000 problems on 3000 of the 3000 rows",
+	sheettest.Says(t, out, "6000 problems on 3000 of the 3000 rows",
 		"… and 5900 more problems, on 2950 rows from row 52 on: correct the rows above first, then import again to see the rest")
 	if n := strings.Count(out, "\n"); n > 120 {
 		t.Errorf("the report has %d lines, want about 100", n)
@@ -507,7 +492,7 @@ func TestPublishedCountsOnlyWhatThisRunStored(t *testing.T) {
 	if err := cmd.Run(context.Background(), heldAlready{c, 2}, c, &out, slog.New(slog.DiscardHandler), func() time.Time { return july1 }); err != nil {
 		t.Fatalf("import: %v\n%s", err, out.String())
 	}
-	says(t, out.String(), "Published 4 events; the stream already held the other 2, from an earlier run of this import: all 5 changes and the report of this import are in the stream.")
+	sheettest.Says(t, out.String(), "Published 4 events; the stream already held the other 2, from an earlier run of this import: all 5 changes and the report of this import are in the stream.")
 	if strings.Contains(out.String(), "Published 6") {
 		t.Errorf("the events the stream already held are counted as published:\n%s", out.String())
 	}

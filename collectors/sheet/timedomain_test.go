@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/egovtrack/egovtrack/collectors/reporting"
+	"github.com/egovtrack/egovtrack/collectors/sheet/sheettest"
 )
 
 // A spreadsheet holds no time: its events take effect when it is imported, by this computer's clock. A clock outside
@@ -28,7 +29,7 @@ func TestImportOnAClockOutsideTheTimeDomainPublishesNothing(t *testing.T) {
 		if !errors.Is(err, reporting.ErrClock) {
 			t.Errorf("clock at %s: err = %v, want ErrClock", tt.clock, err)
 		}
-		says(t, out,
+		sheettest.Says(t, out,
 			"REFUSED: testdata/snapshot-a.csv, nothing was published for Thái Nguyên (province/19).",
 			"the clock of this computer is outside the times egovtrack records: "+tt.says,
 			"Set this computer's date and time, and import again.")

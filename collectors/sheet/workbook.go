@@ -149,7 +149,7 @@ func (in *inspector) scan(name, what string, whole, strict bool, visit func(xml.
 		return fmt.Errorf("open the workbook: %s: %w", name, err)
 	}
 	defer rc.Close()
-	guard := &tokenGuard{r: rc}
+	guard := &tokenGuard{r: rc, max: maxTokenBytes}
 	d := xml.NewDecoder(guard)
 	d.CharsetReader = charset.NewReaderLabel // as excelize reads it
 	depth := 0
@@ -189,21 +189,28 @@ func (in *inspector) scan(name, what string, whole, strict bool, visit func(xml.
 	}
 }
 
-// tokenGuard fails a read once more than maxTokenBytes have passed without a "<": no tag or text between two tags of a
-// catalogue is that long, and an XML decoder holds each whole (a tag with millions of attributes, a text of
+// tokenGuard fails a read once more than max bytes have passed without a "<": no tag or text between two tags of a
+// spreadsheet is that long, and an XML decoder holds each whole (a tag with millions of attributes, a text of
 // gigabytes).
 type tokenGuard struct {
 	r     io.Reader
+	max   int
 	since int   // bytes since the last "<"
 	read  int64 // bytes read
 	over  bool
 }
 
-var errTokenTooLong = errors.New("a tag or a text is too long")
+// ErrTokenTooLong is a read of XML that holds a tag or a text longer than GuardTokens allows.
+var ErrTokenTooLong = errors.New("a tag or a text is too long")
+
+// GuardTokens reads r, failing with ErrTokenTooLong once more than max bytes pass without a "<". Readers of a
+// workbook's XML (excelize's, encoding/xml's) hold a tag or a text whole: scanning a part through the guard first
+// bounds what they will hold.
+func GuardTokens(r io.Reader, max int) io.Reader { return &tokenGuard{r: r, max: max} }
 
 func (g *tokenGuard) Read(p []byte) (int, error) {
 	if g.over {
-		return 0, errTokenTooLong
+		return 0, ErrTokenTooLong
 	}
 	n, err := g.r.Read(p)
 	b := p[:n]
@@ -211,14 +218,14 @@ func (g *tokenGuard) Read(p []byte) (int, error) {
 		g.since += n
 	} else {
 		g.since += first
-		if g.since <= maxTokenBytes {
+		if g.since <= g.max {
 			g.since = n - bytes.LastIndexByte(b, '<') - 1
 		}
 	}
 	g.read += int64(n)
-	if g.since > maxTokenBytes {
+	if g.since > g.max {
 		g.over = true
-		return 0, errTokenTooLong
+		return 0, ErrTokenTooLong
 	}
 	return n, err
 }
