@@ -52,20 +52,6 @@ func run(t *testing.T, c *stream.Conn, args ...string) (string, error) {
 	return out.String(), err
 }
 
-// says checks that some line of out matches each pattern, words separated by any run of spaces.
-func says(t *testing.T, out string, patterns ...string) {
-	t.Helper()
-	for _, p := range patterns {
-		words := strings.Fields(p)
-		for i, w := range words {
-			words[i] = regexp.QuoteMeta(w)
-		}
-		if !regexp.MustCompile(`(?m)` + strings.Join(words, `\s+`)).MatchString(out) {
-			t.Errorf("the output does not say %q", p)
-		}
-	}
-}
-
 // storedIDs are the ids of the events the stream holds, sorted.
 func storedIDs(t *testing.T, c *stream.Conn) []string {
 	t.Helper()
@@ -228,10 +214,10 @@ func TestImportPublishesTheRowsFacts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			says(t, out, "Thái Nguyên (province/19): 3 dossiers", "received 3", "paid 2", "settled 2", "results issued 2",
+			sheettest.Says(t, out, "Thái Nguyên (province/19): 3 dossiers", "received 3", "paid 2", "settled 2", "results issued 2",
 				"digitised 1", "withdrawn 1", "Published 11 events.", "Columns not read: STT, Tên thủ tục, Ghi chú")
 			if f.encoding != "" {
-				says(t, out, f.encoding)
+				sheettest.Says(t, out, f.encoding)
 			}
 			if got := storedIDs(t, c); !slices.Equal(got, want) {
 				t.Errorf("the stream holds\n%v\nwant the facts written out by hand\n%v", got, want)
@@ -240,7 +226,7 @@ func TestImportPublishesTheRowsFacts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			says(t, out, "Nothing new: the stream already held all 11 events")
+			sheettest.Says(t, out, "Nothing new: the stream already held all 11 events")
 			if got := storedIDs(t, c); len(got) != len(want) {
 				t.Errorf("after a second import the stream holds %d events, want %d", len(got), len(want))
 			}
@@ -257,7 +243,7 @@ func TestADossierListedTwice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	says(t, out, "1 row repeated an earlier row of the same dossier exactly", "Published 11 events.")
+	sheettest.Says(t, out, "1 row repeated an earlier row of the same dossier exactly", "Published 11 events.")
 
 	changed := slices.Clone(exportRows[1])
 	changed[10] = "24/07/2025 08:00" // another settlement
@@ -266,7 +252,7 @@ func TestADossierListedTwice(t *testing.T) {
 	if !errors.Is(err, dossiers.ErrRejected) {
 		t.Fatalf("err = %v, want ErrRejected", err)
 	}
-	says(t, out, `8 B Số hồ sơ "000.00.19.H22-250715-0002" is already on row 6, with other values`)
+	sheettest.Says(t, out, `8 B Số hồ sơ "000.00.19.H22-250715-0002" is already on row 6, with other values`)
 }
 
 // Every bad value is named by row, column, value and reason, and nothing is published.
@@ -298,7 +284,7 @@ func TestBadRowsRejectTheFile(t *testing.T) {
 	if !errors.Is(err, dossiers.ErrRejected) {
 		t.Fatalf("err = %v, want ErrRejected", err)
 	}
-	says(t, out,
+	sheettest.Says(t, out,
 		"REJECTED: ", "nothing was published for Thái Nguyên (province/19)",
 		`6 C Mã TTHC "1.00123" is not a procedure code of the national database`,
 		`7 E Hình thức nộp "Fax" is not one of Trực tuyến, Trực tiếp, Bưu chính`,
@@ -339,7 +325,7 @@ func TestHeaderErrors(t *testing.T) {
 			if _, ok := errors.AsType[*dossiers.HeaderError](err); !ok {
 				t.Fatalf("err = %v, want a *HeaderError", err)
 			}
-			says(t, out, "REFUSED:", tc.want)
+			sheettest.Says(t, out, "REFUSED:", tc.want)
 		})
 	}
 }

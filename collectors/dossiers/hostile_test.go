@@ -14,6 +14,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/egovtrack/egovtrack/collectors/sheet"
+	"github.com/egovtrack/egovtrack/collectors/sheet/sheettest"
 )
 
 // rezip rewrites the workbook at path, replacing (or adding) the parts given.
@@ -136,7 +137,7 @@ func TestHostileFilesAreRefused(t *testing.T) {
 					t.Errorf("err is %T, want a *sheet.FontEncodingError", errors.Unwrap(err))
 				}
 			}
-			says(t, out, "REFUSED:", "nothing was published")
+			sheettest.Says(t, out, "REFUSED:", "nothing was published")
 			if n := len(storedIDs(t, c)); n != 0 {
 				t.Errorf("the stream holds %d events, want none", n)
 			}

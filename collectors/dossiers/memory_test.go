@@ -14,6 +14,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/egovtrack/egovtrack/collectors/sheet/sheettest"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/units"
 )
@@ -24,7 +25,7 @@ const checkChildEnv = "EGOV_TEST_DOSSIERS_CHECK_CHILD"
 func TestMain(m *testing.M) {
 	if path := os.Getenv(checkChildEnv); path != "" {
 		chk, err := check(context.Background(), path, units.Ref{Kind: units.Province, Code: "01"}, event.Contract{})
-		res := childResult{Peak: peakRSS()}
+		res := childResult{Peak: sheettest.PeakRSS()}
 		if err != nil {
 			res.Error = err.Error()
 		} else {
@@ -40,21 +41,6 @@ type childResult struct {
 	Rows, Events, Problems int
 	Error                  string
 	Peak                   int64
-}
-
-// peakRSS is this process's peak resident memory: Linux's VmHWM.
-func peakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	_, after, ok := bytes.Cut(b, []byte("VmHWM:"))
-	if !ok {
-		return 0
-	}
-	var kb int64
-	fmt.Sscan(string(after), &kb)
-	return kb << 10
 }
 
 // exportRow is row i of a large province's month: every fact filled in.
