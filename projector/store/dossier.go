@@ -218,21 +218,49 @@ type unitMonth struct {
 // the periods they count in, plus, rarely, whole unit-months.
 func (s *Store) countDossiers(ctx context.Context, recs []Record) error {
 	inBatch := map[uint64]bool{}
-	dossiers := map[string]bool{}
+	batch := map[dossierID][]dossierFact{}
 	var last uint64
 	for _, r := range recs {
-		if dossier, ok := event.DossierOf(r.Data); ok {
+		if f, ok := factOf(r.Data, r.Seq); ok {
 			inBatch[r.Seq] = true
-			dossiers[dossier] = true
+			id := dossierID{f.unit, f.dossier}
+			batch[id] = append(batch[id], f)
 			last = max(last, r.Seq)
 		}
 	}
-	if len(inBatch) == 0 {
+	if len(batch) == 0 {
 		return nil
 	}
-	facts, err := s.dossierFacts(ctx, dossiers)
-	if err != nil {
-		return err
+	// The stored facts of the batch's dossiers: remembered (the chosen ones, and the highest sequence of any), or read.
+	facts := map[dossierID][]dossierFact{}
+	remembered := map[dossierID]uint64{}
+	unread := map[string]bool{}
+	for id, bf := range batch {
+		if stored, maxSeq, ok := s.open.get(id); ok {
+			facts[id], remembered[id] = append(stored, bf...), maxSeq
+		} else {
+			unread[id.dossier] = true
+		}
+	}
+	if len(unread) > 0 {
+		read, err := s.dossierFacts(ctx, unread)
+		if err != nil {
+			return err
+		}
+		for id, fs := range read {
+			if _, ok := batch[id]; ok {
+				facts[id] = fs
+			}
+		}
+	}
+	s.dossiersRead += len(unread)
+	s.dossiersRemembered += len(remembered)
+	for id, fs := range facts {
+		maxSeq := remembered[id]
+		for _, f := range fs {
+			maxSeq = max(maxSeq, f.seq)
+		}
+		s.open.stage(id, fs, maxSeq, s.intern)
 	}
 	// A fact counts with the batch when it or its receipt is in the batch. That is all there is to add when the
 	// dossier's other stored facts all come before the batch in the stream; otherwise (facts written by a write cut
@@ -241,8 +269,13 @@ func (s *Store) countDossiers(ctx context.Context, recs []Record) error {
 	firstSeq := map[countKey]uint64{}
 	lastSeq := map[countKey]uint64{}
 	again := map[unitMonth]bool{}
-	for _, fs := range facts {
-		if !before(fs, inBatch) || displaces(fs, inBatch) {
+	for id, fs := range facts {
+		ordered := before(fs, inBatch)
+		if maxSeq, ok := remembered[id]; ok {
+			// Only the chosen stored facts are remembered: the highest sequence of all of them says the order.
+			ordered = maxSeq < minSeq(batch[id])
+		}
+		if !ordered || displaces(fs, inBatch) {
 			for _, f := range fs {
 				again[unitMonth{f.unit, monthOf(dateOnly(coverage.DayOf(f.at)))}] = true
 			}
@@ -360,6 +393,15 @@ func (s *Store) countMonthAgain(ctx context.Context, out *inserter, um unitMonth
 		addCountRow(out, k, *c, through+1)
 	}
 	return nil
+}
+
+// minSeq is the lowest stream sequence of facts.
+func minSeq(fs []dossierFact) uint64 {
+	lo := fs[0].seq
+	for _, f := range fs[1:] {
+		lo = min(lo, f.seq)
+	}
+	return lo
 }
 
 // before says whether every fact of a dossier not in the batch comes before the batch's first in the stream.

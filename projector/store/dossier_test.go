@@ -247,17 +247,22 @@ func diffCounts(t *testing.T, what string, got, want map[string]string) {
 // batches killed after their counts and before the raw log (so delivered again, cut differently), batches delivered
 // out of order, events published twice, facts before their receipt, a dossier settled twice. Replaying the stream
 // changes no count, and a rebuild into an empty database, batched otherwise, gives the same.
+//
+// The store remembers recent dossiers' facts between batches: each seed runs with the default memory, with none
+// (every dossier read back), and with room for 5 dossiers (most forgotten between their facts).
 func TestDossierCountsEqualAFoldOfTheEvents(t *testing.T) {
 	for _, seed := range []uint64{1, 2, 3} {
-		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) { dossierCountsOf(t, seed) })
+		for _, open := range []int{0, -1, 5} {
+			t.Run(fmt.Sprintf("seed %d, open dossiers %d", seed, open), func(t *testing.T) { dossierCountsOf(t, seed, open) })
+		}
 	}
 }
 
-func dossierCountsOf(t *testing.T, seed uint64) {
+func dossierCountsOf(t *testing.T, seed uint64, open int) {
 	recs := dossierStream(t, seed, 600)
 	want := referenceCounts(recs)
 	killCounts, killLog := false, false
-	s, conn := openStoreWith(t, store.Config{BeforeCounts: killed(&killCounts, "before the counts"), BeforeRawLog: killed(&killLog, "before the raw log")})
+	s, conn := openStoreWith(t, store.Config{OpenDossiers: open, BeforeCounts: killed(&killCounts, "before the counts"), BeforeRawLog: killed(&killLog, "before the raw log")})
 	rng := rand.New(rand.NewPCG(seed, 2))
 	kills, swaps := 0, 0
 	for i := 0; i < len(recs); {
@@ -293,7 +298,12 @@ func dossierCountsOf(t *testing.T, seed uint64) {
 		t.Fatal(err)
 	}
 	got := storedCounts(t, conn)
-	t.Logf("%d events, %d batches killed, %d out of order: %d rows of counts, %d before FINAL", len(recs), kills, swaps, len(got), physical)
+	read, remembered := store.DossiersLookedUp(s)
+	t.Logf("%d events, %d batches killed, %d out of order: %d rows of counts, %d before FINAL; dossiers of batches read back %d, remembered %d",
+		len(recs), kills, swaps, len(got), physical, read, remembered)
+	if (open >= 0) != (remembered > 0) {
+		t.Errorf("with room for %d open dossiers, %d of the batches' dossiers were remembered", open, remembered)
+	}
 	diffCounts(t, "projected", got, want)
 
 	for _, n := range []int{len(recs), 7} { // replayed whole, then in small batches

@@ -83,6 +83,10 @@ type Store struct {
 	// the recent partitions only, and followed like the rest by a single projector (latestDay).
 	lastDays  map[units.Ref]time.Time
 	latestDay time.Time
+	// open remembers recent dossiers' stored facts (nil when Config.OpenDossiers < 0); dossiersRead and
+	// dossiersRemembered count the batches' dossiers read back from dossier_facts and found remembered.
+	open                             *openDossiers
+	dossiersRead, dossiersRemembered int
 }
 
 // Config is what a Store is opened with besides its connection. The zero Config writes every unit.
@@ -101,6 +105,10 @@ type Config struct {
 	// crash there leaves every derived row of the batch written, and the batch to be delivered again. Nil outside
 	// tests. BeforeCounts is called after the batch's dossier facts are written, before their counts.
 	AfterCarry, BeforeRows, BeforeCounts, BeforeRawLog func() error
+
+	// OpenDossiers is how many dossiers the store remembers between batches (see OpenDossiers, the default when
+	// 0); below 0, none: every batch reads its dossiers' facts back.
+	OpenDossiers int
 }
 
 // ErrOldIDs is returned by Open for a database projected before events were keyed by the current rule of ids.
@@ -116,7 +124,8 @@ func Open(ctx context.Context, conn driver.Conn, log *slog.Logger, cfg Config) (
 	if _, err := migrations.Apply(ctx, conn, log); err != nil {
 		return nil, err
 	}
-	s := &Store{conn: conn, log: log, cfg: cfg, folds: map[units.Ref]*unitFold{}, names: map[string]string{}}
+	s := &Store{conn: conn, log: log, cfg: cfg, folds: map[units.Ref]*unitFold{}, names: map[string]string{},
+		open: newOpenDossiers(cmp.Or(cfg.OpenDossiers, OpenDossiers))}
 	if err := s.writeUnits(ctx); err != nil {
 		return nil, err
 	}
@@ -221,10 +230,12 @@ func (s *Store) writeFresh(ctx context.Context, fresh []Record, rejected []Rejec
 	if err := s.writeAll(ctx, fresh, rejected); err != nil {
 		// The folds and the last days may be ahead of what the tables hold now: read them again next time.
 		s.forget(fresh)
+		s.open.forget(fresh)
 		s.lastDays = nil
 		s.lineage, s.edges = nil, nil
 		return err
 	}
+	s.open.commit()
 	return nil
 }
 
