@@ -163,9 +163,10 @@ func everyStatement(t *testing.T, c *campaigntest.Campaign, e *campaigntest.Engi
 			"province\t19\t"+strings.Repeat("ab", 32)+"\treceived\t2025-07-15 08:30:00\t1.001234\tonline\t1\t2025-07-22 17:00:00\t0\t0\t00000000-0000-5000-8000-000000000003\t9",
 			"province\t19\t"+strings.Repeat("ab", 32)+"\tsettled\t2025-07-21 10:05:00\t\t\t0\t2025-07-21 10:05:00\t0\t0\t00000000-0000-5000-8000-000000000004\t10"),
 		chsql.InsertDossierCounts.Name: insertRows(chsql.InsertDossierCounts,
-			"day\tprovince\t19\t2025-07-15\t\tonline\t1\t1\t1\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t9",
-			"month\tprovince\t19\t2025-07-01\t1.001234\t\t1\t1\t1\t0\t0\t1\t1\t524700\t0\t0\t0\t0\t0\t0\t0\t10",
-			"month\tprovince\t19\t2025-07-01\t1.001234\t\t1\t1\t1\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t9"),
+			"day\tprovince\t19\t2025-07-15\t\tonline\t1\t1\t1\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t[]\t[]\t[]\t9",
+			"month\tprovince\t19\t2025-07-01\t1.001234\t\t1\t1\t1\t0\t0\t1\t1\t524700\t0\t0\t0\t0\t0\t0\t0\t[]\t[]\t[]\t10",
+			"month\tprovince\t19\t2025-07-01\t1.001234\t\t1\t1\t1\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t[]\t[]\t[]\t9",
+			"unit\tprovince\t19\t2025-07-01\t\t\t1\t1\t1\t0\t0\t1\t1\t524700\t0\t0\t0\t0\t0\t0\t0\t['1.001234']\t['1.001234']\t[]\t10"),
 		chsql.InsertDossierMonths.Name: insertRows(chsql.InsertDossierMonths,
 			"province\t19\t2025-07-01\t"+strings.Repeat("ab", 32),
 			"province\t19\t2025-07-01\t"+strings.Repeat("ab", 32)),
@@ -181,8 +182,8 @@ func everyStatement(t *testing.T, c *campaigntest.Campaign, e *campaigntest.Engi
 			same(t, "SELECT DISTINCT * FROM ("+chsql.DossierFactsOfMonth.SQL+") ORDER BY stream_seq", true, "province", "19", "2025-08-01", "province", "19")
 		},
 		chsql.DossierCounts.Name: func(t *testing.T) {
-			exec(t, "CREATE TABLE "+chsql.CountKeys+" (unit_kind String, unit_code String, grain Enum8('day' = 1, 'month' = 2), period Date) ENGINE = Memory")
-			exec(t, "INSERT INTO "+chsql.CountKeys+" VALUES ('province', '19', 'month', '2025-07-01'), ('province', '19', 'day', '2025-07-15'), ('province', '01', 'day', '2025-07-15'), ('province', '19', 'day', '2025-07-01')")
+			exec(t, "CREATE TABLE "+chsql.CountKeys+" (unit_kind String, unit_code String, grain Enum8('day' = 1, 'month' = 2, 'unit' = 3), period Date) ENGINE = Memory")
+			exec(t, "INSERT INTO "+chsql.CountKeys+" VALUES ('province', '19', 'month', '2025-07-01'), ('province', '19', 'day', '2025-07-15'), ('province', '01', 'day', '2025-07-15'), ('province', '19', 'day', '2025-07-01'), ('province', '19', 'unit', '2025-07-01')")
 			same(t, chsql.DossierCounts.SQL+" ORDER BY grain, unit_kind, unit_code, period, procedure, channel", true)
 			exec(t, "DROP TABLE "+chsql.CountKeys)
 		},

@@ -91,95 +91,77 @@ const (
 var ScorecardMeasuresSQL = scorecardMeasures("1 = 1")
 
 // scorecardMeasures is ScorecardMeasuresSQL of the units where holds (a condition on unit_kind and unit_code), read
-// only for them.
+// only for them. The dossier measures come from the unit rows of dossier_counts (one a unit and month: the month
+// rows summed, with the sets of procedures received online, for a fee, paid online), so that a year's ranking reads
+// 12 rows a unit; the measures counting procedures are the sizes of the sets' unions over the period, intersected
+// where they must be (online services used: received online and offered online at the range's end).
 func scorecardMeasures(where string) string {
 	return `SELECT
     unit_kind,
     unit_code,
-    sum(p_received) AS m_received,
-    sum(p_received_online) AS m_received_online,
-    sum(p_received_fee) AS m_received_fee,
-    sum(p_paid_online) AS m_paid_online,
-    sum(p_settled) AS m_settled,
-    sum(p_settled_on_time) AS m_settled_on_time,
-    sum(p_results) AS m_results,
-    sum(p_results_electronic) AS m_results_electronic,
-    sum(p_digitised) AS m_digitised,
-    sum(p_feedback) AS m_feedback,
-    sum(p_satisfied) AS m_satisfied,
-    sum(p_feedback_on_time) AS m_feedback_on_time,
-    countIf(p_active > 0) AS m_procedures,
-    countIf(p_online > 0) AS m_procedures_online,
-    countIf(p_online > 0 AND p_received_online > 0) AS m_online_procedures_used,
-    countIf(p_received_fee > 0) AS m_fee_procedures,
-    countIf(p_received_fee > 0 AND p_paid_online > 0) AS m_fee_procedures_paid_online
+    m_received,
+    m_received_online,
+    m_received_fee,
+    m_paid_online,
+    m_settled,
+    m_settled_on_time,
+    m_results,
+    m_results_electronic,
+    m_digitised,
+    m_feedback,
+    m_satisfied,
+    m_feedback_on_time,
+    m_procedures,
+    m_procedures_online,
+    toUInt64(length(arrayIntersect(online_received_set, online_offered_set))) AS m_online_procedures_used,
+    toUInt64(length(fee_received_set)) AS m_fee_procedures,
+    toUInt64(length(arrayIntersect(fee_received_set, paid_online_set))) AS m_fee_procedures_paid_online
 FROM
 (
     SELECT
         unit_kind,
         unit_code,
-        procedure,
-        sum(d_received) AS p_received,
-        sum(d_received_online) AS p_received_online,
-        sum(d_received_fee) AS p_received_fee,
-        sum(d_paid_online) AS p_paid_online,
-        sum(d_settled) AS p_settled,
-        sum(d_settled_on_time) AS p_settled_on_time,
-        sum(d_results) AS p_results,
-        sum(d_results_electronic) AS p_results_electronic,
-        sum(d_digitised) AS p_digitised,
-        sum(d_feedback) AS p_feedback,
-        sum(d_satisfied) AS p_satisfied,
-        sum(d_feedback_on_time) AS p_feedback_on_time,
-        max(c_active) AS p_active,
-        max(c_online) AS p_online
+        sum(toUInt64(received)) AS m_received,
+        sum(toUInt64(received_online)) AS m_received_online,
+        sum(toUInt64(received_fee)) AS m_received_fee,
+        sum(toUInt64(paid_online)) AS m_paid_online,
+        sum(toUInt64(settled)) AS m_settled,
+        sum(toUInt64(settled_on_time)) AS m_settled_on_time,
+        sum(toUInt64(results)) AS m_results,
+        sum(toUInt64(results_electronic)) AS m_results_electronic,
+        sum(toUInt64(digitised)) AS m_digitised,
+        sum(toUInt64(feedback)) AS m_feedback,
+        sum(toUInt64(satisfied)) AS m_satisfied,
+        sum(toUInt64(feedback_on_time)) AS m_feedback_on_time,
+        groupUniqArrayArray(procedures_online) AS online_received_set,
+        groupUniqArrayArray(procedures_fee) AS fee_received_set,
+        groupUniqArrayArray(procedures_paid_online) AS paid_online_set
+    FROM dossier_counts FINAL
+    WHERE grain = 'unit' AND period >= ` + periodFirst + ` AND period <= ` + periodLast + ` AND ` + where + `
+    GROUP BY unit_kind, unit_code
+) AS dossiers
+ALL FULL OUTER JOIN
+(
+    SELECT
+        unit_kind,
+        unit_code,
+        countIf(last_change != 'retired') AS m_procedures,
+        countIf(last_change != 'retired' AND last_level >= 3) AS m_procedures_online,
+        groupArrayIf(procedure_code, last_change != 'retired' AND last_level >= 3) AS online_offered_set
     FROM
     (
         SELECT
             unit_kind,
             unit_code,
-            procedure,
-            toUInt64(received) AS d_received,
-            toUInt64(received_online) AS d_received_online,
-            toUInt64(received_fee) AS d_received_fee,
-            toUInt64(paid_online) AS d_paid_online,
-            toUInt64(settled) AS d_settled,
-            toUInt64(settled_on_time) AS d_settled_on_time,
-            toUInt64(results) AS d_results,
-            toUInt64(results_electronic) AS d_results_electronic,
-            toUInt64(digitised) AS d_digitised,
-            toUInt64(feedback) AS d_feedback,
-            toUInt64(satisfied) AS d_satisfied,
-            toUInt64(feedback_on_time) AS d_feedback_on_time,
-            toUInt8(0) AS c_active,
-            toUInt8(0) AS c_online
-        FROM dossier_counts FINAL
-        WHERE grain = 'month' AND period >= ` + periodFirst + ` AND period <= ` + periodLast + ` AND ` + where + `
-        UNION ALL
-        SELECT
-            unit_kind,
-            unit_code,
-            procedure_code AS procedure,
-            toUInt64(0), toUInt64(0), toUInt64(0), toUInt64(0), toUInt64(0), toUInt64(0), toUInt64(0), toUInt64(0),
-            toUInt64(0), toUInt64(0), toUInt64(0), toUInt64(0),
-            toUInt8(last_change != 'retired') AS c_active,
-            toUInt8(last_change != 'retired' AND last_level >= 3) AS c_online
-        FROM
-        (
-            SELECT
-                unit_kind,
-                unit_code,
-                procedure_code,
-                argMax(toString(change), (effective_at, stream_seq)) AS last_change,
-                argMaxIf(level, (effective_at, stream_seq), change != 'retired') AS last_level
-            FROM procedure_changes /* no FINAL: a change written twice leaves argMax unchanged */
-            WHERE (effective_at <= $__toTime) AND ` + where + `
-            GROUP BY unit_kind, unit_code, procedure_code
-        ) AS catalogue
-    ) AS facts
-    GROUP BY unit_kind, unit_code, procedure
-) AS procedures
-GROUP BY unit_kind, unit_code`
+            procedure_code,
+            argMax(toString(change), (effective_at, stream_seq)) AS last_change,
+            argMaxIf(level, (effective_at, stream_seq), change != 'retired') AS last_level
+        FROM procedure_changes /* no FINAL: a change written twice leaves argMax unchanged */
+        WHERE (effective_at <= $__toTime) AND ` + where + `
+        GROUP BY unit_kind, unit_code, procedure_code
+    ) AS procedures
+    GROUP BY unit_kind, unit_code
+) AS catalogue USING (unit_kind, unit_code)`
 }
 
 // indicatorPoints is an indicator's points for a unit, NULL when its denominator is zero (not scored).
@@ -343,7 +325,7 @@ var ScorecardTrendSQL = `SELECT
     if(sum(received) = 0, NULL, least(100, 100 * sum(digitised) / sum(received))) AS digitised_share,
     if(sum(feedback) = 0, NULL, 100 * sum(satisfied) / sum(feedback)) AS satisfied_share
 FROM dossier_counts FINAL
-WHERE grain = 'month' AND ` + unitFilter + `
+WHERE grain = 'unit' AND ` + unitFilter + `
     AND period >= toStartOfMonth(toDate($__fromTime, 'Asia/Ho_Chi_Minh')) AND period <= toDate($__toTime, 'Asia/Ho_Chi_Minh')
 GROUP BY period
 ORDER BY time`

@@ -43,7 +43,7 @@ var (
 	InsertUnitNames        = insert("store: insert unit names", "unit_names", "kind, code, effective_on, name, event_id, stream_seq")
 	InsertDossierFacts     = insert("store: insert dossier facts", "dossier_facts", "unit_kind, unit_code, dossier, fact, at, procedure, channel, fee, due_at, flag, on_time, event_id, stream_seq")
 	InsertDossierMonths    = insert("store: insert dossier months", "dossier_months", "unit_kind, unit_code, month, dossier")
-	InsertDossierCounts    = insert("store: insert dossier counts", "dossier_counts", "grain, unit_kind, unit_code, period, procedure, channel, received, received_online, received_fee, paid, paid_online, settled, settled_on_time, settle_seconds, results, results_electronic, digitised, withdrawn, feedback, satisfied, feedback_on_time, through_seq")
+	InsertDossierCounts    = insert("store: insert dossier counts", "dossier_counts", "grain, unit_kind, unit_code, period, procedure, channel, received, received_online, received_fee, paid, paid_online, settled, settled_on_time, settle_seconds, results, results_electronic, digitised, withdrawn, feedback, satisfied, feedback_on_time, procedures_online, procedures_fee, procedures_paid_online, through_seq")
 	InsertHoldings         = insert("store: insert unit holders", "unit_holders", "unit_kind, unit_code, leg, from_day, until_day, holder_kind, holder_code, procedures, superseded_on, end_kind, end_code, moved_procedures, moved_eligible, moved_level4, unit_moved_procedures, unit_moved_eligible, unit_moved_level4, version")
 
 	// LoadLineage reads every merger's rows: a few dozen, read whole whenever the holdings are computed again.
@@ -74,7 +74,7 @@ WHERE dossier IN (
 ) AND unit_kind = ? AND unit_code = ?`}
 	// DossierCounts reads the stored counts of a batch's units, grains and periods, given as external data CountKeys:
 	// a prefix of the table's key.
-	DossierCounts = Statement{"store: dossier counts", `SELECT toString(grain), unit_kind, unit_code, period, procedure, channel, received, received_online, received_fee, paid, paid_online, settled, settled_on_time, settle_seconds, results, results_electronic, digitised, withdrawn, feedback, satisfied, feedback_on_time, through_seq
+	DossierCounts = Statement{"store: dossier counts", `SELECT toString(grain), unit_kind, unit_code, period, procedure, channel, received, received_online, received_fee, paid, paid_online, settled, settled_on_time, settle_seconds, results, results_electronic, digitised, withdrawn, feedback, satisfied, feedback_on_time, procedures_online, procedures_fee, procedures_paid_online, through_seq
 FROM dossier_counts FINAL
 WHERE (unit_kind, unit_code, grain, period) IN (SELECT unit_kind, unit_code, grain, period FROM ` + CountKeys + `)`}
 

@@ -1,5 +1,7 @@
 -- The dossier counts Decision 766's scorecard is computed from, per unit: per day and channel of receipt (procedure
--- ''), and per month and procedure (channel '': received_online says how many came online). Each fact counts on its
+-- ''), per month and procedure (channel '': received_online says how many came online), and per month (grain 'unit',
+-- procedure and channel '': the month rows summed, with the sets of procedures the scorecard counts, so that a year's
+-- ranking reads 12 rows a unit, not 12 times its procedures). Each fact counts on its
 -- own day, with the procedure and channel of the dossier's receipt; of each kind, a dossier's earliest fact (by its
 -- time, then stream order) counts, the others do not.
 --
@@ -9,7 +11,7 @@
 -- dated earlier than the one counted).
 -- So a fact written twice is counted once, which a materialized view summing dossier_facts could not do.
 CREATE TABLE IF NOT EXISTS dossier_counts (
-    grain              Enum8('day' = 1, 'month' = 2),
+    grain              Enum8('day' = 1, 'month' = 2, 'unit' = 3),
     unit_kind          String,
     unit_code          String,
     period             Date,   -- the day, or the first day of the month
@@ -30,6 +32,10 @@ CREATE TABLE IF NOT EXISTS dossier_counts (
     feedback           UInt32,
     satisfied          UInt32,
     feedback_on_time   UInt32, -- the citizen says the dossier was handled on time
+    -- unit rows: the procedures with a dossier received online, received for a fee, paid online in the month (sorted)
+    procedures_online      Array(String),
+    procedures_fee         Array(String),
+    procedures_paid_online Array(String),
     through_seq        UInt64
 ) ENGINE = ReplacingMergeTree(through_seq)
 PARTITION BY toYear(period)

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -98,7 +100,7 @@ func (c *dossierCounts) add(o dossierCounts) {
 
 // countKey is the key of a row of dossier_counts.
 type countKey struct {
-	Grain              string // "day" (procedure "") or "month" (channel "")
+	Grain              string // "day" (procedure ""), "month" (channel ""), or "unit" (the month's, both "")
 	Unit               units.Ref
 	Period             time.Time // the Vietnamese day, or the first day of its month, at midnight UTC
 	Procedure, Channel string
@@ -200,6 +202,7 @@ func u32(b bool) uint32 {
 // countRow is a stored row of dossier_counts.
 type countRow struct {
 	counts  dossierCounts
+	sets    procedureSets
 	through uint64
 }
 
@@ -266,6 +269,7 @@ func (s *Store) countDossiers(ctx context.Context, recs []Record) error {
 	// dossier's other stored facts all come before the batch in the stream; otherwise (facts written by a write cut
 	// short, or a stream out of order) every month the dossier's facts count in is counted again.
 	deltas := map[countKey]*dossierCounts{}
+	sets := map[countKey]procedureSets{}
 	firstSeq := map[countKey]uint64{}
 	lastSeq := map[countKey]uint64{}
 	again := map[unitMonth]bool{}
@@ -291,12 +295,15 @@ func (s *Store) countDossiers(ctx context.Context, recs []Record) error {
 			if hi == 0 {
 				continue
 			}
-			for _, k := range []countKey{t.day, t.month} {
+			for _, k := range t.keys() {
 				if deltas[k] == nil {
 					deltas[k] = &dossierCounts{}
 					firstSeq[k] = lo
 				}
 				deltas[k].add(t.counts)
+				if k.Grain == "unit" {
+					sets[k] = sets[k].with(t)
+				}
 				firstSeq[k] = min(firstSeq[k], lo)
 				lastSeq[k] = max(lastSeq[k], hi)
 			}
@@ -321,7 +328,7 @@ func (s *Store) countDossiers(ctx context.Context, recs []Record) error {
 		}
 		have := stored[k]
 		have.counts.add(*d)
-		addCountRow(out, k, have.counts, lastSeq[k])
+		addCountRow(out, k, have.counts, have.sets.union(sets[k]), lastSeq[k])
 	}
 	for um := range again {
 		if err := s.countMonthAgain(ctx, out, um, last); err != nil {
@@ -352,6 +359,7 @@ func (s *Store) countMonthAgain(ctx context.Context, out *inserter, um unitMonth
 		return fail(err)
 	}
 	counts := map[countKey]*dossierCounts{}
+	sets := map[countKey]procedureSets{}
 	through := batchLast
 	for _, fs := range facts {
 		for _, t := range tallyDossier(fs) {
@@ -359,11 +367,14 @@ func (s *Store) countMonthAgain(ctx context.Context, out *inserter, um unitMonth
 				continue
 			}
 			through = max(through, t.seqs[0], t.seqs[1])
-			for _, k := range []countKey{t.day, t.month} {
+			for _, k := range t.keys() {
 				if counts[k] == nil {
 					counts[k] = &dossierCounts{}
 				}
 				counts[k].add(t.counts)
+				if k.Grain == "unit" {
+					sets[k] = sets[k].with(t)
+				}
 			}
 		}
 	}
@@ -390,7 +401,7 @@ func (s *Store) countMonthAgain(ctx context.Context, out *inserter, um unitMonth
 	// One more than any of them: equal versions leave ReplacingMergeTree free to keep either row. A sequence a little
 	// ahead costs nothing but a recount, should a batch bring that sequence.
 	for k, c := range counts {
-		addCountRow(out, k, *c, through+1)
+		addCountRow(out, k, *c, sets[k], through+1)
 	}
 	return nil
 }
@@ -420,10 +431,69 @@ func before(fs []dossierFact, inBatch map[uint64]bool) bool {
 	return true
 }
 
-func addCountRow(out *inserter, k countKey, c dossierCounts, through uint64) {
+func addCountRow(out *inserter, k countKey, c dossierCounts, p procedureSets, through uint64) {
 	out.add(k.Grain, string(k.Unit.Kind), k.Unit.Code, k.Period, k.Procedure, k.Channel, c.Received, c.ReceivedOnline, c.ReceivedFee,
 		c.Paid, c.PaidOnline, c.Settled, c.SettledOnTime, c.SettleSeconds, c.Results, c.ResultsElectronic, c.Digitised,
-		c.Withdrawn, c.Feedback, c.Satisfied, c.FeedbackOnTime, through)
+		c.Withdrawn, c.Feedback, c.Satisfied, c.FeedbackOnTime, sorted(p.online), sorted(p.fee), sorted(p.paidOnline), through)
+}
+
+// keys are the rows a tally counts in: its day's, its month's (by procedure), and its unit's month.
+func (t tally) keys() []countKey {
+	return []countKey{t.day, t.month, {Grain: "unit", Unit: t.month.Unit, Period: t.month.Period}}
+}
+
+// procedureSets are a unit row's sets of procedures: with a dossier received online, received for a fee, paid online.
+// A batch only adds to them (a fact that would take one away, dated earlier, has the month counted again).
+type procedureSets struct {
+	online, fee, paidOnline map[string]bool
+}
+
+// with adds what a tally puts in the sets, the procedure of its dossier's receipt.
+func (p procedureSets) with(t tally) procedureSets {
+	add := func(m map[string]bool, yes bool) map[string]bool {
+		if !yes {
+			return m
+		}
+		if m == nil {
+			m = map[string]bool{}
+		}
+		m[t.month.Procedure] = true
+		return m
+	}
+	p.online = add(p.online, t.counts.ReceivedOnline > 0)
+	p.fee = add(p.fee, t.counts.ReceivedFee > 0)
+	p.paidOnline = add(p.paidOnline, t.counts.PaidOnline > 0)
+	return p
+}
+
+func (p procedureSets) union(o procedureSets) procedureSets {
+	join := func(a, b map[string]bool) map[string]bool {
+		if len(b) == 0 {
+			return a
+		}
+		out := maps.Clone(a)
+		if out == nil {
+			out = map[string]bool{}
+		}
+		maps.Copy(out, b)
+		return out
+	}
+	return procedureSets{join(p.online, o.online), join(p.fee, o.fee), join(p.paidOnline, o.paidOnline)}
+}
+
+func sorted(m map[string]bool) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+func setOf(s []string) map[string]bool {
+	if len(s) == 0 {
+		return nil
+	}
+	m := make(map[string]bool, len(s))
+	for _, v := range s {
+		m[v] = true
+	}
+	return m
 }
 
 func monthOf(d time.Time) time.Time { return time.Date(d.Year(), d.Month(), 1, 0, 0, 0, 0, time.UTC) }
@@ -482,7 +552,7 @@ func scanFacts(rows driver.Rows) (map[dossierID][]dossierFact, error) {
 // storedCounts reads the stored rows of the units and periods of keys.
 func (s *Store) storedCounts(ctx context.Context, keys map[countKey]*dossierCounts) (map[countKey]countRow, error) {
 	tbl, err := ext.NewTable(chsql.CountKeys, ext.Column("unit_kind", "String"), ext.Column("unit_code", "String"),
-		ext.Column("grain", "Enum8('day' = 1, 'month' = 2)"), ext.Column("period", "Date"))
+		ext.Column("grain", "Enum8('day' = 1, 'month' = 2, 'unit' = 3)"), ext.Column("period", "Date"))
 	if err != nil {
 		return nil, fmt.Errorf("read dossier counts: %w", err)
 	}
@@ -511,11 +581,13 @@ func (s *Store) storedCounts(ctx context.Context, keys map[countKey]*dossierCoun
 		var kind string
 		var r countRow
 		c := &r.counts
+		var online, fee, paidOnline []string
 		if err := rows.Scan(&k.Grain, &kind, &k.Unit.Code, &k.Period, &k.Procedure, &k.Channel, &c.Received, &c.ReceivedOnline, &c.ReceivedFee,
 			&c.Paid, &c.PaidOnline, &c.Settled, &c.SettledOnTime, &c.SettleSeconds, &c.Results, &c.ResultsElectronic,
-			&c.Digitised, &c.Withdrawn, &c.Feedback, &c.Satisfied, &c.FeedbackOnTime, &r.through); err != nil {
+			&c.Digitised, &c.Withdrawn, &c.Feedback, &c.Satisfied, &c.FeedbackOnTime, &online, &fee, &paidOnline, &r.through); err != nil {
 			return nil, fmt.Errorf("read dossier counts: %w", err)
 		}
+		r.sets = procedureSets{setOf(online), setOf(fee), setOf(paidOnline)}
 		k.Unit.Kind = units.Kind(kind)
 		k.Period = time.Date(k.Period.Year(), k.Period.Month(), k.Period.Day(), 0, 0, 0, 0, time.UTC)
 		out[k] = r

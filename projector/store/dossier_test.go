@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -140,11 +141,21 @@ func referenceCounts(recs []store.Record) map[string]string {
 		feedback, satisfied, fbOnTime                            int
 	}
 	totals := map[string]*sums{}
+	// The unit rows' sets of procedures: online receipts, fee receipts, online payments, by unit row.
+	sets := map[string]*[3]map[string]bool{}
+	inSet := func(d *dossier, at time.Time, i int) {
+		k := fmt.Sprintf("unit %s/%s %s  ", d.unit.Kind, d.unit.Code, at.In(event.Vietnam).Format("2006-01")+"-01")
+		if sets[k] == nil {
+			sets[k] = &[3]map[string]bool{{}, {}, {}}
+		}
+		sets[k][i][d.procedure] = true
+	}
 	add := func(d *dossier, at time.Time, f func(*sums)) {
 		v := at.In(event.Vietnam)
 		for _, k := range []string{
 			fmt.Sprintf("day %s/%s %s  %s", d.unit.Kind, d.unit.Code, v.Format("2006-01-02"), d.channel),
 			fmt.Sprintf("month %s/%s %s %s ", d.unit.Kind, d.unit.Code, v.Format("2006-01")+"-01", d.procedure),
+			fmt.Sprintf("unit %s/%s %s  ", d.unit.Kind, d.unit.Code, v.Format("2006-01")+"-01"),
 		} {
 			if totals[k] == nil {
 				totals[k] = &sums{}
@@ -161,6 +172,12 @@ func referenceCounts(recs []store.Record) map[string]string {
 	for _, key := range order {
 		d := byID[key]
 		add(d, d.received, func(s *sums) { s.received++; s.online += b(d.channel == "online"); s.fee += b(d.fee) })
+		if d.channel == "online" {
+			inSet(d, d.received, 0)
+		}
+		if d.fee {
+			inSet(d, d.received, 1)
+		}
 		counted := map[event.Type]bool{}
 		for _, f := range firsts[key] {
 			if counted[f.EventType()] {
@@ -170,6 +187,9 @@ func referenceCounts(recs []store.Record) map[string]string {
 			switch f := f.(type) {
 			case *event.DossierPaidData:
 				add(d, f.PaidAt, func(s *sums) { s.paid++; s.paidOnline += b(f.Online) })
+				if f.Online {
+					inSet(d, f.PaidAt, 2)
+				}
 			case *event.DossierSettledData:
 				add(d, f.SettledAt, func(s *sums) {
 					s.settled++
@@ -191,6 +211,11 @@ func referenceCounts(recs []store.Record) map[string]string {
 	for k, s := range totals {
 		out[k] = fmt.Sprint(s.received, s.online, s.fee, s.paid, s.paidOnline, s.settled, s.onTime, s.seconds, s.results,
 			s.electronic, s.digitised, s.withdrawn, s.feedback, s.satisfied, s.fbOnTime)
+		if p := sets[k]; p != nil {
+			for _, set := range p {
+				out[k] += " [" + strings.Join(slices.Sorted(maps.Keys(set)), " ") + "]"
+			}
+		}
 	}
 	return out
 }
@@ -199,9 +224,11 @@ func referenceCounts(recs []store.Record) map[string]string {
 func storedCounts(t *testing.T, conn driver.Conn) map[string]string {
 	t.Helper()
 	rows, err := conn.Query(t.Context(), `SELECT concat(toString(grain), ' ', unit_kind, '/', unit_code, ' ', toString(period), ' ', procedure, ' ', channel),
-    arrayStringConcat([toString(received), toString(received_online), toString(received_fee), toString(paid), toString(paid_online), toString(settled),
+    concat(arrayStringConcat([toString(received), toString(received_online), toString(received_fee), toString(paid), toString(paid_online), toString(settled),
         toString(settled_on_time), toString(settle_seconds), toString(results), toString(results_electronic),
-        toString(digitised), toString(withdrawn), toString(feedback), toString(satisfied), toString(feedback_on_time)], ' ')
+        toString(digitised), toString(withdrawn), toString(feedback), toString(satisfied), toString(feedback_on_time)], ' '),
+    if(grain = 'unit' AND length(procedures_online) + length(procedures_fee) + length(procedures_paid_online) > 0,
+        concat(' [', arrayStringConcat(procedures_online, ' '), '] [', arrayStringConcat(procedures_fee, ' '), '] [', arrayStringConcat(procedures_paid_online, ' '), ']'), ''))
 FROM dossier_counts FINAL`)
 	if err != nil {
 		t.Fatal(err)
