@@ -114,7 +114,7 @@ func (b *bench) run(ctx context.Context) error {
 }
 
 func (b *bench) needsProjector() bool {
-	return b.cfg.runs("e2e") || b.cfg.runs("fresh") || b.cfg.runs("rebuild")
+	return b.cfg.runs("e2e") || b.cfg.runs("fresh") || b.cfg.runs("rebuild") || b.cfg.runs("dossiers") && b.cfg.DossierE2EEvents > 0
 }
 
 // buildProjector builds ./projector unless EGOV_BENCH_PROJECTOR names a binary.

@@ -25,6 +25,9 @@ type config struct {
 	ReplayEvents int `env:"REPLAY_EVENTS"`
 	// DossierEvents is the size of the dossier step (h): 50 million.
 	DossierEvents int `env:"DOSSIER_EVENTS"`
+	// DossierE2EEvents is how many dossier events the dossier step also publishes through NATS to the projector
+	// binary: 1 million.
+	DossierE2EEvents int `env:"DOSSIER_E2E_EVENTS"`
 	// Procedures per unit: 2,000 at national scale.
 	Procedures int `env:"PROCEDURES" envDefault:"2000"`
 
@@ -85,6 +88,7 @@ func (c *config) defaults() error {
 	set(&c.Events, 2_000_000, 100_000)
 	set(&c.ReplayEvents, 10_000_000, 200_000)
 	set(&c.DossierEvents, 50_000_000, 500_000)
+	set(&c.DossierE2EEvents, 1_000_000, 100_000)
 	set(&c.QueryRuns, 20, 5)
 	set(&c.GrowthBatches, 60, 40)
 	setD(&c.FreshFor, time.Minute, 15*time.Second)

@@ -14,6 +14,7 @@ import (
 	"github.com/egovtrack/egovtrack/dashboards/board"
 	"github.com/egovtrack/egovtrack/dashboards/chquery"
 	"github.com/egovtrack/egovtrack/internal/event"
+	"github.com/egovtrack/egovtrack/internal/units"
 	"github.com/egovtrack/egovtrack/projector/store"
 )
 
@@ -46,6 +47,9 @@ func (b *bench) stepDossiers(ctx context.Context) error {
 	cat, err := simulate.CatalogueOf(envs)
 	if err != nil {
 		return err
+	}
+	if err := b.dossiersEndToEnd(ctx, cat); err != nil {
+		return fmt.Errorf("dossiers end to end: %w", err)
 	}
 	seq := uint64(0)
 	var batch []store.Record
@@ -177,5 +181,87 @@ func (b *bench) stepDossiers(ctx context.Context) error {
 	}
 	b.add(result{Step: "h dossiers", Name: fmt.Sprintf("worst scorecard panel p95 at %s dossier events", thousands(int64(written))), Value: worst, Unit: "ms",
 		Target: fmt.Sprintf("≤ %.0f ms at 50,000,000", scorecardTarget), Status: st2, Note: fmt.Sprintf("%s; %d failed", worstName, failed)})
+	return nil
+}
+
+// dossiersEndToEnd publishes DossierE2EEvents simulated dossier events as the collectors do (event.New, ids, acks),
+// then runs the projector binary on them until caught up, into a database of their own: the dossiers' rate through
+// NATS and the projector process, set beside the raw JetStream consume when the raw step ran, and the projector's
+// peak resident memory with its dossier memory (store.OpenDossiers) full.
+func (b *bench) dossiersEndToEnd(ctx context.Context, cat map[units.Ref][]string) error {
+	n := b.cfg.DossierE2EEvents
+	if n <= 0 {
+		return nil
+	}
+	p, err := b.startNATS(ctx, "dossiers")
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	perDay := max(0.05, float64(n)/(85*4.3*23.5*30))
+	o := simulate.DossierOptions{Seed: b.cfg.Seed + 1, Procedures: cat, PerDay: perDay,
+		Start: time.Date(2022, 1, 1, 0, 0, 0, 0, event.Vietnam), End: time.Date(2026, 12, 1, 0, 0, 0, 0, event.Vietnam)}
+	chunk := make([]event.Envelope, 0, publishChunk)
+	published := 0
+	var took time.Duration
+	flush := func() error {
+		began := time.Now()
+		res, err := p.publisher().Publish(ctx, chunk, nil)
+		took += time.Since(began)
+		published += res.Stored + res.Duplicates
+		chunk = chunk[:0]
+		return err
+	}
+	for d, err := range simulate.Dossiers(o) {
+		if err != nil {
+			return err
+		}
+		if published+len(chunk) >= n {
+			break
+		}
+		env, err := event.New(simulate.Source, d)
+		if err != nil {
+			return err
+		}
+		chunk = append(chunk, env)
+		if len(chunk) == publishChunk {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if len(chunk) > 0 {
+		if err := flush(); err != nil {
+			return err
+		}
+	}
+	b.add(result{Step: "h dossiers", Name: "dossier events published as the collectors do (event.New, stream.Publish)", Value: float64(published) / took.Seconds(), Unit: "events/s", Status: info,
+		Note: fmt.Sprintf("%s events", thousands(int64(published)))})
+
+	conn, ch, err := b.database(ctx, "bench_dossiers_e2e")
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	pr, err := b.startProjector("dossiers", p, ch, []string{"EGOV_PROJECTOR_UNTIL_CAUGHT_UP=true"}, "run")
+	if err != nil {
+		return err
+	}
+	w := b.watch(ctx, pr, b.cfg.E2EMax, p.acked(ctx, "projector", uint64(published)), nil)
+	b.progress("dossiers e2e", w.Progress)
+	if w.ExitErr != nil && !w.Capped {
+		return fmt.Errorf("projector run exited: %v (log: %s)", w.ExitErr, pr.logPath)
+	}
+	rate := float64(w.Done) / w.Elapsed.Seconds()
+	note := fmt.Sprintf("%s of %s events in %s", thousands(int64(w.Done)), thousands(int64(published)), w.Elapsed.Round(time.Second))
+	if w.Capped {
+		note += fmt.Sprintf("; STOPPED at the %s cap", b.cfg.E2EMax)
+	}
+	b.add(result{Step: "h dossiers", Name: "dossier events end to end (projector process, JetStream → ClickHouse)", Value: rate, Unit: "events/s", Status: info, Note: note})
+	if b.rawConsume > 0 {
+		b.add(result{Step: "h dossiers", Name: "dossier e2e ÷ raw JetStream consume (catalogue events: see b e2e)", Value: rate / b.rawConsume, Unit: "×",
+			Target: fmt.Sprintf("≥ %.1f", ratioTarget), Status: status(rate/b.rawConsume, ratioTarget, false)})
+	}
+	b.addRSS("projector run (dossiers e2e)", w.PeakKB)
 	return nil
 }

@@ -76,7 +76,7 @@ WHERE dossier IN (
 	// a prefix of the table's key.
 	DossierCounts = Statement{"store: dossier counts", `SELECT toString(grain), unit_kind, unit_code, period, procedure, channel, received, received_online, received_fee, paid, paid_online, settled, settled_on_time, settle_seconds, results, results_electronic, digitised, withdrawn, feedback, satisfied, feedback_on_time, procedures_online, procedures_fee, procedures_paid_online, through_seq
 FROM dossier_counts FINAL
-WHERE (unit_kind, unit_code, grain, period) IN (SELECT unit_kind, unit_code, grain, period FROM ` + CountKeys + `)`}
+WHERE (grain, unit_kind, unit_code, period) IN (SELECT grain, unit_kind, unit_code, period FROM ` + CountKeys + `)`}
 
 	// DossierCountsOfMonth reads the keys and sequences of a unit's stored counts in a month: its arguments are the
 	// unit's kind and code and the first days of the month and of the next, as YYYY-MM-DD.

@@ -9,11 +9,11 @@ import (
 	"github.com/egovtrack/egovtrack/internal/units"
 )
 
-// OpenDossiers is how many dossiers the store remembers by default (Config.OpenDossiers): about 330 bytes each, so
-// 150,000 take ~50 MB. A dossier's facts come days apart and a batch names thousands of dossiers; reading each
+// OpenDossiers is how many dossiers the store remembers by default (Config.OpenDossiers): about 400 bytes each
+// (TestOpenDossiersMemory), so 100,000 take ~40 MB of the projector's 150 MB. A dossier's facts come days apart and a batch names thousands of dossiers; reading each
 // one's facts back from dossier_facts was the floor of the write path (~0.2 ms a dossier at 5 million facts, growing
 // with the table). Remembered, only dossiers not seen lately (mostly new receipts) are read back.
-const OpenDossiers = 150_000
+const OpenDossiers = 100_000
 
 // openDossiers remembers, for recently written dossiers, what counting their next facts needs: of each kind the
 // stored fact that counts (chosen), and the highest stream sequence of any stored fact of the dossier. It holds
@@ -24,11 +24,20 @@ type openDossiers struct {
 	pending map[openKey]openDossier // what the current Write will have stored, once it succeeds
 }
 
-// openKey names a dossier compactly: the unit as the reference list spells it (shared strings) and the hash's bytes.
+// openKey names a dossier compactly: its unit's place in the reference list and the hash's bytes.
 type openKey struct {
-	unit units.Ref
+	unit uint16
 	hash [32]byte
 }
+
+// unitOrdinals are the units' places in units.Every.
+var unitOrdinals = func() map[units.Ref]uint16 {
+	m := map[units.Ref]uint16{}
+	for i, u := range units.Every() {
+		m[u.Ref] = uint16(i)
+	}
+	return m
+}()
 
 // openDossier is what is remembered of a dossier.
 type openDossier struct {
@@ -67,14 +76,13 @@ func newOpenDossiers(size int) *openDossiers {
 	return &openDossiers{cache: c, pending: map[openKey]openDossier{}}
 }
 
-// keyOf is a dossier's key; false for a name that is not a SHA-256 in hex (the contract allows no other, but the
-// store never fails on what the cache cannot hold: such a dossier is read back every time).
+// keyOf is a dossier's key; false for a unit not in the reference list or a name that is not a SHA-256 in hex (the
+// contract allows neither, but the store never fails on what the cache cannot hold: such a dossier is read back
+// every time).
 func keyOf(id dossierID) (openKey, bool) {
-	k := openKey{unit: id.unit}
-	if u, ok := units.Lookup(id.unit); ok {
-		k.unit = u.Ref
-	}
-	if len(id.dossier) != 64 {
+	var k openKey
+	var ok bool
+	if k.unit, ok = unitOrdinals[id.unit]; !ok || len(id.dossier) != 64 {
 		return k, false
 	}
 	if _, err := hex.Decode(k.hash[:], []byte(id.dossier)); err != nil {
