@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/egovtrack/egovtrack/internal/chdb"
 	"github.com/egovtrack/egovtrack/internal/event"
 )
 
@@ -139,20 +140,27 @@ func (b *bench) stepE2E(ctx context.Context) error {
 	b.addRSS("projector run (e2e)", w.PeakKB)
 
 	if st == missed || w.Capped {
-		durable := "projector"
-		if w.Done == total {
-			// Nothing left: project the stream again from its start, into a database of its own.
-			durable = "profile"
-			pconn, pch, err := b.database(ctx, "bench_e2e_profile")
-			if err != nil {
-				return err
-			}
-			pconn.Close()
-			ch = pch
+		return b.profileAfter(ctx, p, ch, "b e2e", "e2e", w.Done == total)
+	}
+	return nil
+}
+
+// profileAfter profiles the projector's code (profileProjector) after a projector process missed its target: on the
+// rest of the stream, or, when the process caught up (nothing left), on the stream again from its start into a
+// database of its own, bench_<name>_profile.
+func (b *bench) profileAfter(ctx context.Context, p *natsPhase, ch chdb.Config, step, name string, caughtUp bool) error {
+	durable := "projector"
+	if caughtUp {
+		durable = "profile"
+		pconn, pch, err := b.database(ctx, "bench_"+name+"_profile")
+		if err != nil {
+			return err
 		}
-		if err := b.profileProjector(ctx, p, ch, "e2e", durable); err != nil {
-			b.note("profiling the projector failed: %v", err)
-		}
+		pconn.Close()
+		ch = pch
+	}
+	if err := b.profileProjector(ctx, p, ch, step, name, durable); err != nil {
+		b.note("profiling the projector (%s) failed: %v", name, err)
 	}
 	return nil
 }

@@ -27,10 +27,11 @@ import (
 // profileProjector runs the projector's own code (consumer.Run with store.Store, the projector's default settings)
 // in this process for ProfileFor on the durable consumer durable (the one the process left, or a new one), under the CPU profiler, with every
 // ClickHouse statement timed (timedConn) and ClickHouse's own CPU time read from /proc. It writes
-// projector-<name>-cpu.pprof, -heap.pprof (at the peak of the heap in use) and the `go tool pprof -top` of both.
+// projector-<name>-cpu.pprof, -heap.pprof (at the peak of the heap in use) and the `go tool pprof -top` of both, and
+// reports under step.
 // The CPU profile also holds the embedded NATS server's work, which runs in this process: its top is shown without
 // it too.
-func (b *bench) profileProjector(ctx context.Context, p *natsPhase, ch chdb.Config, name, durable string) error {
+func (b *bench) profileProjector(ctx context.Context, p *natsPhase, ch chdb.Config, step, name, durable string) error {
 	conn, err := chdb.Open(ctx, ch)
 	if err != nil {
 		return err
@@ -80,30 +81,30 @@ func (b *bench) profileProjector(ctx context.Context, p *natsPhase, ch chdb.Conf
 	}
 
 	rate := float64(stats.Projected) / wall.Seconds()
-	b.add(result{Step: "b e2e", Name: "projector in-process under the profiler", Value: rate, Unit: "events/s", Status: info,
+	b.add(result{Step: step, Name: "projector in-process under the profiler", Value: rate, Unit: "events/s", Status: info,
 		Note: fmt.Sprintf("%s events in %d batches in %s; durable %q into %s", thousands(int64(stats.Projected)), stats.Batches,
 			wall.Round(time.Second), durable, ch.Database)})
 	selfCPU := tv(selfAfter.Utime) + tv(selfAfter.Stime) - tv(selfBefore.Utime) - tv(selfBefore.Stime)
-	b.add(result{Step: "b e2e", Name: "CPU during the profile: this process (projector code + NATS server)", Value: selfCPU / wall.Seconds(), Unit: "cores", Status: info})
+	b.add(result{Step: step, Name: "CPU during the profile: this process (projector code + NATS server)", Value: selfCPU / wall.Seconds(), Unit: "cores", Status: info})
 	if chPid > 0 {
-		b.add(result{Step: "b e2e", Name: "CPU during the profile: clickhouse-server", Value: chCPU / wall.Seconds(), Unit: "cores", Status: info})
+		b.add(result{Step: step, Name: "CPU during the profile: clickhouse-server", Value: chCPU / wall.Seconds(), Unit: "cores", Status: info})
 	}
 	if stats.Projected > 0 {
 		// What the whole pipeline costs the machine an event, and the rate its cores could give at that cost were
 		// they all busy: the floor of any target above it, whatever the code waits on.
 		perEvent := (selfCPU + chCPU) / float64(stats.Projected)
-		b.add(result{Step: "b e2e", Name: "CPU an event, whole pipeline (projector, NATS server, clickhouse-server)", Value: perEvent * 1e6,
+		b.add(result{Step: step, Name: "CPU an event, whole pipeline (projector, NATS server, clickhouse-server)", Value: perEvent * 1e6,
 			Unit: "µs", Status: info, Note: fmt.Sprintf("of which clickhouse-server %.1f µs", chCPU/float64(stats.Projected)*1e6)})
-		b.add(result{Step: "b e2e", Name: "events/s the machine's cores allow at that CPU an event", Value: float64(runtime.NumCPU()) / perEvent,
+		b.add(result{Step: step, Name: "events/s the machine's cores allow at that CPU an event", Value: float64(runtime.NumCPU()) / perEvent,
 			Unit: "events/s", Status: info, Note: fmt.Sprintf("%d cores, all busy", runtime.NumCPU())})
 		if b.rawDecodeCPU > 0 {
-			b.add(result{Step: "b e2e", Name: "that ceiling ÷ raw consume + decode", Value: float64(runtime.NumCPU()) / perEvent / b.rawDecode,
+			b.add(result{Step: step, Name: "that ceiling ÷ raw consume + decode", Value: float64(runtime.NumCPU()) / perEvent / b.rawDecode,
 				Unit: "×", Status: info, Note: "above the e2e ratio's target only if the CPU an event falls"})
 		}
 	}
-	b.add(result{Step: "b e2e", Name: "peak Go heap in use during the profile", Value: float64(peakHeap) / (1 << 20), Unit: "MB", Status: info})
+	b.add(result{Step: step, Name: "peak Go heap in use during the profile", Value: float64(peakHeap) / (1 << 20), Unit: "MB", Status: info})
 	if stats.Projected > 0 {
-		b.add(result{Step: "b e2e", Name: "allocations an event, in-process (projector and NATS server)", Unit: "allocations", Status: info,
+		b.add(result{Step: step, Name: "allocations an event, in-process (projector and NATS server)", Unit: "allocations", Status: info,
 			Value: float64(memAfter.Mallocs-memBefore.Mallocs) / float64(stats.Projected),
 			Note:  fmt.Sprintf("%.1f KB allocated an event", float64(memAfter.TotalAlloc-memBefore.TotalAlloc)/float64(stats.Projected)/1024)})
 	}
@@ -112,9 +113,9 @@ func (b *bench) profileProjector(ctx context.Context, p *natsPhase, ch chdb.Conf
 	for _, t := range b.rep.SQL {
 		sqlSecs += t.Seconds
 	}
-	b.add(result{Step: "b e2e", Name: "share of the profile's wall time spent waiting on ClickHouse", Value: sqlSecs / wall.Seconds(), Unit: "×", Status: info,
+	b.add(result{Step: step, Name: "share of the profile's wall time spent waiting on ClickHouse", Value: sqlSecs / wall.Seconds(), Unit: "×", Status: info,
 		Note: "the rest: Go work (decode, fold, append) and waiting for JetStream; statements in the table below"})
-	b.add(result{Step: "b e2e", Name: "longest gap between two ClickHouse statements", Value: tc.maxGap.Seconds(), Unit: "s", Status: info,
+	b.add(result{Step: step, Name: "longest gap between two ClickHouse statements", Value: tc.maxGap.Seconds(), Unit: "s", Status: info,
 		Note: "the store idle: decoding a batch, or waiting for JetStream to deliver"})
 	b.rep.Profiles = append(b.rep.Profiles, cpuPath, heapPath)
 	for _, t := range []struct {
