@@ -28,6 +28,8 @@ type config struct {
 	// DossierE2EEvents is how many dossier events the dossier step also publishes through NATS to the projector
 	// binary: 1 million.
 	DossierE2EEvents int `env:"DOSSIER_E2E_EVENTS"`
+	// OpenDossiers is the dossier memory of the store (store.Config.OpenDossiers) in step h; 0: the default.
+	OpenDossiers int `env:"OPEN_DOSSIERS" envDefault:"0"`
 	// Procedures per unit: 2,000 at national scale.
 	Procedures int `env:"PROCEDURES" envDefault:"2000"`
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -36,7 +37,7 @@ func (b *bench) stepDossiers(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close()
-	st, err := store.Open(ctx, conn, b.quiet(), store.Config{})
+	st, err := store.Open(ctx, conn, b.quiet(), store.Config{OpenDossiers: b.cfg.OpenDossiers})
 	if err != nil {
 		return err
 	}
@@ -142,6 +143,10 @@ func (b *bench) stepDossiers(ctx context.Context) error {
 			Value: (selfCPU + chCPU) / float64(written) * 1e6,
 			Note:  fmt.Sprintf("clickhouse-server %.1f µs; this process %.1f µs, of which the generator's wall share %.0f%%", chCPU/float64(written)*1e6, selfCPU/float64(written)*1e6, 100*inMake.Seconds()/wall.Seconds())})
 	}
+	if read, remembered := st.DossierLookups(); read+remembered > 0 {
+		b.add(result{Step: "h dossiers", Name: "batches' dossiers the store remembered (not read back from dossier_facts)", Value: 100 * float64(remembered) / float64(read+remembered), Unit: "%", Status: info,
+			Note: fmt.Sprintf("%s read back, %s remembered; memory for %s dossiers", thousands(int64(read)), thousands(int64(remembered)), thousands(int64(cmp.Or(b.cfg.OpenDossiers, store.OpenDossiers))))})
+	}
 	b.add(result{Step: "h dossiers", Name: "peak Go heap of this process while writing (store + generator's open dossiers)", Value: float64(peakHeap) / (1 << 20), Unit: "MB", Status: info})
 	b.waitMerges(ctx, conn, 5*time.Minute)
 	for _, t := range []string{"dossier_facts", "dossier_counts"} {
@@ -243,7 +248,11 @@ func (b *bench) dossiersEndToEnd(ctx context.Context, cat map[units.Ref][]string
 		return err
 	}
 	defer conn.Close()
-	pr, err := b.startProjector("dossiers", p, ch, []string{"EGOV_PROJECTOR_UNTIL_CAUGHT_UP=true"}, "run")
+	env := []string{"EGOV_PROJECTOR_UNTIL_CAUGHT_UP=true"}
+	if b.cfg.OpenDossiers != 0 {
+		env = append(env, fmt.Sprintf("EGOV_PROJECTOR_OPEN_DOSSIERS=%d", b.cfg.OpenDossiers))
+	}
+	pr, err := b.startProjector("dossiers", p, ch, env, "run")
 	if err != nil {
 		return err
 	}

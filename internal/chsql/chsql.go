@@ -63,7 +63,7 @@ WHERE unit_code IN (SELECT arrayJoin(?))`}
 	// dossier, the table's sorting key: a few granules of 256 rows a dossier, however many the table holds.
 	DossierFacts = Statement{"store: facts of dossiers", `SELECT unit_kind, unit_code, dossier, toString(fact), at, procedure, channel, fee, due_at, flag, on_time, stream_seq
 FROM dossier_facts /* no FINAL: a fact written twice is one fact to the store, which counts each (dossier, kind) once */
-WHERE dossier IN (SELECT dossier FROM ` + BatchDossiers + `)`}
+PREWHERE dossier IN (SELECT dossier FROM ` + BatchDossiers + `)`}
 	// DossierFactsOfMonth reads every stored fact of the dossiers with a fact in one unit's month: its arguments are
 	// the unit's kind and code, the first day of the month (YYYY-MM-DD), and the kind and code again.
 	DossierFactsOfMonth = Statement{"store: facts of a unit's month", `SELECT unit_kind, unit_code, dossier, toString(fact), at, procedure, channel, fee, due_at, flag, on_time, stream_seq

@@ -33,6 +33,8 @@ type Config struct {
 	ClickHouseCluster string `env:"EGOV_CLICKHOUSE_CLUSTER"`
 	// UntilCaughtUp stops the projector once every event in the stream is written, for batch jobs and the demo.
 	UntilCaughtUp bool `env:"EGOV_PROJECTOR_UNTIL_CAUGHT_UP" envDefault:"false"`
+	// OpenDossiers is how many dossiers the store remembers between batches (store.Config.OpenDossiers).
+	OpenDossiers int `env:"EGOV_PROJECTOR_OPEN_DOSSIERS" envDefault:"100000"`
 	// Now is the clock the events' time domain ends by (event.Contract); nil is the system clock.
 	Now func() time.Time `env:"-"`
 	// Started, when set, is called by Run once the tables and the durable consumer exist, before the first batch: the
@@ -115,7 +117,7 @@ func (p *Projector) Run(ctx context.Context) (consumer.Stats, error) {
 		return consumer.Stats{}, err
 	}
 	// Each unit has one writer: an instance of several carries forward only its own units' coverage.
-	return p.consume(ctx, p.cfg.Consumer, p.cfg.UntilCaughtUp, store.Config{Owns: part.OwnsFilter()}, p.cfg.Started)
+	return p.consume(ctx, p.cfg.Consumer, p.cfg.UntilCaughtUp, store.Config{Owns: part.OwnsFilter(), OpenDossiers: p.cfg.OpenDossiers}, p.cfg.Started)
 }
 
 // consume is the one wiring of store and consumer: open the store (schema and units), make the durable consumer,
@@ -146,7 +148,7 @@ func (p *Projector) Rebuild(ctx context.Context, progress io.Writer) (rebuild.Re
 		return rebuild.Result{}, err
 	}
 	return rebuild.Run(ctx, p.conn, p.s, p.cfg.Consumer, progress, p.log, func(ctx context.Context, started func()) (consumer.Stats, error) {
-		return p.consume(ctx, p.cfg.Consumer, true, store.Config{}, started)
+		return p.consume(ctx, p.cfg.Consumer, true, store.Config{OpenDossiers: p.cfg.OpenDossiers}, started)
 	})
 }
 

@@ -325,7 +325,7 @@ func dossierCountsOf(t *testing.T, seed uint64, open int) {
 		t.Fatal(err)
 	}
 	got := storedCounts(t, conn)
-	read, remembered := store.DossiersLookedUp(s)
+	read, remembered := s.DossierLookups()
 	t.Logf("%d events, %d batches killed, %d out of order: %d rows of counts, %d before FINAL; dossiers of batches read back %d, remembered %d",
 		len(recs), kills, swaps, len(got), physical, read, remembered)
 	if (open >= 0) != (remembered > 0) {

@@ -28,6 +28,3 @@ func (s *Store) FoldCounts() (extended, reloaded int) {
 	defer s.mu.Unlock()
 	return s.extended, s.reloaded
 }
-
-// DossiersLookedUp says how many of the batches' dossiers s read back from dossier_facts, and how many it remembered.
-func DossiersLookedUp(s *Store) (read, remembered int) { return s.dossiersRead, s.dossiersRemembered }

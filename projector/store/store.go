@@ -841,6 +841,14 @@ func (s *Store) loadChanges(ctx context.Context, of []units.Ref) ([]coverage.Cha
 	return cs, info, nil
 }
 
+// DossierLookups says how many of the batches' dossiers the store read back from dossier_facts, and how many it
+// remembered (Config.OpenDossiers), since it opened.
+func (s *Store) DossierLookups() (read, remembered int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dossiersRead, s.dossiersRemembered
+}
+
 // intern returns the copy of v the store keeps.
 func (s *Store) intern(v string) string {
 	if w, ok := s.names[v]; ok {
