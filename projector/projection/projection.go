@@ -34,7 +34,7 @@ type Config struct {
 	// UntilCaughtUp stops the projector once every event in the stream is written, for batch jobs and the demo.
 	UntilCaughtUp bool `env:"EGOV_PROJECTOR_UNTIL_CAUGHT_UP" envDefault:"false"`
 	// OpenDossiers is how many dossiers the store remembers between batches (store.Config.OpenDossiers).
-	OpenDossiers int `env:"EGOV_PROJECTOR_OPEN_DOSSIERS" envDefault:"100000"`
+	OpenDossiers int `env:"EGOV_PROJECTOR_OPEN_DOSSIERS" envDefault:"20000"`
 	// Now is the clock the events' time domain ends by (event.Contract); nil is the system clock.
 	Now func() time.Time `env:"-"`
 	// Started, when set, is called by Run once the tables and the durable consumer exist, before the first batch: the

@@ -9,11 +9,14 @@ import (
 	"github.com/egovtrack/egovtrack/internal/units"
 )
 
-// OpenDossiers is how many dossiers the store remembers by default (Config.OpenDossiers): about 400 bytes each
-// (TestOpenDossiersMemory), so 100,000 take ~40 MB of the projector's 150 MB. A dossier's facts come days apart and a batch names thousands of dossiers; reading each
-// one's facts back from dossier_facts was the floor of the write path (~0.2 ms a dossier at 5 million facts, growing
-// with the table). Remembered, only dossiers not seen lately (mostly new receipts) are read back.
-const OpenDossiers = 100_000
+// OpenDossiers is how many dossiers the store remembers by default (Config.OpenDossiers): about 370 bytes each
+// (TestOpenDossiersMemory), so 20,000 take ~7 MB. A dossier's facts come days apart and a batch names thousands of
+// dossiers; reading each one's facts back from dossier_facts was the floor of the write path (~0.2 ms a dossier at 5
+// million facts, growing with the table). Remembered, only dossiers not seen lately (mostly new receipts) are read
+// back. Not more by default: under the projector's soft memory limit (110 MiB) a memory of 100,000 dossiers (35 MB)
+// left the garbage collector running nearly all the time, and the projector process fell from 14,600 to 6,000
+// dossier events/s (bench step h, 1 million events).
+const OpenDossiers = 20_000
 
 // openDossiers remembers, for recently written dossiers, what counting their next facts needs: of each kind the
 // stored fact that counts (chosen), and the highest stream sequence of any stored fact of the dossier. It holds
