@@ -241,6 +241,20 @@ func dossierCampaign(t *testing.T) *campaigntest.Campaign {
 	if n < 10_000 {
 		t.Fatalf("%d dossier events: too few to score", n)
 	}
+	// A fee dossier received at the end of November and paid online in December, of a procedure with no other
+	// dossier: in December alone its procedure is paid online without a fee receipt, and 3.5 must not count it.
+	u, id := o.Units[0].Ref, strings.Repeat("ef", 32)
+	for _, d := range []event.Data{
+		&event.DossierReceivedData{Unit: u, Procedure: "9.999001", Dossier: id, Channel: event.ChannelOnline, Fee: true,
+			ReceivedAt: time.Date(2021, 11, 29, 9, 0, 0, 0, event.Vietnam), DueAt: time.Date(2021, 12, 6, 17, 0, 0, 0, event.Vietnam)},
+		&event.DossierPaidData{Unit: u, Dossier: id, Online: true, PaidAt: time.Date(2021, 12, 2, 10, 0, 0, 0, event.Vietnam)},
+	} {
+		env, err := event.New(simulate.Source, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		envs = append(envs, env)
+	}
 	return campaigntest.Project(t, envs, again)
 }
 
