@@ -68,18 +68,11 @@ func ParseArgs(args []string, out io.Writer) (Command, error) {
 		fs.PrintDefaults()
 	}
 	unit := fs.String("unit", "", "the reporting `unit`: province/<two-digit code> (province/19 is Thái Nguyên) or ministry/<code>")
-	var files []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return Command{}, err
-			}
-			return Command{}, fmt.Errorf("%w: %v", ErrUsage, err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		files, args = append(files, fs.Arg(0)), fs.Args()[1:]
+	files, err := sheet.ParseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return Command{}, err
+	} else if err != nil {
+		return Command{}, fmt.Errorf("%w: %v", ErrUsage, err)
 	}
 	bad := func(format string, a ...any) (Command, error) {
 		msg := fmt.Sprintf(format, a...)
@@ -125,7 +118,16 @@ func (c Command) Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("read %s: %w", c.Path, err)
 	}
 	contract := event.Contract{Now: o.Now}
-	chk, err := check(ctx, c.Path, c.Unit, contract)
+	// The check reads the whole file before anything is sent (a month of a large province: tens of seconds): say so,
+	// and how far it got, as progress.Reporter does for the sending.
+	o.Log.Info("checking every row of the export before anything is sent", "file", c.Path)
+	last := time.Now()
+	chk, err := check(ctx, c.Path, c.Unit, contract, func(rows int) {
+		if time.Since(last) >= progress.Every {
+			last = time.Now()
+			o.Log.Info("checking the export", "rows", rows)
+		}
+	})
 	if err != nil {
 		return refused(err)
 	}
@@ -207,12 +209,13 @@ type seen struct {
 }
 
 // check reads the whole file once, checking every row, and counts what it would publish.
-func check(ctx context.Context, path string, unit units.Ref, contract event.Contract) (*checked, error) {
+func check(ctx context.Context, path string, unit units.Ref, contract event.Contract, tick func(rows int)) (*checked, error) {
 	chk := &checked{byType: map[string]int{}, repeats: map[int]bool{}, columns: map[string]string{}}
 	seed := maphash.MakeSeed()
 	dossiers := map[uint64]seen{}
 	var lastBad int
 	err := read(ctx, path, unit, contract, chk, func(r row, bad []reporting.RowError) error {
+		tick(chk.rows)
 		if len(bad) == 0 {
 			var h maphash.Hash
 			h.SetSeed(seed)

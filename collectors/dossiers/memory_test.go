@@ -24,7 +24,7 @@ const checkChildEnv = "EGOV_TEST_DOSSIERS_CHECK_CHILD"
 
 func TestMain(m *testing.M) {
 	if path := os.Getenv(checkChildEnv); path != "" {
-		chk, err := check(context.Background(), path, units.Ref{Kind: units.Province, Code: "01"}, event.Contract{})
+		chk, err := check(context.Background(), path, units.Ref{Kind: units.Province, Code: "01"}, event.Contract{}, func(int) {})
 		res := childResult{Peak: sheettest.PeakRSS()}
 		if err != nil {
 			res.Error = err.Error()

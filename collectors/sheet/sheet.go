@@ -70,23 +70,11 @@ func ParseArgs(args []string, out io.Writer) (Command, error) {
 	unit := fs.String("unit", "", "the reporting `unit`: province/<two-digit code> (province/27 is Bắc Ninh) or ministry/<code> (ministry/BTTTT)")
 	skip := fs.Bool("skip-invalid", false, "publish the valid rows and list the invalid ones, instead of rejecting the file")
 	retireMost := fs.Bool("allow-retire-most", false, "accept a file that retires more than half of the unit's procedures")
-	var files []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return Command{}, err
-			}
-			return Command{}, fmt.Errorf("%w: %v", ErrUsage, err)
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
-			files = append(files, rest...)
-			break
-		}
-		files, args = append(files, rest[0]), rest[1:]
+	files, err := ParseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return Command{}, err
+	} else if err != nil {
+		return Command{}, fmt.Errorf("%w: %v", ErrUsage, err)
 	}
 	bad := func(format string, a ...any) (Command, error) {
 		msg := fmt.Sprintf(format, a...)
@@ -109,6 +97,25 @@ func ParseArgs(args []string, out io.Writer) (Command, error) {
 		return bad("one file at a time, got %d: %s", len(files), strings.Join(files, " "))
 	}
 	return Command{Unit: ref, Path: files[0], SkipInvalid: *skip, AllowRetireMost: *retireMost}, nil
+}
+
+// ParseFlags parses args with fs, flags before or after the files (officers type `--unit` last as often as first),
+// "--" ending the flags, and returns the files. Every import command of an officer's file reads its line so.
+func ParseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var files []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return files, nil
+		}
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			return append(files, rest...), nil
+		}
+		files, args = append(files, rest[0]), rest[1:]
+	}
 }
 
 // ParseUnit reads a unit as kind/code and checks that it is in the reference list. Kind is matched in any case and
