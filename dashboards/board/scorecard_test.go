@@ -1,12 +1,10 @@
 package board_test
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"math"
 	"math/big"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,192 +17,17 @@ import (
 	"github.com/egovtrack/egovtrack/internal/enginetest"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/scorecard"
+	"github.com/egovtrack/egovtrack/internal/scorecard/scorecardtest"
 	"github.com/egovtrack/egovtrack/internal/units"
 )
 
-// unitMeasures are one unit's measures for a period, as the reference counts them.
-type unitMeasures map[scorecard.Measure]int64
-
-// scorecardReference counts every unit's measures over the months from first to last (Vietnamese months, given by
-// their first days) and the catalogue at the instant to, from the events themselves: one pass in stream order, each
-// dossier's facts kept whole and the counted ones chosen at the end, the catalogue folded procedure by procedure.
-// Events published twice count once.
-func scorecardReference(events []campaigntest.Event, first, last, to time.Time) map[units.Ref]unitMeasures {
-	type fact struct {
-		d   event.Data
-		seq uint64
-	}
-	type procKey struct {
-		unit units.Ref
-		code string
-	}
-	type procState struct {
-		at     time.Time
-		seq    uint64
-		active bool
-		level  event.Level
-	}
-	seen := map[string]bool{}
-	dossiers := map[string][]fact{}
-	var dossierOrder []string
-	procs := map[procKey]*procState{}
-	later := func(at time.Time, seq uint64, p *procState) bool {
-		return p == nil || at.After(p.at) || at.Equal(p.at) && seq > p.seq
-	}
-	for _, ev := range events {
-		if seen[ev.Env.ID] {
-			continue
-		}
-		seen[ev.Env.ID] = true
-		if id, ok := event.DossierOf(ev.Data); ok {
-			u, _ := event.UnitOf(ev.Data)
-			k := u.String() + "|" + id
-			if dossiers[k] == nil {
-				dossierOrder = append(dossierOrder, k)
-			}
-			dossiers[k] = append(dossiers[k], fact{ev.Data, ev.Seq})
-			continue
-		}
-		switch d := ev.Data.(type) {
-		case *event.ProcedureRegisteredData:
-			k := procKey{d.Unit, d.Procedure}
-			if !d.EffectiveAt.After(to) && later(d.EffectiveAt, ev.Seq, procs[k]) {
-				procs[k] = &procState{d.EffectiveAt, ev.Seq, true, d.Level}
-			}
-		case *event.LevelChangedData:
-			k := procKey{d.Unit, d.Procedure}
-			if !d.EffectiveAt.After(to) && later(d.EffectiveAt, ev.Seq, procs[k]) {
-				procs[k] = &procState{d.EffectiveAt, ev.Seq, true, d.To}
-			}
-		case *event.ProcedureRetiredData:
-			k := procKey{d.Unit, d.Procedure}
-			if !d.EffectiveAt.After(to) && later(d.EffectiveAt, ev.Seq, procs[k]) {
-				lvl := event.Level(0)
-				if p := procs[k]; p != nil {
-					lvl = p.level
-				}
-				procs[k] = &procState{d.EffectiveAt, ev.Seq, false, lvl}
-			}
-		}
-	}
-	out := map[units.Ref]unitMeasures{}
-	m := func(u units.Ref) unitMeasures {
-		if out[u] == nil {
-			out[u] = unitMeasures{}
-		}
-		return out[u]
-	}
-	inPeriod := func(t time.Time) bool {
-		v := t.In(event.Vietnam)
-		mo := time.Date(v.Year(), v.Month(), 1, 0, 0, 0, 0, event.Vietnam)
-		return !mo.Before(first) && !mo.After(last)
-	}
-	onlineUsed := map[procKey]bool{}
-	feeProc := map[procKey]bool{}
-	paidProc := map[procKey]bool{}
-	for _, k := range dossierOrder {
-		fs := dossiers[k]
-		// Of each type, the earliest by its time; equal times, the first in the stream.
-		slices.SortStableFunc(fs, func(a, b fact) int {
-			return cmp.Or(a.d.OccurredAt().Compare(b.d.OccurredAt()), cmp.Compare(a.seq, b.seq))
-		})
-		counted := map[event.Type]event.Data{}
-		for _, f := range fs {
-			if counted[f.d.EventType()] == nil {
-				counted[f.d.EventType()] = f.d
-			}
-		}
-		r, ok := counted[event.DossierReceived].(*event.DossierReceivedData)
-		if !ok {
-			continue
-		}
-		u := r.Unit
-		pk := procKey{u, r.Procedure}
-		b := func(x bool) int64 {
-			if x {
-				return 1
-			}
-			return 0
-		}
-		for _, d := range counted {
-			if !inPeriod(d.OccurredAt()) {
-				continue
-			}
-			mu := m(u)
-			switch d := d.(type) {
-			case *event.DossierReceivedData:
-				mu[scorecard.Received]++
-				mu[scorecard.ReceivedOnline] += b(d.Channel == event.ChannelOnline)
-				mu[scorecard.ReceivedFee] += b(d.Fee)
-				if d.Channel == event.ChannelOnline {
-					onlineUsed[pk] = true
-				}
-				if d.Fee {
-					feeProc[pk] = true
-				}
-			case *event.DossierPaidData:
-				mu[scorecard.PaidOnline] += b(d.Online)
-				if d.Online {
-					paidProc[pk] = true
-				}
-			case *event.DossierSettledData:
-				mu[scorecard.Settled]++
-				mu[scorecard.SettledOnTime] += b(d.SettledAt.Unix() <= r.DueAt.Unix())
-			case *event.DossierResultIssuedData:
-				mu[scorecard.Results]++
-				mu[scorecard.ResultsElectronic] += b(d.Electronic)
-			case *event.DossierDigitisedData:
-				mu[scorecard.Digitised]++
-			case *event.DossierFeedbackGivenData:
-				mu[scorecard.Feedback]++
-				mu[scorecard.Satisfied] += b(d.Satisfied)
-				mu[scorecard.FeedbackOnTime] += b(d.HandledOnTime)
-			}
-		}
-	}
-	for k := range feeProc {
-		m(k.unit)[scorecard.FeeProcedures]++
-		if paidProc[k] {
-			m(k.unit)[scorecard.FeeProceduresPaidOnline]++
-		}
-	}
-	for k, p := range procs {
-		mu := m(k.unit)
-		if p.active {
-			mu[scorecard.Procedures]++
-			if p.level >= 3 {
-				mu[scorecard.ProceduresOnline]++
-				if onlineUsed[k] {
-					mu[scorecard.OnlineProceduresUsed]++
-				}
-			}
-		}
+// referenceEvents are the campaign's events as the scorecard's reference reads them.
+func referenceEvents(c *campaigntest.Campaign) []scorecardtest.Event {
+	out := make([]scorecardtest.Event, len(c.Events))
+	for i, ev := range c.Events {
+		out[i] = scorecardtest.Event{ID: ev.Env.ID, Data: ev.Data, Seq: ev.Seq}
 	}
 	return out
-}
-
-// referenceScore scores one unit's measures with exact fractions: points and possible points, per indicator and in
-// all. An indicator with a zero denominator is absent from the map.
-func referenceScore(c scorecard.Card, mu unitMeasures) (per map[string]*big.Rat, earned, possible *big.Rat) {
-	per = map[string]*big.Rat{}
-	earned, possible = new(big.Rat), new(big.Rat)
-	for _, in := range c.Computed() {
-		den := mu[in.Denominator]
-		if den == 0 {
-			continue
-		}
-		thr := new(big.Rat).SetFloat64(in.Threshold)
-		ratio := big.NewRat(mu[in.Numerator], den)
-		p := new(big.Rat).Quo(ratio, thr)
-		if p.Cmp(big.NewRat(1, 1)) > 0 {
-			p.SetInt64(1)
-		}
-		p.Mul(p, big.NewRat(int64(in.Points), 1))
-		per[in.ID] = p
-		earned.Add(earned, p)
-		possible.Add(possible, big.NewRat(int64(in.Points), 1))
-	}
-	return per, earned, possible
 }
 
 // dossierCampaign is the campaign of 2021 for four units, with their dossiers from July to December (every 40th
@@ -303,7 +126,7 @@ func TestScorecardEqualsTheEvents(t *testing.T) {
 		v := p.to.In(event.Vietnam)
 		last := time.Date(v.Year(), v.Month(), 1, 0, 0, 0, 0, event.Vietnam)
 		first := last.AddDate(0, 1-p.months, 0)
-		ref := scorecardReference(c.Events, first, last, p.to)
+		ref := scorecardtest.Reference(referenceEvents(c), first, last, p.to)
 		req := chquery.Request{From: first, To: p.to, Interval: 24 * time.Hour, Vars: map[string]string{
 			board.DatasourceVar: board.DatasourceUID, board.MonthsVar: strconv.Itoa(p.months), board.HistoryVar: board.HistoryAsIs}}
 		name := fmt.Sprintf("%d months to %s", p.months, p.to.Format(time.DateOnly))
@@ -329,11 +152,8 @@ func TestScorecardEqualsTheEvents(t *testing.T) {
 					if !ok {
 						t.Errorf("%s: %s is listed, the reference has nothing of it", eng.Name(), u)
 					}
-					per, earned, possible := referenceScore(card, mu)
-					var score *big.Rat
-					if possible.Sign() > 0 {
-						score = new(big.Rat).Quo(new(big.Rat).Mul(earned, big.NewRat(100, 1)), possible)
-					}
+					per, earned, possible := scorecardtest.Score(card, mu)
+					score := scorecardtest.Percent(card, mu)
 					got := tsvNumber(t, row[col["score"]])
 					if !near(got, score) {
 						t.Errorf("%s: %s: score %v, want %v", eng.Name(), u, got, score.FloatString(6))
@@ -376,7 +196,7 @@ func TestScorecardEqualsTheEvents(t *testing.T) {
 			for u, mu := range ref {
 				req.Vars[board.UnitVar] = u.String()
 				sql := expand(t, board.UnitIndicatorsSQL(card), req)
-				per, _, _ := referenceScore(card, mu)
+				per, _, _ := scorecardtest.Score(card, mu)
 				for _, eng := range []enginetest.Engine{e.Server, e.Local} {
 					res, err := enginetest.Query(ctx, eng, sql)
 					if err != nil {
@@ -403,11 +223,11 @@ func TestScorecardEqualsTheEvents(t *testing.T) {
 		t.Fatal("nothing checked")
 	}
 	full, partial := 0, 0
-	for u, mu := range scorecardReference(c.Events, time.Date(2021, 7, 1, 0, 0, 0, 0, event.Vietnam), time.Date(2021, 12, 1, 0, 0, 0, 0, event.Vietnam), time.Date(2021, 12, 31, 0, 0, 0, 0, event.Vietnam)) {
+	for u, mu := range scorecardtest.Reference(referenceEvents(c), time.Date(2021, 7, 1, 0, 0, 0, 0, event.Vietnam), time.Date(2021, 12, 1, 0, 0, 0, 0, event.Vietnam), time.Date(2021, 12, 31, 0, 0, 0, 0, event.Vietnam)) {
 		if mu[scorecard.Received] == 0 || mu[scorecard.Feedback] == 0 || mu[scorecard.FeeProcedures] == 0 {
 			t.Errorf("%s: %v: the fixture leaves an indicator unscored", u, mu)
 		}
-		per, _, _ := referenceScore(card, mu)
+		per, _, _ := scorecardtest.Score(card, mu)
 		for _, in := range card.Computed() {
 			if p := per[in.ID]; p != nil && p.Cmp(big.NewRat(int64(in.Points), 1)) == 0 {
 				full++
@@ -431,10 +251,10 @@ func scorecardColumns() []string {
 
 // campaignPeriod is the scorecard's reference for a window of the campaign, at the three months the panels are run
 // with.
-func campaignPeriod(x checkContext) map[units.Ref]unitMeasures {
+func campaignPeriod(x checkContext) map[units.Ref]scorecardtest.Measures {
 	v := x.w.to.In(event.Vietnam)
 	last := time.Date(v.Year(), v.Month(), 1, 0, 0, 0, 0, event.Vietnam)
-	return scorecardReference(x.c.Events, last.AddDate(0, -2, 0), last, x.w.to)
+	return scorecardtest.Reference(referenceEvents(x.c), last.AddDate(0, -2, 0), last, x.w.to)
 }
 
 func scorecardRanking(t *testing.T, got result, x checkContext) {
@@ -446,11 +266,7 @@ func scorecardRanking(t *testing.T, got result, x checkContext) {
 	for _, row := range got.rows {
 		kind, code, _ := strings.Cut(row[0].(string), "/")
 		u := units.Ref{Kind: units.Kind(kind), Code: code}
-		_, earned, possible := referenceScore(card, ref[u])
-		var want *big.Rat
-		if possible.Sign() > 0 {
-			want = new(big.Rat).Quo(new(big.Rat).Mul(earned, big.NewRat(100, 1)), possible)
-		}
+		want := scorecardtest.Percent(card, ref[u])
 		score, _ := row[3].(float64)
 		if row[3] == nil {
 			score = math.NaN()
@@ -464,7 +280,7 @@ func scorecardRanking(t *testing.T, got result, x checkContext) {
 func scorecardUnit(t *testing.T, got result, x checkContext) {
 	mu := campaignPeriod(x)[x.unit]
 	card := scorecard.Decision766()
-	per, _, _ := referenceScore(card, mu)
+	per, _, _ := scorecardtest.Score(card, mu)
 	if len(got.rows) != len(card.Computed()) && mu != nil {
 		t.Fatalf("%d indicators, want %d", len(got.rows), len(card.Computed()))
 	}
