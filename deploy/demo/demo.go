@@ -13,6 +13,7 @@ import (
 	"github.com/egovtrack/egovtrack/dashboards/provision"
 	"github.com/egovtrack/egovtrack/internal/chdb"
 	"github.com/egovtrack/egovtrack/internal/chserver"
+	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/natsauth"
 	"github.com/egovtrack/egovtrack/internal/stream"
 	"github.com/egovtrack/egovtrack/internal/stream/embedded"
@@ -28,6 +29,9 @@ type config struct {
 	Seed       uint64          `env:"EGOV_SIM_SEED" envDefault:"2021"`
 	// Through2025 runs the simulation on past 2021 to the end of 2025, through the 2025 reorganisation.
 	Through2025 bool `env:"EGOV_DEMO_THROUGH_2025" envDefault:"false"`
+	// DossiersPerDay is each unit's mean dossiers received a working day, July to December 2021, for Decision 766's
+	// scorecard; 0 leaves dossiers out.
+	DossiersPerDay float64 `env:"EGOV_DEMO_DOSSIERS_PER_DAY" envDefault:"2"`
 	// Dir holds the embedded NATS store, the local ClickHouse's data (when one is started) and the dashboards.
 	Dir      string     `env:"EGOV_DEMO_DIR" envDefault:".demo"`
 	LogLevel slog.Level `env:"EGOV_LOG_LEVEL" envDefault:"info"`
@@ -105,15 +109,15 @@ func demo(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) (sum
 	}
 	defer oc.Close()
 
-	o := simulate.Campaign2021(cfg.Seed)
-	what := "the second half of 2021"
-	if cfg.Through2025 {
-		if o, err = simulate.Through2025(cfg.Seed); err != nil {
-			return sum, err
-		}
-		what = "2021 to 2025, through the 2025 reorganisation (34 provinces, 17 ministerial bodies),"
+	o, what, err := simulation(cfg)
+	if err != nil {
+		return sum, err
 	}
 	fmt.Fprintf(out, "1/4 collectors simulate: publishing %s for every ministry and province…\n", what)
+	if o.DossiersPerDay > 0 {
+		fmt.Fprintf(out, "    and their dossiers (hồ sơ) from %s to %s, %v received a working day by each unit on average\n",
+			o.Start.Format("02/01/2006"), o.End.AddDate(0, 0, -1).Format("02/01/2006"), o.DossiersPerDay)
+	}
 	res, err := simulate.Run(ctx, oc, o, os.Stderr, log)
 	if err != nil {
 		return sum, err
@@ -151,7 +155,7 @@ func demo(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) (sum
 	fmt.Fprintf(out, "    %d files written under %s\n", len(files), cfg.grafanaDir())
 
 	fmt.Fprintln(out, "4/4 summary, queried from ClickHouse:")
-	sum, err = summarise(ctx, conn)
+	sum, err = summarise(ctx, conn, scoredMonth(o))
 	if err != nil {
 		return sum, err
 	}
@@ -166,6 +170,34 @@ func demo(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) (sum
 		fmt.Fprintf(out, "  ClickHouse data: database %s at %s\n", chCfg.Database, chCfg.Addr)
 	}
 	return sum, nil
+}
+
+// simulation is what the demo simulates, and its description.
+func simulation(cfg config) (simulate.Options, string, error) {
+	if cfg.DossiersPerDay < 0 {
+		return simulate.Options{}, "", fmt.Errorf("EGOV_DEMO_DOSSIERS_PER_DAY is %v: want 0 (no dossiers) or more", cfg.DossiersPerDay)
+	}
+	o := simulate.Campaign2021(cfg.Seed)
+	what := "the second half of 2021"
+	if cfg.Through2025 {
+		var err error
+		if o, err = simulate.Through2025(cfg.Seed); err != nil {
+			return o, "", err
+		}
+		what = "2021 to 2025, through the 2025 reorganisation (34 provinces, 17 ministerial bodies),"
+	}
+	o.DossiersPerDay = cfg.DossiersPerDay
+	return o, what, nil
+}
+
+// scoredMonth is the month whose Decision 766 scores the summary prints: the dossiers' last, given by its first day;
+// zero without dossiers.
+func scoredMonth(o simulate.Options) time.Time {
+	if o.DossiersPerDay <= 0 {
+		return time.Time{}
+	}
+	last := o.End.AddDate(0, 0, -1) // End is the first day without facts
+	return time.Date(last.Year(), last.Month(), 1, 0, 0, 0, 0, event.Vietnam)
 }
 
 // sqlShell starts the demo's local ClickHouse on its data and hands the terminal to clickhouse-client, with query

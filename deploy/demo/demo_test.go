@@ -18,6 +18,8 @@ import (
 	"github.com/egovtrack/egovtrack/internal/coverage/coveragetest"
 	"github.com/egovtrack/egovtrack/internal/event"
 	"github.com/egovtrack/egovtrack/internal/natsauth"
+	"github.com/egovtrack/egovtrack/internal/scorecard"
+	"github.com/egovtrack/egovtrack/internal/scorecard/scorecardtest"
 	"github.com/egovtrack/egovtrack/internal/units"
 )
 
@@ -39,16 +41,26 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
 
-	envs, err := simulate.Generate(simulate.Campaign2021(cfg.Seed))
+	o, _, err := simulation(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	envs, err := simulate.Generate(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var cs []coverage.Change
 	live := map[units.Ref]event.Stage{}
+	evs := make([]scorecardtest.Event, len(envs))
+	dossierEvents := 0
 	for i, env := range envs {
 		d, err := env.Decode()
 		if err != nil {
 			t.Fatal(err)
+		}
+		evs[i] = scorecardtest.Event{ID: env.ID, Data: d, Seq: uint64(i + 1)}
+		if _, ok := event.DossierOf(d); ok {
+			dossierEvents++
 		}
 		if c, ok := coverage.FromEvent(d, uint64(i+1)); ok {
 			cs = append(cs, c)
@@ -98,7 +110,11 @@ func TestDemo(t *testing.T) {
 		if tr.Name == "events" && tr.Rows != uint64(len(envs)) {
 			t.Errorf("events holds %d rows, want %d", tr.Rows, len(envs))
 		}
+		if tr.Name == "dossier_facts" && tr.Rows != uint64(dossierEvents) {
+			t.Errorf("dossier_facts holds %d rows, want one a dossier event, %d", tr.Rows, dossierEvents)
+		}
 	}
+	checkScores(t, sum, evs)
 	// The embedded server ran the authorisation model: the simulation published as the office, signed, and the
 	// projector, requiring signatures, recorded who submitted every event.
 	var byOffice uint64
@@ -109,7 +125,7 @@ func TestDemo(t *testing.T) {
 	if byOffice != uint64(len(envs)) {
 		t.Errorf("%d events submitted by the office, want all %d", byOffice, len(envs))
 	}
-	for _, want := range []string{"Coverage rose from", "Units at 100%", "dashboards JSON", "Nothing is left running", fmt.Sprintf("%d credentials", len(natsauth.Names()))} {
+	for _, want := range []string{"Coverage rose from", "Units at 100%", "Bộ chỉ số 766", "dossiers (hồ sơ)", "dashboards JSON", "Nothing is left running", fmt.Sprintf("%d credentials", len(natsauth.Names()))} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the demo's output lacks %q:\n%s", want, out.String())
 		}
@@ -156,7 +172,7 @@ func TestDemoThrough2025(t *testing.T) {
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
-	o, err := simulate.Through2025(cfg.Seed)
+	o, _, err := simulation(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,5 +220,52 @@ func TestDemoThrough2025(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the demo's output lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// checkScores compares the summary's Decision 766 scores with the scorecard's reference, which counts them from the
+// events with exact fractions: every unit the reference scores is listed once, best first, with its score and its
+// dossiers received and settled in the month.
+func checkScores(t *testing.T, sum summary, evs []scorecardtest.Event) {
+	t.Helper()
+	m := sum.ScoredMonth
+	if m.IsZero() {
+		t.Fatal("the demo scored no month: its dossiers are missing")
+	}
+	card := scorecard.Decision766()
+	ref := scorecardtest.Reference(evs, m, m, m.AddDate(0, 1, 0).Add(-time.Second))
+	if len(sum.Scores) != len(ref) {
+		t.Errorf("%d units scored, the events give %d", len(sum.Scores), len(ref))
+	}
+	seen, scored, prev := map[string]bool{}, 0, math.Inf(1)
+	for _, u := range sum.Scores {
+		kind, code, _ := strings.Cut(u.Ref, "/")
+		mu, ok := ref[units.Ref{Kind: units.Kind(kind), Code: code}]
+		if !ok || seen[u.Ref] {
+			t.Errorf("%s is listed, the events have nothing of it or it came already", u.Ref)
+			continue
+		}
+		seen[u.Ref] = true
+		want := scorecardtest.Percent(card, mu)
+		if (want != nil) != u.Scored {
+			t.Errorf("%s: scored %v, the events give %v", u.Ref, u.Scored, want)
+		} else if want != nil {
+			if w, _ := want.Float64(); math.Abs(u.Score-w) > 1e-9*w {
+				t.Errorf("%s: score %v, the events give %v", u.Ref, u.Score, want.FloatString(6))
+			}
+		}
+		if u.Received != uint64(mu[scorecard.Received]) || u.Settled != uint64(mu[scorecard.Settled]) {
+			t.Errorf("%s: %d received and %d settled, the events say %d and %d", u.Ref, u.Received, u.Settled, mu[scorecard.Received], mu[scorecard.Settled])
+		}
+		if u.Scored {
+			scored++
+			if u.Score > prev {
+				t.Errorf("%s's score %v comes after %v: not best first", u.Ref, u.Score, prev)
+			}
+			prev = u.Score
+		}
+	}
+	if scored < len(units.All())/2 {
+		t.Errorf("only %d units scored in %s: the demo's dossiers are too few to show the scorecard", scored, m.Format("01/2006"))
 	}
 }

@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"io"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/egovtrack/egovtrack/dashboards/board"
+	"github.com/egovtrack/egovtrack/dashboards/chquery"
 	"github.com/egovtrack/egovtrack/internal/chsql"
+	"github.com/egovtrack/egovtrack/internal/scorecard"
 )
 
 // summary is what the demo tells the digital office, every figure read back from ClickHouse.
@@ -20,6 +23,17 @@ type summary struct {
 	Now           []unitNow     // today's units on the last day (as it is)
 	AssistantLive int           // units whose virtual assistant is live
 	Tables        []tableRows
+	// Scores are Decision 766's scores for ScoredMonth (zero: no dossiers), best first, as the dashboard ranks them.
+	ScoredMonth time.Time
+	Scores      []unitScore
+}
+
+// unitScore is a unit's Decision 766 score for a month, as the dashboard "Bộ chỉ số 766" ranks it.
+type unitScore struct {
+	Ref, Name         string
+	Scored            bool // false: no indicator had anything to divide by
+	Score             float64
+	Received, Settled uint64
 }
 
 type nationalDay struct {
@@ -40,10 +54,11 @@ type tableRows struct {
 }
 
 // tables are the projector's tables the README names, in the order a reader meets them.
-var tables = []string{"events", "procedure_changes", "procedures", "coverage_daily", "assistant_changes", "reports", "targets", "units", "quarantine"}
+var tables = []string{"events", "procedure_changes", "procedures", "coverage_daily", "assistant_changes", "reports", "targets", "units", "dossier_facts", "dossier_counts", "quarantine"}
 
-func summarise(ctx context.Context, conn driver.Conn) (summary, error) {
-	var s summary
+// summarise reads the summary from ClickHouse; scoredMonth, when not zero, is the first day of the month to score.
+func summarise(ctx context.Context, conn driver.Conn, scoredMonth time.Time) (summary, error) {
+	s := summary{ScoredMonth: scoredMonth}
 	rows, err := conn.Query(ctx, board.NationalByDaySQL)
 	if err != nil {
 		return s, fmt.Errorf("national coverage per day: %w", err)
@@ -95,7 +110,39 @@ func summarise(ctx context.Context, conn driver.Conn) (summary, error) {
 		}
 		s.Tables = append(s.Tables, tableRows{t, n})
 	}
+	if !scoredMonth.IsZero() {
+		var err error
+		if s.Scores, err = scores(ctx, conn, scoredMonth); err != nil {
+			return s, fmt.Errorf("Decision 766 scores of %s: %w", scoredMonth.Format("01/2006"), err)
+		}
+	}
 	return s, nil
+}
+
+// scores runs the dashboard's ranking for one month, as Grafana would with that month as its time range.
+func scores(ctx context.Context, conn driver.Conn, month time.Time) ([]unitScore, error) {
+	sql, err := chquery.Expand(board.ScorecardSQL(scorecard.Decision766()), chquery.Request{
+		From: month, To: month.AddDate(0, 1, 0).Add(-time.Second), Interval: 24 * time.Hour,
+		Vars: map[string]string{board.DatasourceVar: board.DatasourceUID, board.MonthsVar: "1", board.HistoryVar: board.HistoryAsIs},
+	})
+	if err != nil {
+		return nil, err
+	}
+	rows, err := conn.Query(ctx, `SELECT ref, name, score IS NOT NULL, toFloat64(ifNull(score, 0)), toUInt64(received), toUInt64(settled)
+FROM (`+sql+`)`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []unitScore
+	for rows.Next() {
+		var u unitScore
+		if err := rows.Scan(&u.Ref, &u.Name, &u.Scored, &u.Score, &u.Received, &u.Settled); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
 }
 
 // unitNow is one of today's units on the last day.
@@ -139,6 +186,32 @@ func (s summary) print(w io.Writer) {
 			if u.Kind == "province" {
 				fmt.Fprintf(w, "    %-4s %-28s %9d %9d %8.1f%%\n", u.Code, u.Name, u.Eligible, u.Level4, u.share())
 			}
+		}
+	}
+	if len(s.Scores) > 0 {
+		var received, settled uint64
+		for _, u := range s.Scores {
+			received, settled = received+u.Received, settled+u.Settled
+		}
+		fmt.Fprintf(w, "\n  Bộ chỉ số 766 (Decision 766's scorecard) for %s, from the dossiers: %d units, %d dossiers received, %d settled\n",
+			s.ScoredMonth.Format("01/2006"), len(s.Scores), received, settled)
+		cw, nw := len("code"), len("unit")
+		for _, u := range s.Scores {
+			cw, nw = max(cw, utf8.RuneCountInString(u.Ref)), max(nw, utf8.RuneCountInString(u.Name))
+		}
+		fmt.Fprintf(w, "    %-4s %-*s %-*s %6s %9s %8s\n", "rank", cw, "code", nw, "unit", "score", "received", "settled")
+		for i, u := range s.Scores {
+			if i >= 5 && i < len(s.Scores)-5 {
+				if i == 5 {
+					fmt.Fprintln(w, "    …")
+				}
+				continue
+			}
+			score := "—"
+			if u.Scored {
+				score = fmt.Sprintf("%.1f", u.Score)
+			}
+			fmt.Fprintf(w, "    %-4d %-*s %-*s %6s %9d %8d\n", i+1, cw, u.Ref, nw, u.Name, score, u.Received, u.Settled)
 		}
 	}
 	fmt.Fprintf(w, "\n  Rows per table (after deduplication):\n")
