@@ -66,6 +66,9 @@ func factOf(d event.Data, seq uint64) (dossierFact, bool) {
 	case *event.DossierFeedbackGivenData:
 		f.fact, f.at, f.flag, f.onTime = "feedback_given", d.GivenAt, d.Satisfied, d.HandledOnTime
 	}
+	// Times count to the second, as dossier_facts stores them (DateTime): a fact counted from the batch and the same
+	// fact read back must compare alike, or "on time" and "earliest" would depend on the road a fact took.
+	f.at, f.due = f.at.Truncate(time.Second), f.due.Truncate(time.Second)
 	if f.fact != "received" {
 		f.due = f.at
 	}

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -123,16 +124,17 @@ func referenceCounts(recs []store.Record) map[string]string {
 			if byID[key] == nil {
 				order = append(order, key)
 			}
-			if byID[key] == nil || rd.ReceivedAt.Before(byID[key].received) {
+			if byID[key] == nil || rd.ReceivedAt.Unix() < byID[key].received.Unix() {
 				byID[key] = &dossier{unit: u, procedure: rd.Procedure, channel: string(rd.Channel), fee: rd.Fee, received: rd.ReceivedAt, due: rd.DueAt}
 			}
 			continue
 		}
 		firsts[key] = append(firsts[key], r.Data)
 	}
-	// Of each kind, the earliest by its own time counts; equal times, the first in the stream (a stable sort).
+	// Of each kind, the earliest by its own time counts, to the second; equal times, the first in the stream (a
+	// stable sort).
 	for _, fs := range firsts {
-		slices.SortStableFunc(fs, func(a, b event.Data) int { return a.OccurredAt().Compare(b.OccurredAt()) })
+		slices.SortStableFunc(fs, func(a, b event.Data) int { return cmp.Compare(a.OccurredAt().Unix(), b.OccurredAt().Unix()) })
 	}
 	type sums struct {
 		received, online, fee, paid, paidOnline, settled, onTime int
@@ -361,6 +363,8 @@ func TestDossierCountsInAwkwardOrders(t *testing.T) {
 	settledLate := &event.DossierSettledData{Unit: u, Dossier: id, SettledAt: at.Add(72 * time.Hour)}
 	settledOnTime := &event.DossierSettledData{Unit: u, Dossier: id, SettledAt: at.Add(24 * time.Hour)} // a correction, dated earlier
 	digitised := &event.DossierDigitisedData{Unit: u, Dossier: id, DigitisedAt: at.Add(10 * time.Minute)}
+	// Settled half a second past the due time: on time, as times count to the second (dossier_facts' precision).
+	settledWithinTheSecond := &event.DossierSettledData{Unit: u, Dossier: id, SettledAt: at.Add(48*time.Hour + 500*time.Millisecond)}
 	type step struct {
 		batch []int // indexes into the stream
 		kill  string
@@ -378,6 +382,8 @@ func TestDossierCountsInAwkwardOrders(t *testing.T) {
 			[]event.Data{received, settledLate, settledOnTime}, []step{{[]int{0, 1}, ""}, {[]int{2}, ""}}},
 		{"batches out of order",
 			[]event.Data{received, settledOnTime, settledLate, paid}, []step{{[]int{2, 3}, ""}, {[]int{0, 1}, ""}}},
+		{"settled within the due time's second, in a batch after the receipt's",
+			[]event.Data{received, settledWithinTheSecond}, []step{{[]int{0}, ""}, {[]int{1}, ""}}},
 		{"the receipt last, after everything",
 			[]event.Data{paid, settledLate, digitised, received}, []step{{[]int{0}, ""}, {[]int{1, 2}, ""}, {[]int{3}, ""}}},
 	} {

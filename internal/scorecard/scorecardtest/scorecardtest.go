@@ -102,9 +102,9 @@ func Reference(events []Event, first, last, to time.Time) map[units.Ref]Measures
 	paidProc := map[procKey]bool{}
 	for _, k := range dossierOrder {
 		fs := dossiers[k]
-		// Of each type, the earliest by its time; equal times, the first in the stream.
+		// Of each type, the earliest by its time, to the second (as stored); equal times, the first in the stream.
 		slices.SortStableFunc(fs, func(a, b fact) int {
-			return cmp.Or(a.d.OccurredAt().Compare(b.d.OccurredAt()), cmp.Compare(a.seq, b.seq))
+			return cmp.Or(cmp.Compare(a.d.OccurredAt().Unix(), b.d.OccurredAt().Unix()), cmp.Compare(a.seq, b.seq))
 		})
 		counted := map[event.Type]event.Data{}
 		for _, f := range fs {
