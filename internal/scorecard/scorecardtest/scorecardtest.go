@@ -205,7 +205,6 @@ func Score(c scorecard.Card, mu Measures) (per map[string]*big.Rat, earned, poss
 	return per, earned, possible
 }
 
-
 // Percent is a unit's score on 100 (its points out of the points possible), nil when no indicator is scored.
 func Percent(c scorecard.Card, mu Measures) *big.Rat {
 	_, earned, possible := Score(c, mu)
