@@ -64,14 +64,15 @@ WHERE unit_code IN (SELECT arrayJoin(?))`}
 	DossierFacts = Statement{"store: facts of dossiers", `SELECT unit_kind, unit_code, dossier, toString(fact), at, procedure, channel, fee, due_at, flag, on_time, stream_seq
 FROM dossier_facts /* no FINAL: a fact written twice is one fact to the store, which counts each (dossier, kind) once */
 PREWHERE dossier IN (SELECT dossier FROM ` + BatchDossiers + `)`}
-	// DossierFactsOfMonth reads every stored fact of the dossiers with a fact in one unit's month: its arguments are
-	// the unit's kind and code, the first day of the month (YYYY-MM-DD), and the kind and code again.
+	// DossierFactsOfMonth reads every stored fact of the dossiers with a fact in one unit's month, dossier by dossier:
+	// its arguments are the unit's kind and code, the first day of the month (YYYY-MM-DD), and the kind and code again.
 	DossierFactsOfMonth = Statement{"store: facts of a unit's month", `SELECT unit_kind, unit_code, dossier, toString(fact), at, procedure, channel, fee, due_at, flag, on_time, stream_seq
 FROM dossier_facts /* no FINAL: as DossierFacts */
 WHERE dossier IN (
     SELECT dossier FROM dossier_months /* no FINAL: a dossier listed twice is one dossier to IN */
     WHERE unit_kind = ? AND unit_code = ? AND month = toDate(?)
-) AND unit_kind = ? AND unit_code = ?`}
+) AND unit_kind = ? AND unit_code = ?
+ORDER BY dossier /* the store counts one dossier at a time */`}
 	// DossierCounts reads the stored counts of a batch's units, grains and periods, given as external data CountKeys:
 	// a prefix of the table's key.
 	DossierCounts = Statement{"store: dossier counts", `SELECT toString(grain), unit_kind, unit_code, period, procedure, channel, received, received_online, received_fee, paid, paid_online, settled, settled_on_time, settle_seconds, results, results_electronic, digitised, withdrawn, feedback, satisfied, feedback_on_time, procedures_online, procedures_fee, procedures_paid_online, through_seq

@@ -237,32 +237,38 @@ func (s *Store) countDossiers(ctx context.Context, recs []Record) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	// The stored facts of the batch's dossiers: remembered (the chosen ones, and the highest sequence of any), or read.
+	// The stored facts of the batch's dossiers, as what counting needs of them (storedFacts): remembered, or read.
 	facts := map[dossierID][]dossierFact{}
-	remembered := map[dossierID]uint64{}
+	storedMax := map[dossierID]uint64{}
 	unread := map[string]bool{}
+	remembered := 0
 	for id, bf := range batch {
 		if stored, maxSeq, ok := s.open.get(id); ok {
-			facts[id], remembered[id] = append(stored, bf...), maxSeq
+			facts[id], storedMax[id] = append(stored, bf...), maxSeq
+			remembered++
 		} else {
 			unread[id.dossier] = true
+			facts[id] = bf // none stored, unless read below
 		}
 	}
 	if len(unread) > 0 {
-		read, err := s.dossierFacts(ctx, unread)
+		read, err := s.dossierFacts(ctx, unread, inBatch)
 		if err != nil {
 			return err
 		}
-		for id, fs := range read {
-			if _, ok := batch[id]; ok {
-				facts[id] = fs
+		for id, st := range read {
+			if _, known := storedMax[id]; known {
+				continue // remembered: the same dossier number of another unit was read
+			}
+			if bf, ok := batch[id]; ok {
+				facts[id], storedMax[id] = append(st.chosen, bf...), st.maxSeq
 			}
 		}
 	}
 	s.dossiersRead += len(unread)
-	s.dossiersRemembered += len(remembered)
+	s.dossiersRemembered += remembered
 	for id, fs := range facts {
-		maxSeq := remembered[id]
+		maxSeq := storedMax[id]
 		for _, f := range fs {
 			maxSeq = max(maxSeq, f.seq)
 		}
@@ -277,11 +283,8 @@ func (s *Store) countDossiers(ctx context.Context, recs []Record) error {
 	lastSeq := map[countKey]uint64{}
 	again := map[unitMonth]bool{}
 	for id, fs := range facts {
-		ordered := before(fs, inBatch)
-		if maxSeq, ok := remembered[id]; ok {
-			// Only the chosen stored facts are remembered: the highest sequence of all of them says the order.
-			ordered = maxSeq < minSeq(batch[id])
-		}
+		// The batch comes after the dossier's stored facts in the stream when their highest sequence is below its own.
+		ordered := storedMax[id] < minSeq(batch[id])
 		if !ordered || displaces(fs, inBatch) {
 			for _, f := range fs {
 				again[unitMonth{f.unit, monthOf(dateOnly(coverage.DayOf(f.at)))}] = true
@@ -357,15 +360,15 @@ func (s *Store) countMonthAgain(ctx context.Context, out *inserter, um unitMonth
 	if err != nil {
 		return fail(err)
 	}
-	facts, err := scanFacts(rows)
-	if err != nil {
-		return fail(err)
-	}
 	counts := map[countKey]*dossierCounts{}
 	sets := map[countKey]procedureSets{}
 	through := batchLast
-	for _, fs := range facts {
-		for _, t := range tallyDossier(fs) {
+	// The rows come by dossier: each is counted when the next begins, so that memory holds one dossier's facts and the
+	// month's rows, not the month's facts (a province's month is hundreds of thousands of them).
+	var dossier storedFacts
+	var current string
+	count := func() {
+		for _, t := range tallyDossier(dossier.chosen) {
 			if monthOf(t.day.Period) != um.month {
 				continue
 			}
@@ -380,7 +383,19 @@ func (s *Store) countMonthAgain(ctx context.Context, out *inserter, um unitMonth
 				}
 			}
 		}
+		dossier = storedFacts{chosen: dossier.chosen[:0]}
 	}
+	err = eachFact(rows, func(f dossierFact) {
+		if f.dossier != current {
+			count()
+			current = f.dossier
+		}
+		dossier.add(f)
+	})
+	if err != nil {
+		return fail(err)
+	}
+	count()
 	keys, err := s.conn.Query(ctx, chsql.DossierCountsOfMonth.SQL, string(um.unit.Kind), um.unit.Code, um.month.Format(time.DateOnly), um.month.AddDate(0, 1, 0).Format(time.DateOnly))
 	if err != nil {
 		return fail(err)
@@ -416,22 +431,6 @@ func minSeq(fs []dossierFact) uint64 {
 		lo = min(lo, f.seq)
 	}
 	return lo
-}
-
-// before says whether every fact of a dossier not in the batch comes before the batch's first in the stream.
-func before(fs []dossierFact, inBatch map[uint64]bool) bool {
-	first := uint64(0)
-	for _, f := range fs {
-		if inBatch[f.seq] {
-			first = cmp.Or(min(first, f.seq), f.seq)
-		}
-	}
-	for _, f := range fs {
-		if !inBatch[f.seq] && f.seq > first {
-			return false
-		}
-	}
-	return true
 }
 
 func addCountRow(out *inserter, k countKey, c dossierCounts, p procedureSets, through uint64) {
@@ -501,8 +500,31 @@ func setOf(s []string) map[string]bool {
 
 func monthOf(d time.Time) time.Time { return time.Date(d.Year(), d.Month(), 1, 0, 0, 0, 0, time.UTC) }
 
-// dossierFacts reads the stored facts of the given dossiers, by dossier.
-func (s *Store) dossierFacts(ctx context.Context, dossiers map[string]bool) (map[dossierID][]dossierFact, error) {
+// storedFacts is what counting a dossier's next facts needs of its stored facts: of each kind the one that counts
+// (chosen), and the highest stream sequence of any. Held so, a dossier costs at most seven facts however many times
+// a sender repeated one.
+type storedFacts struct {
+	chosen []dossierFact
+	maxSeq uint64
+}
+
+// add takes one more stored fact in; a fact read twice (written twice) changes nothing.
+func (st *storedFacts) add(f dossierFact) {
+	st.maxSeq = max(st.maxSeq, f.seq)
+	for i := range st.chosen {
+		if g := &st.chosen[i]; g.fact == f.fact {
+			if f.at.Before(g.at) || f.at.Equal(g.at) && f.seq < g.seq {
+				*g = f
+			}
+			return
+		}
+	}
+	st.chosen = append(st.chosen, f)
+}
+
+// dossierFacts reads the stored facts of the given dossiers but the batch's own (inBatch: they are counted from the
+// batch), by dossier.
+func (s *Store) dossierFacts(ctx context.Context, dossiers map[string]bool, inBatch map[uint64]bool) (map[dossierID]*storedFacts, error) {
 	tbl, err := ext.NewTable(chsql.BatchDossiers, ext.Column("dossier", "String"))
 	if err != nil {
 		return nil, fmt.Errorf("read dossier facts: %w", err)
@@ -516,11 +538,21 @@ func (s *Store) dossierFacts(ctx context.Context, dossiers map[string]bool) (map
 	if err != nil {
 		return nil, fmt.Errorf("read dossier facts: %w", err)
 	}
-	facts, err := scanFacts(rows)
+	out := map[dossierID]*storedFacts{}
+	err = eachFact(rows, func(f dossierFact) {
+		if inBatch[f.seq] {
+			return
+		}
+		id := dossierID{f.unit, f.dossier}
+		if out[id] == nil {
+			out[id] = &storedFacts{}
+		}
+		out[id].add(f)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read dossier facts: %w", err)
 	}
-	return facts, nil
+	return out, nil
 }
 
 type dossierID struct {
@@ -528,28 +560,22 @@ type dossierID struct {
 	dossier string
 }
 
-// scanFacts reads dossier_facts rows, one fact once however many times it was written.
-func scanFacts(rows driver.Rows) (map[dossierID][]dossierFact, error) {
+// eachFact hands each row of dossier_facts read to fn, as they come: the caller keeps what it needs, so that memory
+// follows what it keeps, not the rows read.
+func eachFact(rows driver.Rows, fn func(dossierFact)) error {
 	defer rows.Close()
-	out := map[dossierID][]dossierFact{}
-	seen := map[uint64]bool{}
 	for rows.Next() {
 		var f dossierFact
 		var kind string
 		var fee, flag, onTime uint8
 		if err := rows.Scan(&kind, &f.unit.Code, &f.dossier, &f.fact, &f.at, &f.procedure, &f.channel, &fee, &f.due, &flag, &onTime, &f.seq); err != nil {
-			return nil, err
+			return err
 		}
-		if seen[f.seq] {
-			continue
-		}
-		seen[f.seq] = true
 		f.unit.Kind = units.Kind(kind)
 		f.fee, f.flag, f.onTime = fee == 1, flag == 1, onTime == 1
-		k := dossierID{f.unit, f.dossier}
-		out[k] = append(out[k], f)
+		fn(f)
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // storedCounts reads the stored rows of the units and periods of keys.

@@ -365,6 +365,15 @@ func TestDossierCountsInAwkwardOrders(t *testing.T) {
 	digitised := &event.DossierDigitisedData{Unit: u, Dossier: id, DigitisedAt: at.Add(10 * time.Minute)}
 	// Settled half a second past the due time: on time, as times count to the second (dossier_facts' precision).
 	settledWithinTheSecond := &event.DossierSettledData{Unit: u, Dossier: id, SettledAt: at.Add(48*time.Hour + 500*time.Millisecond)}
+	// A payment a sender repeated 300 times, a minute apart, then one dated before them all: the store holds one fact
+	// a kind of a dossier, and the correction has the month counted again from all 300.
+	repeated := []event.Data{received}
+	var repeats []int
+	for i := range 300 {
+		repeated = append(repeated, &event.DossierPaidData{Unit: u, Dossier: id, Online: i%2 == 0, PaidAt: at.Add(time.Duration(60+i) * time.Minute)})
+		repeats = append(repeats, i+1)
+	}
+	repeated = append(repeated, &event.DossierPaidData{Unit: u, Dossier: id, Online: false, PaidAt: at.Add(30 * time.Minute)})
 	type step struct {
 		batch []int // indexes into the stream
 		kill  string
@@ -384,6 +393,8 @@ func TestDossierCountsInAwkwardOrders(t *testing.T) {
 			[]event.Data{received, settledOnTime, settledLate, paid}, []step{{[]int{2, 3}, ""}, {[]int{0, 1}, ""}}},
 		{"settled within the due time's second, in a batch after the receipt's",
 			[]event.Data{received, settledWithinTheSecond}, []step{{[]int{0}, ""}, {[]int{1}, ""}}},
+		{"a payment repeated 300 times, in two batches, then one dated before them",
+			repeated, []step{{[]int{0}, ""}, {repeats[:150], ""}, {repeats[150:], ""}, {[]int{301}, ""}}},
 		{"the receipt last, after everything",
 			[]event.Data{paid, settledLate, digitised, received}, []step{{[]int{0}, ""}, {[]int{1, 2}, ""}, {[]int{3}, ""}}},
 	} {
