@@ -2,9 +2,10 @@ package sheet
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/egovtrack/egovtrack/collectors/reporting"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 )
 
 // The bounds of what the reader reads. A catalogue holds at most reporting.MaxProcedures procedures (10,000: the
@@ -76,11 +77,7 @@ func (e *LimitError) Error() string {
 // notACatalogue is the fix of a file far beyond any catalogue.
 const notACatalogue = "not a catalogue of procedures: check that it is the right file, or copy the catalogue into the template"
 
-// thousands writes n with its thousands separated by commas, as the messages are in English: 1,000,000.
-func thousands(n int) string {
-	s := strconv.Itoa(n)
-	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
+// english writes figures as the messages are, in English: 1,000,000.
+var english = message.NewPrinter(language.English)
+
+func thousands(n int) string { return english.Sprint(n) }

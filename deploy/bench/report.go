@@ -10,6 +10,9 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 )
 
 // Statuses of a figure.
@@ -171,18 +174,10 @@ func format(v float64, unit string) string {
 	return fmt.Sprintf("%.4g %s", v, unit)
 }
 
-func thousands(n int64) string {
-	s := fmt.Sprint(n)
-	if n < 0 {
-		return "-" + thousands(-n)
-	}
-	var out []string
-	for len(s) > 3 {
-		out = append([]string{s[len(s)-3:]}, out...)
-		s = s[:len(s)-3]
-	}
-	return strings.Join(append([]string{s}, out...), ",")
-}
+// english writes figures in English: 1,000,000.
+var english = message.NewPrinter(language.English)
+
+func thousands(n int64) string { return english.Sprint(n) }
 
 // printTable writes the results and the panel timings as aligned tables.
 func (b *bench) printTable(w io.Writer) {
