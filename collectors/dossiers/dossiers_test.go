@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
 
@@ -279,6 +281,13 @@ func TestBadRowsRejectTheFile(t *testing.T) {
 		bad(5, "45123"),               // a bare number in a CSV is Excel's serial day: 2023-07-16, before due
 	}
 	rows[len(rows)-1][6] = "01/01/2023"
+	// 40,300 characters, beyond Excel's 32,767 a cell: in a column not read, then in one read.
+	long := strings.Repeat("Ghi chú dài. ", 3100)
+	for i, col := range []int{15, 4} {
+		r := slices.Clone(exportRows[0])
+		r[1], r[col] = fmt.Sprintf("000.00.19.H22-250715-990%d", i), long
+		rows = append(rows, r)
+	}
 	c := connect(t)
 	out, err := run(t, c, "--unit", "province/19", write(t, "bad.csv", []byte(csvOf(',', rows))))
 	if !errors.Is(err, dossiers.ErrRejected) {
@@ -298,7 +307,13 @@ func TestBadRowsRejectTheFile(t *testing.T) {
 		`15 J Hình thức thanh toán (empty) is empty`,
 		`16 M Hình thức trả kết quả "email" is not có/không, Bản điện tử or Bản giấy`,
 		`17 G Ngày hẹn trả "01/01/2023" must be after received_at`,
+		// Cut to whole letters in the message, however long the cell.
+		`18 P "Ghi chú dài. Ghi chú dài. Ghi chú dài. Ghi chú dài. Ghi chú…" holds more than 32,767 characters, more than a cell may`,
+		`19 E Hình thức nộp "Ghi chú dài. Ghi chú dài. Ghi chú dài. Ghi chú dài. Ghi chú…" holds more than 32,767 characters`,
 	)
+	if !utf8.ValidString(out) {
+		t.Error("the report is not valid UTF-8: a value was cut inside a letter")
+	}
 	if n := len(storedIDs(t, c)); n != 0 {
 		t.Errorf("the stream holds %d events after a rejected file, want none", n)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -57,7 +58,11 @@ func (r *reader) parse(rec record) (row, []reporting.RowError) {
 	}
 	for i, c := range rec.cells {
 		if utf8.RuneCountInString(c) > maxCellChars {
-			bad = append(bad, reporting.RowError{Line: rec.line, Column: letter(i), Value: c[:64], Reason: fmt.Sprintf("holds more than %s characters, more than a cell may", thousands(maxCellChars))})
+			col := letter(i) // a column not read: its letter
+			if j := slices.Index(r.h.at, i); j >= 0 {
+				col = columns[j].name // a column read: named as the others are
+			}
+			bad = append(bad, reporting.RowError{Line: rec.line, Column: col, Value: reporting.Short(c), Reason: fmt.Sprintf("holds more than %s characters, more than a cell may", thousands(maxCellChars))})
 			return row{line: rec.line}, bad
 		}
 	}

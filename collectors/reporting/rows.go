@@ -215,3 +215,13 @@ func (s Snapshot) Rows() []Row {
 	}
 	return out
 }
+
+// Short is a text cut for a one-line listing or a message: cleaned, and at most 60 characters (whole ones).
+func Short(s string) string {
+	s = Clean(s)
+	const max = 60
+	if r := []rune(s); len(r) > max {
+		return string(r[:max-1]) + "…"
+	}
+	return s
+}

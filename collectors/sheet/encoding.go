@@ -49,7 +49,7 @@ func (e *FontEncodingError) Error() string {
 	return fmt.Sprintf("%s reads %q: the text %s, and cannot be read reliably. Convert it to Unicode with Unikey: in "+
 		"Excel copy the cells, open Unikey's \"Chuyển mã\" (Ctrl+Shift+F6), convert the clipboard from %s to Unicode, "+
 		"paste it back and give the cells a Unicode font such as Times New Roman. Then save the file as Excel Workbook "+
-		"(.xlsx) or \"CSV UTF-8 (Comma delimited)\" and import it again", e.Where, short(e.Text), what, e.Font)
+		"(.xlsx) or \"CSV UTF-8 (Comma delimited)\" and import it again", e.Where, reporting.Short(e.Text), what, e.Font)
 }
 
 const (

@@ -40,7 +40,7 @@ func printKept(w io.Writer, cur reporting.Catalogue, kept []string, lost, retire
 				fmt.Fprintf(tw, "    …\tand %d more\n", len(kept)-listMax)
 				break
 			}
-			fmt.Fprintf(tw, "    %s\t%s\n", code, short(cur.Procedures[code].Name))
+			fmt.Fprintf(tw, "    %s\t%s\n", code, reporting.Short(cur.Procedures[code].Name))
 		}
 		tw.Flush()
 	}
@@ -86,7 +86,7 @@ func writeProblems(w io.Writer, t Table, bad []reporting.RowError) {
 		}
 		val := "(empty)"
 		if v := reporting.Clean(e.Value); v != "" {
-			val = fmt.Sprintf("%q", short(v))
+			val = fmt.Sprintf("%q", reporting.Short(v))
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", e.Line, col, val, e.Reason)
 	}
@@ -99,16 +99,6 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-// short cuts a long text for a one-line listing.
-func short(s string) string {
-	s = reporting.Clean(s)
-	const max = 60
-	if r := []rune(s); len(r) > max {
-		return string(r[:max-1]) + "…"
-	}
-	return s
 }
 
 func printSummary(w io.Writer, u units.Unit, path string, t Table, cur reporting.Catalogue, reported []reporting.Procedure, res reporting.Result) {
@@ -143,7 +133,7 @@ func printSummary(w io.Writer, u units.Unit, path string, t Table, cur reporting
 				break
 			}
 			detail, name := line(code)
-			fmt.Fprintf(tw, "    %s\t%s\t%s\n", code, detail, short(name))
+			fmt.Fprintf(tw, "    %s\t%s\t%s\n", code, detail, reporting.Short(name))
 		}
 	}
 	section("added", "new, or back after a retirement", p.Added, func(code string) (string, string) {
