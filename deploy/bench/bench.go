@@ -36,6 +36,9 @@ type bench struct {
 	rawDecodeCPU float64
 	// collectorsPublish is the e2e step's stream.Publish rate.
 	collectorsPublish float64
+	// catalogueE2E is the e2e step's rate of catalogue events through the projector process: the dossier step's
+	// yardstick (issue #19: dossiers at the same ratio to the machine's limits as catalogue events).
+	catalogueE2E float64
 	// nationalLoaded says that the national-scale database is loaded (nationalDB), and nationalLastReceived is when
 	// its last event was received.
 	nationalLoaded       bool

@@ -267,11 +267,20 @@ func (b *bench) dossiersEndToEnd(ctx context.Context, cat map[units.Ref][]string
 		note += fmt.Sprintf("; STOPPED at the %s cap", b.cfg.E2EMax)
 	}
 	b.add(result{Step: "h dossiers", Name: "dossier events end to end (projector process, JetStream → ClickHouse)", Value: rate, Unit: "events/s", Status: info, Note: note})
+	// The target: the ratio to the machine's limits that catalogue events reach (step b, in this run), and failing
+	// that measure, the one they are held to (consume + decode, issue #15).
 	st := info
+	if b.rawDecode > 0 {
+		target, want := fmt.Sprintf("≥ %.1f (catalogue events' target; run step e2e for their measured ratio)", decodeRatioTarget), decodeRatioTarget
+		if b.catalogueE2E > 0 {
+			want = b.catalogueE2E / b.rawDecode
+			target = fmt.Sprintf("≥ %.3f, catalogue events' ratio in this run (%s events/s)", want, thousands(int64(b.catalogueE2E)))
+		}
+		st = status(rate/b.rawDecode, want, false)
+		b.add(result{Step: "h dossiers", Name: "dossier e2e ÷ raw consume + decode", Value: rate / b.rawDecode, Unit: "×", Target: target, Status: st})
+	}
 	if b.rawConsume > 0 {
-		st = status(rate/b.rawConsume, ratioTarget, false)
-		b.add(result{Step: "h dossiers", Name: "dossier e2e ÷ raw JetStream consume (catalogue events: see b e2e)", Value: rate / b.rawConsume, Unit: "×",
-			Target: fmt.Sprintf("≥ %.1f", ratioTarget), Status: st})
+		b.add(result{Step: "h dossiers", Name: "dossier e2e ÷ raw JetStream consume", Value: rate / b.rawConsume, Unit: "×", Status: info})
 	}
 	b.addRSS("projector run (dossiers e2e)", w.PeakKB)
 	if st == missed || w.Capped {

@@ -104,6 +104,9 @@ func (b *bench) stepE2E(ctx context.Context) error {
 		return fmt.Errorf("projector run exited: %v (log: %s)", w.ExitErr, pr.logPath)
 	}
 	e2e := float64(w.Done) / w.Elapsed.Seconds()
+	if !w.Capped {
+		b.catalogueE2E = e2e
+	}
 	note := fmt.Sprintf("%s of %s events in %s", thousands(int64(w.Done)), thousands(int64(n)), w.Elapsed.Round(time.Second))
 	if w.Capped {
 		note += fmt.Sprintf("; STOPPED at the %s cap", b.cfg.E2EMax)
