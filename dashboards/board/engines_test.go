@@ -6,10 +6,15 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/egovtrack/egovtrack/dashboards/board"
+	"github.com/egovtrack/egovtrack/dashboards/chquery"
 	"github.com/egovtrack/egovtrack/dashboards/internal/campaigntest"
 	"github.com/egovtrack/egovtrack/internal/chsql"
 	"github.com/egovtrack/egovtrack/internal/enginetest"
+	"github.com/egovtrack/egovtrack/internal/event"
+	"github.com/egovtrack/egovtrack/internal/scorecard"
 	"github.com/egovtrack/egovtrack/projector/migrations"
 	"github.com/egovtrack/egovtrack/projector/rebuild"
 )
@@ -249,6 +254,13 @@ func everyStatement(t *testing.T, c *campaigntest.Campaign, e *campaigntest.Engi
 		},
 		chsql.DropDatabase("").Name:  func(t *testing.T) {}, // run by the case above
 		chsql.DemoAssistantLive.Name: func(t *testing.T) { same(t, chsql.DemoAssistantLive.SQL, true) },
+		chsql.DemoScores("").Name: func(t *testing.T) {
+			for _, month := range []time.Time{time.Date(2021, 12, 1, 0, 0, 0, 0, event.Vietnam), time.Date(2025, 7, 1, 0, 0, 0, 0, event.Vietnam)} {
+				ranking := expand(t, board.ScorecardSQL(scorecard.Decision766()), chquery.Request{From: month, To: month.AddDate(0, 1, 0).Add(-time.Second),
+					Interval: 24 * time.Hour, Vars: map[string]string{board.DatasourceVar: board.DatasourceUID, board.MonthsVar: "1", board.HistoryVar: board.HistoryAsIs}})
+				same(t, chsql.DemoScores(ranking).SQL, true)
+			}
+		},
 	}
 	for _, table := range chsql.DemoTables {
 		st := chsql.CountRows(table, true)

@@ -53,9 +53,6 @@ type tableRows struct {
 	Rows uint64
 }
 
-// tables are the projector's tables the README names, in the order a reader meets them.
-var tables = []string{"events", "procedure_changes", "procedures", "coverage_daily", "assistant_changes", "reports", "targets", "units", "dossier_facts", "dossier_counts", "quarantine"}
-
 // summarise reads the summary from ClickHouse; scoredMonth, when not zero, is the first day of the month to score.
 func summarise(ctx context.Context, conn driver.Conn, scoredMonth time.Time) (summary, error) {
 	s := summary{ScoredMonth: scoredMonth}
@@ -103,7 +100,7 @@ func summarise(ctx context.Context, conn driver.Conn, scoredMonth time.Time) (su
 		return s, fmt.Errorf("units with the assistant live: %w", err)
 	}
 	s.AssistantLive = int(live)
-	for _, t := range tables {
+	for _, t := range chsql.DemoTables {
 		var n uint64
 		if err := conn.QueryRow(ctx, chsql.CountRows(t, true).SQL).Scan(&n); err != nil {
 			return s, fmt.Errorf("count %s: %w", t, err)
@@ -128,8 +125,7 @@ func scores(ctx context.Context, conn driver.Conn, month time.Time) ([]unitScore
 	if err != nil {
 		return nil, err
 	}
-	rows, err := conn.Query(ctx, `SELECT ref, name, score IS NOT NULL, toFloat64(ifNull(score, 0)), toUInt64(received), toUInt64(settled)
-FROM (`+sql+`)`)
+	rows, err := conn.Query(ctx, chsql.DemoScores(sql).SQL)
 	if err != nil {
 		return nil, err
 	}

@@ -232,6 +232,13 @@ var (
 )`}
 )
 
+// DemoScores reads the Decision 766 ranking `make demo` prints from the dashboard's ranking (its SQL, expanded for a
+// month): each unit's ref, name, whether it was scored, its score (0 when not), its dossiers received and settled.
+func DemoScores(ranking string) Statement {
+	return Statement{"demo: Decision 766 scores", `SELECT ref, name, score IS NOT NULL, toFloat64(ifNull(score, 0)), toUInt64(received), toUInt64(settled)
+FROM (` + ranking + `)`}
+}
+
 func insert(name, table, columns string) Statement {
 	return Statement{name, "INSERT INTO " + table + " (" + columns + ")"}
 }
@@ -246,7 +253,7 @@ var identEscaper = strings.NewReplacer("\\", "\\\\", "`", "\\`")
 
 // DemoTables are the tables whose rows `make demo` counts, with FINAL: those the README names, all of them
 // ReplacingMergeTree.
-var DemoTables = []string{"events", "procedure_changes", "procedures", "coverage_daily", "assistant_changes", "reports", "targets", "units", "quarantine"}
+var DemoTables = []string{"events", "procedure_changes", "procedures", "coverage_daily", "assistant_changes", "reports", "targets", "units", "dossier_facts", "dossier_counts", "quarantine"}
 
 // All lists every statement of this package, the parametric ones for the given tables (the projector's, in the
 // order the migrations create them) and for one and two units, so that a test can run each one; CountRowsOf's, which
@@ -259,7 +266,7 @@ func All(tables []string) []Statement {
 		CarryCoverage(1), CarryCoverage(2), LoadChanges(1), LoadChanges(2),
 		CreateMigrationsTable, RecordMigration, AppliedMigrations, LatestMigration, CurrentDatabase,
 		TableExists, TableEngine, CreateDatabase("egov_test"), DropDatabase("egov_test"),
-		DemoAssistantLive,
+		DemoAssistantLive, DemoScores("" /* the ranking's SQL: the test gives it */),
 	}
 	for _, t := range DemoTables {
 		out = append(out, CountRows(t, true))
