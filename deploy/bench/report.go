@@ -145,7 +145,7 @@ func status(v, bound float64, atMost bool) string {
 	if math.IsNaN(v) {
 		return missed
 	}
-	if atMost == (v <= bound) {
+	if atMost && v <= bound || !atMost && v >= bound {
 		return met
 	}
 	return missed
