@@ -166,11 +166,16 @@ func chosen(facts []dossierFact) map[string]*dossierFact {
 	first := map[string]*dossierFact{}
 	for i := range facts {
 		f := &facts[i]
-		if g := first[f.fact]; g == nil || f.at.Before(g.at) || f.at.Equal(g.at) && f.seq < g.seq {
+		if g := first[f.fact]; g == nil || f.countsBefore(*g) {
 			first[f.fact] = f
 		}
 	}
 	return first
+}
+
+// countsBefore says whether f counts rather than g, a fact of the same kind: earlier by its time, then by stream order.
+func (f dossierFact) countsBefore(g dossierFact) bool {
+	return f.at.Before(g.at) || f.at.Equal(g.at) && f.seq < g.seq
 }
 
 // displaces says whether the batch's facts of a dossier change which of its stored facts count (a fact dated earlier
@@ -513,7 +518,7 @@ func (st *storedFacts) add(f dossierFact) {
 	st.maxSeq = max(st.maxSeq, f.seq)
 	for i := range st.chosen {
 		if g := &st.chosen[i]; g.fact == f.fact {
-			if f.at.Before(g.at) || f.at.Equal(g.at) && f.seq < g.seq {
+			if f.countsBefore(*g) {
 				*g = f
 			}
 			return
